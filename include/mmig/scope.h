@@ -1,0 +1,134 @@
+/*
+ * mmig/scope.h - the databases an operation works on.
+ *
+ * A scope holds two transaction runners, one on the controller database and
+ * one on the model database, each opened lazily on first use (the factory of
+ * the origin), and a model deleter that removes the model database.  An
+ * operation's setup takes what it needs from the scope; its execute and
+ * rollback then run their work through mmig_txn_run().
+ *
+ * Every connection is put in WAL mode with `synchronous` set from the
+ * durability the scope was made with: FULL for MMIG_DURABLE, OFF for
+ * MMIG_PROCESS.
+ */
+#ifndef MMIG_SCOPE_H
+#define MMIG_SCOPE_H
+
+#include "mmig/common.h"
+#include "mmig/ctx.h"
+#include "mmig/error.h"
+
+#include <sqlite3.h>
+#include <stdbool.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+struct mmig_scope;
+struct mmig_txn_runner;
+
+/**
+ * Removes a model's database.  Must succeed when there is nothing to remove.
+ * @param path the model database path given to the scope.
+ */
+typedef struct mmig_error *(*mmig_model_deleter_fn)(void *arg,
+						     const char *path);
+
+struct mmig_scope_config {
+	/** Controller database file; required. */
+	const char *controller_db;
+	/** Model database file; required. */
+	const char *model_db;
+	enum mmig_durability durability;
+	/** NULL: mmig_model_db_remove(), the file and its -wal/-shm. */
+	mmig_model_deleter_fn delete_model;
+	void *delete_arg;
+	/** Longest a transaction waits on SQLITE_BUSY in all; 0: 5000 ms. */
+	unsigned busy_budget_ms;
+};
+
+/**
+ * @param[out] out the scope, or NULL on failure.  Nothing is opened yet.
+ * @return MMIG_OK, MMIG_EINVAL (a path missing), MMIG_ENOMEM.
+ */
+MMIG_EXPORT int mmig_scope_new(struct mmig_scope **out,
+			       const struct mmig_scope_config *cfg);
+
+/**
+ * The scope for one model: controller database @p controller_db and model
+ * database "<model_dir>/<model_uuid>.db".
+ * @return MMIG_OK, MMIG_EINVAL when @p model_uuid is not a canonical
+ * lower-case UUID (8-4-4-4-12 hex digits) -- checked before it becomes part of
+ * a path -- or MMIG_ENOMEM.
+ */
+MMIG_EXPORT int mmig_scope_for_model(struct mmig_scope **out,
+				     const char *controller_db,
+				     const char *model_dir,
+				     const char *model_uuid,
+				     enum mmig_durability durability);
+
+/** Closes the connections the scope opened.  NULL is a no-op. */
+MMIG_EXPORT void mmig_scope_free(struct mmig_scope *scope);
+
+/** @return the paths the scope was made with; owned by the scope. */
+MMIG_EXPORT const char *mmig_scope_controller_path(const struct mmig_scope *s);
+MMIG_EXPORT const char *mmig_scope_model_path(const struct mmig_scope *s);
+
+/**
+ * The runner on the controller (or model) database, opened on first call and
+ * cached; owned by the scope.
+ * @return NULL and *out set, or an error naming the file that did not open.
+ */
+MMIG_EXPORT struct mmig_error *
+mmig_scope_controller_db(struct mmig_scope *s, struct mmig_txn_runner **out);
+MMIG_EXPORT struct mmig_error *
+mmig_scope_model_db(struct mmig_scope *s, struct mmig_txn_runner **out);
+
+/**
+ * Remove the model database through the scope's deleter, closing the
+ * scope's own connection to it first.
+ */
+MMIG_EXPORT struct mmig_error *mmig_scope_delete_model(struct mmig_scope *s);
+
+/** @return true when @p s is a canonical lower-case UUID. */
+MMIG_EXPORT bool mmig_uuid_valid(const char *s);
+
+/**
+ * The default model deleter: unlink @p path and its "-wal" and "-shm"
+ * files.  Files that are already gone are not an error.
+ */
+MMIG_EXPORT struct mmig_error *mmig_model_db_remove(void *arg,
+						     const char *path);
+
+/**
+ * Work done inside one transaction.  Return NULL to commit, an error to roll
+ * back.  Returning an error whose code is MMIG_EBUSY makes the runner roll
+ * back and run @p fn again (within the busy budget).
+ */
+typedef struct mmig_error *(*mmig_txn_fn)(sqlite3 *db, void *arg);
+
+/**
+ * Run @p fn inside BEGIN IMMEDIATE ... COMMIT.  On SQLITE_BUSY the whole
+ * transaction is retried with bounded exponential backoff (1 ms doubling to
+ * 64 ms) until the busy budget is spent; @p ctx is checked before each try.
+ * @return NULL once committed; otherwise the error of @p fn, or an error
+ * naming the SQLite failure (MMIG_EDB, MMIG_EBUSY when the budget ran out),
+ * with the transaction rolled back.
+ */
+MMIG_EXPORT struct mmig_error *mmig_txn_run(struct mmig_txn_runner *r,
+					     struct mmig_ctx *ctx,
+					     mmig_txn_fn fn, void *arg);
+
+/** @return the runner's connection, for reads outside a transaction. */
+MMIG_EXPORT sqlite3 *mmig_txn_runner_db(struct mmig_txn_runner *r);
+
+/** @return an error with MMIG_EDB and "<what>: <sqlite3_errmsg(db)>". */
+MMIG_EXPORT struct mmig_error *mmig_error_sqlite(sqlite3 *db, int rc,
+						  const char *what);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif
