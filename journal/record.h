@@ -71,6 +71,12 @@ const char *mmig__state_name(unsigned state); /* "?" when unknown */
 /* @return true for COMMITTED and ROLLED_BACK: nothing more can happen. */
 bool mmig__state_is_final(unsigned state);
 
+/* Caps the decoder enforces (and the encoders refuse to exceed), so hostile
+ * bytes cannot make it allocate without bound.  Blobs (model_desc, data)
+ * are bounded only by the record's own length. */
+#define MMIG_REC_MAX_OPS 100000 /* plan length */
+#define MMIG_REC_MAX_STR 4096   /* any string: op name, uuid, boot id, host */
+
 #define MMIG_ID_LEN 16     /* a migration id: 16 random bytes (UUID v4) */
 #define MMIG_DIGEST_LEN 16 /* XXH3-128 of the model description */
 
@@ -125,9 +131,17 @@ struct mmig_rec_transition {
 };
 
 /*
- * Encoders append to a growable buffer.  On success *buf/*len hold a malloc'd
- * buffer the caller frees with free() (or mmig__free()).
- * @return MMIG_OK or MMIG_ENOMEM.
+ * Encoders append to a growable buffer.  On success *buf and *len hold a
+ * malloc'd buffer the caller frees with free() (or mmig__free()); on failure
+ * *buf is NULL and *len 0.  The checksum is always written as a 9-byte
+ * msgpack uint64, so the last 9 bytes of every record are 0xcf and the
+ * checksum, big-endian.
+ * @return MMIG_OK; MMIG_ENOMEM; MMIG_EINVAL for a record the decoder would
+ * refuse, so that nothing undecodable is ever written: a NULL or empty op
+ * name, a NULL model_uuid, a string over MMIG_REC_MAX_STR, a plan over
+ * MMIG_REC_MAX_OPS, an unknown durability or state, a kind that is not a
+ * transition, an op below -1, data NULL with data_len != 0.  A NULL owner
+ * boot_id or host is written as "".
  */
 int mmig__rec_header_encode(const struct mmig_rec_header *h, uint8_t **buf,
 			    size_t *len);
@@ -141,9 +155,14 @@ int mmig__rec_transition_encode(const struct mmig_rec_transition *t,
  * input can go away).  On failure *out is left zeroed and, when errp is not
  * NULL, *errp gets an error naming what is wrong ("field plan[2].name: not a
  * string", "checksum mismatch", "format 7 is newer than 1").
+ * The digest is not checked against model_desc here: verify reports that.
+ * A transition's data decodes to NULL when it was written as NULL, and to
+ * a non-NULL buffer (possibly of length 0) otherwise.
  * @return MMIG_OK; MMIG_ECORRUPT for bytes that are not a valid record
- * (truncated, wrong types, checksum, unknown kind); MMIG_EFORMAT for a
- * format version newer than MMIG_RECORD_FORMAT; MMIG_ENOMEM.
+ * (truncated, wrong types, checksum, unknown kind, a record of another
+ * kind); MMIG_EFORMAT for a format version newer than MMIG_RECORD_FORMAT
+ * (checked after the checksum, so a flipped bit is always ECORRUPT);
+ * MMIG_ENOMEM.
  */
 int mmig__rec_header_decode(const void *buf, size_t len,
 			    struct mmig_rec_header *out,
@@ -164,7 +183,17 @@ void mmig__rec_header_free(struct mmig_rec_header *h);
 void mmig__rec_status_free(struct mmig_rec_status *s);
 void mmig__rec_transition_free(struct mmig_rec_transition *t);
 void mmig__owner_free(struct mmig_owner *o);
+/* @return MMIG_OK or MMIG_ENOMEM (then *dst is zeroed). */
 int mmig__owner_copy(struct mmig_owner *dst, const struct mmig_owner *src);
+
+/* Field-by-field equality, as the decoder would see it: a NULL owner
+ * string equals "", a NULL transition data differs from an empty one. */
+bool mmig__rec_header_equal(const struct mmig_rec_header *a,
+			    const struct mmig_rec_header *b);
+bool mmig__rec_status_equal(const struct mmig_rec_status *a,
+			    const struct mmig_rec_status *b);
+bool mmig__rec_transition_equal(const struct mmig_rec_transition *a,
+				const struct mmig_rec_transition *b);
 
 /* XXH3-128 of @p data, as 16 bytes big-endian (canonical form). */
 void mmig__digest(const void *data, size_t len, uint8_t out[MMIG_DIGEST_LEN]);
@@ -172,8 +201,11 @@ void mmig__digest(const void *data, size_t len, uint8_t out[MMIG_DIGEST_LEN]);
 /*
  * One record as JSON, on one line with no trailing newline, for `dump`:
  * {"kind":"BEGIN","op":3,"epoch":1,"time_ns":...,"data":"..."}; binary data
- * is printed as a JSON string when it is valid UTF-8 text, else as
- * {"base64":"..."}.  @return a malloc'd string, or NULL when out of memory.
+ * is printed as a JSON string when it is valid UTF-8 text with no NUL
+ * byte, else as {"base64":"..."} (RFC 4648, padded); NULL data is null.
+ * An unknown kind is printed as its number; epoch and time_ns above
+ * INT64_MAX as decimal strings (JSON integers here are signed 64-bit).
+ * @return a malloc'd string, or NULL when out of memory.
  */
 char *mmig__rec_transition_json(const struct mmig_rec_transition *t);
 
@@ -182,7 +214,7 @@ char *mmig__rec_transition_json(const struct mmig_rec_transition *t);
  * to its state.  Feed records one at a time; a record that cannot follow
  * the ones before is rejected with MMIG_EILLEGAL and an error naming it
  * ("seq 7 DONE op 3: no BEGIN for op 3"), and the fold is left as it was
- * before that record.
+ * before that record.  The rules are listed at the top of fold.c.
  */
 struct mmig_fold {
 	uint32_t n_ops;         /* from the plan */

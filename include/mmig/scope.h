@@ -50,7 +50,8 @@ struct mmig_scope_config {
 
 /**
  * @param[out] out the scope, or NULL on failure.  Nothing is opened yet.
- * @return MMIG_OK, MMIG_EINVAL (a path missing), MMIG_ENOMEM.
+ * @return MMIG_OK, MMIG_EINVAL (a path missing or empty, or an unknown
+ * durability), MMIG_ENOMEM.
  */
 MMIG_EXPORT int mmig_scope_new(struct mmig_scope **out,
 			       const struct mmig_scope_config *cfg);
@@ -87,7 +88,11 @@ mmig_scope_model_db(struct mmig_scope *s, struct mmig_txn_runner **out);
 
 /**
  * Remove the model database through the scope's deleter, closing the
- * scope's own connection to it first.
+ * scope's own connection to it first.  The model runner stays valid but has
+ * no connection (mmig_txn_run() on it fails) until mmig_scope_model_db() is
+ * called again, which opens -- and so creates -- the database anew.
+ * @return NULL, the deleter's error as it is, or MMIG_EINVAL when a
+ * transaction is open on the model database.
  */
 MMIG_EXPORT struct mmig_error *mmig_scope_delete_model(struct mmig_scope *s);
 
@@ -96,7 +101,10 @@ MMIG_EXPORT bool mmig_uuid_valid(const char *s);
 
 /**
  * The default model deleter: unlink @p path and its "-wal" and "-shm"
- * files.  Files that are already gone are not an error.
+ * files.  Files that are already gone are not an error.  The -wal and -shm
+ * go first and the first failure stops it, so a stale -wal is never left
+ * beside no database (it would be replayed into the next one made there).
+ * @return NULL, or an error naming the file with code -errno.
  */
 MMIG_EXPORT struct mmig_error *mmig_model_db_remove(void *arg,
 						     const char *path);
@@ -112,18 +120,25 @@ typedef struct mmig_error *(*mmig_txn_fn)(sqlite3 *db, void *arg);
  * Run @p fn inside BEGIN IMMEDIATE ... COMMIT.  On SQLITE_BUSY the whole
  * transaction is retried with bounded exponential backoff (1 ms doubling to
  * 64 ms) until the busy budget is spent; @p ctx is checked before each try.
- * @return NULL once committed; otherwise the error of @p fn, or an error
- * naming the SQLite failure (MMIG_EDB, MMIG_EBUSY when the budget ran out),
- * with the transaction rolled back.
+ * @return NULL once committed; otherwise the error of @p fn (the very value
+ * it returned, unless it was MMIG_EBUSY), or an error naming the SQLite
+ * failure (MMIG_EDB; MMIG_EBUSY "database is busy: FILE: gave up after N
+ * tries: ..." when the budget ran out), or mmig_ctx_err()'s code
+ * (MMIG_ECANCELED, MMIG_ETIMEDOUT) when @p ctx ended before a try, or
+ * MMIG_EINVAL when called inside a transaction on the same connection; in
+ * every case with the transaction rolled back.  A NULL @p ctx never ends.
  */
 MMIG_EXPORT struct mmig_error *mmig_txn_run(struct mmig_txn_runner *r,
 					     struct mmig_ctx *ctx,
 					     mmig_txn_fn fn, void *arg);
 
-/** @return the runner's connection, for reads outside a transaction. */
+/** @return the runner's connection, for reads outside a transaction; NULL
+ *  after mmig_scope_delete_model() closed it. */
 MMIG_EXPORT sqlite3 *mmig_txn_runner_db(struct mmig_txn_runner *r);
 
-/** @return an error with MMIG_EDB and "<what>: <sqlite3_errmsg(db)>". */
+/** @return an error with MMIG_EDB (MMIG_EBUSY for SQLITE_BUSY and
+ *  SQLITE_LOCKED) and "<what>: <sqlite3_errmsg(db)>"; with a NULL @p db the
+ *  text is sqlite3_errstr(rc). */
 MMIG_EXPORT struct mmig_error *mmig_error_sqlite(sqlite3 *db, int rc,
 						  const char *what);
 

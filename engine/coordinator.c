@@ -1,0 +1,567 @@
+/*
+ * engine/coordinator.c - runs a migration's operations in order and rolls
+ * back what ran when one fails.
+ *
+ * This file owns the baseline contract of DESIGN.md ("Coordinator
+ * semantics"), down to the wording of its errors and logs, because callers
+ * match on them.  Order of events for op i:
+ *
+ *     check ctx -> log "running operation" -> setup -> execute -> hook
+ *
+ * and on the first failure at op k:
+ *
+ *     log "migration failed" -> rollback k, k-1, ..., 0 (each logged, every
+ *     one called even when one fails) -> delete the model database
+ *
+ * Rollbacks get a context of their own (never the forward one, which may be
+ * the very thing that was cancelled), with the coordinator's rollback
+ * deadline.
+ *
+ * With a journal, every step is recorded before it is taken (invariant W):
+ *
+ *   header + BEGIN 0                 commit, fully synced (rule 2)
+ *   op i runs
+ *   DONE i + BEGIN i+1               one commit, one sync
+ *   ...
+ *   DONE n-1 + COMMITTED             fully synced before perform returns (T)
+ *
+ * and on failure at op k:
+ *
+ *   FAIL k + UNDO_BEGIN k            one commit
+ *   rollback k
+ *   UNDO_DONE k + UNDO_BEGIN k-1     one commit, before rollback k-1 (C)
+ *   ...
+ *   MODEL_DELETED + ROLLED_BACK      fully synced (T)
+ *
+ * A failed rollback is recorded as UNDO_FAIL and the migration ends
+ * NEEDS_ATTENTION.  When the journal itself fails nothing more is done: an
+ * unrecorded step is a step recovery cannot reason about.
+ */
+#include "ctx-int.h"
+#include "internal.h"
+#include "journal-int.h"
+#include "mmig/coordinator.h"
+
+#include <stdarg.h>
+#include <stdio.h>
+#include <string.h>
+
+struct mmig_coordinator {
+	struct mmig_op *ops;
+	size_t n_ops;
+	size_t cap_ops;
+	mmig_log_fn log;
+	void *log_arg;
+	mmig_hook_fn hook;
+	void *hook_arg;
+	uint64_t rollback_timeout_ms;
+	struct mmig_error *last_error;
+	struct mmig_journal *journal;
+	enum mmig_durability durability;
+	enum mmig_outcome outcome;
+	char migration_id[37];
+	bool poisoned;
+};
+
+/* One perform (or one recovery of a migration): what the steps share. */
+struct run {
+	struct mmig_coordinator *c;
+	struct mmig_scope *scope;
+	const struct mmig_model *model;
+	struct mmig__jmig *jm; /* NULL without a journal */
+	struct mmig_error *jerr; /* the journal's first failure */
+};
+
+int
+mmig_coordinator_new(struct mmig_coordinator **out, mmig_log_fn log,
+		     void *log_arg)
+{
+	struct mmig_coordinator *c = mmig__calloc(1, sizeof(*c));
+
+	*out = NULL;
+	if (!c)
+		return MMIG_ENOMEM;
+	c->log = log ? log : mmig_log_stderr;
+	c->log_arg = log ? log_arg : NULL;
+	*out = c;
+	return MMIG_OK;
+}
+
+void
+mmig_coordinator_free(struct mmig_coordinator *c)
+{
+	if (!c)
+		return;
+	for (size_t i = 0; i < c->n_ops; i++)
+		if (c->ops[i].vt->destroy)
+			c->ops[i].vt->destroy(c->ops[i].self);
+	mmig__free(c->ops);
+	mmig_error_free(c->last_error);
+	mmig__free(c);
+}
+
+int
+mmig_coordinator_add(struct mmig_coordinator *c,
+		     const struct mmig_op_vtable *vt, void *self)
+{
+	if (!vt || !vt->name)
+		return MMIG_EINVAL;
+	if (c->n_ops == c->cap_ops) {
+		size_t cap = c->cap_ops ? c->cap_ops * 2 : 8;
+		struct mmig_op *ops =
+			mmig__realloc(c->ops, cap * sizeof(*ops));
+
+		if (!ops)
+			return MMIG_ENOMEM;
+		c->ops = ops;
+		c->cap_ops = cap;
+	}
+	c->ops[c->n_ops++] = (struct mmig_op){ .vt = vt, .self = self };
+	return MMIG_OK;
+}
+
+size_t
+mmig_coordinator_len(const struct mmig_coordinator *c)
+{
+	return c->n_ops;
+}
+
+void
+mmig_coordinator_set_hook(struct mmig_coordinator *c, mmig_hook_fn hook,
+			  void *arg)
+{
+	c->hook = hook;
+	c->hook_arg = arg;
+}
+
+void
+mmig_coordinator_set_rollback_timeout(struct mmig_coordinator *c,
+				      uint64_t timeout_ms)
+{
+	c->rollback_timeout_ms = timeout_ms;
+}
+
+const struct mmig_error *
+mmig_coordinator_error(const struct mmig_coordinator *c)
+{
+	return c->last_error;
+}
+
+const char *
+mmig_coordinator_errmsg(const struct mmig_coordinator *c)
+{
+	return mmig_error_message(c->last_error);
+}
+
+static void
+logf_(const struct mmig_coordinator *c, enum mmig_log_level level,
+      const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+
+static void
+logf_(const struct mmig_coordinator *c, enum mmig_log_level level,
+      const char *fmt, ...)
+{
+	char small[256];
+	char *msg = small;
+	va_list ap;
+	int n;
+
+	va_start(ap, fmt);
+	n = vsnprintf(small, sizeof(small), fmt, ap);
+	va_end(ap);
+	if (n < 0)
+		return;
+	/* Long messages (errors with deep chains) are logged whole. */
+	if ((size_t)n >= sizeof(small)) {
+		msg = mmig__malloc((size_t)n + 1);
+		if (!msg) {
+			msg = small;
+		} else {
+			va_start(ap, fmt);
+			vsnprintf(msg, (size_t)n + 1, fmt, ap);
+			va_end(ap);
+		}
+	}
+	c->log(c->log_arg, level, msg);
+	if (msg != small)
+		mmig__free(msg);
+}
+
+void
+mmig_coordinator_set_journal(struct mmig_coordinator *c, struct mmig_journal *j,
+			     enum mmig_durability d)
+{
+	c->journal = j;
+	c->durability = d;
+}
+
+enum mmig_outcome
+mmig_coordinator_outcome(const struct mmig_coordinator *c)
+{
+	return c->outcome;
+}
+
+const char *
+mmig_outcome_name(enum mmig_outcome o)
+{
+	switch (o) {
+	case MMIG_OUTCOME_NONE:
+		return "none";
+	case MMIG_OUTCOME_COMMITTED:
+		return "committed";
+	case MMIG_OUTCOME_ROLLED_BACK:
+		return "rolled-back";
+	case MMIG_OUTCOME_NEEDS_ATTENTION:
+		return "needs-attention";
+	case MMIG_OUTCOME_PAUSED:
+		return "paused";
+	case MMIG_OUTCOME_INTERRUPTED:
+		return "interrupted";
+	}
+	return "?";
+}
+
+const char *
+mmig_coordinator_migration_id(const struct mmig_coordinator *c)
+{
+	return c->migration_id;
+}
+
+/* ---- journal steps ------------------------------------------------------- */
+
+/*
+ * Stage one transition.  Without a journal, or once it failed, it does
+ * nothing; the first failure is kept in r->jerr.
+ */
+static void
+jnote(struct run *r, uint32_t kind, int64_t op, const char *text)
+{
+	struct mmig_error *err = NULL;
+
+	if (!r->jm || r->jerr)
+		return;
+	if (mmig__jmig_stage(r->jm, kind, op, text, text ? strlen(text) : 0,
+			     &err) != MMIG_OK)
+		r->jerr = err ? err : mmig_error_new(MMIG_EJOURNAL, "stage");
+}
+
+/* Commit what is staged.  @return false when the journal has failed. */
+static bool
+jcommit(struct run *r, enum mmig__sync sync)
+{
+	struct mmig_error *err = NULL;
+
+	if (!r->jm)
+		return true;
+	if (!r->jerr && mmig__jmig_commit(r->jm, sync, &err) != MMIG_OK)
+		r->jerr = err ? err : mmig_error_new(MMIG_EJOURNAL, "commit");
+	return r->jerr == NULL;
+}
+
+int
+mmig_op_checkpoint(struct mmig_ctx *ctx, const void *data, size_t len)
+{
+	struct run *r = ctx ? ctx->run : NULL;
+	struct mmig_error *err = NULL;
+	int rc;
+
+	if (!r)
+		return MMIG_EINVAL;
+	if (!r->jm)
+		return MMIG_OK;
+	if (r->jerr)
+		return mmig_error_code(r->jerr);
+	rc = mmig__jmig_stage(r->jm, MMIG_REC_CHECKPOINT, (int64_t)ctx->op_index,
+			      data, len, &err);
+	if (rc == MMIG_OK)
+		rc = mmig__jmig_commit(r->jm, MMIG__SYNC_DATA, &err);
+	if (rc != MMIG_OK)
+		r->jerr = err ? err : mmig_error_new(rc, "checkpoint");
+	return rc;
+}
+
+bool
+mmig_op_resume_point(struct mmig_ctx *ctx, const void **data, size_t *len)
+{
+	struct run *r = ctx ? ctx->run : NULL;
+	const struct mmig_fold *f;
+
+	*data = NULL;
+	*len = 0;
+	if (!r || !r->jm)
+		return false;
+	f = &r->jm->fold;
+	if (ctx->op_index >= f->n_ops || !f->checkpoint[ctx->op_index])
+		return false;
+	*data = f->checkpoint[ctx->op_index];
+	*len = f->checkpoint_len[ctx->op_index];
+	return true;
+}
+
+/* ---- the steps ----------------------------------------------------------- */
+
+static struct mmig_error *
+op_setup(const struct mmig_op *op, struct mmig_scope *scope)
+{
+	if (!op->vt->setup)
+		return mmig_error_new(MMIG_ENOTIMPL, "not implemented");
+	return op->vt->setup(op->self, scope);
+}
+
+static struct mmig_error *
+op_execute(const struct mmig_op *op, struct mmig_ctx *ctx,
+	   const struct mmig_model *model)
+{
+	if (!op->vt->execute)
+		return mmig_error_new(MMIG_ENOTIMPL, "not implemented");
+	return op->vt->execute(op->self, ctx, model);
+}
+
+static struct mmig_error *
+op_rollback(const struct mmig_op *op, struct mmig_ctx *ctx,
+	    const struct mmig_model *model)
+{
+	if (!op->vt->rollback)
+		return NULL;
+	return op->vt->rollback(op->self, ctx, model);
+}
+
+/*
+ * Run op i forward: the cancel check, setup, execute, hook.  The error comes
+ * back annotated with the step that failed.
+ */
+static struct mmig_error *
+run_op(struct run *r, struct mmig_ctx *ctx, size_t i)
+{
+	struct mmig_coordinator *c = r->c;
+	const struct mmig_op *op = &c->ops[i];
+	const char *name = op->vt->name;
+	struct mmig_ctx op_ctx;
+	struct mmig_error *err;
+	int rc;
+
+	rc = mmig_ctx_err(ctx);
+	if (rc != MMIG_OK)
+		return mmig_error_new(rc, "before operation %s: %s", name,
+				      mmig_strerror(rc));
+	logf_(c, MMIG_LOG_INFO, "running operation: %s", name);
+	err = op_setup(op, r->scope);
+	if (err)
+		return mmig_error_wrap(err, "setup operation %s", name);
+	mmig__ctx_init(&op_ctx, ctx);
+	op_ctx.run = r;
+	op_ctx.op_index = i;
+	err = op_execute(op, &op_ctx, r->model);
+	if (err)
+		return mmig_error_wrap(err, "execute operation %s", name);
+	if (c->hook) {
+		err = c->hook(c->hook_arg, op);
+		if (err)
+			return mmig_error_wrap(err, "hook operation %s", name);
+	}
+	return NULL;
+}
+
+/*
+ * Roll back ops k..0 (skipping those the journal says are undone), then
+ * delete the model database.  Every rollback is called even when one fails;
+ * each failure wraps @p err, so the first failure stays at the end of the
+ * message and keeps its code.  @p *all_ok says whether everything was undone.
+ */
+static struct mmig_error *
+roll_back(struct run *r, size_t k, struct mmig_error *err, bool *all_ok)
+{
+	struct mmig_coordinator *c = r->c;
+	struct mmig_ctx rb_ctx;
+	struct mmig_error *rb_err;
+
+	*all_ok = true;
+	mmig__ctx_init(&rb_ctx, NULL);
+	rb_ctx.run = r;
+	mmig_ctx_set_timeout(&rb_ctx, c->rollback_timeout_ms);
+	jnote(r, MMIG_REC_UNDO_BEGIN, (int64_t)k, NULL);
+	for (size_t i = k + 1; i-- > 0;) {
+		const struct mmig_op *op = &c->ops[i];
+
+		if (!jcommit(r, MMIG__SYNC_DATA))
+			return err;
+		logf_(c, MMIG_LOG_INFO, "rolling back operation: %s",
+		      op->vt->name);
+		rb_ctx.op_index = i;
+		rb_err = op_rollback(op, &rb_ctx, r->model);
+		if (!rb_err) {
+			jnote(r, MMIG_REC_UNDO_DONE, (int64_t)i, NULL);
+		} else {
+			*all_ok = false;
+			logf_(c, MMIG_LOG_ERROR,
+			      "rollback operation for %s failed: %s",
+			      op->vt->name, mmig_error_message(rb_err));
+			jnote(r, MMIG_REC_UNDO_FAIL, (int64_t)i,
+			      mmig_error_message(rb_err));
+			err = mmig_error_wrap(err,
+					      "rollback operation at %zu with %s",
+					      i, mmig_error_message(rb_err));
+			mmig_error_free(rb_err);
+		}
+		/* UNDO_DONE i rides with UNDO_BEGIN i-1, committed before the
+		 * rollback of i-1 starts (invariant C). */
+		if (i > 0)
+			jnote(r, MMIG_REC_UNDO_BEGIN, (int64_t)i - 1, NULL);
+	}
+	logf_(c, MMIG_LOG_INFO, "deleting model database");
+	rb_err = mmig_scope_delete_model(r->scope);
+	if (rb_err) {
+		*all_ok = false;
+		logf_(c, MMIG_LOG_ERROR, "delete model database failed: %s",
+		      mmig_error_message(rb_err));
+		err = mmig_error_wrap(err, "delete model database with %s",
+				      mmig_error_message(rb_err));
+		mmig_error_free(rb_err);
+	} else {
+		jnote(r, MMIG_REC_MODEL_DELETED, -1, NULL);
+	}
+	if (*all_ok)
+		jnote(r, MMIG_REC_ROLLED_BACK, -1, NULL);
+	else
+		jnote(r, MMIG_REC_NEEDS_ATTENTION, -1, mmig_error_message(err));
+	jcommit(r, MMIG__SYNC_FULL);
+	return err;
+}
+
+/* Start the journaled migration: header + BEGIN 0, fully synced. */
+static int
+journal_start(struct run *r)
+{
+	struct mmig_coordinator *c = r->c;
+	struct mmig_rec_header h = {
+		.model_uuid = (char *)(r->model->uuid ? r->model->uuid : ""),
+		.n_ops = (uint32_t)c->n_ops,
+		.model_desc = (uint8_t *)r->model->desc,
+		.model_desc_len = r->model->desc ? r->model->desc_len : 0,
+		.durability = c->durability,
+	};
+	struct mmig_plan_op *plan;
+	int rc;
+
+	plan = mmig__calloc(c->n_ops, sizeof(*plan));
+	if (!plan)
+		return MMIG_ENOMEM;
+	for (size_t i = 0; i < c->n_ops; i++)
+		plan[i] = (struct mmig_plan_op){
+			.name = (char *)c->ops[i].vt->name,
+			.version = c->ops[i].vt->version,
+			.flags = c->ops[i].vt->flags,
+		};
+	h.plan = plan;
+	mmig__digest(h.model_desc, h.model_desc_len, h.digest);
+	rc = mmig__jmig_create(c->journal, &h, &r->jm, &r->jerr);
+	mmig__free(plan);
+	if (rc != MMIG_OK)
+		return rc;
+	snprintf(c->migration_id, sizeof(c->migration_id), "%s",
+		 r->jm->id_text);
+	if (!c->n_ops)
+		return MMIG_OK; /* the header rides with COMMITTED */
+	jnote(r, MMIG_REC_BEGIN, 0, NULL);
+	return jcommit(r, MMIG__SYNC_FULL) ? MMIG_OK
+					    : mmig_error_code(r->jerr);
+}
+
+/*
+ * The journal failed: stop here, poison the coordinator, and report the
+ * journal's error beside the migration's own (if it had one).
+ */
+static int
+interrupted(struct run *r, struct mmig_error *err)
+{
+	struct mmig_coordinator *c = r->c;
+
+	c->poisoned = true;
+	c->outcome = MMIG_OUTCOME_INTERRUPTED;
+	logf_(c, MMIG_LOG_ERROR,
+	      "journal failed, migration %s left for recovery: %s",
+	      c->migration_id, mmig_error_message(r->jerr));
+	if (err) {
+		c->last_error = mmig_error_wrap(err, "journal failed with %s",
+						mmig_error_message(r->jerr));
+		mmig_error_free(r->jerr);
+	} else {
+		c->last_error = r->jerr;
+	}
+	r->jerr = NULL;
+	mmig__jmig_free(r->jm);
+	r->jm = NULL;
+	return mmig_error_code(c->last_error);
+}
+
+int
+mmig_coordinator_perform(struct mmig_coordinator *c, struct mmig_ctx *ctx,
+			 struct mmig_scope *scope,
+			 const struct mmig_model *model)
+{
+	struct run r = { .c = c, .scope = scope, .model = model };
+	struct mmig_error *err = NULL;
+	bool all_ok;
+	size_t i;
+
+	mmig_error_free(c->last_error);
+	c->last_error = NULL;
+	c->outcome = MMIG_OUTCOME_NONE;
+	c->migration_id[0] = '\0';
+	if (c->poisoned) {
+		c->last_error = mmig_error_new(
+			MMIG_EPOISONED,
+			"perform: an earlier journal failure poisoned this "
+			"coordinator; recover, then make a new one");
+		return MMIG_EPOISONED;
+	}
+	if (!scope || !model) {
+		c->last_error = mmig_error_new(MMIG_EINVAL,
+					       "perform: scope and model are required");
+		return MMIG_EINVAL;
+	}
+	if (c->journal && journal_start(&r) != MMIG_OK)
+		return interrupted(&r, NULL);
+	for (i = 0; i < c->n_ops; i++) {
+		err = run_op(&r, ctx, i);
+		if (err)
+			break;
+		jnote(&r, MMIG_REC_DONE, (int64_t)i, NULL);
+		if (i + 1 < c->n_ops) {
+			jnote(&r, MMIG_REC_BEGIN, (int64_t)i + 1, NULL);
+			if (!jcommit(&r, MMIG__SYNC_DATA))
+				return interrupted(&r, NULL);
+		}
+	}
+	if (!err) {
+		jnote(&r, MMIG_REC_COMMITTED, -1, NULL);
+		if (!jcommit(&r, MMIG__SYNC_FULL))
+			return interrupted(&r, NULL);
+		mmig__jmig_free(r.jm);
+		c->outcome = MMIG_OUTCOME_COMMITTED;
+		return MMIG_OK;
+	}
+	logf_(c, MMIG_LOG_ERROR, "migration failed: %s",
+	      mmig_error_message(err));
+	if (r.jm && mmig_error_code(err) == MMIG_ECANCELED &&
+	    mmig_ctx_pause_requested(ctx)) {
+		/* Paused: nothing is undone; recovery or an operator resumes
+		 * from the first op without DONE. */
+		jnote(&r, MMIG_REC_PAUSED, -1, NULL);
+		if (!jcommit(&r, MMIG__SYNC_FULL))
+			return interrupted(&r, err);
+		mmig__jmig_free(r.jm);
+		c->outcome = MMIG_OUTCOME_PAUSED;
+		c->last_error = mmig_error_wrap(err, "paused");
+		return MMIG_EPAUSED;
+	}
+	jnote(&r, MMIG_REC_FAIL, (int64_t)i, mmig_error_message(err));
+	err = roll_back(&r, i, err, &all_ok);
+	if (r.jerr)
+		return interrupted(&r, err);
+	mmig__jmig_free(r.jm);
+	c->outcome = all_ok ? MMIG_OUTCOME_ROLLED_BACK
+			    : MMIG_OUTCOME_NEEDS_ATTENTION;
+	c->last_error = err;
+	return mmig_error_code(err);
+}

@@ -1,0 +1,590 @@
+/*
+ * engine/scope.c - the databases an operation works on: the scope, its two
+ * transaction runners (controller and model database) and the model deleter.
+ *
+ * Connections are opened lazily, on the first request for a runner, because
+ * many operations only touch one of the two databases and a model database
+ * must not be created by a migration that never gets as far as creating it.
+ * Every connection runs in WAL mode with `synchronous` taken from the scope's
+ * durability (FULL for MMIG_DURABLE, OFF for MMIG_PROCESS): in WAL mode FULL
+ * syncs the log on every commit, so a committed transaction survives power
+ * loss, while OFF leaves the writes to the page cache, which survives the
+ * process being killed.
+ *
+ * Busy handling is ours, not SQLite's: no busy timeout is set.  A busy
+ * handler would sleep inside sqlite3_step() where it cannot see the
+ * operation's context, and it would only retry the one statement, whereas
+ * the only safe retry after a lost lock is the whole transaction.  So
+ * mmig_txn_run() rolls back, sleeps with exponential backoff, checks the
+ * context and runs the transaction again, within a budget per call.
+ *
+ * Invariant: mmig_txn_run() never returns with a transaction open on the
+ * runner's connection that it began itself, whatever failed.
+ */
+#include "scope-int.h"
+
+#include "internal.h"
+#include "mmig/ctx.h"
+#include "mmig/error.h"
+#include "mmig/scope.h"
+
+#include <errno.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <string.h>
+#include <strings.h>
+#include <time.h>
+#include <unistd.h>
+
+enum {
+	MMIG__BUSY_BUDGET_DEFAULT_MS = 5000,
+	MMIG__BUSY_FIRST_DELAY_MS = 1,
+	MMIG__BUSY_MAX_DELAY_MS = 64,
+};
+
+#define UUID_LEN 36
+
+/*
+ * Bounded exponential backoff: 1 ms doubling to 64 ms, never sleeping past
+ * the deadline, so a caller's budget is honoured to within one try.
+ */
+struct backoff {
+	uint64_t deadline_ns;
+	unsigned delay_ms;
+	unsigned tries;
+};
+
+static void
+backoff_init(struct backoff *b, unsigned budget_ms)
+{
+	b->deadline_ns = mmig__now_mono_ns() + (uint64_t)budget_ms * 1000000u;
+	b->delay_ms = MMIG__BUSY_FIRST_DELAY_MS;
+	b->tries = 0;
+}
+
+static void
+sleep_ns(uint64_t ns)
+{
+	struct timespec ts = {
+		.tv_sec = (time_t)(ns / 1000000000u),
+		.tv_nsec = (long)(ns % 1000000000u),
+	};
+
+	/* A signal cuts the sleep short; sleep the rest. */
+	while (nanosleep(&ts, &ts) == -1 && errno == EINTR)
+		;
+}
+
+/* @return false once the budget is spent; otherwise sleeps and true. */
+static bool
+backoff_wait(struct backoff *b)
+{
+	uint64_t now = mmig__now_mono_ns();
+	uint64_t wait_ns;
+
+	if (now >= b->deadline_ns)
+		return false;
+	wait_ns = (uint64_t)b->delay_ms * 1000000u;
+	if (wait_ns > b->deadline_ns - now)
+		wait_ns = b->deadline_ns - now;
+	sleep_ns(wait_ns);
+	b->delay_ms *= 2;
+	if (b->delay_ms > MMIG__BUSY_MAX_DELAY_MS)
+		b->delay_ms = MMIG__BUSY_MAX_DELAY_MS;
+	return true;
+}
+
+static bool
+sqlite_is_busy(int rc)
+{
+	/* Mask to the primary code, in case extended codes are enabled. */
+	return (rc & 0xff) == SQLITE_BUSY || (rc & 0xff) == SQLITE_LOCKED;
+}
+
+static int
+sqlite_to_code(int rc)
+{
+	return sqlite_is_busy(rc) ? MMIG_EBUSY : MMIG_EDB;
+}
+
+struct mmig_error *
+mmig_error_sqlite(sqlite3 *db, int rc, const char *what)
+{
+	const char *msg = db ? sqlite3_errmsg(db) : sqlite3_errstr(rc);
+
+	return mmig_error_new(sqlite_to_code(rc), "%s: %s",
+			      what ? what : "sqlite", msg);
+}
+
+/* "<step> <file>: <errmsg>", so a failure names the database it hit. */
+static struct mmig_error *
+runner_error(const struct mmig_txn_runner *r, sqlite3 *db, int rc,
+	     const char *step)
+{
+	const char *msg = db ? sqlite3_errmsg(db) : sqlite3_errstr(rc);
+
+	return mmig_error_new(sqlite_to_code(rc), "%s %s: %s", step, r->path,
+			      msg);
+}
+
+bool
+mmig_uuid_valid(const char *s)
+{
+	size_t i;
+
+	if (!s)
+		return false;
+	for (i = 0; i < UUID_LEN; i++) {
+		char c = s[i];
+
+		if (i == 8 || i == 13 || i == 18 || i == 23) {
+			if (c != '-')
+				return false;
+		} else if (!(c >= '0' && c <= '9') && !(c >= 'a' && c <= 'f')) {
+			/* Also stops at the terminator of a short string. */
+			return false;
+		}
+	}
+	return s[UUID_LEN] == '\0';
+}
+
+static void
+runner_init(struct mmig_txn_runner *r, struct mmig_scope *s, const char *path)
+{
+	*r = (struct mmig_txn_runner){
+		.scope = s,
+		.path = path,
+		.db = NULL,
+		.binding = NULL,
+		.txn_count = 0,
+		.busy_retries = 0,
+	};
+}
+
+static void
+runner_close(struct mmig_txn_runner *r)
+{
+	/*
+	 * close_v2 never fails: with statements still unfinalized the handle
+	 * lingers as a zombie until they are, but it is ours no more.
+	 */
+	sqlite3_close_v2(r->db);
+	r->db = NULL;
+}
+
+/*
+ * Run one setup statement, retrying while the database is busy: the first
+ * connection to a WAL database may find another running WAL recovery, and
+ * with no busy timeout that shows as SQLITE_BUSY.  When @p res is given, the
+ * first column of the first row is copied there.
+ */
+static int
+exec_setup(sqlite3 *db, const char *sql, struct backoff *b, char *res,
+	   size_t res_len)
+{
+	sqlite3_stmt *st = NULL;
+	int rc;
+
+	for (;;) {
+		rc = sqlite3_prepare_v2(db, sql, -1, &st, NULL);
+		if (rc == SQLITE_OK) {
+			rc = sqlite3_step(st);
+			if (rc == SQLITE_ROW && res) {
+				const void *t = sqlite3_column_text(st, 0);
+
+				snprintf(res, res_len, "%s",
+					 t ? (const char *)t : "");
+			}
+			if (rc == SQLITE_ROW || rc == SQLITE_DONE)
+				rc = SQLITE_OK;
+			sqlite3_finalize(st);
+			st = NULL;
+		}
+		if (!sqlite_is_busy(rc) || !backoff_wait(b))
+			break;
+	}
+	return rc;
+}
+
+static struct mmig_error *
+runner_open(struct mmig_txn_runner *r)
+{
+	const int flags = SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE |
+			  SQLITE_OPEN_NOMUTEX;
+	const struct mmig_scope *s = r->scope;
+	struct mmig_error *err = NULL;
+	sqlite3 *db = NULL;
+	struct backoff b;
+	const char *sync_sql;
+	char mode[16] = "";
+	int rc;
+
+	if (r->db)
+		return NULL;
+	rc = sqlite3_open_v2(r->path, &db, flags, NULL);
+	if (rc != SQLITE_OK) {
+		err = runner_error(r, db, rc, "open");
+		goto fail;
+	}
+	backoff_init(&b, s->busy_budget_ms);
+	rc = exec_setup(db, "PRAGMA journal_mode=WAL", &b, mode, sizeof(mode));
+	if (rc != SQLITE_OK) {
+		err = runner_error(r, db, rc, "set WAL mode on");
+		goto fail;
+	}
+	/*
+	 * SQLite answers with the mode it ended up in rather than failing.
+	 * Only a database with no file (":memory:", "") may stay out of WAL;
+	 * anything else would silently lose the durability we promise.
+	 */
+	if (strcasecmp(mode, "wal") != 0 && *sqlite3_db_filename(db, "main")) {
+		err = mmig_error_new(MMIG_EDB,
+				     "set WAL mode on %s: journal mode is %s",
+				     r->path, mode);
+		goto fail;
+	}
+	sync_sql = s->durability == MMIG_PROCESS ? "PRAGMA synchronous=OFF"
+						 : "PRAGMA synchronous=FULL";
+	rc = exec_setup(db, sync_sql, &b, NULL, 0);
+	if (rc != SQLITE_OK) {
+		err = runner_error(r, db, rc, "set synchronous on");
+		goto fail;
+	}
+	rc = exec_setup(db, "PRAGMA foreign_keys=ON", &b, NULL, 0);
+	if (rc != SQLITE_OK) {
+		err = runner_error(r, db, rc, "enable foreign keys on");
+		goto fail;
+	}
+	r->db = db;
+	return NULL;
+
+fail:
+	/* open_v2 hands back a handle even when it fails; NULL is harmless. */
+	sqlite3_close_v2(db);
+	return err;
+}
+
+int
+mmig_scope_new(struct mmig_scope **out, const struct mmig_scope_config *cfg)
+{
+	struct mmig_scope *s = NULL;
+	int rc = MMIG_OK;
+
+	if (!out)
+		return MMIG_EINVAL;
+	*out = NULL;
+	if (!cfg || !cfg->controller_db || !*cfg->controller_db ||
+	    !cfg->model_db || !*cfg->model_db ||
+	    (cfg->durability != MMIG_DURABLE &&
+	     cfg->durability != MMIG_PROCESS))
+		return MMIG_EINVAL;
+	s = mmig__calloc(1, sizeof(*s));
+	if (!s)
+		return MMIG_ENOMEM;
+	s->controller_path = mmig__strdup(cfg->controller_db);
+	if (!s->controller_path) {
+		rc = MMIG_ENOMEM;
+		goto fail_scope;
+	}
+	s->model_path = mmig__strdup(cfg->model_db);
+	if (!s->model_path) {
+		rc = MMIG_ENOMEM;
+		goto fail_controller;
+	}
+	s->durability = cfg->durability;
+	s->delete_model =
+		cfg->delete_model ? cfg->delete_model : mmig_model_db_remove;
+	s->delete_arg = cfg->delete_arg;
+	s->busy_budget_ms = cfg->busy_budget_ms ? cfg->busy_budget_ms
+						: MMIG__BUSY_BUDGET_DEFAULT_MS;
+	runner_init(&s->controller, s, s->controller_path);
+	runner_init(&s->model, s, s->model_path);
+	*out = s;
+	return MMIG_OK;
+
+fail_controller:
+	mmig__free(s->controller_path);
+fail_scope:
+	mmig__free(s);
+	return rc;
+}
+
+int
+mmig_scope_for_model(struct mmig_scope **out, const char *controller_db,
+		     const char *model_dir, const char *model_uuid,
+		     enum mmig_durability durability)
+{
+	struct mmig_scope_config cfg = {0};
+	char *model_db;
+	int rc;
+
+	if (!out)
+		return MMIG_EINVAL;
+	*out = NULL;
+	/*
+	 * The UUID becomes part of a path: only the canonical form, which has
+	 * no '/', no '.' and one spelling per model, may get that far.
+	 */
+	if (!controller_db || !model_dir || !*model_dir ||
+	    !mmig_uuid_valid(model_uuid))
+		return MMIG_EINVAL;
+	model_db = mmig__asprintf("%s/%s.db", model_dir, model_uuid);
+	if (!model_db)
+		return MMIG_ENOMEM;
+	cfg.controller_db = controller_db;
+	cfg.model_db = model_db;
+	cfg.durability = durability;
+	rc = mmig_scope_new(out, &cfg);
+	mmig__free(model_db);
+	return rc;
+}
+
+void
+mmig_scope_free(struct mmig_scope *s)
+{
+	if (!s)
+		return;
+	runner_close(&s->controller);
+	runner_close(&s->model);
+	mmig__free(s->controller_path);
+	mmig__free(s->model_path);
+	mmig__free(s);
+}
+
+const char *
+mmig_scope_controller_path(const struct mmig_scope *s)
+{
+	return s ? s->controller_path : NULL;
+}
+
+const char *
+mmig_scope_model_path(const struct mmig_scope *s)
+{
+	return s ? s->model_path : NULL;
+}
+
+static struct mmig_error *
+scope_runner(struct mmig_scope *s, struct mmig_txn_runner *r,
+	     struct mmig_txn_runner **out)
+{
+	struct mmig_error *err = runner_open(r);
+
+	*out = err ? NULL : r;
+	return err;
+}
+
+struct mmig_error *
+mmig_scope_controller_db(struct mmig_scope *s, struct mmig_txn_runner **out)
+{
+	if (!s || !out) {
+		if (out)
+			*out = NULL;
+		return mmig_error_new(MMIG_EINVAL,
+				      "controller database: no scope");
+	}
+	return scope_runner(s, &s->controller, out);
+}
+
+struct mmig_error *
+mmig_scope_model_db(struct mmig_scope *s, struct mmig_txn_runner **out)
+{
+	if (!s || !out) {
+		if (out)
+			*out = NULL;
+		return mmig_error_new(MMIG_EINVAL, "model database: no scope");
+	}
+	return scope_runner(s, &s->model, out);
+}
+
+struct mmig_error *
+mmig_scope_delete_model(struct mmig_scope *s)
+{
+	if (!s)
+		return mmig_error_new(MMIG_EINVAL,
+				      "delete model database: no scope");
+	/*
+	 * Closing from inside a transaction on that very connection would pull
+	 * the handle out from under the transaction's work.
+	 */
+	if (s->model.db && !sqlite3_get_autocommit(s->model.db))
+		return mmig_error_new(MMIG_EINVAL,
+				      "delete model database %s: a transaction "
+				      "is open on it",
+				      s->model_path);
+	/*
+	 * Our own connection goes first.  Left open, it would keep writing to
+	 * files that are no longer there, and on its eventual close it would
+	 * checkpoint and unlink the -wal by name, which by then may belong to
+	 * a new database made at the same path.
+	 */
+	runner_close(&s->model);
+	return s->delete_model(s->delete_arg, s->model_path);
+}
+
+struct mmig_error *
+mmig_model_db_remove(void *arg, const char *path)
+{
+	/*
+	 * The -wal file goes before the database: a -wal left behind next
+	 * to no database would be replayed into the next database created
+	 * at this path.  So on any failure we stop, leaving the database in
+	 * place for the next (idempotent) call to finish.
+	 */
+	static const char *const suffixes[] = {"-wal", "-shm", ""};
+	struct mmig_error *err = NULL;
+	size_t i;
+
+	(void)arg;
+	if (!path || !*path)
+		return mmig_error_new(MMIG_EINVAL,
+				      "remove model database: no path");
+	for (i = 0; i < MMIG_ARRAY_LEN(suffixes) && !err; i++) {
+		char *file = mmig__asprintf("%s%s", path, suffixes[i]);
+
+		if (!file)
+			return mmig_error_new(MMIG_ENOMEM,
+					      "remove model database %s: %s",
+					      path, mmig_strerror(MMIG_ENOMEM));
+		if (unlink(file) != 0 && errno != ENOENT)
+			err = mmig_error_new(-errno, "remove %s: %s", file,
+					     strerror(errno));
+		mmig__free(file);
+	}
+	return err;
+}
+
+/*
+ * Roll back whatever transaction is open.  @return false when one is still
+ * open afterwards (the connection cannot be trusted for another try).
+ */
+static bool
+txn_rollback(sqlite3 *db)
+{
+	if (sqlite3_get_autocommit(db))
+		return true;
+	sqlite3_exec(db, "ROLLBACK", NULL, NULL, NULL);
+	return sqlite3_get_autocommit(db) != 0;
+}
+
+/*
+ * One try: BEGIN IMMEDIATE, the work, COMMIT.  Sets *errp to NULL once
+ * committed, or to the error.  @return true when the error is a busy one the
+ * caller may retry; the transaction is rolled back either way.
+ */
+static bool
+txn_try(struct mmig_txn_runner *r, mmig_txn_fn fn, void *arg,
+	struct mmig_error **errp)
+{
+	sqlite3 *db = r->db;
+	struct mmig_error *err;
+	bool busy;
+	int rc;
+
+	/*
+	 * IMMEDIATE takes the write lock up front, so a busy database shows
+	 * here, before any work, and not half-way through it.
+	 */
+	rc = sqlite3_exec(db, "BEGIN IMMEDIATE", NULL, NULL, NULL);
+	if (rc != SQLITE_OK) {
+		busy = sqlite_is_busy(rc);
+		*errp = busy ? mmig_error_sqlite(db, rc, "begin")
+			     : runner_error(r, db, rc, "begin transaction on");
+		return busy;
+	}
+	err = fn(db, arg);
+	if (err) {
+		busy = mmig_error_code(err) == MMIG_EBUSY;
+		if (!txn_rollback(db) && busy) {
+			/* Retrying on a connection still in a transaction
+			 * would nest; report the connection instead. */
+			mmig_error_free(err);
+			err = runner_error(r, db, sqlite3_errcode(db),
+					   "rollback on");
+			busy = false;
+		}
+		/* Any other error of the work comes back as it is. */
+		*errp = err;
+		return busy;
+	}
+	rc = sqlite3_exec(db, "COMMIT", NULL, NULL, NULL);
+	if (rc == SQLITE_OK) {
+		r->txn_count++;
+		*errp = NULL;
+		return false;
+	}
+	/*
+	 * A failed COMMIT (busy, a deferred constraint, I/O) leaves the
+	 * transaction open; the message is taken before the rollback
+	 * overwrites it.
+	 */
+	busy = sqlite_is_busy(rc);
+	err = busy ? mmig_error_sqlite(db, rc, "commit")
+		   : runner_error(r, db, rc, "commit on");
+	if (!txn_rollback(db))
+		busy = false;
+	*errp = err;
+	return busy;
+}
+
+struct mmig_error *
+mmig_txn_run(struct mmig_txn_runner *r, struct mmig_ctx *ctx, mmig_txn_fn fn,
+	     void *arg)
+{
+	struct mmig_error *err = NULL, *last_busy = NULL;
+	struct backoff b;
+	int rc;
+
+	if (!r || !fn)
+		return mmig_error_new(MMIG_EINVAL,
+				      "transaction: runner and function are "
+				      "required");
+	if (!r->db)
+		return mmig_error_new(MMIG_EDB,
+				      "transaction on %s: connection closed "
+				      "(model database deleted); get the "
+				      "runner from the scope again",
+				      r->path);
+	/*
+	 * BEGIN inside a transaction would fail, and our cleanup would then
+	 * roll back a transaction that is not ours.
+	 */
+	if (!sqlite3_get_autocommit(r->db))
+		return mmig_error_new(MMIG_EINVAL,
+				      "transaction on %s: a transaction is "
+				      "already open on this connection",
+				      r->path);
+	backoff_init(&b, r->scope->busy_budget_ms);
+	for (;;) {
+		rc = mmig_ctx_err(ctx);
+		if (rc != MMIG_OK) {
+			err = mmig_error_new(rc, "transaction on %s: %s",
+					     r->path, mmig_strerror(rc));
+			break;
+		}
+		b.tries++;
+		if (!txn_try(r, fn, arg, &err))
+			break;
+		r->busy_retries++;
+		mmig_error_free(last_busy);
+		last_busy = err;
+		err = NULL;
+		if (!backoff_wait(&b)) {
+			/* The last busy failure stays as the cause. */
+			err = mmig_error_wrap(last_busy,
+					      "database is busy: %s: gave up "
+					      "after %u tries",
+					      r->path, b.tries);
+			last_busy = NULL;
+			break;
+		}
+	}
+	mmig_error_free(last_busy);
+	return err;
+}
+
+sqlite3 *
+mmig_txn_runner_db(struct mmig_txn_runner *r)
+{
+	return r ? r->db : NULL;
+}

@@ -1,0 +1,167 @@
+/*
+ * mmig/coordinator.h - runs an ordered list of operations as one migration.
+ *
+ * The baseline contract (DESIGN.md, "Coordinator semantics"):
+ *  - perform runs op 0..n-1: setup, execute, then the hook if one is set;
+ *  - on the first error at op k it rolls back ops k, k-1, ..., 0 (the failing
+ *    op too, since it may have half run), calls every rollback even when one
+ *    fails, then deletes the model database through the scope's deleter;
+ *  - the error returned is the first failure annotated with where it
+ *    happened ("execute operation NAME: ..."), and each failed rollback wraps
+ *    it as "rollback operation at I with ROLLBACK_ERR: ...";
+ *  - each op run and each rollback is logged through the logger.
+ *
+ * Cancellation: the context is checked before each operation; a cancelled
+ * context fails the migration at the operation that was about to run
+ * ("before operation NAME: context canceled") and rolls back from there.
+ * Rollbacks run under a context of their own, never the forward one.
+ */
+#ifndef MMIG_COORDINATOR_H
+#define MMIG_COORDINATOR_H
+
+#include "mmig/common.h"
+#include "mmig/ctx.h"
+#include "mmig/error.h"
+#include "mmig/journal.h"
+#include "mmig/op.h"
+#include "mmig/scope.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+struct mmig_coordinator;
+
+/**
+ * Called after each successful execute with the operation that ran.  An
+ * error fails the migration like an execute error.
+ */
+typedef struct mmig_error *(*mmig_hook_fn)(void *arg, const struct mmig_op *op);
+
+/**
+ * @param[out] out the coordinator, NULL on failure.
+ * @param log  log sink; NULL logs to stderr (mmig_log_stderr).
+ * @return MMIG_OK or MMIG_ENOMEM.
+ */
+MMIG_EXPORT int mmig_coordinator_new(struct mmig_coordinator **out,
+				     mmig_log_fn log, void *log_arg);
+
+/** Destroys every operation added and frees @p c.  NULL is a no-op. */
+MMIG_EXPORT void mmig_coordinator_free(struct mmig_coordinator *c);
+
+/**
+ * Append an operation.  On success the coordinator owns @p self and calls
+ * vt->destroy(self) when it is freed; on failure the caller keeps it.
+ * @p vt must outlive the coordinator (it is normally a static const).
+ * @return MMIG_OK, MMIG_EINVAL (NULL vt or vt->name), MMIG_ENOMEM.
+ */
+MMIG_EXPORT int mmig_coordinator_add(struct mmig_coordinator *c,
+				     const struct mmig_op_vtable *vt,
+				     void *self);
+
+/** @return the number of operations added. */
+MMIG_EXPORT size_t mmig_coordinator_len(const struct mmig_coordinator *c);
+
+/** Set (or, with NULL, clear) the hook called after each execute. */
+MMIG_EXPORT void mmig_coordinator_set_hook(struct mmig_coordinator *c,
+					   mmig_hook_fn hook, void *arg);
+
+/**
+ * Deadline for the whole rollback phase, in milliseconds from its start;
+ * 0 (the default) for none.  Rollbacks see it through their context.
+ */
+MMIG_EXPORT void mmig_coordinator_set_rollback_timeout(
+	struct mmig_coordinator *c, uint64_t timeout_ms);
+
+/**
+ * Run the migration.
+ * @param ctx   cancellation and deadline for the forward run; may be NULL.
+ * @param scope the databases; required.
+ * @param model passed through to every execute and rollback; required.
+ * @return MMIG_OK when every operation ran; otherwise the code of the first
+ * failure (the operation's own code, MMIG_ENOTIMPL, MMIG_ECANCELED, ...),
+ * after the rollbacks and the model deletion have run.  The whole message is
+ * then available from mmig_coordinator_error().
+ */
+MMIG_EXPORT int mmig_coordinator_perform(struct mmig_coordinator *c,
+					 struct mmig_ctx *ctx,
+					 struct mmig_scope *scope,
+					 const struct mmig_model *model);
+
+/**
+ * @return the error of the last perform, or NULL after a success.  Owned by
+ * @p c, valid until the next perform or free.
+ */
+MMIG_EXPORT const struct mmig_error *
+mmig_coordinator_error(const struct mmig_coordinator *c);
+
+/** @return mmig_error_message() of the last error, "" after a success. */
+MMIG_EXPORT const char *mmig_coordinator_errmsg(const struct mmig_coordinator *c);
+
+/* ---- journaled perform -------------------------------------------------- */
+
+/**
+ * Journal every perform from now on in @p j (which must outlive @p c), with
+ * durability @p d.  NULL turns journaling off.
+ *
+ * With a journal, perform writes the migration's header and BEGIN 0 (fully
+ * synced) before op 0 runs; DONE i together with BEGIN i+1 in one commit
+ * (one sync) before op i+1 runs; UNDO_DONE i before the rollback of op i-1
+ * starts; and returns only once COMMITTED or ROLLED_BACK is fully synced.
+ * If the journal itself fails, perform stops at once without rolling back
+ * (it could not record the rollback) and returns the journal's error: the
+ * migration is left for recovery, and this coordinator refuses further
+ * performs (MMIG_EPOISONED).
+ */
+MMIG_EXPORT void mmig_coordinator_set_journal(struct mmig_coordinator *c,
+					      struct mmig_journal *j,
+					      enum mmig_durability d);
+
+/** How the last perform ended. */
+enum mmig_outcome {
+	MMIG_OUTCOME_NONE = 0,        /**< no perform yet */
+	MMIG_OUTCOME_COMMITTED,       /**< every op ran; COMMITTED durable */
+	MMIG_OUTCOME_ROLLED_BACK,     /**< failed; every rollback succeeded */
+	MMIG_OUTCOME_NEEDS_ATTENTION, /**< failed, and a rollback or the model
+	                                   deletion failed too */
+	MMIG_OUTCOME_PAUSED,          /**< cancelled with pause: resumable */
+	MMIG_OUTCOME_INTERRUPTED,     /**< the journal failed: left for
+	                                   recovery */
+};
+
+MMIG_EXPORT enum mmig_outcome
+mmig_coordinator_outcome(const struct mmig_coordinator *c);
+
+/** @return "committed", "rolled-back", ... */
+MMIG_EXPORT const char *mmig_outcome_name(enum mmig_outcome o);
+
+/**
+ * @return the id (UUID text) of the journaled migration the last perform
+ * wrote, or "" without a journal.  Owned by @p c.
+ */
+MMIG_EXPORT const char *
+mmig_coordinator_migration_id(const struct mmig_coordinator *c);
+
+/**
+ * Record progress inside a long execute, for resume after a crash.  Called
+ * by an operation with the context its execute was given.  Without a
+ * journal it does nothing.  The bytes are copied.
+ * @return MMIG_OK, MMIG_EINVAL (not an operation's context), or the
+ * journal's error.
+ */
+MMIG_EXPORT int mmig_op_checkpoint(struct mmig_ctx *ctx, const void *data,
+				   size_t len);
+
+/**
+ * The last checkpoint this operation recorded before the migration was
+ * interrupted, when it is being resumed.
+ * @return true and the bytes (valid during the execute) when there is one.
+ */
+MMIG_EXPORT bool mmig_op_resume_point(struct mmig_ctx *ctx, const void **data,
+				      size_t *len);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif

@@ -1,0 +1,258 @@
+/*
+ * mmig/import.h - the reference domain: importing a model described in JSON.
+ *
+ * Two parts.  The first, here, reads a model description, checks it
+ * completely, and hands back plain data; it also generates valid
+ * descriptions of any size for tests and benchmarks.  The second, the import
+ * operations that write a description into the controller and model
+ * databases, follows below.
+ *
+ * The description format (version 1):
+ *
+ *   { "version": 1,
+ *     "model": { "uuid": "...", "name": "prod", "owner": "admin",
+ *                "cloud": "aws", "region": "us-east-1",
+ *                "config": { "key": "value", ... } },
+ *     "machines": [ { "id": "0", "base": "ubuntu@22.04",
+ *                     "constraints": "mem=4G" }, ... ],
+ *     "applications": [ { "name": "mysql", "charm": "ch:mysql-1",
+ *                         "config": { ... },
+ *                         "units": [ { "name": "mysql/0",
+ *                                      "machine": "0" }, ... ] }, ... ],
+ *     "relations": [ { "endpoints": [ "wordpress:db", "mysql:db" ] }, ... ] }
+ *
+ * Rules (every one is checked before the parser returns; a description that
+ * parses is safe to import as it is):
+ *  - "version" (an integer, 1) and "model" are required; "machines",
+ *    "applications" and "relations" may be left out and then are empty.
+ *    "model.config", an application's "config" and "units", a machine's
+ *    "constraints" and "model.region" may be left out too.
+ *  - Keys nobody reads are rejected at every level, and so are duplicate keys
+ *    in any object: a typo must not pass silently.
+ *  - model.uuid is a canonical lower-case UUID (8-4-4-4-12 hex digits).
+ *  - Model and application names: [a-z][a-z0-9-]*, at most 63 characters.
+ *  - Machine ids: decimal without leading zeros ("0", "17"), unique.
+ *  - Unit names: "<application>/<number>", the unit's own application, the
+ *    number without leading zeros; unique.  A unit's machine must exist.
+ *  - Relations have exactly two endpoints "<application>:<endpoint>" (the
+ *    endpoint [a-z][a-z0-9_-]*), naming existing applications; an endpoint is
+ *    never related to itself, and a pair is listed once, in either order.
+ *  - owner, cloud, charm and base are required, non-empty, without control
+ *    characters; so are config keys.  Config values are strings, numbers or
+ *    booleans; null, objects and arrays are rejected.
+ *  - The size limits below.
+ */
+#ifndef MMIG_IMPORT_H
+#define MMIG_IMPORT_H
+
+#include "mmig/common.h"
+#include "mmig/error.h"
+
+#include <stdbool.h>
+#include <stdio.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/* ------------------------------------------------------------------------
+ * Model descriptions
+ * ------------------------------------------------------------------------ */
+
+/** The description format this build reads and writes. */
+#define MMIG_MODEL_DESC_VERSION 1
+
+/*
+ * Limits.  They are far above any real model and exist so that a broken or
+ * hostile file is refused with a message instead of exhausting memory.
+ */
+/** Largest description, in bytes. */
+#define MMIG_MODEL_DESC_MAX_BYTES ((size_t)256 << 20)
+/** Most machines, units (all applications together) and relations. */
+#define MMIG_MODEL_DESC_MAX_ITEMS 1000000
+/** Most applications. */
+#define MMIG_MODEL_DESC_MAX_APPS 100000
+/** Most config keys in one config object. */
+#define MMIG_MODEL_DESC_MAX_CONFIG 10000
+/** Longest name (model, application, endpoint), in bytes. */
+#define MMIG_MODEL_DESC_MAX_NAME 63
+/** Longest owner, cloud, region, base, constraints, charm or config key. */
+#define MMIG_MODEL_DESC_MAX_STRING 1024
+/** Longest config value, in bytes. */
+#define MMIG_MODEL_DESC_MAX_VALUE 65536
+
+/** What a config value was in the JSON. */
+enum mmig_model_desc_kind {
+	MMIG_MODEL_DESC_STRING = 0,
+	MMIG_MODEL_DESC_INTEGER = 1,
+	MMIG_MODEL_DESC_REAL = 2,
+	MMIG_MODEL_DESC_BOOL = 3,
+};
+
+/**
+ * One config entry.  @c value is the string itself for a string; for any
+ * other scalar it is its JSON text: an integer in decimal ("8080"), a real as
+ * the shortest text that reads back to the same double, always with a '.' or
+ * an exponent ("0.5", "1.0", "1e+300"), a boolean as "true" or "false".
+ * @c kind tells them apart, so "8080" and 8080 stay different.
+ */
+struct mmig_model_desc_kv {
+	const char *key;
+	const char *value;
+	enum mmig_model_desc_kind kind;
+};
+
+struct mmig_model_desc_machine {
+	const char *id;
+	const char *base;
+	/** NULL when the key was left out; may be "". */
+	const char *constraints;
+};
+
+struct mmig_model_desc_unit {
+	/** "<application>/<number>". */
+	const char *name;
+	/** A machine id present in mmig_model_desc.machines. */
+	const char *machine;
+};
+
+struct mmig_model_desc_app {
+	const char *name;
+	const char *charm;
+	const struct mmig_model_desc_kv *config;
+	size_t n_config;
+	const struct mmig_model_desc_unit *units;
+	size_t n_units;
+};
+
+struct mmig_model_desc_endpoint {
+	/** As written: "<application>:<endpoint>". */
+	const char *spec;
+	/** The two halves of @c spec. */
+	const char *app;
+	const char *name;
+};
+
+struct mmig_model_desc_relation {
+	/** In the order of the description. */
+	struct mmig_model_desc_endpoint ep[2];
+};
+
+/**
+ * A parsed, validated description.  Everything in it, strings and arrays
+ * included, is owned by the description and lives until
+ * mmig_model_desc_free(); arrays keep the order of the JSON, and config
+ * entries keep the order of their keys.  Read-only.
+ */
+struct mmig_model_desc {
+	const char *uuid;
+	const char *name;
+	const char *owner;
+	const char *cloud;
+	/** NULL when the key was left out. */
+	const char *region;
+	const struct mmig_model_desc_kv *config;
+	size_t n_config;
+	const struct mmig_model_desc_machine *machines;
+	size_t n_machines;
+	const struct mmig_model_desc_app *apps;
+	size_t n_apps;
+	/** All applications' units together. */
+	size_t n_units_total;
+	const struct mmig_model_desc_relation *relations;
+	size_t n_relations;
+};
+
+/**
+ * Parse and validate a description.
+ *
+ * @param[in] json the bytes, @p len of them, UTF-8; need not be
+ *            NUL-terminated.
+ * @param[out] out the description, NULL on failure.
+ * @param[out] errmsg may be NULL.  On MMIG_EMODEL, a one-line message naming
+ *             the place, e.g. "machines[2].id: not a string" or "line 3,
+ *             column 7: ..." for JSON syntax; free it with
+ *             mmig_model_desc_errmsg_free().  NULL otherwise.
+ * @return MMIG_OK; MMIG_EMODEL when the description breaks a rule above;
+ *         MMIG_EINVAL when @p json (with @p len > 0) or @p out is NULL;
+ *         MMIG_ENOMEM (also when the message itself cannot be allocated).
+ */
+MMIG_EXPORT int mmig_model_desc_parse(const void *json, size_t len,
+				      struct mmig_model_desc **out,
+				      char **errmsg);
+
+/**
+ * Read the file @p path and parse it like mmig_model_desc_parse().
+ * Messages start with the path: "MODEL.json: No such file or directory",
+ * "MODEL.json: line 3, column 7: ...".
+ *
+ * @param[out] bytes may be NULL.  On success, the file's bytes exactly as
+ *             read (the journal keeps the description as given), with a NUL
+ *             after the last one that @p len does not count; free them with
+ *             mmig_model_desc_bytes_free().  NULL on failure.
+ * @param[out] len may be NULL; the number of bytes.
+ * @return MMIG_OK; -errno when the file cannot be read (with a message);
+ *         MMIG_EMODEL (also for a file over MMIG_MODEL_DESC_MAX_BYTES);
+ *         MMIG_EINVAL; MMIG_ENOMEM.
+ */
+MMIG_EXPORT int mmig_model_desc_parse_file(const char *path,
+					   struct mmig_model_desc **out,
+					   char **errmsg, void **bytes,
+					   size_t *len);
+
+/** Free a description.  NULL is a no-op. */
+MMIG_EXPORT void mmig_model_desc_free(struct mmig_model_desc *desc);
+
+/** Free a message from the parser.  NULL is a no-op. */
+MMIG_EXPORT void mmig_model_desc_errmsg_free(char *errmsg);
+
+/** Free the bytes from mmig_model_desc_parse_file().  NULL is a no-op. */
+MMIG_EXPORT void mmig_model_desc_bytes_free(void *bytes);
+
+/** mmig_gen_opts.flags: take zero counts and a zero seed literally. */
+#define MMIG_GEN_EXACT 0x1u
+
+/**
+ * What mmig_model_desc_generate() makes.  Zero-initialised fields take the
+ * defaults: 10 machines, 3 applications, 2 units per application,
+ * 2 relations, seed 1 -- unless MMIG_GEN_EXACT is set, when a zero is a zero.
+ */
+struct mmig_gen_opts {
+	size_t machines;
+	size_t applications;
+	size_t units_per_app;
+	/** Capped at one relation per pair of applications. */
+	size_t relations;
+	uint64_t seed;
+	unsigned flags;
+};
+
+/**
+ * Write a valid description to @p out.  The same options give the same
+ * bytes on every platform; the model uuid (random-looking, version 4 shaped)
+ * and name are derived from the seed.  Units are spread evenly over the
+ * machines; relations join distinct applications, never the same pair twice.
+ * A few config keys of each kind are included.  Written as it goes, so size
+ * costs only time; the stream is flushed at the end.
+ *
+ * @param[in] o NULL for all defaults.
+ * @return MMIG_OK; MMIG_EINVAL when @p out is NULL, or there are units but
+ *         no machines; MMIG_ENOMEM; -errno when writing fails.  A
+ *         description over the limits above can be generated but will not
+ *         parse.
+ */
+MMIG_EXPORT int mmig_model_desc_generate(const struct mmig_gen_opts *o,
+					 FILE *out);
+
+/* ------------------------------------------------------------------------
+ * Import operations
+ *
+ * (To come: the operations that create the model, write its config,
+ * machines, applications, units and relations, and activate it.)
+ * ------------------------------------------------------------------------ */
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif

@@ -1,0 +1,905 @@
+/*
+ * journal/journal.c - the LMDB journal: environment, group commit, and the
+ * writer side of a migration (create, stage, commit, claim).
+ *
+ * Layout: one LMDB environment with five named databases.
+ *
+ *   meta      "format" -> uint32 journal format (this code: 1)
+ *   hdr       id(16) -> HEADER record (immutable)
+ *   status    id(16) -> STATUS record (state cache, owner, epoch)
+ *   log       id(16) || seq(8, big-endian) -> transition record
+ *   inflight  id(16) -> "" for every migration not COMMITTED/ROLLED_BACK
+ *
+ * A migration's history is one cursor range of `log`; start-up recovery
+ * reads `inflight` only, so its cost does not grow with history.
+ *
+ * Durability ordering.  Commits are made with per-transaction flags:
+ *   MMIG__SYNC_NONE  MDB_NOSYNC      nothing synced (process mode)
+ *   MMIG__SYNC_DATA  MDB_NOMETASYNC  data pages fdatasync'ed, then the meta
+ *                                    page written unsynced: one sync.  A
+ *                                    power cut can lose this commit (its
+ *                                    meta page), never an older one, since
+ *                                    the next commit's sync carries it.
+ *   MMIG__SYNC_FULL  0               data synced, meta written and synced.
+ * Recovery's "one ahead" rule is what makes SYNC_DATA safe for BEGIN
+ * records; a migration's first commit and its terminal record use FULL.
+ *
+ * Group commit.  Writers queue their staged records; one thread (the
+ * leader) takes every queued request, writes them all in one LMDB
+ * transaction with the strongest sync any of them asked for, and wakes the
+ * others.  Concurrent migrations of one process thus share syncs.
+ *
+ * Fencing.  Every request is checked, inside the write transaction, against
+ * the epoch in the migration's STATUS record; a writer whose epoch is stale
+ * (another process claimed the migration) is refused with MMIG_EFENCED and
+ * writes nothing.  Appends are idempotent by seq: a key already holding the
+ * same bytes is accepted, different bytes are an error.
+ *
+ * Map growth.  MDB_MAP_FULL aborts the transaction, the map doubles and the
+ * batch is written again; MDB_MAP_RESIZED (another process grew it) adopts
+ * the new size.  Resizing needs no transaction open in this process, so
+ * every transaction holds `map_lock` shared and a resize takes it
+ * exclusively.
+ */
+#include "internal.h"
+#include "journal-int.h"
+
+#include <errno.h>
+#include <stdarg.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#define JOURNAL_FORMAT 1u
+#define DEFAULT_MAP_SIZE ((size_t)64 << 20)
+
+struct commit_req {
+	struct mmig__jmig *m;
+	enum mmig__sync sync;
+	bool creating;
+	bool claiming;
+	uint8_t *status_val; /* NULL when the status does not change */
+	size_t status_len;
+	int rc;
+	struct mmig_error *err;
+	bool done;
+	struct commit_req *next;
+};
+
+struct mmig_journal {
+	MDB_env *env;
+	struct mmig__dbs dbs;
+	unsigned flags;
+	char *path;
+	struct mmig_owner self;
+
+	pthread_mutex_t lock; /* guards the queue and `leading` */
+	pthread_cond_t cond;
+	struct commit_req *queue;
+	struct commit_req **queue_tail;
+	bool leading;
+
+	pthread_rwlock_t map_lock;
+
+	atomic_uint_fast64_t commits, syncs, records, bytes, map_grows;
+};
+
+int
+mmig__from_mdb(int rc)
+{
+	if (rc == MDB_SUCCESS)
+		return MMIG_OK;
+	if (rc == MDB_NOTFOUND)
+		return MMIG_ENOTFOUND;
+	if (rc == MDB_INVALID || rc == MDB_CORRUPTED || rc == MDB_PAGE_NOTFOUND)
+		return MMIG_ECORRUPT;
+	if (rc == MDB_VERSION_MISMATCH)
+		return MMIG_EFORMAT;
+	if (rc > 0)
+		return -rc; /* an errno value */
+	return MMIG_EJOURNAL;
+}
+
+struct mmig_error *
+mmig__mdb_error(int rc, const char *fmt, ...)
+{
+	struct mmig_error *e;
+	char *what;
+	va_list ap;
+	int n;
+
+	va_start(ap, fmt);
+	n = vsnprintf(NULL, 0, fmt, ap);
+	va_end(ap);
+	what = n >= 0 ? mmig__malloc((size_t)n + 1) : NULL;
+	if (!what)
+		return mmig_error_new(mmig__from_mdb(rc), "%s", mdb_strerror(rc));
+	va_start(ap, fmt);
+	vsnprintf(what, (size_t)n + 1, fmt, ap);
+	va_end(ap);
+	e = mmig_error_new(mmig__from_mdb(rc), "%s: %s", what, mdb_strerror(rc));
+	mmig__free(what);
+	return e;
+}
+
+static void
+set_err(struct mmig_error **errp, struct mmig_error *e)
+{
+	if (errp)
+		*errp = e;
+	else
+		mmig_error_free(e);
+}
+
+const struct mmig__dbs *
+mmig__journal_dbs(const struct mmig_journal *j)
+{
+	return &j->dbs;
+}
+
+MDB_env *
+mmig__journal_env(const struct mmig_journal *j)
+{
+	return j->env;
+}
+
+void
+mmig__log_key(uint8_t key[MMIG__LOG_KEY_LEN], const uint8_t id[MMIG_ID_LEN],
+	      uint64_t seq)
+{
+	memcpy(key, id, MMIG_ID_LEN);
+	for (int i = 0; i < 8; i++)
+		key[MMIG_ID_LEN + i] = (uint8_t)(seq >> (56 - 8 * i));
+}
+
+/* ---- map size ---------------------------------------------------------- */
+
+static void
+map_grow(struct mmig_journal *j)
+{
+	MDB_envinfo info;
+
+	pthread_rwlock_wrlock(&j->map_lock);
+	mdb_env_info(j->env, &info);
+	mdb_env_set_mapsize(j->env, info.me_mapsize * 2);
+	pthread_rwlock_unlock(&j->map_lock);
+	atomic_fetch_add(&j->map_grows, 1);
+}
+
+static void
+map_adopt(struct mmig_journal *j)
+{
+	pthread_rwlock_wrlock(&j->map_lock);
+	mdb_env_set_mapsize(j->env, 0);
+	pthread_rwlock_unlock(&j->map_lock);
+}
+
+/* Begin a transaction with map_lock held shared; adopts a map another
+ * process grew. */
+static int
+txn_begin(struct mmig_journal *j, unsigned flags, MDB_txn **txn)
+{
+	int rc;
+
+	for (;;) {
+		pthread_rwlock_rdlock(&j->map_lock);
+		rc = mdb_txn_begin(j->env, NULL, flags, txn);
+		if (rc != MDB_MAP_RESIZED)
+			break;
+		pthread_rwlock_unlock(&j->map_lock);
+		map_adopt(j);
+	}
+	if (rc != MDB_SUCCESS)
+		pthread_rwlock_unlock(&j->map_lock);
+	return rc;
+}
+
+static void
+txn_abort(struct mmig_journal *j, MDB_txn *txn)
+{
+	mdb_txn_abort(txn);
+	pthread_rwlock_unlock(&j->map_lock);
+}
+
+static int
+txn_commit(struct mmig_journal *j, MDB_txn *txn)
+{
+	int rc = mdb_txn_commit(txn);
+
+	pthread_rwlock_unlock(&j->map_lock);
+	return rc;
+}
+
+int
+mmig__journal_read_begin(struct mmig_journal *j, MDB_txn **txn)
+{
+	return mmig__from_mdb(txn_begin(j, MDB_RDONLY, txn));
+}
+
+void
+mmig__journal_read_end(struct mmig_journal *j, MDB_txn *txn)
+{
+	txn_abort(j, txn);
+}
+
+int
+mmig__journal_write_begin(struct mmig_journal *j, MDB_txn **txn)
+{
+	if (j->flags & MMIG_JOURNAL_RDONLY)
+		return MMIG_EINVAL;
+	return mmig__from_mdb(txn_begin(j, 0, txn));
+}
+
+int
+mmig__journal_write_commit(struct mmig_journal *j, MDB_txn *txn)
+{
+	int rc = txn_commit(j, txn);
+
+	if (rc == MDB_SUCCESS) {
+		atomic_fetch_add(&j->commits, 1);
+		atomic_fetch_add(&j->syncs, 2);
+	}
+	return mmig__from_mdb(rc);
+}
+
+/* ---- open / close -------------------------------------------------------- */
+
+static int
+open_dbs(struct mmig_journal *j, struct mmig_error **errp)
+{
+	bool rdonly = j->flags & MMIG_JOURNAL_RDONLY;
+	unsigned dbflags = rdonly ? 0 : MDB_CREATE;
+	struct {
+		const char *name;
+		MDB_dbi *dbi;
+	} dbs[] = {
+		{ "meta", &j->dbs.meta },       { "hdr", &j->dbs.hdr },
+		{ "status", &j->dbs.status },   { "log", &j->dbs.log },
+		{ "inflight", &j->dbs.inflight },
+	};
+	MDB_val key = { .mv_size = 6, .mv_data = "format" }, val;
+	uint32_t format = JOURNAL_FORMAT;
+	MDB_txn *txn;
+	int rc;
+
+	rc = txn_begin(j, rdonly ? MDB_RDONLY : 0, &txn);
+	if (rc != MDB_SUCCESS) {
+		set_err(errp, mmig__mdb_error(rc, "%s: begin", j->path));
+		return mmig__from_mdb(rc);
+	}
+	for (size_t i = 0; i < MMIG_ARRAY_LEN(dbs); i++) {
+		rc = mdb_dbi_open(txn, dbs[i].name, dbflags, dbs[i].dbi);
+		if (rc == MDB_NOTFOUND) {
+			set_err(errp, mmig_error_new(
+					      MMIG_ECORRUPT,
+					      "%s: not a libmmig journal (no '%s' table)",
+					      j->path, dbs[i].name));
+			txn_abort(j, txn);
+			return MMIG_ECORRUPT;
+		}
+		if (rc != MDB_SUCCESS)
+			goto fail;
+	}
+	rc = mdb_get(txn, j->dbs.meta, &key, &val);
+	if (rc == MDB_NOTFOUND && !rdonly) {
+		val = (MDB_val){ .mv_size = sizeof(format), .mv_data = &format };
+		rc = mdb_put(txn, j->dbs.meta, &key, &val, 0);
+	} else if (rc == MDB_SUCCESS) {
+		if (val.mv_size != sizeof(format)) {
+			set_err(errp, mmig_error_new(MMIG_ECORRUPT,
+						     "%s: journal format record is corrupt",
+						     j->path));
+			txn_abort(j, txn);
+			return MMIG_ECORRUPT;
+		}
+		memcpy(&format, val.mv_data, sizeof(format));
+		if (format > JOURNAL_FORMAT) {
+			set_err(errp, mmig_error_new(
+					      MMIG_EFORMAT,
+					      "%s: journal format %u is newer than this build's %u",
+					      j->path, format, JOURNAL_FORMAT));
+			txn_abort(j, txn);
+			return MMIG_EFORMAT;
+		}
+	} else if (rc == MDB_NOTFOUND) {
+		rc = MDB_SUCCESS; /* read-only and empty: nothing to read */
+	}
+	if (rc != MDB_SUCCESS)
+		goto fail;
+	rc = txn_commit(j, txn);
+	if (rc != MDB_SUCCESS) {
+		set_err(errp, mmig__mdb_error(rc, "%s: open tables", j->path));
+		return mmig__from_mdb(rc);
+	}
+	return MMIG_OK;
+fail:
+	set_err(errp, mmig__mdb_error(rc, "%s: open tables", j->path));
+	txn_abort(j, txn);
+	return mmig__from_mdb(rc);
+}
+
+int
+mmig_journal_open(struct mmig_journal **out, const char *dir,
+		  const struct mmig_journal_options *opts,
+		  struct mmig_error **errp)
+{
+	struct mmig_journal_options defaults = { 0 };
+	struct mmig_journal *j;
+	unsigned envflags;
+	int rc, dead;
+
+	*out = NULL;
+	if (errp)
+		*errp = NULL;
+	if (!opts)
+		opts = &defaults;
+	j = mmig__calloc(1, sizeof(*j));
+	if (!j)
+		return MMIG_ENOMEM;
+	j->flags = opts->flags;
+	j->queue_tail = &j->queue;
+	pthread_mutex_init(&j->lock, NULL);
+	pthread_cond_init(&j->cond, NULL);
+	pthread_rwlock_init(&j->map_lock, NULL);
+	j->path = mmig__strdup(dir);
+	rc = j->path ? mmig__owner_self(&j->self) : MMIG_ENOMEM;
+	if (rc != MMIG_OK)
+		goto fail;
+	if (!(j->flags & MMIG_JOURNAL_RDONLY) && mkdir(dir, 0700) != 0 &&
+	    errno != EEXIST) {
+		rc = -errno;
+		set_err(errp, mmig_error_new(rc, "%s: %s", dir, strerror(-rc)));
+		goto fail;
+	}
+	rc = mdb_env_create(&j->env);
+	if (rc != MDB_SUCCESS) {
+		set_err(errp, mmig__mdb_error(rc, "%s", dir));
+		rc = mmig__from_mdb(rc);
+		goto fail;
+	}
+	mdb_env_set_maxdbs(j->env, 8);
+	mdb_env_set_mapsize(j->env, opts->initial_map_size
+					    ? opts->initial_map_size
+					    : DEFAULT_MAP_SIZE);
+	/* MDB_NOTLS: read transactions are not tied to threads, and the
+	 * group-commit leader may be any thread. */
+	envflags = MDB_NOTLS;
+	if (j->flags & MMIG_JOURNAL_RDONLY)
+		envflags |= MDB_RDONLY;
+	rc = mdb_env_open(j->env, dir, envflags, 0600);
+	if (rc != MDB_SUCCESS) {
+		set_err(errp, mmig__mdb_error(rc, "%s", dir));
+		rc = mmig__from_mdb(rc);
+		goto fail;
+	}
+	/* Clear reader slots left by processes that were killed. */
+	mdb_reader_check(j->env, &dead);
+	rc = open_dbs(j, errp);
+	if (rc != MMIG_OK)
+		goto fail;
+	*out = j;
+	return MMIG_OK;
+fail:
+	mmig_journal_close(j);
+	return rc;
+}
+
+void
+mmig_journal_close(struct mmig_journal *j)
+{
+	if (!j)
+		return;
+	if (j->env)
+		mdb_env_close(j->env);
+	mmig__owner_free(&j->self);
+	mmig__free(j->path);
+	pthread_rwlock_destroy(&j->map_lock);
+	pthread_cond_destroy(&j->cond);
+	pthread_mutex_destroy(&j->lock);
+	mmig__free(j);
+}
+
+int
+mmig_journal_sync(struct mmig_journal *j)
+{
+	int rc;
+
+	if (j->flags & MMIG_JOURNAL_RDONLY)
+		return MMIG_OK;
+	rc = mdb_env_sync(j->env, 1);
+	atomic_fetch_add(&j->syncs, 1);
+	return mmig__from_mdb(rc);
+}
+
+void
+mmig_journal_get_stats(const struct mmig_journal *j,
+		       struct mmig_journal_stats *out)
+{
+	struct mmig_journal *mj = (struct mmig_journal *)j;
+
+	out->commits = atomic_load(&mj->commits);
+	out->syncs = atomic_load(&mj->syncs);
+	out->records = atomic_load(&mj->records);
+	out->bytes = atomic_load(&mj->bytes);
+	out->map_grows = atomic_load(&mj->map_grows);
+}
+
+/* ---- writing one request inside the batch's transaction ------------------ */
+
+static int
+check_fence(struct mmig_journal *j, MDB_txn *txn, struct commit_req *req)
+{
+	struct mmig__jmig *m = req->m;
+	MDB_val key = { .mv_size = MMIG_ID_LEN, .mv_data = m->id }, val;
+	struct mmig_rec_status st;
+	struct mmig_error *err = NULL;
+	int rc;
+
+	rc = mdb_get(txn, j->dbs.status, &key, &val);
+	if (req->creating) {
+		if (rc == MDB_SUCCESS) {
+			req->err = mmig_error_new(MMIG_EEXIST,
+						  "migration %s: already exists",
+						  m->id_text);
+			return MMIG_EEXIST;
+		}
+		return MMIG_OK;
+	}
+	if (rc != MDB_SUCCESS) {
+		req->err = mmig__mdb_error(rc, "migration %s: status",
+					   m->id_text);
+		return mmig__from_mdb(rc);
+	}
+	rc = mmig__rec_status_decode(val.mv_data, val.mv_size, &st, &err);
+	if (rc != MMIG_OK) {
+		req->err = mmig_error_wrap(err, "migration %s: status",
+					   m->id_text);
+		return rc;
+	}
+	rc = st.epoch == m->epoch ? MMIG_OK : MMIG_EFENCED;
+	if (rc != MMIG_OK)
+		req->err = mmig_error_new(
+			MMIG_EFENCED,
+			"migration %s: epoch %llu was claimed by pid %u (epoch %llu)",
+			m->id_text, (unsigned long long)m->epoch,
+			st.owner.pid, (unsigned long long)st.epoch);
+	mmig__rec_status_free(&st);
+	return rc;
+}
+
+/* Put unless the key holds the same bytes already (idempotent by seq). */
+static int
+put_once(MDB_txn *txn, MDB_dbi dbi, MDB_val *key, MDB_val *val)
+{
+	MDB_val old = *val;
+	int rc = mdb_put(txn, dbi, key, &old, MDB_NOOVERWRITE);
+
+	if (rc == MDB_KEYEXIST && old.mv_size == val->mv_size &&
+	    memcmp(old.mv_data, val->mv_data, val->mv_size) == 0)
+		return MDB_SUCCESS;
+	return rc;
+}
+
+/* The puts of one request.  Returns an LMDB code: anything but success
+ * aborts the whole batch (the map filled, or a bug). */
+static int
+write_req(struct mmig_journal *j, MDB_txn *txn, struct commit_req *req)
+{
+	struct mmig__jmig *m = req->m;
+	MDB_val id = { .mv_size = MMIG_ID_LEN, .mv_data = m->id }, val;
+	uint8_t key[MMIG__LOG_KEY_LEN];
+	MDB_val lkey = { .mv_size = sizeof(key), .mv_data = key };
+	uint64_t bytes = 0;
+	int rc = MDB_SUCCESS;
+
+	if (m->header_val) {
+		val = (MDB_val){ .mv_size = m->header_len,
+				 .mv_data = m->header_val };
+		rc = mdb_put(txn, j->dbs.hdr, &id, &val, MDB_NOOVERWRITE);
+		if (rc != MDB_SUCCESS)
+			return rc;
+		bytes += m->header_len;
+	}
+	for (size_t i = 0; i < m->n_staged; i++) {
+		mmig__log_key(key, m->id, m->staged[i].seq);
+		val = (MDB_val){ .mv_size = m->staged[i].len,
+				 .mv_data = m->staged[i].val };
+		rc = put_once(txn, j->dbs.log, &lkey, &val);
+		if (rc != MDB_SUCCESS)
+			return rc;
+		bytes += m->staged[i].len;
+	}
+	if (req->status_val) {
+		val = (MDB_val){ .mv_size = req->status_len,
+				 .mv_data = req->status_val };
+		rc = mdb_put(txn, j->dbs.status, &id, &val, 0);
+		if (rc != MDB_SUCCESS)
+			return rc;
+		bytes += req->status_len;
+		if (mmig__state_is_final(m->fold.state)) {
+			rc = mdb_del(txn, j->dbs.inflight, &id, NULL);
+			if (rc == MDB_NOTFOUND)
+				rc = MDB_SUCCESS;
+		} else {
+			val = (MDB_val){ .mv_size = 0, .mv_data = "" };
+			rc = mdb_put(txn, j->dbs.inflight, &id, &val, 0);
+		}
+	}
+	atomic_fetch_add(&j->bytes, bytes);
+	atomic_fetch_add(&j->records, m->n_staged);
+	return rc;
+}
+
+static unsigned
+txn_flags_for(enum mmig__sync sync)
+{
+	switch (sync) {
+	case MMIG__SYNC_NONE:
+		return MDB_NOSYNC;
+	case MMIG__SYNC_DATA:
+		return MDB_NOMETASYNC;
+	case MMIG__SYNC_FULL:
+		return 0;
+	}
+	return 0;
+}
+
+/* Write every request of @p batch in one transaction. */
+static void
+write_batch(struct mmig_journal *j, struct commit_req *batch)
+{
+	enum mmig__sync sync = MMIG__SYNC_NONE;
+	struct commit_req *req;
+	MDB_txn *txn;
+	int rc;
+
+	for (req = batch; req; req = req->next)
+		if (req->sync > sync)
+			sync = req->sync;
+again:
+	rc = txn_begin(j, txn_flags_for(sync), &txn);
+	if (rc != MDB_SUCCESS)
+		goto fail;
+	for (req = batch; req; req = req->next) {
+		mmig_error_free(req->err);
+		req->err = NULL;
+		req->rc = check_fence(j, txn, req);
+		if (req->rc != MMIG_OK)
+			continue;
+		rc = write_req(j, txn, req);
+		if (rc != MDB_SUCCESS) {
+			txn_abort(j, txn);
+			goto fail;
+		}
+	}
+	rc = txn_commit(j, txn);
+	if (rc != MDB_SUCCESS)
+		goto fail;
+	atomic_fetch_add(&j->commits, 1);
+	atomic_fetch_add(&j->syncs, sync == MMIG__SYNC_FULL   ? 2
+				    : sync == MMIG__SYNC_DATA ? 1
+							      : 0);
+	return;
+fail:
+	if (rc == MDB_MAP_FULL) {
+		map_grow(j);
+		goto again;
+	}
+	for (req = batch; req; req = req->next) {
+		if (req->rc != MMIG_OK)
+			continue;
+		req->rc = mmig__from_mdb(rc);
+		req->err = mmig__mdb_error(rc, "journal %s: commit", j->path);
+	}
+}
+
+/* Queue @p req and return once some leader (maybe this thread) wrote it. */
+static void
+group_commit(struct mmig_journal *j, struct commit_req *req)
+{
+	pthread_mutex_lock(&j->lock);
+	req->next = NULL;
+	*j->queue_tail = req;
+	j->queue_tail = &req->next;
+	while (!req->done) {
+		struct commit_req *batch, *r;
+
+		if (j->leading) {
+			pthread_cond_wait(&j->cond, &j->lock);
+			continue;
+		}
+		j->leading = true;
+		batch = j->queue;
+		j->queue = NULL;
+		j->queue_tail = &j->queue;
+		pthread_mutex_unlock(&j->lock);
+		write_batch(j, batch);
+		pthread_mutex_lock(&j->lock);
+		for (r = batch; r;) {
+			struct commit_req *next = r->next;
+
+			r->done = true;
+			r = next;
+		}
+		j->leading = false;
+		pthread_cond_broadcast(&j->cond);
+	}
+	pthread_mutex_unlock(&j->lock);
+}
+
+/* ---- the migration writer ------------------------------------------------ */
+
+static void
+clear_staged(struct mmig__jmig *m)
+{
+	for (size_t i = 0; i < m->n_staged; i++)
+		mmig__free(m->staged[i].val);
+	m->n_staged = 0;
+	mmig__free(m->header_val);
+	m->header_val = NULL;
+	m->header_len = 0;
+}
+
+void
+mmig__jmig_free(struct mmig__jmig *m)
+{
+	if (!m)
+		return;
+	clear_staged(m);
+	mmig__free(m->staged);
+	mmig__fold_free(&m->fold);
+	mmig__rec_status_free(&m->status);
+	mmig__free(m);
+}
+
+int
+mmig__jmig_create(struct mmig_journal *j, const struct mmig_rec_header *h,
+		  struct mmig__jmig **out, struct mmig_error **errp)
+{
+	struct mmig_rec_header hdr = *h;
+	struct mmig__jmig *m;
+	int rc;
+
+	*out = NULL;
+	if (j->flags & MMIG_JOURNAL_RDONLY) {
+		set_err(errp, mmig_error_new(MMIG_EINVAL,
+					     "journal %s is open read-only",
+					     j->path));
+		return MMIG_EINVAL;
+	}
+	m = mmig__calloc(1, sizeof(*m));
+	if (!m)
+		return MMIG_ENOMEM;
+	m->j = j;
+	rc = mmig__id_new(m->id);
+	if (rc != MMIG_OK)
+		goto fail;
+	mmig__id_text(m->id, m->id_text);
+	m->durability = (enum mmig_durability)h->durability;
+	m->epoch = 1;
+	rc = mmig__fold_init(&m->fold, h->n_ops);
+	if (rc != MMIG_OK)
+		goto fail;
+	memcpy(hdr.id, m->id, MMIG_ID_LEN);
+	hdr.created_ns = mmig__now_real_ns();
+	rc = mmig__rec_header_encode(&hdr, &m->header_val, &m->header_len);
+	if (rc != MMIG_OK)
+		goto fail;
+	m->status.state = MMIG_STATE_RUNNING;
+	m->status.epoch = m->epoch;
+	rc = mmig__owner_copy(&m->status.owner, &j->self);
+	if (rc != MMIG_OK)
+		goto fail;
+	m->committed_state = 0; /* nothing on disk yet */
+	*out = m;
+	return MMIG_OK;
+fail:
+	set_err(errp, mmig_error_new(rc, "journal %s: new migration: %s",
+				     j->path, mmig_strerror(rc)));
+	mmig__jmig_free(m);
+	return rc;
+}
+
+int
+mmig__jmig_stage(struct mmig__jmig *m, uint32_t kind, int64_t op,
+		 const void *data, size_t len, struct mmig_error **errp)
+{
+	struct mmig_rec_transition t = {
+		.kind = kind,
+		.op = op,
+		.epoch = m->epoch,
+		.time_ns = mmig__now_real_ns(),
+		.data = (uint8_t *)data,
+		.data_len = len,
+	};
+	struct mmig__staged *s;
+	struct mmig_error *err = NULL;
+	int rc;
+
+	if (m->poisoned) {
+		set_err(errp, mmig_error_new(MMIG_EPOISONED,
+					     "migration %s: an earlier journal "
+					     "commit failed; recover it",
+					     m->id_text));
+		return MMIG_EPOISONED;
+	}
+	if (m->n_staged == m->cap_staged) {
+		size_t cap = m->cap_staged ? m->cap_staged * 2 : 4;
+
+		s = mmig__realloc(m->staged, cap * sizeof(*s));
+		if (!s)
+			return MMIG_ENOMEM;
+		m->staged = s;
+		m->cap_staged = cap;
+	}
+	s = &m->staged[m->n_staged];
+	rc = mmig__rec_transition_encode(&t, &s->val, &s->len);
+	if (rc != MMIG_OK)
+		return rc;
+	rc = mmig__fold_apply(&m->fold, m->next_seq, &t, &err);
+	if (rc != MMIG_OK) {
+		mmig__free(s->val);
+		set_err(errp, mmig_error_wrap(err, "migration %s", m->id_text));
+		return rc;
+	}
+	s->seq = m->next_seq++;
+	m->n_staged++;
+	return MMIG_OK;
+}
+
+int
+mmig__jmig_commit(struct mmig__jmig *m, enum mmig__sync sync,
+		  struct mmig_error **errp)
+{
+	struct commit_req req = {
+		.m = m,
+		.sync = m->durability == MMIG_PROCESS ? MMIG__SYNC_NONE : sync,
+		.creating = m->header_val != NULL,
+	};
+	int rc;
+
+	if (m->poisoned) {
+		set_err(errp, mmig_error_new(MMIG_EPOISONED,
+					     "migration %s: an earlier journal "
+					     "commit failed; recover it",
+					     m->id_text));
+		return MMIG_EPOISONED;
+	}
+	if (m->fold.state != m->committed_state) {
+		m->status.state = m->fold.state;
+		m->status.updated_ns = mmig__now_real_ns();
+		rc = mmig__rec_status_encode(&m->status, &req.status_val,
+					     &req.status_len);
+		if (rc != MMIG_OK)
+			return rc;
+	}
+	group_commit(m->j, &req);
+	mmig__free(req.status_val);
+	if (req.rc != MMIG_OK) {
+		m->poisoned = true;
+		set_err(errp, req.err);
+		return req.rc;
+	}
+	m->committed_state = m->fold.state;
+	clear_staged(m);
+	return MMIG_OK;
+}
+
+/* ---- claiming a migration (recovery) ------------------------------------- */
+
+int
+mmig__jmig_claim(struct mmig_journal *j, const uint8_t id[MMIG_ID_LEN],
+		 bool force, struct mmig_rec_header *header_out,
+		 struct mmig__jmig **out, struct mmig_error **errp)
+{
+	MDB_val key = { .mv_size = MMIG_ID_LEN, .mv_data = (void *)id }, val;
+	struct mmig_rec_status st = { 0 };
+	struct mmig_error *err = NULL;
+	struct mmig__jmig *m;
+	MDB_txn *txn;
+	int rc;
+
+	*out = NULL;
+	memset(header_out, 0, sizeof(*header_out));
+	m = mmig__calloc(1, sizeof(*m));
+	if (!m)
+		return MMIG_ENOMEM;
+	m->j = j;
+	memcpy(m->id, id, MMIG_ID_LEN);
+	mmig__id_text(id, m->id_text);
+	rc = txn_begin(j, 0, &txn);
+	if (rc != MDB_SUCCESS) {
+		err = mmig__mdb_error(rc, "migration %s: claim", m->id_text);
+		rc = mmig__from_mdb(rc);
+		goto fail;
+	}
+	rc = mmig__journal_header(j, txn, id, header_out, &err);
+	if (rc == MMIG_OK)
+		rc = mmig__journal_status(j, txn, id, &st, &err);
+	if (rc == MMIG_OK)
+		rc = mmig__journal_fold(j, txn, id, header_out->n_ops, &m->fold,
+					&m->next_seq, &err);
+	if (rc != MMIG_OK)
+		goto fail_txn;
+	if (mmig__state_is_final(m->fold.state)) {
+		err = mmig_error_new(MMIG_EINVAL, "migration %s is already %s",
+				     m->id_text,
+				     mmig__state_name(m->fold.state));
+		rc = MMIG_EINVAL;
+		goto fail_txn;
+	}
+	if (!force && mmig__owner_alive(&st.owner)) {
+		err = mmig_error_new(MMIG_EOWNED,
+				     "migration %s: owner pid %u on %s is alive",
+				     m->id_text, st.owner.pid, st.owner.host);
+		rc = MMIG_EOWNED;
+		goto fail_txn;
+	}
+	m->durability = (enum mmig_durability)header_out->durability;
+	m->epoch = st.epoch + 1;
+	m->status.epoch = m->epoch;
+	m->status.state = m->fold.state;
+	m->status.updated_ns = mmig__now_real_ns();
+	rc = mmig__owner_copy(&m->status.owner, &j->self);
+	if (rc != MMIG_OK)
+		goto fail_txn;
+	{
+		char what[300];
+		uint8_t *sval;
+		size_t slen;
+
+		snprintf(what, sizeof(what),
+			 "pid %u on %s took over from pid %u on %s%s",
+			 j->self.pid, j->self.host, st.owner.pid,
+			 st.owner.host, force ? " (forced)" : "");
+		rc = mmig__jmig_stage(m, MMIG_REC_CLAIMED, -1, what,
+				      strlen(what), &err);
+		if (rc != MMIG_OK)
+			goto fail_txn;
+		rc = mmig__rec_status_encode(&m->status, &sval, &slen);
+		if (rc != MMIG_OK)
+			goto fail_txn;
+		val = (MDB_val){ .mv_size = slen, .mv_data = sval };
+		rc = mdb_put(txn, j->dbs.status, &key, &val, 0);
+		mmig__free(sval);
+	}
+	if (rc == MDB_SUCCESS) {
+		uint8_t lk[MMIG__LOG_KEY_LEN];
+		MDB_val lkey = { .mv_size = sizeof(lk), .mv_data = lk };
+
+		mmig__log_key(lk, id, m->staged[0].seq);
+		val = (MDB_val){ .mv_size = m->staged[0].len,
+				 .mv_data = m->staged[0].val };
+		rc = mdb_put(txn, j->dbs.log, &lkey, &val, MDB_NOOVERWRITE);
+	}
+	if (rc != MDB_SUCCESS) {
+		err = mmig__mdb_error(rc, "migration %s: claim", m->id_text);
+		rc = mmig__from_mdb(rc);
+		goto fail_txn;
+	}
+	/* A claim is fully synced: the new epoch is what fences the old
+	 * owner out, so it must not be lost. */
+	rc = txn_commit(j, txn);
+	if (rc != MDB_SUCCESS) {
+		err = mmig__mdb_error(rc, "migration %s: claim", m->id_text);
+		rc = mmig__from_mdb(rc);
+		goto fail;
+	}
+	atomic_fetch_add(&j->commits, 1);
+	atomic_fetch_add(&j->syncs, 2);
+	clear_staged(m);
+	m->committed_state = m->fold.state;
+	mmig__rec_status_free(&st);
+	*out = m;
+	return MMIG_OK;
+fail_txn:
+	txn_abort(j, txn);
+fail:
+	mmig__rec_status_free(&st);
+	mmig__rec_header_free(header_out);
+	mmig__jmig_free(m);
+	set_err(errp, err);
+	return rc;
+}

@@ -1,0 +1,20 @@
+#!/usr/bin/env bash
+# Install what libmmig needs to build, test and run, from Debian's packages.
+# Run as root on Debian 12.  Safe to run again.
+set -euo pipefail
+export DEBIAN_FRONTEND=noninteractive
+packages=(
+	build-essential meson ninja-build pkg-config
+	liblmdb-dev libsqlite3-dev libmsgpack-dev libjansson-dev libxxhash-dev
+	libcmocka-dev
+	sqlite3 lmdb-utils clang valgrind scdoc
+)
+missing=()
+for p in "${packages[@]}"; do
+	dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "ok installed" ||
+		missing+=("$p")
+done
+if [ ${#missing[@]} -gt 0 ]; then
+	apt-get update -q
+	apt-get install -y -q --no-install-recommends "${missing[@]}"
+fi

@@ -1,0 +1,803 @@
+/*
+ * tests/test-journal.c - the LMDB journal and journaled perform: the
+ * invariants W, C and T observed from inside running operations, sync
+ * counting, map growth, many threads and two processes on one journal,
+ * fencing, verify, dump and prune.
+ */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <cmocka.h>
+
+#include <ftw.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "journal-int.h"
+#include "mmig/mmig.h"
+
+struct fixture {
+	char dir[64];
+	char jdir[128];
+	struct mmig_journal *j;
+	struct mmig_scope *scope;
+	struct mmig_model model;
+};
+
+static struct fixture *current; /* for the ops' checks */
+
+/* ---- operations that look at the journal while they run ----------------- */
+
+struct probe {
+	int fail_execute_at; /* -1: never */
+	int fail_rollback_at;
+	char seen[2048]; /* what the checks saw, as "W0 W1 C1 ..." */
+	bool violated;
+	struct mmig_coordinator *c;
+};
+
+static struct probe probe;
+
+struct probe_op {
+	int index;
+};
+
+/* Fold the running migration from a fresh read transaction. */
+static void
+fold_now(struct mmig_fold *fold)
+{
+	uint8_t id[MMIG_ID_LEN];
+	struct mmig_rec_header h;
+	MDB_txn *txn;
+
+	assert_int_equal(mmig__id_parse(mmig_coordinator_migration_id(probe.c),
+					id),
+			 MMIG_OK);
+	assert_int_equal(mmig__journal_read_begin(current->j, &txn), MMIG_OK);
+	assert_int_equal(mmig__journal_header(current->j, txn, id, &h, NULL),
+			 MMIG_OK);
+	assert_int_equal(mmig__journal_fold(current->j, txn, id, h.n_ops, fold,
+					    NULL, NULL),
+			 MMIG_OK);
+	mmig__rec_header_free(&h);
+	mmig__journal_read_end(current->j, txn);
+}
+
+static void
+seen(const char *fmt, int i)
+{
+	size_t n = strlen(probe.seen);
+
+	snprintf(probe.seen + n, sizeof(probe.seen) - n, "%s", n ? " " : "");
+	n = strlen(probe.seen);
+	snprintf(probe.seen + n, sizeof(probe.seen) - n, fmt, i);
+}
+
+static struct mmig_error *
+probe_setup(void *self, struct mmig_scope *scope)
+{
+	return NULL;
+}
+
+/* W: when op i runs, BEGIN i is already committed. */
+static struct mmig_error *
+probe_execute(void *self, struct mmig_ctx *ctx, const struct mmig_model *m)
+{
+	struct probe_op *op = self;
+	struct mmig_fold fold;
+
+	fold_now(&fold);
+	if (fold.begun[op->index] && fold.highest_begun == op->index)
+		seen("W%d", op->index);
+	else
+		probe.violated = true;
+	mmig__fold_free(&fold);
+	if (op->index == probe.fail_execute_at)
+		return mmig_error_new(MMIG_EOP, "boom at %d", op->index);
+	return NULL;
+}
+
+/* C: when op i is rolled back, UNDO_DONE is committed for every op above
+ * it that was rolled back successfully, and not for op i itself. */
+static struct mmig_error *
+probe_rollback(void *self, struct mmig_ctx *ctx, const struct mmig_model *m)
+{
+	struct probe_op *op = self;
+	struct mmig_fold fold;
+	bool ok = true;
+
+	fold_now(&fold);
+	for (int k = op->index + 1; k <= probe.fail_execute_at; k++)
+		if (k != probe.fail_rollback_at && !fold.undone[k])
+			ok = false;
+	if (fold.undone[op->index] || !fold.undo_begun[op->index])
+		ok = false;
+	if (ok)
+		seen("C%d", op->index);
+	else
+		probe.violated = true;
+	mmig__fold_free(&fold);
+	if (op->index == probe.fail_rollback_at)
+		return mmig_error_new(MMIG_EOP, "sad at %d", op->index);
+	return NULL;
+}
+
+static void
+probe_destroy(void *self)
+{
+	free(self);
+}
+
+static const struct mmig_op_vtable probe_vt = {
+	.name = "probe",
+	.version = 1,
+	.setup = probe_setup,
+	.execute = probe_execute,
+	.rollback = probe_rollback,
+	.destroy = probe_destroy,
+};
+
+static void
+quiet(void *arg, enum mmig_log_level level, const char *msg)
+{
+}
+
+static struct mmig_coordinator *
+probe_coordinator(int n, enum mmig_durability d)
+{
+	struct mmig_coordinator *c;
+
+	assert_int_equal(mmig_coordinator_new(&c, quiet, NULL), MMIG_OK);
+	for (int i = 0; i < n; i++) {
+		struct probe_op *op = calloc(1, sizeof(*op));
+
+		op->index = i;
+		assert_int_equal(mmig_coordinator_add(c, &probe_vt, op),
+				 MMIG_OK);
+	}
+	mmig_coordinator_set_journal(c, current->j, d);
+	memset(&probe, 0, sizeof(probe));
+	probe.fail_execute_at = -1;
+	probe.fail_rollback_at = -1;
+	probe.c = c;
+	return c;
+}
+
+/* ---- fixture ------------------------------------------------------------- */
+
+static int
+rm_entry(const char *path, const struct stat *sb, int flag, struct FTW *ftw)
+{
+	return remove(path);
+}
+
+static struct mmig_error *
+no_delete(void *arg, const char *path)
+{
+	return NULL;
+}
+
+static int
+setup(void **state)
+{
+	struct fixture *f = calloc(1, sizeof(*f));
+	struct mmig_scope_config cfg = {
+		.controller_db = "/nonexistent/c.db",
+		.model_db = "/nonexistent/m.db",
+		.delete_model = no_delete,
+	};
+
+	snprintf(f->dir, sizeof(f->dir), "/tmp/mmig-test-journal-XXXXXX");
+	assert_non_null(mkdtemp(f->dir));
+	snprintf(f->jdir, sizeof(f->jdir), "%s/journal", f->dir);
+	assert_int_equal(mmig_journal_open(&f->j, f->jdir, NULL, NULL), MMIG_OK);
+	assert_int_equal(mmig_scope_new(&f->scope, &cfg), MMIG_OK);
+	f->model.uuid = "6ba7b810-9dad-41d1-80b4-00c04fd430c8";
+	f->model.desc = "{\"version\":1}";
+	f->model.desc_len = strlen(f->model.desc);
+	current = f;
+	*state = f;
+	return 0;
+}
+
+static int
+teardown(void **state)
+{
+	struct fixture *f = *state;
+
+	mmig_journal_close(f->j);
+	mmig_scope_free(f->scope);
+	nftw(f->dir, rm_entry, 16, FTW_DEPTH | FTW_PHYS);
+	free(f);
+	return 0;
+}
+
+static size_t
+verify_problems(struct mmig_journal *j)
+{
+	size_t n;
+
+	assert_int_equal(mmig_journal_verify(j, NULL, NULL, &n), MMIG_OK);
+	return n;
+}
+
+/* ---- tests ------------------------------------------------------------- */
+
+static void
+test_journal_directory_and_file_modes(void **state)
+{
+	struct fixture *f = *state;
+	char path[256];
+	struct stat st;
+
+	assert_int_equal(stat(f->jdir, &st), 0);
+	assert_int_equal(st.st_mode & 0777, 0700);
+	snprintf(path, sizeof(path), "%s/data.mdb", f->jdir);
+	assert_int_equal(stat(path, &st), 0);
+	assert_int_equal(st.st_mode & 0777, 0600);
+}
+
+static void
+test_journal_commit_leaves_whole_life_on_disk(void **state)
+{
+	struct fixture *f = *state;
+	struct mmig_coordinator *c = probe_coordinator(3, MMIG_DURABLE);
+	struct mmig_migration_info info;
+
+	assert_int_equal(mmig_coordinator_perform(c, NULL, f->scope, &f->model),
+			 MMIG_OK);
+	assert_int_equal(mmig_coordinator_outcome(c), MMIG_OUTCOME_COMMITTED);
+	assert_string_equal(probe.seen, "W0 W1 W2");
+	assert_false(probe.violated);
+	/* read back through the public API, from a reopened journal */
+	mmig_journal_close(f->j);
+	assert_int_equal(mmig_journal_open(&f->j, f->jdir, NULL, NULL), MMIG_OK);
+	assert_int_equal(mmig_journal_get(f->j, mmig_coordinator_migration_id(c),
+					  &info),
+			 MMIG_OK);
+	assert_string_equal(info.state, "COMMITTED");
+	assert_int_equal(info.ops_total, 3);
+	assert_int_equal(info.ops_done, 3);
+	assert_string_equal(info.model_uuid, f->model.uuid);
+	assert_false(info.owner_alive);
+	mmig_migration_info_clear(&info);
+	assert_int_equal(verify_problems(f->j), 0);
+	mmig_coordinator_free(c);
+}
+
+static void
+test_journal_rollback_logs_undo_before_next_rollback(void **state)
+{
+	struct fixture *f = *state;
+	struct mmig_coordinator *c = probe_coordinator(4, MMIG_DURABLE);
+	struct mmig_migration_info *list;
+	size_t n;
+
+	probe.fail_execute_at = 2;
+	assert_int_equal(mmig_coordinator_perform(c, NULL, f->scope, &f->model),
+			 MMIG_EOP);
+	assert_int_equal(mmig_coordinator_outcome(c), MMIG_OUTCOME_ROLLED_BACK);
+	assert_string_equal(probe.seen, "W0 W1 W2 C2 C1 C0");
+	assert_false(probe.violated);
+	/* final: no longer in flight */
+	assert_int_equal(mmig_journal_list(f->j, false, &list, &n), MMIG_OK);
+	assert_int_equal(n, 0);
+	mmig_migration_info_free(list, n);
+	assert_int_equal(mmig_journal_list(f->j, true, &list, &n), MMIG_OK);
+	assert_int_equal(n, 1);
+	assert_string_equal(list[0].state, "ROLLED_BACK");
+	assert_string_equal(list[0].cause, "execute operation probe: boom at 2");
+	mmig_migration_info_free(list, n);
+	assert_int_equal(verify_problems(f->j), 0);
+	mmig_coordinator_free(c);
+}
+
+static void
+test_journal_failed_rollback_needs_attention(void **state)
+{
+	struct fixture *f = *state;
+	struct mmig_coordinator *c = probe_coordinator(3, MMIG_PROCESS);
+	struct mmig_migration_info *list;
+	size_t n;
+
+	probe.fail_execute_at = 2;
+	probe.fail_rollback_at = 1;
+	assert_int_equal(mmig_coordinator_perform(c, NULL, f->scope, &f->model),
+			 MMIG_EOP);
+	assert_int_equal(mmig_coordinator_outcome(c),
+			 MMIG_OUTCOME_NEEDS_ATTENTION);
+	/* op 0 was still rolled back after op 1's rollback failed */
+	assert_string_equal(probe.seen, "W0 W1 W2 C2 C1 C0");
+	assert_int_equal(mmig_journal_list(f->j, false, &list, &n), MMIG_OK);
+	assert_int_equal(n, 1);
+	assert_string_equal(list[0].state, "NEEDS_ATTENTION");
+	assert_non_null(strstr(list[0].last_error, "sad at 1"));
+	mmig_migration_info_free(list, n);
+	assert_int_equal(verify_problems(f->j), 0);
+	mmig_coordinator_free(c);
+}
+
+static void
+test_journal_terminal_record_is_synced_before_return(void **state)
+{
+	struct fixture *f = *state;
+	struct mmig_coordinator *c = probe_coordinator(1, MMIG_DURABLE);
+	struct mmig_journal_stats before, after;
+
+	/* One op: the first commit (header + BEGIN 0) is fully synced (2),
+	 * DONE 0 + COMMITTED fully synced (2).  Fewer means a terminal or
+	 * first commit that a power cut could undo. */
+	mmig_journal_get_stats(f->j, &before);
+	assert_int_equal(mmig_coordinator_perform(c, NULL, f->scope, &f->model),
+			 MMIG_OK);
+	mmig_journal_get_stats(f->j, &after);
+	assert_int_equal(after.commits - before.commits, 2);
+	assert_int_equal(after.syncs - before.syncs, 4);
+	mmig_coordinator_free(c);
+}
+
+static void
+test_journal_durable_costs_one_sync_per_op(void **state)
+{
+	struct fixture *f = *state;
+	struct mmig_coordinator *c = probe_coordinator(100, MMIG_DURABLE);
+	struct mmig_journal_stats before, after;
+
+	mmig_journal_get_stats(f->j, &before);
+	assert_int_equal(mmig_coordinator_perform(c, NULL, f->scope, &f->model),
+			 MMIG_OK);
+	mmig_journal_get_stats(f->j, &after);
+	/* 100 ops: header + BEGIN 0, then DONE i + BEGIN i+1 (99 of them),
+	 * then DONE 99 + COMMITTED: 101 commits.  One sync each, plus one
+	 * for the forced first and one for the forced last: 103. */
+	assert_int_equal(after.commits - before.commits, 101);
+	assert_int_equal(after.syncs - before.syncs, 103);
+	assert_int_equal(after.records - before.records, 100 + 100 + 1);
+	mmig_coordinator_free(c);
+}
+
+static void
+test_journal_process_mode_never_syncs(void **state)
+{
+	struct fixture *f = *state;
+	struct mmig_coordinator *c = probe_coordinator(20, MMIG_PROCESS);
+	struct mmig_journal_stats before, after;
+
+	mmig_journal_get_stats(f->j, &before);
+	assert_int_equal(mmig_coordinator_perform(c, NULL, f->scope, &f->model),
+			 MMIG_OK);
+	mmig_journal_get_stats(f->j, &after);
+	assert_int_equal(after.syncs - before.syncs, 0);
+	mmig_coordinator_free(c);
+}
+
+/* An op that records a checkpoint per step. */
+static struct mmig_error *
+checkpointing_execute(void *self, struct mmig_ctx *ctx,
+		      const struct mmig_model *m)
+{
+	for (int step = 1; step <= 3; step++) {
+		char buf[16];
+
+		snprintf(buf, sizeof(buf), "step %d", step);
+		if (mmig_op_checkpoint(ctx, buf, strlen(buf)) != MMIG_OK)
+			return mmig_error_new(MMIG_EJOURNAL, "checkpoint");
+	}
+	return mmig_error_new(MMIG_EOP, "stop after checkpoints");
+}
+
+static void
+test_journal_checkpoint_is_recorded(void **state)
+{
+	struct fixture *f = *state;
+	static const struct mmig_op_vtable vt = {
+		.name = "checkpointing",
+		.flags = MMIG_OP_RESUMABLE,
+		.setup = probe_setup,
+		.execute = checkpointing_execute,
+	};
+	struct mmig_coordinator *c;
+	struct mmig_fold fold;
+
+	assert_int_equal(mmig_coordinator_new(&c, quiet, NULL), MMIG_OK);
+	assert_int_equal(mmig_coordinator_add(c, &vt, NULL), MMIG_OK);
+	mmig_coordinator_set_journal(c, f->j, MMIG_DURABLE);
+	probe.c = c;
+	assert_int_equal(mmig_coordinator_perform(c, NULL, f->scope, &f->model),
+			 MMIG_EOP);
+	fold_now(&fold);
+	assert_int_equal(fold.checkpoint_len[0], 6);
+	assert_memory_equal(fold.checkpoint[0], "step 3", 6);
+	assert_int_equal(fold.state, MMIG_STATE_ROLLED_BACK);
+	mmig__fold_free(&fold);
+	mmig_coordinator_free(c);
+}
+
+static void
+test_journal_pause_leaves_migration_resumable(void **state)
+{
+	struct fixture *f = *state;
+	struct mmig_coordinator *c = probe_coordinator(3, MMIG_DURABLE);
+	struct mmig_migration_info *list;
+	struct mmig_ctx *ctx;
+	size_t n;
+
+	assert_int_equal(mmig_ctx_new(&ctx), MMIG_OK);
+	mmig_ctx_pause(ctx);
+	assert_int_equal(mmig_coordinator_perform(c, ctx, f->scope, &f->model),
+			 MMIG_EPAUSED);
+	assert_int_equal(mmig_coordinator_outcome(c), MMIG_OUTCOME_PAUSED);
+	/* nothing ran, nothing was rolled back */
+	assert_string_equal(probe.seen, "");
+	assert_int_equal(mmig_journal_list(f->j, false, &list, &n), MMIG_OK);
+	assert_int_equal(n, 1);
+	assert_string_equal(list[0].state, "PAUSED");
+	mmig_migration_info_free(list, n);
+	assert_int_equal(verify_problems(f->j), 0);
+	mmig_ctx_free(ctx);
+	mmig_coordinator_free(c);
+}
+
+static void
+test_journal_map_grows_from_tiny(void **state)
+{
+	struct fixture *f = *state;
+	struct mmig_journal_options opts = { .initial_map_size = 64 * 1024 };
+	struct mmig_journal_stats stats;
+	struct mmig_migration_info *list;
+	char *big = malloc(256 * 1024);
+	char dir[160];
+	size_t n;
+
+	memset(big, 'x', 256 * 1024);
+	snprintf(dir, sizeof(dir), "%s/tiny", f->dir);
+	mmig_journal_close(f->j);
+	assert_int_equal(mmig_journal_open(&f->j, dir, &opts, NULL), MMIG_OK);
+	f->model.desc = big;
+	f->model.desc_len = 256 * 1024;
+	for (int i = 0; i < 20; i++) {
+		struct mmig_coordinator *c = probe_coordinator(5, MMIG_PROCESS);
+
+		assert_int_equal(
+			mmig_coordinator_perform(c, NULL, f->scope, &f->model),
+			MMIG_OK);
+		mmig_coordinator_free(c);
+	}
+	mmig_journal_get_stats(f->j, &stats);
+	assert_true(stats.map_grows >= 3); /* 5 MiB of headers in 64 KiB */
+	assert_int_equal(mmig_journal_list(f->j, true, &list, &n), MMIG_OK);
+	assert_int_equal(n, 20);
+	mmig_migration_info_free(list, n);
+	assert_int_equal(verify_problems(f->j), 0);
+	free(big);
+}
+
+/* No-op ops for the concurrency tests. */
+static struct mmig_error *
+noop_execute(void *self, struct mmig_ctx *ctx, const struct mmig_model *m)
+{
+	return NULL;
+}
+
+static const struct mmig_op_vtable noop_vt = {
+	.name = "noop",
+	.setup = probe_setup,
+	.execute = noop_execute,
+};
+
+static int
+run_noop_migrations(struct mmig_journal *j, struct mmig_scope *scope,
+		    const struct mmig_model *model, int migrations, int ops,
+		    enum mmig_durability d)
+{
+	for (int m = 0; m < migrations; m++) {
+		struct mmig_coordinator *c;
+		int rc;
+
+		if (mmig_coordinator_new(&c, quiet, NULL) != MMIG_OK)
+			return -1;
+		for (int i = 0; i < ops; i++)
+			mmig_coordinator_add(c, &noop_vt, NULL);
+		mmig_coordinator_set_journal(c, j, d);
+		rc = mmig_coordinator_perform(c, NULL, scope, model);
+		mmig_coordinator_free(c);
+		if (rc != MMIG_OK)
+			return rc;
+	}
+	return 0;
+}
+
+struct thread_arg {
+	struct fixture *f;
+	int rc;
+};
+
+static void *
+thread_main(void *p)
+{
+	struct thread_arg *a = p;
+
+	a->rc = run_noop_migrations(a->f->j, a->f->scope, &a->f->model, 25, 10,
+				    MMIG_DURABLE);
+	return NULL;
+}
+
+static void
+test_journal_many_threads_share_commits(void **state)
+{
+	struct fixture *f = *state;
+	struct thread_arg args[8];
+	pthread_t threads[8];
+	struct mmig_journal_stats before, after;
+	struct mmig_migration_info *list;
+	size_t n;
+
+	mmig_journal_get_stats(f->j, &before);
+	for (int i = 0; i < 8; i++) {
+		args[i] = (struct thread_arg){ .f = f };
+		assert_int_equal(
+			pthread_create(&threads[i], NULL, thread_main, &args[i]),
+			0);
+	}
+	for (int i = 0; i < 8; i++) {
+		pthread_join(threads[i], NULL);
+		assert_int_equal(args[i].rc, 0);
+	}
+	mmig_journal_get_stats(f->j, &after);
+	assert_int_equal(mmig_journal_list(f->j, true, &list, &n), MMIG_OK);
+	assert_int_equal(n, 200);
+	for (size_t i = 0; i < n; i++)
+		assert_string_equal(list[i].state, "COMMITTED");
+	mmig_migration_info_free(list, n);
+	/* 200 migrations x 10 commits were asked for; group commit may only
+	 * have merged them, never added any. */
+	assert_true(after.commits - before.commits <= 2000);
+	assert_int_equal(after.records - before.records, 200 * 21);
+	assert_int_equal(verify_problems(f->j), 0);
+}
+
+static void
+test_journal_two_processes_write_one_journal(void **state)
+{
+	struct fixture *f = *state;
+	struct mmig_migration_info *list;
+	pid_t pids[2];
+	size_t n;
+
+	mmig_journal_close(f->j);
+	f->j = NULL;
+	for (int p = 0; p < 2; p++) {
+		pids[p] = fork();
+		assert_true(pids[p] >= 0);
+		if (pids[p] == 0) {
+			struct mmig_journal *j;
+			int rc = mmig_journal_open(&j, f->jdir, NULL, NULL);
+
+			if (rc == MMIG_OK)
+				rc = run_noop_migrations(j, f->scope, &f->model,
+							 30, 5, MMIG_DURABLE);
+			mmig_journal_close(j);
+			_exit(rc == MMIG_OK ? 0 : 1);
+		}
+	}
+	for (int p = 0; p < 2; p++) {
+		int status;
+
+		assert_int_equal(waitpid(pids[p], &status, 0), pids[p]);
+		assert_true(WIFEXITED(status));
+		assert_int_equal(WEXITSTATUS(status), 0);
+	}
+	assert_int_equal(mmig_journal_open(&f->j, f->jdir, NULL, NULL), MMIG_OK);
+	assert_int_equal(mmig_journal_list(f->j, true, &list, &n), MMIG_OK);
+	assert_int_equal(n, 60);
+	mmig_migration_info_free(list, n);
+	assert_int_equal(verify_problems(f->j), 0);
+}
+
+/* An op that, while it runs, has another process take the migration
+ * over; the coordinator's next commit must be refused. */
+static struct mmig_error *
+taken_over_execute(void *self, struct mmig_ctx *ctx,
+		   const struct mmig_model *m)
+{
+	const char *id = mmig_coordinator_migration_id(probe.c);
+	pid_t pid = fork();
+	int status;
+
+	if (pid == 0) {
+		struct mmig_journal *j;
+		struct mmig_rec_header h;
+		struct mmig__jmig *jm = NULL;
+		uint8_t raw[MMIG_ID_LEN];
+		int rc;
+
+		/* the child opens its own handle, as another process would */
+		rc = mmig_journal_open(&j, current->jdir, NULL, NULL);
+		if (rc == MMIG_OK)
+			rc = mmig__id_parse(id, raw);
+		if (rc == MMIG_OK)
+			rc = mmig__jmig_claim(j, raw, true, &h, &jm, NULL);
+		if (rc == MMIG_OK)
+			mmig__rec_header_free(&h);
+		mmig__jmig_free(jm);
+		_exit(rc == MMIG_OK ? 0 : 1);
+	}
+	waitpid(pid, &status, 0);
+	if (!WIFEXITED(status) || WEXITSTATUS(status) != 0)
+		return mmig_error_new(MMIG_EOP, "claim in child failed");
+	return NULL;
+}
+
+static void
+test_journal_stale_owner_is_fenced_out(void **state)
+{
+	struct fixture *f = *state;
+	static const struct mmig_op_vtable vt = {
+		.name = "taken-over",
+		.setup = probe_setup,
+		.execute = taken_over_execute,
+	};
+	struct mmig_coordinator *c;
+	struct mmig_migration_info info;
+
+	assert_int_equal(mmig_coordinator_new(&c, quiet, NULL), MMIG_OK);
+	assert_int_equal(mmig_coordinator_add(c, &vt, NULL), MMIG_OK);
+	assert_int_equal(mmig_coordinator_add(c, &noop_vt, NULL), MMIG_OK);
+	mmig_coordinator_set_journal(c, f->j, MMIG_DURABLE);
+	probe.c = c;
+	assert_int_equal(mmig_coordinator_perform(c, NULL, f->scope, &f->model),
+			 MMIG_EFENCED);
+	assert_int_equal(mmig_coordinator_outcome(c),
+			 MMIG_OUTCOME_INTERRUPTED);
+	/* the stale owner wrote nothing after the claim */
+	assert_int_equal(mmig_journal_get(f->j, mmig_coordinator_migration_id(c),
+					  &info),
+			 MMIG_OK);
+	assert_string_equal(info.state, "RUNNING");
+	assert_int_equal(info.ops_done, 0);
+	assert_int_equal(info.epoch, 2);
+	mmig_migration_info_clear(&info);
+	/* and the coordinator refuses to go on */
+	assert_int_equal(mmig_coordinator_perform(c, NULL, f->scope, &f->model),
+			 MMIG_EPOISONED);
+	mmig_coordinator_free(c);
+}
+
+static void
+test_journal_verify_finds_state_mismatch_and_bit_flip(void **state)
+{
+	struct fixture *f = *state;
+	struct mmig_coordinator *c = probe_coordinator(2, MMIG_PROCESS);
+	uint8_t id[MMIG_ID_LEN], key[MMIG__LOG_KEY_LEN];
+	MDB_val k = { .mv_size = sizeof(key), .mv_data = key }, v;
+	MDB_txn *txn;
+	uint8_t *copy;
+
+	assert_int_equal(mmig_coordinator_perform(c, NULL, f->scope, &f->model),
+			 MMIG_OK);
+	assert_int_equal(verify_problems(f->j), 0);
+	/* flip one bit of seq 1 */
+	mmig__id_parse(mmig_coordinator_migration_id(c), id);
+	mmig__log_key(key, id, 1);
+	assert_int_equal(mmig__journal_write_begin(f->j, &txn), MMIG_OK);
+	assert_int_equal(mdb_get(txn, mmig__journal_dbs(f->j)->log, &k, &v), 0);
+	copy = malloc(v.mv_size);
+	memcpy(copy, v.mv_data, v.mv_size);
+	copy[v.mv_size / 2] ^= 0x10;
+	v.mv_data = copy;
+	assert_int_equal(mdb_put(txn, mmig__journal_dbs(f->j)->log, &k, &v, 0),
+			 0);
+	assert_int_equal(mmig__journal_write_commit(f->j, txn), MMIG_OK);
+	free(copy);
+	assert_int_equal(verify_problems(f->j), 1);
+	mmig_coordinator_free(c);
+}
+
+static void
+test_journal_dump_prints_one_json_object_per_line(void **state)
+{
+	struct fixture *f = *state;
+	struct mmig_coordinator *c = probe_coordinator(2, MMIG_PROCESS);
+	char *buf = NULL;
+	size_t len = 0, lines = 0;
+	FILE *out = open_memstream(&buf, &len);
+
+	assert_int_equal(mmig_coordinator_perform(c, NULL, f->scope, &f->model),
+			 MMIG_OK);
+	assert_int_equal(mmig_journal_dump(f->j, out, NULL), MMIG_OK);
+	fclose(out);
+	for (char *p = buf; *p; p++)
+		lines += *p == '\n';
+	/* header + BEGIN 0, DONE 0, BEGIN 1, DONE 1, COMMITTED */
+	assert_int_equal(lines, 6);
+	assert_non_null(strstr(buf, "\"record\":\"header\""));
+	assert_non_null(strstr(buf, "\"kind\":\"COMMITTED\""));
+	free(buf);
+	mmig_coordinator_free(c);
+}
+
+static void
+test_journal_prune_keeps_newest_and_in_flight(void **state)
+{
+	struct fixture *f = *state;
+	struct mmig_migration_info *list;
+	struct mmig_ctx *ctx;
+	size_t n, pruned;
+
+	assert_int_equal(run_noop_migrations(f->j, f->scope, &f->model, 5, 2,
+					     MMIG_PROCESS),
+			 0);
+	/* one paused migration: in flight, never pruned */
+	{
+		struct mmig_coordinator *c = probe_coordinator(2, MMIG_PROCESS);
+
+		mmig_ctx_new(&ctx);
+		mmig_ctx_pause(ctx);
+		assert_int_equal(mmig_coordinator_perform(c, ctx, f->scope,
+							  &f->model),
+				 MMIG_EPAUSED);
+		mmig_ctx_free(ctx);
+		mmig_coordinator_free(c);
+	}
+	assert_int_equal(mmig_journal_prune(f->j, 0, 2, &pruned), MMIG_OK);
+	assert_int_equal(pruned, 3);
+	assert_int_equal(mmig_journal_list(f->j, true, &list, &n), MMIG_OK);
+	assert_int_equal(n, 3);
+	mmig_migration_info_free(list, n);
+	/* an age limit far in the past prunes nothing */
+	assert_int_equal(mmig_journal_prune(f->j, 3600ull * 1000000000ull, 0,
+					    &pruned),
+			 MMIG_OK);
+	assert_int_equal(pruned, 0);
+	assert_int_equal(verify_problems(f->j), 0);
+}
+
+static void
+test_journal_readonly_open_of_missing_dir_fails_cleanly(void **state)
+{
+	struct fixture *f = *state;
+	struct mmig_journal_options ro = { .flags = MMIG_JOURNAL_RDONLY };
+	struct mmig_journal *j;
+	struct mmig_error *err = NULL;
+	char dir[160];
+	struct stat st;
+
+	snprintf(dir, sizeof(dir), "%s/absent", f->dir);
+	assert_int_not_equal(mmig_journal_open(&j, dir, &ro, &err), MMIG_OK);
+	assert_null(j);
+	assert_non_null(strstr(mmig_error_message(err), dir));
+	assert_int_not_equal(stat(dir, &st), 0); /* nothing was created */
+	mmig_error_free(err);
+}
+
+int
+main(void)
+{
+	const struct CMUnitTest tests[] = {
+#define T(name) cmocka_unit_test_setup_teardown(name, setup, teardown)
+		T(test_journal_directory_and_file_modes),
+		T(test_journal_commit_leaves_whole_life_on_disk),
+		T(test_journal_rollback_logs_undo_before_next_rollback),
+		T(test_journal_failed_rollback_needs_attention),
+		T(test_journal_terminal_record_is_synced_before_return),
+		T(test_journal_durable_costs_one_sync_per_op),
+		T(test_journal_process_mode_never_syncs),
+		T(test_journal_checkpoint_is_recorded),
+		T(test_journal_pause_leaves_migration_resumable),
+		T(test_journal_map_grows_from_tiny),
+		T(test_journal_many_threads_share_commits),
+		T(test_journal_two_processes_write_one_journal),
+		T(test_journal_stale_owner_is_fenced_out),
+		T(test_journal_verify_finds_state_mismatch_and_bit_flip),
+		T(test_journal_dump_prints_one_json_object_per_line),
+		T(test_journal_prune_keeps_newest_and_in_flight),
+		T(test_journal_readonly_open_of_missing_dir_fails_cleanly),
+#undef T
+	};
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
