@@ -852,7 +852,8 @@ mmig__rec_status_decode(const void *buf, size_t len,
 		goto out;
 	}
 	if (!state_is_known(v)) {
-		rc = fail(errp, MMIG_ECORRUPT, "field state: unknown state %llu",
+		rc = fail(errp, MMIG_ECORRUPT,
+			  "field state: unknown state %llu",
 			  (unsigned long long)v);
 		goto out;
 	}

@@ -299,9 +299,9 @@ struct illegal_case {
 };
 
 #define S(...) { __VA_ARGS__ }
-#define P(...) .prefix = { __VA_ARGS__ },                                      \
-	       .n_prefix = sizeof((struct step[]){ __VA_ARGS__ }) /             \
-			   sizeof(struct step)
+#define P(...)                                                                 \
+	.prefix = { __VA_ARGS__ },                                             \
+	.n_prefix = sizeof((struct step[]){ __VA_ARGS__ }) / sizeof(struct step)
 
 static const struct illegal_case cases[] = {
 	{ "DONE without BEGIN", 3, P(S(B, 0, 0, NULL), S(D, 0, 0, NULL)),

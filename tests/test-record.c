@@ -72,7 +72,8 @@ sample_status(void)
 		.owner = {
 			.pid = 4242,
 			.start_time = 987654321,
-			.boot_id = (char *)"1b2c3d4e-aaaa-bbbb-cccc-0123456789ab",
+			.boot_id =
+				(char *)"1b2c3d4e-aaaa-bbbb-cccc-0123456789ab",
 			.host = (char *)"db-ctl-1",
 		},
 		.updated_ns = 1700000000999999999ull,
@@ -358,34 +359,101 @@ craft_transition(const char *field, packfn bad, size_t *len)
 	return seal(&sb, len);
 }
 
-static void bad_int7(msgpack_packer *pk) { msgpack_pack_uint8(pk, 7); }
-static void bad_neg5(msgpack_packer *pk) { msgpack_pack_int8(pk, -5); }
-static void bad_neg2(msgpack_packer *pk) { msgpack_pack_int8(pk, -2); }
-static void bad_neg1(msgpack_packer *pk) { msgpack_pack_int8(pk, -1); }
-static void bad_nil(msgpack_packer *pk) { msgpack_pack_nil(pk); }
-static void bad_true(msgpack_packer *pk) { msgpack_pack_true(pk); }
-static void bad_float(msgpack_packer *pk) { msgpack_pack_double(pk, 1.5); }
-static void bad_str(msgpack_packer *pk) { pack_s(pk, "x"); }
-static void bad_empty_str(msgpack_packer *pk) { pack_s(pk, ""); }
-static void bad_bin3(msgpack_packer *pk) { pack_b(pk, "abc", 3); }
-static void bad_array0(msgpack_packer *pk) { msgpack_pack_array(pk, 0); }
-static void bad_map0(msgpack_packer *pk) { msgpack_pack_map(pk, 0); }
-static void bad_big(msgpack_packer *pk)
+static void
+bad_int7(msgpack_packer *pk)
+{
+	msgpack_pack_uint8(pk, 7);
+}
+
+static void
+bad_neg5(msgpack_packer *pk)
+{
+	msgpack_pack_int8(pk, -5);
+}
+
+static void
+bad_neg2(msgpack_packer *pk)
+{
+	msgpack_pack_int8(pk, -2);
+}
+
+static void
+bad_neg1(msgpack_packer *pk)
+{
+	msgpack_pack_int8(pk, -1);
+}
+
+static void
+bad_nil(msgpack_packer *pk)
+{
+	msgpack_pack_nil(pk);
+}
+
+static void
+bad_true(msgpack_packer *pk)
+{
+	msgpack_pack_true(pk);
+}
+
+static void
+bad_float(msgpack_packer *pk)
+{
+	msgpack_pack_double(pk, 1.5);
+}
+
+static void
+bad_str(msgpack_packer *pk)
+{
+	pack_s(pk, "x");
+}
+
+static void
+bad_empty_str(msgpack_packer *pk)
+{
+	pack_s(pk, "");
+}
+
+static void
+bad_bin3(msgpack_packer *pk)
+{
+	pack_b(pk, "abc", 3);
+}
+
+static void
+bad_array0(msgpack_packer *pk)
+{
+	msgpack_pack_array(pk, 0);
+}
+
+static void
+bad_map0(msgpack_packer *pk)
+{
+	msgpack_pack_map(pk, 0);
+}
+
+static void
+bad_big(msgpack_packer *pk)
 {
 	msgpack_pack_uint64(pk, (uint64_t)UINT32_MAX + 1);
 }
-static void bad_nul_str(msgpack_packer *pk)
+
+static void
+bad_nul_str(msgpack_packer *pk)
 {
 	msgpack_pack_str_with_body(pk, "a\0b", 3);
 }
-static void bad_long_str(msgpack_packer *pk)
+
+static void
+bad_long_str(msgpack_packer *pk)
 {
 	static char s[MMIG_REC_MAX_STR + 1];
 
 	memset(s, 'x', sizeof(s));
 	msgpack_pack_str_with_body(pk, s, sizeof(s));
 }
-static void bad_ext(msgpack_packer *pk)
+
+static void
+bad_ext(msgpack_packer *pk)
 {
 	msgpack_pack_ext_with_body(pk, "abcd", 4, 5);
 }
@@ -973,42 +1041,74 @@ test_record_field_errors_name_the_field(void **state)
 		const char *want;
 	} cases[] = {
 		{ DEC_HEADER, "kind", bad_neg5, "field kind: not an unsigned" },
-		{ DEC_HEADER, "format", bad_str, "field format: not an unsigned" },
+		{ DEC_HEADER, "format", bad_str,
+		  "field format: not an unsigned" },
 		{ DEC_HEADER, "id", bad_str, "field id: not binary" },
 		{ DEC_HEADER, "id", bad_bin3, "field id: wrong length" },
-		{ DEC_HEADER, "model_uuid", bad_int7, "field model_uuid: not a string" },
-		{ DEC_HEADER, "model_uuid", bad_nul_str, "field model_uuid: string contains a NUL byte" },
-		{ DEC_HEADER, "model_uuid", bad_long_str, "field model_uuid: string too long" },
+		{ DEC_HEADER, "model_uuid", bad_int7,
+		  "field model_uuid: not a string" },
+		{ DEC_HEADER, "model_uuid", bad_nul_str,
+		  "field model_uuid: string contains a NUL byte" },
+		{ DEC_HEADER, "model_uuid", bad_long_str,
+		  "field model_uuid: string too long" },
 		{ DEC_HEADER, "plan", bad_nil, "field plan: not an array" },
 		{ DEC_HEADER, "plan", bad_map0, "field plan: not an array" },
-		{ DEC_HEADER, "plan[1]", bad_array0, "field plan[1]: not an array of 3" },
-		{ DEC_HEADER, "plan[2].name", bad_int7, "field plan[2].name: not a string" },
-		{ DEC_HEADER, "plan[2].name", bad_empty_str, "field plan[2].name: empty string" },
-		{ DEC_HEADER, "plan[0].name", bad_nul_str, "field plan[0].name: string contains a NUL byte" },
-		{ DEC_HEADER, "plan[1].version", bad_neg5, "field plan[1].version: not an unsigned integer" },
-		{ DEC_HEADER, "plan[0].flags", bad_big, "field plan[0].flags: out of range" },
-		{ DEC_HEADER, "model_desc", bad_str, "field model_desc: not binary" },
-		{ DEC_HEADER, "digest", bad_bin3, "field digest: wrong length" },
-		{ DEC_HEADER, "durability", bad_int7, "field durability: out of range" },
-		{ DEC_HEADER, "created_ns", bad_float, "field created_ns: not an unsigned integer" },
-		{ DEC_HEADER, "created_ns", bad_ext, "field created_ns: not an unsigned integer" },
-		{ DEC_STATUS, "state", bad_int7, "field state: unknown state 7" },
-		{ DEC_STATUS, "state", bad_true, "field state: not an unsigned integer" },
-		{ DEC_STATUS, "epoch", bad_neg1, "field epoch: not an unsigned integer" },
-		{ DEC_STATUS, "owner", bad_nil, "field owner: not an array of 4" },
-		{ DEC_STATUS, "owner.pid", bad_big, "field owner.pid: out of range" },
-		{ DEC_STATUS, "owner.start_time", bad_str, "field owner.start_time: not an unsigned integer" },
-		{ DEC_STATUS, "owner.boot_id", bad_nul_str, "field owner.boot_id: string contains a NUL byte" },
-		{ DEC_STATUS, "owner.host", bad_bin3, "field owner.host: not a string" },
-		{ DEC_STATUS, "updated_ns", bad_nil, "field updated_ns: not an unsigned integer" },
-		{ DEC_TRANSITION, "kind", bad_int7, "unknown kind 7, want a transition" },
-		{ DEC_TRANSITION, "op", bad_neg2, "field op: not -1 or an op index" },
-		{ DEC_TRANSITION, "op", bad_big, "field op: not -1 or an op index" },
-		{ DEC_TRANSITION, "op", bad_nil, "field op: not -1 or an op index" },
-		{ DEC_TRANSITION, "epoch", bad_neg1, "field epoch: not an unsigned integer" },
-		{ DEC_TRANSITION, "time_ns", bad_float, "field time_ns: not an unsigned integer" },
-		{ DEC_TRANSITION, "data", bad_str, "field data: not binary or nil" },
-		{ DEC_TRANSITION, "data", bad_int7, "field data: not binary or nil" },
+		{ DEC_HEADER, "plan[1]", bad_array0,
+		  "field plan[1]: not an array of 3" },
+		{ DEC_HEADER, "plan[2].name", bad_int7,
+		  "field plan[2].name: not a string" },
+		{ DEC_HEADER, "plan[2].name", bad_empty_str,
+		  "field plan[2].name: empty string" },
+		{ DEC_HEADER, "plan[0].name", bad_nul_str,
+		  "field plan[0].name: string contains a NUL byte" },
+		{ DEC_HEADER, "plan[1].version", bad_neg5,
+		  "field plan[1].version: not an unsigned integer" },
+		{ DEC_HEADER, "plan[0].flags", bad_big,
+		  "field plan[0].flags: out of range" },
+		{ DEC_HEADER, "model_desc", bad_str,
+		  "field model_desc: not binary" },
+		{ DEC_HEADER, "digest", bad_bin3,
+		  "field digest: wrong length" },
+		{ DEC_HEADER, "durability", bad_int7,
+		  "field durability: out of range" },
+		{ DEC_HEADER, "created_ns", bad_float,
+		  "field created_ns: not an unsigned integer" },
+		{ DEC_HEADER, "created_ns", bad_ext,
+		  "field created_ns: not an unsigned integer" },
+		{ DEC_STATUS, "state", bad_int7,
+		  "field state: unknown state 7" },
+		{ DEC_STATUS, "state", bad_true,
+		  "field state: not an unsigned integer" },
+		{ DEC_STATUS, "epoch", bad_neg1,
+		  "field epoch: not an unsigned integer" },
+		{ DEC_STATUS, "owner", bad_nil,
+		  "field owner: not an array of 4" },
+		{ DEC_STATUS, "owner.pid", bad_big,
+		  "field owner.pid: out of range" },
+		{ DEC_STATUS, "owner.start_time", bad_str,
+		  "field owner.start_time: not an unsigned integer" },
+		{ DEC_STATUS, "owner.boot_id", bad_nul_str,
+		  "field owner.boot_id: string contains a NUL byte" },
+		{ DEC_STATUS, "owner.host", bad_bin3,
+		  "field owner.host: not a string" },
+		{ DEC_STATUS, "updated_ns", bad_nil,
+		  "field updated_ns: not an unsigned integer" },
+		{ DEC_TRANSITION, "kind", bad_int7,
+		  "unknown kind 7, want a transition" },
+		{ DEC_TRANSITION, "op", bad_neg2,
+		  "field op: not -1 or an op index" },
+		{ DEC_TRANSITION, "op", bad_big,
+		  "field op: not -1 or an op index" },
+		{ DEC_TRANSITION, "op", bad_nil,
+		  "field op: not -1 or an op index" },
+		{ DEC_TRANSITION, "epoch", bad_neg1,
+		  "field epoch: not an unsigned integer" },
+		{ DEC_TRANSITION, "time_ns", bad_float,
+		  "field time_ns: not an unsigned integer" },
+		{ DEC_TRANSITION, "data", bad_str,
+		  "field data: not binary or nil" },
+		{ DEC_TRANSITION, "data", bad_int7,
+		  "field data: not binary or nil" },
 	};
 	static const craftfn craft[] = { craft_header, craft_status,
 					 craft_transition };
@@ -1275,7 +1375,8 @@ test_record_transition_json(void **state)
 	t.data_len = 3;
 	t.kind = 77;
 	t.epoch = UINT64_MAX;
-	check_json(&t, "{\"kind\":77,\"op\":0,\"epoch\":\"18446744073709551615\","
+	check_json(&t, "{\"kind\":77,\"op\":0,"
+		       "\"epoch\":\"18446744073709551615\","
 		       "\"time_ns\":1700000001000000000,"
 		       "\"data\":{\"base64\":\"YQBi\"}}");
 }
