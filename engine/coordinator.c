@@ -444,8 +444,11 @@ journal_start(struct run *r)
 	int rc;
 
 	plan = mmig__calloc(c->n_ops, sizeof(*plan));
-	if (!plan)
+	if (!plan) {
+		r->jerr = mmig_error_new(MMIG_ENOMEM, "journal: new migration: "
+						      "out of memory");
 		return MMIG_ENOMEM;
+	}
 	for (size_t i = 0; i < c->n_ops; i++)
 		plan[i] = (struct mmig_plan_op){
 			.name = (char *)c->ops[i].vt->name,
@@ -456,6 +459,9 @@ journal_start(struct run *r)
 	mmig__digest(h.model_desc, h.model_desc_len, h.digest);
 	rc = mmig__jmig_create(c->journal, &h, &r->jm, &r->jerr);
 	mmig__free(plan);
+	if (rc != MMIG_OK && !r->jerr)
+		r->jerr = mmig_error_new(rc, "journal: new migration: %s",
+					 mmig_strerror(rc));
 	if (rc != MMIG_OK)
 		return rc;
 	snprintf(c->migration_id, sizeof(c->migration_id), "%s",

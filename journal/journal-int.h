@@ -75,16 +75,18 @@ int mmig__jmig_create(struct mmig_journal *j, const struct mmig_rec_header *h,
 		      struct mmig__jmig **out, struct mmig_error **errp);
 
 /*
- * Take over migration @p id: in one write transaction, check the owner is
- * dead (unless @p force), bump the epoch, record this process as owner and
- * append CLAIMED.  The handle comes back with the fold of every record and
+ * Take over migration @p id: in one write transaction, check the epoch is
+ * still @p expected_epoch (0: whatever it is) and the owner is dead (unless
+ * @p force), bump the epoch, record this process as owner and append
+ * CLAIMED.  The handle comes back with the fold of every record and
  * the header in @p header_out (owned by the caller).
  * @return MMIG_OK, MMIG_EOWNED (owner alive), MMIG_ENOTFOUND, MMIG_EFENCED
  * (another claim won), MMIG_ECORRUPT / MMIG_EFORMAT / MMIG_EILLEGAL (a
  * record that cannot be trusted; nothing written), ...
  */
 int mmig__jmig_claim(struct mmig_journal *j, const uint8_t id[MMIG_ID_LEN],
-		     bool force, struct mmig_rec_header *header_out,
+		     uint64_t expected_epoch, bool force,
+		     struct mmig_rec_header *header_out,
 		     struct mmig__jmig **out, struct mmig_error **errp);
 
 /* Stage a transition for the next commit; checked against the fold. */
@@ -114,6 +116,7 @@ void mmig__journal_read_end(struct mmig_journal *j, MDB_txn *txn);
  * commit is fully synced. */
 int mmig__journal_write_begin(struct mmig_journal *j, MDB_txn **txn);
 int mmig__journal_write_commit(struct mmig_journal *j, MDB_txn *txn);
+void mmig__journal_write_abort(struct mmig_journal *j, MDB_txn *txn);
 
 int mmig__journal_header(struct mmig_journal *j, MDB_txn *txn,
 			 const uint8_t id[MMIG_ID_LEN],

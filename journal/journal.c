@@ -13,7 +13,9 @@
  * A migration's history is one cursor range of `log`; start-up recovery
  * reads `inflight` only, so its cost does not grow with history.
  *
- * Durability ordering.  Commits are made with per-transaction flags:
+ * Durability ordering.  Each write transaction is made with the
+ * environment's flags set for the sync it needs (mdb_env_set_flags, under
+ * `write_lock`; LMDB 0.9 ignores sync flags given to mdb_txn_begin):
  *   MMIG__SYNC_NONE  MDB_NOSYNC      nothing synced (process mode)
  *   MMIG__SYNC_DATA  MDB_NOMETASYNC  data pages fdatasync'ed, then the meta
  *                                    page written unsynced: one sync.  A
@@ -21,8 +23,13 @@
  *                                    meta page), never an older one, since
  *                                    the next commit's sync carries it.
  *   MMIG__SYNC_FULL  0               data synced, meta written and synced.
+ * (LMDB writes a fully synced meta page through a descriptor opened with
+ * O_DSYNC, so FULL is one fdatasync plus one synchronous write.)
  * Recovery's "one ahead" rule is what makes SYNC_DATA safe for BEGIN
  * records; a migration's first commit and its terminal record use FULL.
+ * MDB_NOSYNC commits can, on power loss, leave a meta page on disk whose
+ * data pages are not: that is why process mode promises nothing across a
+ * power cut, for the whole journal, until the next synced commit.
  *
  * Group commit.  Writers queue their staged records; one thread (the
  * leader) takes every queued request, writes them all in one LMDB
@@ -50,7 +57,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <fcntl.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #define JOURNAL_FORMAT 1u
 #define DEFAULT_MAP_SIZE ((size_t)64 << 20)
@@ -82,6 +91,11 @@ struct mmig_journal {
 	bool leading;
 
 	pthread_rwlock_t map_lock;
+	/* Serializes this process's write transactions, so that the sync
+	 * flags set on the environment just before one begins are the ones
+	 * its commit uses (LMDB 0.9 takes them from the environment, not from
+	 * mdb_txn_begin). */
+	pthread_mutex_t write_lock;
 
 	atomic_uint_fast64_t commits, syncs, records, bytes, map_grows;
 };
@@ -156,16 +170,29 @@ mmig__log_key(uint8_t key[MMIG__LOG_KEY_LEN], const uint8_t id[MMIG_ID_LEN],
 
 /* ---- map size ---------------------------------------------------------- */
 
-static void
+/* Largest map we grow to: 1 TiB of address space. */
+#define MAX_MAP_SIZE ((size_t)1 << 40)
+
+/* Double the map.  Called with no transaction of this process open.
+ * @return an LMDB code: MDB_MAP_FULL when the map cannot grow further. */
+static int
 map_grow(struct mmig_journal *j)
 {
 	MDB_envinfo info;
+	int rc, dead;
 
+	/* A reader slot left by a killed process pins old pages; clearing it
+	 * may free enough space by itself, but grow anyway. */
+	mdb_reader_check(j->env, &dead);
 	pthread_rwlock_wrlock(&j->map_lock);
 	mdb_env_info(j->env, &info);
-	mdb_env_set_mapsize(j->env, info.me_mapsize * 2);
+	rc = info.me_mapsize >= MAX_MAP_SIZE
+		     ? MDB_MAP_FULL
+		     : mdb_env_set_mapsize(j->env, info.me_mapsize * 2);
 	pthread_rwlock_unlock(&j->map_lock);
-	atomic_fetch_add(&j->map_grows, 1);
+	if (rc == MDB_SUCCESS)
+		atomic_fetch_add(&j->map_grows, 1);
+	return rc;
 }
 
 static void
@@ -212,6 +239,60 @@ txn_commit(struct mmig_journal *j, MDB_txn *txn)
 	return rc;
 }
 
+static unsigned
+sync_flags_for(enum mmig__sync sync)
+{
+	switch (sync) {
+	case MMIG__SYNC_NONE:
+		return MDB_NOSYNC;
+	case MMIG__SYNC_DATA:
+		return MDB_NOMETASYNC;
+	case MMIG__SYNC_FULL:
+		return 0;
+	}
+	return 0;
+}
+
+/* Begin a write transaction whose commit syncs as @p sync asks. */
+static int
+write_begin(struct mmig_journal *j, enum mmig__sync sync, MDB_txn **txn)
+{
+	unsigned want = sync_flags_for(sync);
+	int rc;
+
+	pthread_mutex_lock(&j->write_lock);
+	rc = mdb_env_set_flags(j->env, MDB_NOSYNC | MDB_NOMETASYNC, 0);
+	if (rc == MDB_SUCCESS && want)
+		rc = mdb_env_set_flags(j->env, want, 1);
+	if (rc == MDB_SUCCESS)
+		rc = txn_begin(j, 0, txn);
+	if (rc != MDB_SUCCESS)
+		pthread_mutex_unlock(&j->write_lock);
+	return rc;
+}
+
+static int
+write_commit(struct mmig_journal *j, MDB_txn *txn, enum mmig__sync sync)
+{
+	int rc = txn_commit(j, txn);
+
+	pthread_mutex_unlock(&j->write_lock);
+	if (rc == MDB_SUCCESS) {
+		atomic_fetch_add(&j->commits, 1);
+		atomic_fetch_add(&j->syncs, sync == MMIG__SYNC_FULL   ? 2
+					    : sync == MMIG__SYNC_DATA ? 1
+								      : 0);
+	}
+	return rc;
+}
+
+static void
+write_abort(struct mmig_journal *j, MDB_txn *txn)
+{
+	txn_abort(j, txn);
+	pthread_mutex_unlock(&j->write_lock);
+}
+
 int
 mmig__journal_read_begin(struct mmig_journal *j, MDB_txn **txn)
 {
@@ -229,19 +310,19 @@ mmig__journal_write_begin(struct mmig_journal *j, MDB_txn **txn)
 {
 	if (j->flags & MMIG_JOURNAL_RDONLY)
 		return MMIG_EINVAL;
-	return mmig__from_mdb(txn_begin(j, 0, txn));
+	return mmig__from_mdb(write_begin(j, MMIG__SYNC_FULL, txn));
 }
 
 int
 mmig__journal_write_commit(struct mmig_journal *j, MDB_txn *txn)
 {
-	int rc = txn_commit(j, txn);
+	return mmig__from_mdb(write_commit(j, txn, MMIG__SYNC_FULL));
+}
 
-	if (rc == MDB_SUCCESS) {
-		atomic_fetch_add(&j->commits, 1);
-		atomic_fetch_add(&j->syncs, 2);
-	}
-	return mmig__from_mdb(rc);
+void
+mmig__journal_write_abort(struct mmig_journal *j, MDB_txn *txn)
+{
+	write_abort(j, txn);
 }
 
 /* ---- open / close -------------------------------------------------------- */
@@ -343,6 +424,7 @@ mmig_journal_open(struct mmig_journal **out, const char *dir,
 	pthread_mutex_init(&j->lock, NULL);
 	pthread_cond_init(&j->cond, NULL);
 	pthread_rwlock_init(&j->map_lock, NULL);
+	pthread_mutex_init(&j->write_lock, NULL);
 	j->path = mmig__strdup(dir);
 	rc = j->path ? mmig__owner_self(&j->self) : MMIG_ENOMEM;
 	if (rc != MMIG_OK)
@@ -396,6 +478,7 @@ mmig_journal_close(struct mmig_journal *j)
 	mmig__owner_free(&j->self);
 	mmig__free(j->path);
 	pthread_rwlock_destroy(&j->map_lock);
+	pthread_mutex_destroy(&j->write_lock);
 	pthread_cond_destroy(&j->cond);
 	pthread_mutex_destroy(&j->lock);
 	mmig__free(j);
@@ -404,13 +487,27 @@ mmig_journal_close(struct mmig_journal *j)
 int
 mmig_journal_sync(struct mmig_journal *j)
 {
-	int rc;
+	char *path;
+	int fd, rc = MMIG_OK;
 
-	if (j->flags & MMIG_JOURNAL_RDONLY)
-		return MMIG_OK;
-	rc = mdb_env_sync(j->env, 1);
+	if (!(j->flags & MMIG_JOURNAL_RDONLY)) {
+		rc = mmig__from_mdb(mdb_env_sync(j->env, 1));
+		atomic_fetch_add(&j->syncs, 1);
+		return rc;
+	}
+	/* Read-only handles cannot ask LMDB to sync, but an fdatasync on any
+	 * descriptor of the file flushes what other processes wrote. */
+	path = mmig__asprintf("%s/data.mdb", j->path);
+	if (!path)
+		return MMIG_ENOMEM;
+	fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0 || fdatasync(fd) != 0)
+		rc = -errno;
+	if (fd >= 0)
+		close(fd);
+	mmig__free(path);
 	atomic_fetch_add(&j->syncs, 1);
-	return mmig__from_mdb(rc);
+	return rc;
 }
 
 void
@@ -532,34 +629,25 @@ write_req(struct mmig_journal *j, MDB_txn *txn, struct commit_req *req)
 	return rc;
 }
 
-static unsigned
-txn_flags_for(enum mmig__sync sync)
-{
-	switch (sync) {
-	case MMIG__SYNC_NONE:
-		return MDB_NOSYNC;
-	case MMIG__SYNC_DATA:
-		return MDB_NOMETASYNC;
-	case MMIG__SYNC_FULL:
-		return 0;
-	}
-	return 0;
-}
-
-/* Write every request of @p batch in one transaction. */
+/*
+ * Write every request of @p batch in one transaction.  With more than one
+ * request, each is written in a nested transaction, so that a request that
+ * fails (a key conflict) fails alone and the others still commit.
+ */
 static void
 write_batch(struct mmig_journal *j, struct commit_req *batch)
 {
 	enum mmig__sync sync = MMIG__SYNC_NONE;
+	bool nested = batch->next != NULL;
 	struct commit_req *req;
-	MDB_txn *txn;
+	MDB_txn *txn, *child;
 	int rc;
 
 	for (req = batch; req; req = req->next)
 		if (req->sync > sync)
 			sync = req->sync;
 again:
-	rc = txn_begin(j, txn_flags_for(sync), &txn);
+	rc = write_begin(j, sync, &txn);
 	if (rc != MDB_SUCCESS)
 		goto fail;
 	for (req = batch; req; req = req->next) {
@@ -568,28 +656,38 @@ again:
 		req->rc = check_fence(j, txn, req);
 		if (req->rc != MMIG_OK)
 			continue;
-		rc = write_req(j, txn, req);
+		child = txn;
+		if (nested) {
+			rc = mdb_txn_begin(j->env, txn, 0, &child);
+			if (rc != MDB_SUCCESS)
+				break;
+		}
+		rc = write_req(j, child, req);
+		if (nested && rc == MDB_SUCCESS)
+			rc = mdb_txn_commit(child);
+		else if (nested)
+			mdb_txn_abort(child);
+		if (rc == MDB_MAP_FULL || (rc != MDB_SUCCESS && !nested))
+			break;
 		if (rc != MDB_SUCCESS) {
-			txn_abort(j, txn);
-			goto fail;
+			req->rc = mmig__from_mdb(rc);
+			req->err = mmig__mdb_error(rc, "migration %s: append",
+						   req->m->id_text);
+			rc = MDB_SUCCESS;
 		}
 	}
-	rc = txn_commit(j, txn);
-	if (rc != MDB_SUCCESS)
+	if (rc != MDB_SUCCESS) {
+		write_abort(j, txn);
 		goto fail;
-	atomic_fetch_add(&j->commits, 1);
-	atomic_fetch_add(&j->syncs, sync == MMIG__SYNC_FULL   ? 2
-				    : sync == MMIG__SYNC_DATA ? 1
-							      : 0);
-	return;
-fail:
-	if (rc == MDB_MAP_FULL) {
-		map_grow(j);
-		goto again;
 	}
+	rc = write_commit(j, txn, sync);
+	if (rc == MDB_SUCCESS)
+		return;
+fail:
+	if (rc == MDB_MAP_FULL && map_grow(j) == MDB_SUCCESS)
+		goto again;
 	for (req = batch; req; req = req->next) {
-		if (req->rc != MMIG_OK)
-			continue;
+		mmig_error_free(req->err);
 		req->rc = mmig__from_mdb(rc);
 		req->err = mmig__mdb_error(rc, "journal %s: commit", j->path);
 	}
@@ -789,115 +887,163 @@ mmig__jmig_commit(struct mmig__jmig *m, enum mmig__sync sync,
 
 /* ---- claiming a migration (recovery) ------------------------------------- */
 
-int
-mmig__jmig_claim(struct mmig_journal *j, const uint8_t id[MMIG_ID_LEN],
-		 bool force, struct mmig_rec_header *header_out,
-		 struct mmig__jmig **out, struct mmig_error **errp)
+/*
+ * Inside the claim's write transaction: check, bump the epoch, write the
+ * new status and the CLAIMED record.  @return MMIG_OK or an error in *errp;
+ * *mdb_rc gets an LMDB failure (MDB_MAP_FULL makes the caller grow and
+ * retry).
+ */
+static int
+claim_in_txn(struct mmig_journal *j, MDB_txn *txn, struct mmig__jmig *m,
+	     uint64_t expected_epoch, bool force,
+	     struct mmig_rec_header *h, int *mdb_rc, struct mmig_error **errp)
 {
-	MDB_val key = { .mv_size = MMIG_ID_LEN, .mv_data = (void *)id }, val;
+	MDB_val key = { .mv_size = MMIG_ID_LEN, .mv_data = m->id }, val;
+	uint8_t lk[MMIG__LOG_KEY_LEN];
+	MDB_val lkey = { .mv_size = sizeof(lk), .mv_data = lk };
 	struct mmig_rec_status st = { 0 };
-	struct mmig_error *err = NULL;
-	struct mmig__jmig *m;
-	MDB_txn *txn;
+	char what[300];
+	uint8_t *sval = NULL;
+	size_t slen;
 	int rc;
 
-	*out = NULL;
-	memset(header_out, 0, sizeof(*header_out));
-	m = mmig__calloc(1, sizeof(*m));
-	if (!m)
-		return MMIG_ENOMEM;
-	m->j = j;
-	memcpy(m->id, id, MMIG_ID_LEN);
-	mmig__id_text(id, m->id_text);
-	rc = txn_begin(j, 0, &txn);
-	if (rc != MDB_SUCCESS) {
-		err = mmig__mdb_error(rc, "migration %s: claim", m->id_text);
-		rc = mmig__from_mdb(rc);
-		goto fail;
-	}
-	rc = mmig__journal_header(j, txn, id, header_out, &err);
+	*mdb_rc = MDB_SUCCESS;
+	rc = mmig__journal_header(j, txn, m->id, h, errp);
 	if (rc == MMIG_OK)
-		rc = mmig__journal_status(j, txn, id, &st, &err);
+		rc = mmig__journal_status(j, txn, m->id, &st, errp);
 	if (rc == MMIG_OK)
-		rc = mmig__journal_fold(j, txn, id, header_out->n_ops, &m->fold,
-					&m->next_seq, &err);
+		rc = mmig__journal_fold(j, txn, m->id, h->n_ops, &m->fold,
+					&m->next_seq, errp);
 	if (rc != MMIG_OK)
-		goto fail_txn;
+		goto out;
+	if (expected_epoch && st.epoch != expected_epoch) {
+		*errp = mmig_error_new(MMIG_EFENCED,
+				       "migration %s: claimed by pid %u on %s "
+				       "(epoch %llu) since it was read",
+				       m->id_text, st.owner.pid, st.owner.host,
+				       (unsigned long long)st.epoch);
+		rc = MMIG_EFENCED;
+		goto out;
+	}
 	if (mmig__state_is_final(m->fold.state)) {
-		err = mmig_error_new(MMIG_EINVAL, "migration %s is already %s",
-				     m->id_text,
-				     mmig__state_name(m->fold.state));
+		*errp = mmig_error_new(MMIG_EINVAL, "migration %s is already %s",
+				       m->id_text,
+				       mmig__state_name(m->fold.state));
 		rc = MMIG_EINVAL;
-		goto fail_txn;
+		goto out;
 	}
 	if (!force && mmig__owner_alive(&st.owner)) {
-		err = mmig_error_new(MMIG_EOWNED,
-				     "migration %s: owner pid %u on %s is alive",
-				     m->id_text, st.owner.pid, st.owner.host);
+		*errp = mmig_error_new(MMIG_EOWNED,
+				       "migration %s: owner pid %u on %s is alive",
+				       m->id_text, st.owner.pid, st.owner.host);
 		rc = MMIG_EOWNED;
-		goto fail_txn;
+		goto out;
 	}
-	m->durability = (enum mmig_durability)header_out->durability;
+	m->durability = (enum mmig_durability)h->durability;
 	m->epoch = st.epoch + 1;
 	m->status.epoch = m->epoch;
 	m->status.state = m->fold.state;
 	m->status.updated_ns = mmig__now_real_ns();
 	rc = mmig__owner_copy(&m->status.owner, &j->self);
 	if (rc != MMIG_OK)
-		goto fail_txn;
-	{
-		char what[300];
-		uint8_t *sval;
-		size_t slen;
-
-		snprintf(what, sizeof(what),
-			 "pid %u on %s took over from pid %u on %s%s",
-			 j->self.pid, j->self.host, st.owner.pid,
-			 st.owner.host, force ? " (forced)" : "");
-		rc = mmig__jmig_stage(m, MMIG_REC_CLAIMED, -1, what,
-				      strlen(what), &err);
-		if (rc != MMIG_OK)
-			goto fail_txn;
+		goto out;
+	snprintf(what, sizeof(what),
+		 "pid %u on %s took over from pid %u on %s%s", j->self.pid,
+		 j->self.host, st.owner.pid, st.owner.host,
+		 force ? " (forced)" : "");
+	rc = mmig__jmig_stage(m, MMIG_REC_CLAIMED, -1, what, strlen(what),
+			      errp);
+	if (rc == MMIG_OK)
 		rc = mmig__rec_status_encode(&m->status, &sval, &slen);
-		if (rc != MMIG_OK)
-			goto fail_txn;
-		val = (MDB_val){ .mv_size = slen, .mv_data = sval };
-		rc = mdb_put(txn, j->dbs.status, &key, &val, 0);
-		mmig__free(sval);
-	}
-	if (rc == MDB_SUCCESS) {
-		uint8_t lk[MMIG__LOG_KEY_LEN];
-		MDB_val lkey = { .mv_size = sizeof(lk), .mv_data = lk };
-
-		mmig__log_key(lk, id, m->staged[0].seq);
+	if (rc != MMIG_OK)
+		goto out;
+	val = (MDB_val){ .mv_size = slen, .mv_data = sval };
+	*mdb_rc = mdb_put(txn, j->dbs.status, &key, &val, 0);
+	if (*mdb_rc == MDB_SUCCESS) {
+		mmig__log_key(lk, m->id, m->staged[0].seq);
 		val = (MDB_val){ .mv_size = m->staged[0].len,
 				 .mv_data = m->staged[0].val };
-		rc = mdb_put(txn, j->dbs.log, &lkey, &val, MDB_NOOVERWRITE);
+		*mdb_rc = mdb_put(txn, j->dbs.log, &lkey, &val,
+				  MDB_NOOVERWRITE);
 	}
-	if (rc != MDB_SUCCESS) {
-		err = mmig__mdb_error(rc, "migration %s: claim", m->id_text);
-		rc = mmig__from_mdb(rc);
-		goto fail_txn;
+	if (*mdb_rc != MDB_SUCCESS) {
+		*errp = mmig__mdb_error(*mdb_rc, "migration %s: claim",
+					m->id_text);
+		rc = mmig__from_mdb(*mdb_rc);
+	}
+out:
+	mmig__free(sval);
+	mmig__rec_status_free(&st);
+	return rc;
+}
+
+static struct mmig__jmig *
+jmig_blank(struct mmig_journal *j, const uint8_t id[MMIG_ID_LEN])
+{
+	struct mmig__jmig *m = mmig__calloc(1, sizeof(*m));
+
+	if (m) {
+		m->j = j;
+		memcpy(m->id, id, MMIG_ID_LEN);
+		mmig__id_text(id, m->id_text);
+	}
+	return m;
+}
+
+int
+mmig__jmig_claim(struct mmig_journal *j, const uint8_t id[MMIG_ID_LEN],
+		 uint64_t expected_epoch, bool force,
+		 struct mmig_rec_header *header_out, struct mmig__jmig **out,
+		 struct mmig_error **errp)
+{
+	struct mmig_error *err = NULL;
+	struct mmig__jmig *m;
+	MDB_txn *txn;
+	int rc, mdb_rc;
+
+	*out = NULL;
+	memset(header_out, 0, sizeof(*header_out));
+again:
+	m = jmig_blank(j, id);
+	if (!m) {
+		set_err(errp, mmig_error_new(MMIG_ENOMEM, "claim: out of memory"));
+		return MMIG_ENOMEM;
 	}
 	/* A claim is fully synced: the new epoch is what fences the old
 	 * owner out, so it must not be lost. */
-	rc = txn_commit(j, txn);
-	if (rc != MDB_SUCCESS) {
-		err = mmig__mdb_error(rc, "migration %s: claim", m->id_text);
-		rc = mmig__from_mdb(rc);
+	mdb_rc = write_begin(j, MMIG__SYNC_FULL, &txn);
+	if (mdb_rc != MDB_SUCCESS) {
+		err = mmig__mdb_error(mdb_rc, "migration %s: claim", m->id_text);
+		rc = mmig__from_mdb(mdb_rc);
 		goto fail;
 	}
-	atomic_fetch_add(&j->commits, 1);
-	atomic_fetch_add(&j->syncs, 2);
+	rc = claim_in_txn(j, txn, m, expected_epoch, force, header_out,
+			  &mdb_rc, &err);
+	if (rc != MMIG_OK) {
+		write_abort(j, txn);
+		if (mdb_rc == MDB_MAP_FULL && map_grow(j) == MDB_SUCCESS) {
+			mmig_error_free(err);
+			err = NULL;
+			mmig__rec_header_free(header_out);
+			mmig__jmig_free(m);
+			goto again;
+		}
+		goto fail;
+	}
+	mdb_rc = write_commit(j, txn, MMIG__SYNC_FULL);
+	if (mdb_rc != MDB_SUCCESS) {
+		err = mmig__mdb_error(mdb_rc, "migration %s: claim", m->id_text);
+		rc = mmig__from_mdb(mdb_rc);
+		goto fail;
+	}
 	clear_staged(m);
 	m->committed_state = m->fold.state;
-	mmig__rec_status_free(&st);
 	*out = m;
 	return MMIG_OK;
-fail_txn:
-	txn_abort(j, txn);
 fail:
-	mmig__rec_status_free(&st);
+	if (!err)
+		err = mmig_error_new(rc, "migration %s: claim: %s", m->id_text,
+				     mmig_strerror(rc));
 	mmig__rec_header_free(header_out);
 	mmig__jmig_free(m);
 	set_err(errp, err);

@@ -6,7 +6,12 @@
  * reboots.  An owner is (pid, process start time, boot id, host); it is the
  * same process only when all four match, and dead when it runs on this host
  * and either the boot id differs or no process with that pid and start time
- * exists.
+ * exists.  Anything that cannot be told for sure counts as alive: taking
+ * over from a live owner is the one mistake recovery must never make.
+ *
+ * Caveat: processes in different pid namespaces that share a host name and
+ * a boot id (containers of one pod) cannot see each other's pids and would
+ * judge each other dead.  Give each its own journal, or its own host name.
  */
 #include "internal.h"
 #include "journal-int.h"
@@ -84,8 +89,11 @@ mmig__owner_self(struct mmig_owner *out)
 
 	memset(out, 0, sizeof(*out));
 	out->pid = (uint32_t)getpid();
-	if (proc_start_time(out->pid, &out->start_time) != MMIG_OK)
-		out->start_time = 0;
+	/* Without its start time, an owner could not be told from a later
+	 * process with the same pid: refuse rather than guess. */
+	if (proc_start_time(out->pid, &out->start_time) != MMIG_OK ||
+	    out->start_time == 0)
+		return MMIG_EINVAL;
 	boot_id(boot, sizeof(boot));
 	if (gethostname(host, sizeof(host)) != 0)
 		host[0] = '\0';
@@ -117,9 +125,15 @@ mmig__owner_alive(const struct mmig_owner *o)
 		return false;
 	if (kill((pid_t)o->pid, 0) != 0 && errno == ESRCH)
 		return false;
-	if (proc_start_time(o->pid, &start) != MMIG_OK)
+	switch (proc_start_time(o->pid, &start)) {
+	case MMIG_OK:
+		return start == o->start_time;
+	case -ENOENT:
+	case -ESRCH:
 		return false; /* vanished between the two checks */
-	return start == o->start_time;
+	default:
+		return true; /* /proc unreadable: cannot tell */
+	}
 }
 
 int

@@ -10,6 +10,8 @@
 #include "internal.h"
 #include "journal-int.h"
 
+#include <jansson.h>
+#include <stdlib.h>
 #include <string.h>
 
 static void
@@ -428,31 +430,44 @@ show_one(void *arg, uint64_t seq, const MDB_val *val)
 	return MMIG_OK;
 }
 
+/* The header line of `show`, built with jansson so that every string is
+ * escaped whatever bytes a foreign or damaged header holds. */
 static int
 show_header(FILE *out, const struct mmig_rec_header *h,
 	    const struct mmig_rec_status *st, const char *id_text)
 {
 	char digest[2 * MMIG_DIGEST_LEN + 1];
+	json_t *o, *plan;
+	char *text;
 
 	for (int i = 0; i < MMIG_DIGEST_LEN; i++)
 		snprintf(digest + 2 * i, 3, "%02x", h->digest[i]);
-	fprintf(out,
-		"{\"record\":\"header\",\"id\":\"%s\",\"model_uuid\":\"%s\","
-		"\"durability\":\"%s\",\"created_ns\":%llu,"
-		"\"model_bytes\":%zu,\"model_digest\":\"%s\",\"plan\":[",
-		id_text, h->model_uuid,
-		mmig_durability_name((enum mmig_durability)h->durability),
-		(unsigned long long)h->created_ns, h->model_desc_len, digest);
+	plan = json_array();
 	for (uint32_t i = 0; i < h->n_ops; i++)
-		fprintf(out, "%s{\"name\":\"%s\",\"version\":%u,\"flags\":%u}",
-			i ? "," : "", h->plan[i].name, h->plan[i].version,
-			h->plan[i].flags);
-	fprintf(out,
-		"],\"state\":\"%s\",\"epoch\":%llu,\"owner\":{\"pid\":%u,"
-		"\"start_time\":%llu,\"boot_id\":\"%s\",\"host\":\"%s\"}}\n",
-		mmig__state_name(st->state), (unsigned long long)st->epoch,
-		st->owner.pid, (unsigned long long)st->owner.start_time,
-		st->owner.boot_id, st->owner.host);
+		json_array_append_new(plan,
+				      json_pack("{s:s, s:I, s:I}", "name",
+						h->plan[i].name, "version",
+						(json_int_t)h->plan[i].version,
+						"flags",
+						(json_int_t)h->plan[i].flags));
+	o = json_pack("{s:s, s:s, s:s, s:s, s:I, s:I, s:s, s:o, s:s, s:I, "
+		      "s:{s:I, s:I, s:s, s:s}}",
+		      "record", "header", "id", id_text, "model_uuid",
+		      h->model_uuid, "durability",
+		      mmig_durability_name((enum mmig_durability)h->durability),
+		      "created_ns", (json_int_t)h->created_ns, "model_bytes",
+		      (json_int_t)h->model_desc_len, "model_digest", digest,
+		      "plan", plan, "state", mmig__state_name(st->state),
+		      "epoch", (json_int_t)st->epoch, "owner", "pid",
+		      (json_int_t)st->owner.pid, "start_time",
+		      (json_int_t)st->owner.start_time, "boot_id",
+		      st->owner.boot_id, "host", st->owner.host);
+	text = o ? json_dumps(o, JSON_COMPACT | JSON_PRESERVE_ORDER) : NULL;
+	json_decref(o);
+	if (!text)
+		return MMIG_ENOMEM;
+	fprintf(out, "%s\n", text);
+	free(text);
 	return MMIG_OK;
 }
 

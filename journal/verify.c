@@ -258,7 +258,9 @@ mmig_journal_prune(struct mmig_journal *j, uint64_t older_than_ns,
 	}
 	qsort(c, n_c, sizeof(*c), newest_first);
 	for (size_t i = keep; rc == MMIG_OK && i < n_c; i++) {
-		if (older_than_ns && now - c[i].updated_ns < older_than_ns)
+		/* A time ahead of this clock counts as new, never as old. */
+		if (older_than_ns && (c[i].updated_ns > now ||
+				      now - c[i].updated_ns < older_than_ns))
 			continue;
 		rc = delete_migration(j, txn, c[i].id);
 		if (rc == MMIG_OK)
@@ -267,7 +269,7 @@ mmig_journal_prune(struct mmig_journal *j, uint64_t older_than_ns,
 	if (rc == MMIG_OK)
 		rc = mmig__journal_write_commit(j, txn);
 	else
-		mmig__journal_read_end(j, txn);
+		mmig__journal_write_abort(j, txn);
 	if (rc != MMIG_OK)
 		*n_pruned = 0;
 	mmig__free(c);

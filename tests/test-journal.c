@@ -20,6 +20,7 @@
 
 #include "journal-int.h"
 #include "mmig/mmig.h"
+#include "sync-counter.h"
 
 struct fixture {
 	char dir[64];
@@ -332,12 +333,21 @@ test_journal_terminal_record_is_synced_before_return(void **state)
 	/* One op: the first commit (header + BEGIN 0) is fully synced (2),
 	 * DONE 0 + COMMITTED fully synced (2).  Fewer means a terminal or
 	 * first commit that a power cut could undo. */
+	struct sync_counts real;
+
 	mmig_journal_get_stats(f->j, &before);
+	sync_counter_watch(f->jdir);
 	assert_int_equal(mmig_coordinator_perform(c, NULL, f->scope, &f->model),
 			 MMIG_OK);
+	sync_counter_get(&real);
+	sync_counter_watch(NULL);
 	mmig_journal_get_stats(f->j, &after);
 	assert_int_equal(after.commits - before.commits, 2);
 	assert_int_equal(after.syncs - before.syncs, 4);
+	/* what LMDB really did: each commit's data synced, and each one's
+	 * meta page written synchronously */
+	assert_int_equal(real.fsyncs, 2);
+	assert_int_equal(real.sync_writes, 2);
 	mmig_coordinator_free(c);
 }
 
@@ -348,15 +358,24 @@ test_journal_durable_costs_one_sync_per_op(void **state)
 	struct mmig_coordinator *c = probe_coordinator(100, MMIG_DURABLE);
 	struct mmig_journal_stats before, after;
 
+	struct sync_counts real;
+
 	mmig_journal_get_stats(f->j, &before);
+	sync_counter_watch(f->jdir);
 	assert_int_equal(mmig_coordinator_perform(c, NULL, f->scope, &f->model),
 			 MMIG_OK);
+	sync_counter_get(&real);
+	sync_counter_watch(NULL);
 	mmig_journal_get_stats(f->j, &after);
 	/* 100 ops: header + BEGIN 0, then DONE i + BEGIN i+1 (99 of them),
 	 * then DONE 99 + COMMITTED: 101 commits.  One sync each, plus one
 	 * for the forced first and one for the forced last: 103. */
 	assert_int_equal(after.commits - before.commits, 101);
 	assert_int_equal(after.syncs - before.syncs, 103);
+	/* and on disk: 101 fdatasyncs, and the meta page written
+	 * synchronously only by the first and the last commit */
+	assert_int_equal(real.fsyncs, 101);
+	assert_int_equal(real.sync_writes, 2);
 	assert_int_equal(after.records - before.records, 100 + 100 + 1);
 	mmig_coordinator_free(c);
 }
@@ -368,11 +387,18 @@ test_journal_process_mode_never_syncs(void **state)
 	struct mmig_coordinator *c = probe_coordinator(20, MMIG_PROCESS);
 	struct mmig_journal_stats before, after;
 
+	struct sync_counts real;
+
 	mmig_journal_get_stats(f->j, &before);
+	sync_counter_watch(f->jdir);
 	assert_int_equal(mmig_coordinator_perform(c, NULL, f->scope, &f->model),
 			 MMIG_OK);
+	sync_counter_get(&real);
+	sync_counter_watch(NULL);
 	mmig_journal_get_stats(f->j, &after);
 	assert_int_equal(after.syncs - before.syncs, 0);
+	assert_int_equal(real.fsyncs, 0);
+	assert_int_equal(real.sync_writes, 0);
 	mmig_coordinator_free(c);
 }
 
@@ -621,7 +647,7 @@ taken_over_execute(void *self, struct mmig_ctx *ctx,
 		if (rc == MMIG_OK)
 			rc = mmig__id_parse(id, raw);
 		if (rc == MMIG_OK)
-			rc = mmig__jmig_claim(j, raw, true, &h, &jm, NULL);
+			rc = mmig__jmig_claim(j, raw, 0, true, &h, &jm, NULL);
 		if (rc == MMIG_OK)
 			mmig__rec_header_free(&h);
 		mmig__jmig_free(jm);
@@ -840,7 +866,7 @@ test_journal_live_owner_is_not_taken_over(void **state)
 	assert_int_equal(mmig_coordinator_perform(c, ctx, f->scope, &f->model),
 			 MMIG_EPAUSED);
 	mmig__id_parse(mmig_coordinator_migration_id(c), id);
-	assert_int_equal(mmig__jmig_claim(f->j, id, false, &h, &jm, &err),
+	assert_int_equal(mmig__jmig_claim(f->j, id, 0, false, &h, &jm, &err),
 			 MMIG_EOWNED);
 	assert_null(jm);
 	assert_non_null(strstr(mmig_error_message(err), "is alive"));
@@ -852,7 +878,7 @@ test_journal_live_owner_is_not_taken_over(void **state)
 	assert_int_equal(info.epoch, 1);
 	mmig_migration_info_clear(&info);
 	/* forced, the claim goes through and bumps the epoch */
-	assert_int_equal(mmig__jmig_claim(f->j, id, true, &h, &jm, NULL),
+	assert_int_equal(mmig__jmig_claim(f->j, id, 0, true, &h, &jm, NULL),
 			 MMIG_OK);
 	assert_int_equal(jm->epoch, 2);
 	mmig__rec_header_free(&h);
@@ -910,7 +936,7 @@ test_journal_corrupt_record_refused_and_journal_unchanged(void **state)
 	free(copy);
 	snprintf(data, sizeof(data), "%s/data.mdb", f->jdir);
 	before = file_hash(data);
-	assert_int_equal(mmig__jmig_claim(f->j, id, true, &h, &jm, &err),
+	assert_int_equal(mmig__jmig_claim(f->j, id, 0, true, &h, &jm, &err),
 			 MMIG_ECORRUPT);
 	/* the error names the migration and the record */
 	assert_non_null(strstr(mmig_error_message(err),

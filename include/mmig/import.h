@@ -247,9 +247,138 @@ MMIG_EXPORT int mmig_model_desc_generate(const struct mmig_gen_opts *o,
 /* ------------------------------------------------------------------------
  * Import operations
  *
- * (To come: the operations that create the model, write its config,
- * machines, applications, units and relations, and activate it.)
+ * Seven operations, in this order, move a description into the databases:
+ *
+ *   create-model  controller row (status "importing") + model database
+ *                 schema; refuses a model that already exists
+ *   model-config  model_config(key, value, kind)
+ *   machines      machines(id, base, constraints)
+ *   applications  applications(name, charm) + application_config
+ *   units         units(name, application, machine)
+ *   relations     relations(endpoint_a, endpoint_b), in description order
+ *   activate      controller row status "active"
+ *
+ * Databases.  The controller database has
+ *   models(uuid TEXT PRIMARY KEY, name, owner, cloud, region,
+ *          status TEXT NOT NULL)
+ * and each model has its own database "<model-dir>/<uuid>.db" with
+ *   model_config(key PRIMARY KEY, value, kind)
+ *   machines(id PRIMARY KEY, base, constraints)
+ *   applications(name PRIMARY KEY, charm)
+ *   application_config(application, key, value, kind,
+ *                      PRIMARY KEY(application, key))
+ *   units(name PRIMARY KEY, application, machine)
+ *   relations(endpoint_a, endpoint_b, PRIMARY KEY(endpoint_a, endpoint_b))
+ * Config values are stored as text (see struct mmig_model_desc_kv) with
+ * their kind: "string", "integer", "real" or "bool".
+ *
+ * Every operation is MMIG_OP_IDEMPOTENT: its writes are upserts, so running
+ * it again after a crash at any point leaves exactly the description.  The
+ * batched ones (model-config, machines, applications, units, relations) are
+ * also MMIG_OP_RESUMABLE: after each batch transaction commits they record a
+ * checkpoint, 8 bytes, the little-endian index of the next item to write,
+ * and on resume they start from there.  A checkpoint that does not read as
+ * such an index is ignored (the op starts over, which is safe).
+ *
+ * Rollbacks.  create-model's deletes the controller row only while it is
+ * "importing", so a refused duplicate never removes the model that was
+ * there; activate's turns "active" back into "importing" (activate only runs
+ * after create-model succeeded in the same migration, and create-model
+ * refuses an active model, so an active row by then is this import's).  The
+ * model database operations have none: the model deleter of
+ * mmig_import_scope_for_model() removes the model database afterwards --
+ * unless the controller holds an active row for the model, which means the
+ * database belongs to a model this import did not create.
+ *
+ * Limitation: two imports of the same model UUID running at the same time
+ * are told apart only by the journal (mmig import refuses to start while a
+ * migration of that model is in flight); the operations themselves treat an
+ * "importing" row as their own, so that a resumed create-model goes on.
  * ------------------------------------------------------------------------ */
+
+struct mmig_coordinator;
+struct mmig_registry;
+struct mmig_scope;
+
+/**
+ * Progress of one operation: @p done of @p total items (config keys,
+ * machines, applications, units, relations; 1 for create-model and
+ * activate).  Called when the operation starts (with @p done > 0 when it
+ * resumes from a checkpoint) and after each batch commits, from the thread
+ * running the migration.  @p op is the operation's name.
+ */
+typedef void (*mmig_import_progress_fn)(void *arg, const char *op,
+					 uint64_t done, uint64_t total);
+
+struct mmig_import_options {
+	/** NULL: no progress reports. */
+	mmig_import_progress_fn progress;
+	void *progress_arg;
+	/** Rows per transaction; 0: 5000. */
+	size_t batch_rows;
+};
+
+/**
+ * Register the seven operations (each with a constructor) and the model
+ * loader (mmig_model_desc_parse() of the journaled bytes, freed with
+ * mmig_model_desc_free()), so that recovery can rebuild an import.
+ * Instances made by the registry use the default options.
+ * @return MMIG_OK, MMIG_EEXIST (already registered), MMIG_ENOMEM,
+ * MMIG_EINVAL (@p r is NULL).
+ */
+MMIG_EXPORT int mmig_import_register(struct mmig_registry *r);
+
+/**
+ * Append fresh instances of the seven operations, in order, with default
+ * options.  The migration's model must carry the parsed description:
+ * model->data is a struct mmig_model_desc * and model->uuid its uuid.
+ * @return MMIG_OK, MMIG_ENOMEM, MMIG_EINVAL.  On failure the operations
+ * already appended stay in the coordinator (which owns them).
+ */
+MMIG_EXPORT int mmig_import_add_ops(struct mmig_coordinator *c);
+
+/** mmig_import_add_ops() with options; @p opts may be NULL.  The options
+ *  are copied. */
+MMIG_EXPORT int mmig_import_add_ops_opts(struct mmig_coordinator *c,
+					 const struct mmig_import_options *opts);
+
+/** Where the import's databases live. */
+struct mmig_import_paths {
+	/** The controller database file. */
+	const char *controller_db;
+	/** The directory of the model databases, "<uuid>.db" each. */
+	const char *model_dir;
+};
+
+/**
+ * The scope for importing (or recovering the import of) one model: a
+ * mmig_scope_for_model_fn for mmig_recover_options.scope_for_model.  Creates
+ * @p paths->model_dir (and its parents) when missing.  The scope's model
+ * deleter removes "<model_dir>/<uuid>.db" and its -wal/-shm only when the
+ * controller database has no "active" row for the model, so a failed import
+ * of a model that already existed never deletes that model's database.
+ *
+ * @param arg a struct mmig_import_paths *, which must outlive the scope
+ *            (the deleter reads it).
+ * @param[out] out the scope, NULL on failure.
+ * @return MMIG_OK; MMIG_EINVAL (no paths, or @p model_uuid not a canonical
+ * lower-case UUID); MMIG_ENOMEM; -errno when the model directory cannot be
+ * made.
+ */
+MMIG_EXPORT int mmig_import_scope_for_model(void *arg, const char *model_uuid,
+					    enum mmig_durability d,
+					    struct mmig_scope **out);
+
+/**
+ * Create the controller database's schema (the models table) if missing.
+ * create-model does it too; tools call it to take a "before" picture of a
+ * controller database that does not exist yet (mmig import
+ * --test-rollback), since schema, once made, is not undone by a rollback.
+ * @param[out] errp if not NULL, on failure an error naming the file.
+ * @return MMIG_OK, MMIG_EDB, MMIG_EBUSY, MMIG_ENOMEM, MMIG_EINVAL.
+ */
+MMIG_EXPORT int mmig_import_controller_init(const char *controller_db,
+					    struct mmig_error **errp);
 
 #ifdef __cplusplus
 }

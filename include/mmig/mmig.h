@@ -13,6 +13,8 @@
 #include "mmig/import.h"
 #include "mmig/journal.h"
 #include "mmig/op.h"
+#include "mmig/recover.h"
+#include "mmig/registry.h"
 #include "mmig/scope.h"
 
 #endif

@@ -1,0 +1,155 @@
+/*
+ * mmig/recover.h - settling migrations that a crash left in flight.
+ *
+ * An embedder calls mmig_recover() once at start-up; an operator runs
+ * mmig-recover, which calls the same functions.  For every migration in the
+ * journal's in-flight index whose owner is dead, recovery claims it (one
+ * LMDB write transaction, so two recoverers never both act), rebuilds its
+ * operations from the registry, calls each one's setup, and then:
+ *
+ *  - policy ROLLBACK (the default, always safe): roll back from the highest
+ *    operation that may have started (the one after the last recorded
+ *    BEGIN: "one ahead") down to 0, skipping those already undone, delete
+ *    the model database, record ROLLED_BACK;
+ *  - policy RESUME: re-run from the first operation without DONE, if that
+ *    operation is idempotent or resumable from a checkpoint; otherwise
+ *    refuse (or roll back, with fallback_to_rollback);
+ *  - a migration already rolling back always finishes its rollback;
+ *  - PAUSED and NEEDS_ATTENTION migrations are left alone: they are settled
+ *    by name (mmig_recover_one()).
+ *
+ * A migration whose plan names an operation or version the registry lacks,
+ * or whose records cannot be trusted, is refused with a message and left
+ * exactly as it was.
+ */
+#ifndef MMIG_RECOVER_H
+#define MMIG_RECOVER_H
+
+#include "mmig/common.h"
+#include "mmig/error.h"
+#include "mmig/journal.h"
+#include "mmig/registry.h"
+#include "mmig/scope.h"
+
+#include <stdbool.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+enum mmig_policy {
+	MMIG_POLICY_ROLLBACK = 0,
+	MMIG_POLICY_RESUME = 1,
+};
+
+/** Build the scope for one model (the origin's ScopeForModel). */
+typedef int (*mmig_scope_for_model_fn)(void *arg, const char *model_uuid,
+				       enum mmig_durability d,
+				       struct mmig_scope **out);
+
+struct mmig_recover_options {
+	enum mmig_policy policy;
+	/** Under RESUME, roll back what cannot be resumed instead of
+	 *  refusing it. */
+	bool fallback_to_rollback;
+	/** Required (except for plans): where each model's databases are. */
+	mmig_scope_for_model_fn scope_for_model;
+	void *scope_arg;
+	/** NULL logs to stderr. */
+	mmig_log_fn log;
+	void *log_arg;
+	/** Deadline of one migration's whole rollback; 0: 60 000 ms. */
+	uint64_t rollback_timeout_ms;
+	/** Tries per operation's rollback; 0: 3. */
+	unsigned rollback_tries;
+	/** mmig_recover_one(): take over from a live owner. */
+	bool force;
+};
+
+/** What recovery did (or, for a plan, would do) with one migration. */
+enum mmig_recover_action {
+	MMIG_RECOVER_COMMITTED = 1,   /**< resumed to the end */
+	MMIG_RECOVER_ROLLED_BACK,     /**< rolled back, nothing left */
+	MMIG_RECOVER_NEEDS_ATTENTION, /**< a rollback failed: an operator
+	                                   must act, then `rollback ID` */
+	MMIG_RECOVER_SKIPPED_LIVE,    /**< its owner is alive */
+	MMIG_RECOVER_SKIPPED_PAUSED,  /**< paused: resume or roll back by id */
+	MMIG_RECOVER_SKIPPED_ATTENTION, /**< needs attention: by id only */
+	MMIG_RECOVER_REFUSED,         /**< unknown op or version, resume not
+	                                   allowed, corrupt records: nothing
+	                                   was changed */
+	MMIG_RECOVER_FAILED,          /**< the journal failed mid-way; run
+	                                   recovery again */
+	MMIG_RECOVER_PAUSED,          /**< resumed, then paused again */
+};
+
+/** @return "committed", "rolled-back", "needs-attention", "skipped-live",
+ *  "skipped-paused", "skipped-attention", "refused", "failed", "paused". */
+MMIG_EXPORT const char *mmig_recover_action_name(enum mmig_recover_action a);
+
+struct mmig_recover_item {
+	char id[37];
+	char model_uuid[37];
+	enum mmig_recover_action action;
+	/** Why (for refused, skipped, failed, needs-attention), or NULL. */
+	char *message;
+	/** The steps taken (or planned), in order, one line each:
+	 *  "rollback op 3 units (may have started: one ahead)", ... */
+	char **steps;
+	size_t n_steps;
+};
+
+struct mmig_recover_summary {
+	struct mmig_recover_item *items;
+	size_t n;
+	/** Items that are not settled (needs attention, refused, failed). */
+	size_t n_unsettled;
+};
+
+/**
+ * Settle every orphaned migration by @p opts->policy.
+ * @param[out] out the summary (free with mmig_recover_summary_free()).
+ * @return MMIG_OK when the journal could be read and every item was
+ * looked at (items may still be unsettled: see n_unsettled); otherwise an
+ * error code (the journal could not be read or synced).
+ */
+MMIG_EXPORT int mmig_recover(struct mmig_journal *j,
+			     const struct mmig_registry *r,
+			     const struct mmig_recover_options *opts,
+			     struct mmig_recover_summary **out);
+
+enum mmig_recover_mode {
+	MMIG_RECOVER_MODE_POLICY = 0, /**< as mmig_recover() would */
+	MMIG_RECOVER_MODE_RESUME,     /**< resume (also a PAUSED one) */
+	MMIG_RECOVER_MODE_ROLLBACK,   /**< roll back (also PAUSED or
+	                                   NEEDS_ATTENTION: retries only what
+	                                   is not undone) */
+};
+
+/**
+ * Settle one migration, named by id or a unique prefix of it.
+ * @return as mmig_recover(); MMIG_ENOTFOUND for an unknown id.
+ */
+MMIG_EXPORT int mmig_recover_one(struct mmig_journal *j,
+				 const struct mmig_registry *r,
+				 const struct mmig_recover_options *opts,
+				 const char *id, enum mmig_recover_mode mode,
+				 struct mmig_recover_summary **out);
+
+/**
+ * What mmig_recover() (or, with @p id, mmig_recover_one() in @p mode)
+ * would do, step by step, without writing anything.
+ */
+MMIG_EXPORT int mmig_recover_plan(struct mmig_journal *j,
+				  const struct mmig_registry *r,
+				  const struct mmig_recover_options *opts,
+				  const char *id, enum mmig_recover_mode mode,
+				  struct mmig_recover_summary **out);
+
+MMIG_EXPORT void mmig_recover_summary_free(struct mmig_recover_summary *s);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif
