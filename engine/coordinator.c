@@ -38,10 +38,14 @@
  * unrecorded step is a step recovery cannot reason about.
  */
 #include "ctx-int.h"
+#include "fault.h"
 #include "internal.h"
+#include "coordinator-int.h"
 #include "journal-int.h"
 #include "mmig/coordinator.h"
+#include "scope-int.h"
 
+#include <errno.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
@@ -55,6 +59,7 @@ struct mmig_coordinator {
 	mmig_hook_fn hook;
 	void *hook_arg;
 	uint64_t rollback_timeout_ms;
+	unsigned rollback_tries;
 	struct mmig_error *last_error;
 	struct mmig_journal *journal;
 	enum mmig_durability durability;
@@ -70,6 +75,8 @@ struct run {
 	const struct mmig_model *model;
 	struct mmig__jmig *jm; /* NULL without a journal */
 	struct mmig_error *jerr; /* the journal's first failure */
+	bool recovering; /* ops were rebuilt in another process: set each up
+	                    again before its rollback, and retry rollbacks */
 };
 
 int
@@ -351,6 +358,10 @@ run_op(struct run *r, struct mmig_ctx *ctx, size_t i)
 	mmig__ctx_init(&op_ctx, ctx);
 	op_ctx.run = r;
 	op_ctx.op_index = i;
+	mmig__scope_bind_op(r->scope, (int64_t)i, false);
+	if (MMIG_FAULT(OP_EXECUTE))
+		return mmig_error_new(-EIO, "execute operation %s: injected "
+					    "I/O error", name);
 	err = op_execute(op, &op_ctx, r->model);
 	if (err)
 		return mmig_error_wrap(err, "execute operation %s", name);
@@ -363,6 +374,41 @@ run_op(struct run *r, struct mmig_ctx *ctx, size_t i)
 }
 
 /*
+ * One op's rollback.  In recovery the op was rebuilt in this process, so
+ * its setup runs first, and a failed rollback is tried again (up to
+ * rollback_tries) while the rollback deadline allows.
+ */
+static struct mmig_error *
+rollback_op(struct run *r, size_t i, struct mmig_ctx *rb_ctx)
+{
+	const struct mmig_op *op = &r->c->ops[i];
+	unsigned tries = r->recovering && r->c->rollback_tries
+				 ? r->c->rollback_tries
+				 : 1;
+	struct mmig_error *err = NULL;
+
+	for (unsigned t = 0; t < tries; t++) {
+		mmig_error_free(err);
+		if (t > 0 && mmig_ctx_err(rb_ctx) != MMIG_OK)
+			return mmig_error_new(mmig_ctx_err(rb_ctx),
+					      "gave up after %u tries: %s", t,
+					      mmig_strerror(mmig_ctx_err(rb_ctx)));
+		err = r->recovering ? op_setup(op, r->scope) : NULL;
+		if (err) {
+			err = mmig_error_wrap(err, "setup");
+			continue;
+		}
+		mmig__scope_bind_op(r->scope, (int64_t)i, true);
+		err = MMIG_FAULT(OP_ROLLBACK)
+			      ? mmig_error_new(-EIO, "injected I/O error")
+			      : op_rollback(op, rb_ctx, r->model);
+		if (!err)
+			return NULL;
+	}
+	return err;
+}
+
+/*
  * Roll back ops k..0 (skipping those the journal says are undone), then
  * delete the model database.  Every rollback is called even when one fails;
  * each failure wraps @p err, so the first failure stays at the end of the
@@ -372,23 +418,29 @@ static struct mmig_error *
 roll_back(struct run *r, size_t k, struct mmig_error *err, bool *all_ok)
 {
 	struct mmig_coordinator *c = r->c;
+	const struct mmig_fold *fold = r->jm ? &r->jm->fold : NULL;
 	struct mmig_ctx rb_ctx;
 	struct mmig_error *rb_err;
+	bool begun = false; /* an UNDO_BEGIN is staged for the op at hand */
 
 	*all_ok = true;
 	mmig__ctx_init(&rb_ctx, NULL);
 	rb_ctx.run = r;
 	mmig_ctx_set_timeout(&rb_ctx, c->rollback_timeout_ms);
-	jnote(r, MMIG_REC_UNDO_BEGIN, (int64_t)k, NULL);
 	for (size_t i = k + 1; i-- > 0;) {
 		const struct mmig_op *op = &c->ops[i];
 
+		/* Undone before a crash: never twice (invariant C). */
+		if (fold && fold->undone[i])
+			continue;
+		if (!begun)
+			jnote(r, MMIG_REC_UNDO_BEGIN, (int64_t)i, NULL);
 		if (!jcommit(r, MMIG__SYNC_DATA))
 			return err;
 		logf_(c, MMIG_LOG_INFO, "rolling back operation: %s",
 		      op->vt->name);
 		rb_ctx.op_index = i;
-		rb_err = op_rollback(op, &rb_ctx, r->model);
+		rb_err = rollback_op(r, i, &rb_ctx);
 		if (!rb_err) {
 			jnote(r, MMIG_REC_UNDO_DONE, (int64_t)i, NULL);
 		} else {
@@ -403,11 +455,18 @@ roll_back(struct run *r, size_t k, struct mmig_error *err, bool *all_ok)
 					      i, mmig_error_message(rb_err));
 			mmig_error_free(rb_err);
 		}
-		/* UNDO_DONE i rides with UNDO_BEGIN i-1, committed before the
-		 * rollback of i-1 starts (invariant C). */
-		if (i > 0)
-			jnote(r, MMIG_REC_UNDO_BEGIN, (int64_t)i - 1, NULL);
+		/* UNDO_DONE i rides with UNDO_BEGIN of the next op to undo,
+		 * committed before that rollback starts (invariant C). */
+		begun = false;
+		for (size_t n = i; n-- > 0;) {
+			if (fold && fold->undone[n])
+				continue;
+			jnote(r, MMIG_REC_UNDO_BEGIN, (int64_t)n, NULL);
+			begun = true;
+			break;
+		}
 	}
+	mmig__scope_bind_op(r->scope, -1, false);
 	logf_(c, MMIG_LOG_INFO, "deleting model database");
 	rb_err = mmig_scope_delete_model(r->scope);
 	if (rb_err) {
@@ -500,16 +559,12 @@ interrupted(struct run *r, struct mmig_error *err)
 	return mmig_error_code(c->last_error);
 }
 
-int
-mmig_coordinator_perform(struct mmig_coordinator *c, struct mmig_ctx *ctx,
-			 struct mmig_scope *scope,
-			 const struct mmig_model *model)
+/* Reset the per-perform results; @return false (with the error set) when
+ * the coordinator may not run. */
+static bool
+begin_run(struct mmig_coordinator *c, struct mmig_scope *scope,
+	  const struct mmig_model *model)
 {
-	struct run r = { .c = c, .scope = scope, .model = model };
-	struct mmig_error *err = NULL;
-	bool all_ok;
-	size_t i;
-
 	mmig_error_free(c->last_error);
 	c->last_error = NULL;
 	c->outcome = MMIG_OUTCOME_NONE;
@@ -519,55 +574,174 @@ mmig_coordinator_perform(struct mmig_coordinator *c, struct mmig_ctx *ctx,
 			MMIG_EPOISONED,
 			"perform: an earlier journal failure poisoned this "
 			"coordinator; recover, then make a new one");
-		return MMIG_EPOISONED;
+		return false;
 	}
 	if (!scope || !model) {
 		c->last_error = mmig_error_new(MMIG_EINVAL,
 					       "perform: scope and model are required");
-		return MMIG_EINVAL;
+		return false;
 	}
-	if (c->journal && journal_start(&r) != MMIG_OK)
-		return interrupted(&r, NULL);
-	for (i = 0; i < c->n_ops; i++) {
-		err = run_op(&r, ctx, i);
-		if (err)
-			break;
-		jnote(&r, MMIG_REC_DONE, (int64_t)i, NULL);
-		if (i + 1 < c->n_ops) {
-			jnote(&r, MMIG_REC_BEGIN, (int64_t)i + 1, NULL);
-			if (!jcommit(&r, MMIG__SYNC_DATA))
-				return interrupted(&r, NULL);
-		}
-	}
-	if (!err) {
-		jnote(&r, MMIG_REC_COMMITTED, -1, NULL);
-		if (!jcommit(&r, MMIG__SYNC_FULL))
-			return interrupted(&r, NULL);
-		mmig__jmig_free(r.jm);
-		c->outcome = MMIG_OUTCOME_COMMITTED;
-		return MMIG_OK;
-	}
-	logf_(c, MMIG_LOG_ERROR, "migration failed: %s",
-	      mmig_error_message(err));
-	if (r.jm && mmig_error_code(err) == MMIG_ECANCELED &&
-	    mmig_ctx_pause_requested(ctx)) {
-		/* Paused: nothing is undone; recovery or an operator resumes
-		 * from the first op without DONE. */
-		jnote(&r, MMIG_REC_PAUSED, -1, NULL);
-		if (!jcommit(&r, MMIG__SYNC_FULL))
-			return interrupted(&r, err);
-		mmig__jmig_free(r.jm);
-		c->outcome = MMIG_OUTCOME_PAUSED;
-		c->last_error = mmig_error_wrap(err, "paused");
-		return MMIG_EPAUSED;
-	}
-	jnote(&r, MMIG_REC_FAIL, (int64_t)i, mmig_error_message(err));
-	err = roll_back(&r, i, err, &all_ok);
-	if (r.jerr)
-		return interrupted(&r, err);
-	mmig__jmig_free(r.jm);
+	return true;
+}
+
+/* Roll back from op @p hi because of @p err, and settle the outcome. */
+static int
+fail_and_roll_back(struct run *r, size_t hi, struct mmig_error *err)
+{
+	struct mmig_coordinator *c = r->c;
+	bool all_ok;
+
+	err = roll_back(r, hi, err, &all_ok);
+	if (r->jerr)
+		return interrupted(r, err);
 	c->outcome = all_ok ? MMIG_OUTCOME_ROLLED_BACK
 			    : MMIG_OUTCOME_NEEDS_ATTENTION;
 	c->last_error = err;
 	return mmig_error_code(err);
+}
+
+/*
+ * Run ops @p from..n-1 (BEGIN @p from is already committed), then commit;
+ * on failure pause or roll back.  Frees the journal handle.
+ */
+static int
+run_forward(struct run *r, struct mmig_ctx *ctx, size_t from)
+{
+	struct mmig_coordinator *c = r->c;
+	struct mmig_error *err = NULL;
+	size_t i;
+	int rc;
+
+	for (i = from; i < c->n_ops; i++) {
+		err = run_op(r, ctx, i);
+		if (err)
+			break;
+		jnote(r, MMIG_REC_DONE, (int64_t)i, NULL);
+		if (i + 1 < c->n_ops) {
+			jnote(r, MMIG_REC_BEGIN, (int64_t)i + 1, NULL);
+			if (!jcommit(r, MMIG__SYNC_DATA))
+				return interrupted(r, NULL);
+		}
+	}
+	if (!err) {
+		jnote(r, MMIG_REC_COMMITTED, -1, NULL);
+		if (!jcommit(r, MMIG__SYNC_FULL))
+			return interrupted(r, NULL);
+		c->outcome = MMIG_OUTCOME_COMMITTED;
+		rc = MMIG_OK;
+		goto out;
+	}
+	logf_(c, MMIG_LOG_ERROR, "migration failed: %s",
+	      mmig_error_message(err));
+	if (r->jm && mmig_error_code(err) == MMIG_ECANCELED &&
+	    mmig_ctx_pause_requested(ctx)) {
+		/* Paused: nothing is undone; recovery or an operator resumes
+		 * from the first op without DONE. */
+		jnote(r, MMIG_REC_PAUSED, -1, NULL);
+		if (!jcommit(r, MMIG__SYNC_FULL))
+			return interrupted(r, err);
+		c->outcome = MMIG_OUTCOME_PAUSED;
+		c->last_error = mmig_error_wrap(err, "paused");
+		rc = MMIG_EPAUSED;
+		goto out;
+	}
+	jnote(r, MMIG_REC_FAIL, (int64_t)i, mmig_error_message(err));
+	rc = fail_and_roll_back(r, i, err);
+	if (c->outcome == MMIG_OUTCOME_INTERRUPTED)
+		return rc;
+out:
+	mmig__jmig_free(r->jm);
+	r->jm = NULL;
+	return rc;
+}
+
+/* Bind the scope's runners to the journaled migration (invariant E). */
+static void
+bind_scope(struct run *r)
+{
+	if (r->jm)
+		mmig__scope_bind(r->scope, r->jm->id_text, r->jm->epoch);
+}
+
+int
+mmig_coordinator_perform(struct mmig_coordinator *c, struct mmig_ctx *ctx,
+			 struct mmig_scope *scope,
+			 const struct mmig_model *model)
+{
+	struct run r = { .c = c, .scope = scope, .model = model };
+	int rc;
+
+	if (!begin_run(c, scope, model))
+		return mmig_error_code(c->last_error);
+	if (c->journal && journal_start(&r) != MMIG_OK)
+		return interrupted(&r, NULL);
+	bind_scope(&r);
+	rc = run_forward(&r, ctx, 0);
+	mmig__scope_bind(scope, NULL, 0);
+	return rc;
+}
+
+/* ---- recovery's entry points (coordinator-int.h) ------------------------- */
+
+void
+mmig__coordinator_set_rollback_tries(struct mmig_coordinator *c,
+				     unsigned tries)
+{
+	c->rollback_tries = tries;
+}
+
+int
+mmig__coordinator_resume(struct mmig_coordinator *c, struct mmig__jmig *jm,
+			 struct mmig_scope *scope,
+			 const struct mmig_model *model, size_t from,
+			 struct mmig_ctx *ctx)
+{
+	struct run r = { .c = c, .scope = scope, .model = model, .jm = jm,
+			 .recovering = true };
+	int rc;
+
+	if (!begin_run(c, scope, model)) {
+		mmig__jmig_free(jm);
+		return mmig_error_code(c->last_error);
+	}
+	snprintf(c->migration_id, sizeof(c->migration_id), "%s", jm->id_text);
+	bind_scope(&r);
+	if (jm->fold.state == MMIG_STATE_PAUSED)
+		jnote(&r, MMIG_REC_RESUMED, -1, NULL);
+	if (from < c->n_ops)
+		jnote(&r, MMIG_REC_BEGIN, (int64_t)from, NULL);
+	if (!jcommit(&r, MMIG__SYNC_DATA)) {
+		rc = interrupted(&r, NULL);
+	} else {
+		logf_(c, MMIG_LOG_INFO, "resuming migration %s at operation %zu",
+		      jm->id_text, from);
+		rc = run_forward(&r, ctx, from);
+	}
+	mmig__scope_bind(scope, NULL, 0);
+	return rc;
+}
+
+int
+mmig__coordinator_rollback(struct mmig_coordinator *c, struct mmig__jmig *jm,
+			   struct mmig_scope *scope,
+			   const struct mmig_model *model, size_t hi,
+			   const char *cause)
+{
+	struct run r = { .c = c, .scope = scope, .model = model, .jm = jm,
+			 .recovering = true };
+	int rc;
+
+	if (!begin_run(c, scope, model)) {
+		mmig__jmig_free(jm);
+		return mmig_error_code(c->last_error);
+	}
+	snprintf(c->migration_id, sizeof(c->migration_id), "%s", jm->id_text);
+	bind_scope(&r);
+	logf_(c, MMIG_LOG_INFO, "rolling back migration %s from operation %zu",
+	      jm->id_text, hi);
+	rc = fail_and_roll_back(&r, hi, mmig_error_new(MMIG_EOP, "%s", cause));
+	if (c->outcome != MMIG_OUTCOME_INTERRUPTED)
+		mmig__jmig_free(r.jm);
+	mmig__scope_bind(scope, NULL, 0);
+	return rc;
 }

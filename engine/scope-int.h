@@ -13,30 +13,56 @@
 
 #include "mmig/scope.h"
 
+#include <stdbool.h>
 #include <stdint.h>
 
 /*
- * What a runner is bound to while an operation runs: migration id, op index
- * and owner epoch.  Declared here so the runner can carry a pointer to it;
- * the coordinator defines it when it starts writing markers.
+ * What a scope's runners are bound to while a journaled migration runs
+ * (invariants E and F).  While bound, every transaction also:
+ *  - fences: reads mmig_epoch for the migration and refuses to commit when
+ *    the database has seen a newer owner epoch (MMIG_EFENCED), else records
+ *    its own;
+ *  - forward (undo false): skips the work when the marker row
+ *    (migration, op, txn, 'do') is already there -- that transaction
+ *    committed before a crash -- and otherwise writes it with the work;
+ *  - undo: skips when (migration, op, txn, 'undo') is there (never undo
+ *    twice); runs the work only when op has a 'do' marker in this database
+ *    (never undo what did not commit here); writes the 'undo' marker.
+ * Transaction numbers count the op's mmig_txn_run calls across both
+ * databases, from 1, so an op that re-runs from its start meets its
+ * committed transactions again in the same order.
  */
-struct mmig__txn_binding;
+struct mmig__txn_binding {
+	bool bound;
+	char migration[37];
+	uint64_t epoch;
+	int64_t op;
+	bool undo;
+	uint64_t txn_no;   /* of the op's latest mmig_txn_run */
+	uint64_t skipped;  /* transactions skipped as already done */
+};
+
+/* Bind (or with NULL @p migration, unbind) the scope's runners. */
+void mmig__scope_bind(struct mmig_scope *s, const char *migration,
+		      uint64_t epoch);
+/* The op whose transactions come next; restarts transaction numbers. */
+void mmig__scope_bind_op(struct mmig_scope *s, int64_t op, bool undo);
+/* Write the binding's epoch into the controller database, and into the
+ * model database when its file exists, so a stale owner is fenced out
+ * before the new one does anything. */
+struct mmig_error *mmig__scope_fence(struct mmig_scope *s);
+/* True when either database holds an 'undo' marker of the migration. */
+struct mmig_error *mmig__scope_any_undo(struct mmig_scope *s,
+					const char *migration, bool *any);
 
 struct mmig_txn_runner {
 	struct mmig_scope *scope; /* the scope that owns this runner */
 	const char *path;         /* owned by the scope */
 	sqlite3 *db;              /* NULL until first use, and after close */
-	/*
-	 * NULL for now.  A later change makes mmig_txn_run() write an
-	 * mmig_applied marker row (migration id, op index, transaction
-	 * number, owner epoch) inside each transaction while the runner is
-	 * bound, and refuse to commit when the database holds a newer epoch
-	 * for the migration (invariants E and F).
-	 */
-	struct mmig__txn_binding *binding;
-	/* Transactions committed through this runner; the marker's
-	 * transaction number will be taken from it. */
+	/* Transactions committed through this runner. */
 	uint64_t txn_count;
+	/* The marker tables exist in this connection's database. */
+	bool markers_ready;
 	/* Tries that hit SQLITE_BUSY (or an MMIG_EBUSY from the work) and were
 	 * retried or given up on; for tests and benchmarks. */
 	uint64_t busy_retries;
@@ -51,6 +77,7 @@ struct mmig_scope {
 	unsigned busy_budget_ms; /* never 0 once made */
 	struct mmig_txn_runner controller;
 	struct mmig_txn_runner model;
+	struct mmig__txn_binding binding;
 };
 
 #endif

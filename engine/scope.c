@@ -23,18 +23,21 @@
  */
 #include "scope-int.h"
 
+#include "fault.h"
 #include "internal.h"
 #include "mmig/ctx.h"
 #include "mmig/error.h"
 #include "mmig/scope.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <stdbool.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <string.h>
 #include <strings.h>
 #include <time.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 enum {
@@ -156,8 +159,8 @@ runner_init(struct mmig_txn_runner *r, struct mmig_scope *s, const char *path)
 		.scope = s,
 		.path = path,
 		.db = NULL,
-		.binding = NULL,
 		.txn_count = 0,
+		.markers_ready = false,
 		.busy_retries = 0,
 	};
 }
@@ -171,6 +174,7 @@ runner_close(struct mmig_txn_runner *r)
 	 */
 	sqlite3_close_v2(r->db);
 	r->db = NULL;
+	r->markers_ready = false;
 }
 
 /*
@@ -419,39 +423,314 @@ mmig_scope_delete_model(struct mmig_scope *s)
 	 * a new database made at the same path.
 	 */
 	runner_close(&s->model);
+	if (MMIG_FAULT(MODEL_DELETE))
+		return mmig_error_new(-EIO, "delete model database %s: "
+					    "injected I/O error", s->model_path);
 	return s->delete_model(s->delete_arg, s->model_path);
+}
+
+/* fsync the directory holding @p path, so renames and unlinks in it are
+ * durable. */
+static int
+sync_parent_dir(const char *path)
+{
+	char *dir = mmig__strdup(path);
+	char *slash;
+	int fd, rc = 0;
+
+	if (!dir)
+		return -ENOMEM;
+	slash = strrchr(dir, '/');
+	if (slash == dir)
+		slash[1] = '\0';
+	else if (slash)
+		*slash = '\0';
+	fd = open(slash ? dir : ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (fd < 0 || fsync(fd) != 0)
+		rc = -errno;
+	if (fd >= 0)
+		close(fd);
+	mmig__free(dir);
+	return rc;
 }
 
 struct mmig_error *
 mmig_model_db_remove(void *arg, const char *path)
 {
 	/*
-	 * The -wal file goes before the database: a -wal left behind next
-	 * to no database would be replayed into the next database created
-	 * at this path.  So on any failure we stop, leaving the database in
-	 * place for the next (idempotent) call to finish.
+	 * Deleting must be idempotent and leave no half state that could be
+	 * mistaken for a database.  So every file is first renamed to a
+	 * tombstone -- the -wal before the database, since a -wal left next
+	 * to no database would be replayed into the next database created at
+	 * this path -- the directory is synced (the database is now gone,
+	 * durably), then the tombstones are unlinked.  A crash anywhere
+	 * leaves either the files or tombstones that the next call removes.
 	 */
-	static const char *const suffixes[] = {"-wal", "-shm", ""};
+	static const char *const suffixes[] = { "-wal", "-shm", "" };
 	struct mmig_error *err = NULL;
-	size_t i;
+	int rc;
 
 	(void)arg;
 	if (!path || !*path)
 		return mmig_error_new(MMIG_EINVAL,
 				      "remove model database: no path");
-	for (i = 0; i < MMIG_ARRAY_LEN(suffixes) && !err; i++) {
+	for (size_t i = 0; i < MMIG_ARRAY_LEN(suffixes) && !err; i++) {
 		char *file = mmig__asprintf("%s%s", path, suffixes[i]);
+		char *tomb = mmig__asprintf("%s.tombstone%s", path,
+					    suffixes[i]);
 
-		if (!file)
-			return mmig_error_new(MMIG_ENOMEM,
-					      "remove model database %s: %s",
-					      path, mmig_strerror(MMIG_ENOMEM));
-		if (unlink(file) != 0 && errno != ENOENT)
+		if (!file || !tomb)
+			err = mmig_error_new(MMIG_ENOMEM,
+					     "remove model database %s: %s",
+					     path, mmig_strerror(MMIG_ENOMEM));
+		else if (rename(file, tomb) != 0 && errno != ENOENT)
 			err = mmig_error_new(-errno, "remove %s: %s", file,
 					     strerror(errno));
 		mmig__free(file);
+		mmig__free(tomb);
+	}
+	if (!err && (rc = sync_parent_dir(path)) != 0)
+		err = mmig_error_new(rc, "remove %s: sync directory: %s", path,
+				     strerror(-rc));
+	for (size_t i = 0; i < MMIG_ARRAY_LEN(suffixes) && !err; i++) {
+		char *tomb = mmig__asprintf("%s.tombstone%s", path,
+					    suffixes[i]);
+
+		if (!tomb)
+			err = mmig_error_new(MMIG_ENOMEM, "remove %s: %s", path,
+					     mmig_strerror(MMIG_ENOMEM));
+		else if (unlink(tomb) != 0 && errno != ENOENT)
+			err = mmig_error_new(-errno, "remove %s: %s", tomb,
+					     strerror(errno));
+		mmig__free(tomb);
 	}
 	return err;
+}
+
+/* ---- markers and fencing (invariants E and F) ---------------------------- */
+
+static const char markers_schema[] =
+	"CREATE TABLE IF NOT EXISTS mmig_applied ("
+	" migration TEXT NOT NULL, op INTEGER NOT NULL, txn INTEGER NOT NULL,"
+	" kind TEXT NOT NULL, epoch INTEGER NOT NULL,"
+	" PRIMARY KEY (migration, op, txn, kind)) WITHOUT ROWID;"
+	"CREATE TABLE IF NOT EXISTS mmig_epoch ("
+	" migration TEXT PRIMARY KEY, epoch INTEGER NOT NULL) WITHOUT ROWID;";
+
+void
+mmig__scope_bind(struct mmig_scope *s, const char *migration, uint64_t epoch)
+{
+	s->binding = (struct mmig__txn_binding){ .op = -1 };
+	if (!migration)
+		return;
+	s->binding.bound = true;
+	snprintf(s->binding.migration, sizeof(s->binding.migration), "%s",
+		 migration);
+	s->binding.epoch = epoch;
+}
+
+void
+mmig__scope_bind_op(struct mmig_scope *s, int64_t op, bool undo)
+{
+	s->binding.op = op;
+	s->binding.undo = undo;
+	s->binding.txn_no = 0;
+}
+
+/* Run @p sql with the given integer/text parameters; *found says whether
+ * it produced a row, *value gets its first column. */
+static int
+marker_query(sqlite3 *db, const char *sql, const char *migration,
+	     int64_t a, int64_t b, const char *kind, bool *found,
+	     int64_t *value)
+{
+	sqlite3_stmt *st;
+	int rc, i = 1;
+
+	rc = sqlite3_prepare_v2(db, sql, -1, &st, NULL);
+	if (rc != SQLITE_OK)
+		return rc;
+	sqlite3_bind_text(st, i++, migration, -1, SQLITE_STATIC);
+	if (sqlite3_bind_parameter_count(st) >= 2)
+		sqlite3_bind_int64(st, i++, a);
+	if (sqlite3_bind_parameter_count(st) >= 3)
+		sqlite3_bind_int64(st, i++, b);
+	if (sqlite3_bind_parameter_count(st) >= 4)
+		sqlite3_bind_text(st, i++, kind, -1, SQLITE_STATIC);
+	rc = sqlite3_step(st);
+	if (found)
+		*found = rc == SQLITE_ROW;
+	if (rc == SQLITE_ROW && value)
+		*value = sqlite3_column_int64(st, 0);
+	if (rc == SQLITE_ROW || rc == SQLITE_DONE)
+		rc = SQLITE_OK;
+	sqlite3_finalize(st);
+	return rc;
+}
+
+enum marker_plan { MARK_RUN, MARK_SKIP, MARK_ONLY };
+
+/*
+ * Inside the open transaction: fence on the epoch, then decide whether the
+ * work runs.  The marker is written afterwards by marker_write().
+ */
+static struct mmig_error *
+marker_check(struct mmig_txn_runner *r, enum marker_plan *plan)
+{
+	const struct mmig__txn_binding *b = &r->scope->binding;
+	sqlite3 *db = r->db;
+	const char *kind = b->undo ? "undo" : "do";
+	int64_t db_epoch = 0;
+	bool found;
+	int rc;
+
+	*plan = MARK_RUN;
+	if (!r->markers_ready) {
+		rc = sqlite3_exec(db, markers_schema, NULL, NULL, NULL);
+		if (rc != SQLITE_OK)
+			return runner_error(r, db, rc, "create marker tables in");
+		r->markers_ready = true;
+	}
+	rc = marker_query(db, "SELECT epoch FROM mmig_epoch WHERE migration = ?",
+			  b->migration, 0, 0, NULL, &found, &db_epoch);
+	if (rc != SQLITE_OK)
+		return runner_error(r, db, rc, "read epoch in");
+	if (found && (uint64_t)db_epoch > b->epoch)
+		return mmig_error_new(MMIG_EFENCED,
+				      "%s: migration %s is owned by epoch %lld "
+				      "now, this is epoch %llu: refusing to "
+				      "commit",
+				      r->path, b->migration, (long long)db_epoch,
+				      (unsigned long long)b->epoch);
+	if (!found || (uint64_t)db_epoch < b->epoch) {
+		rc = marker_query(db,
+				  "INSERT OR REPLACE INTO mmig_epoch VALUES (?, ?)",
+				  b->migration, (int64_t)b->epoch, 0, NULL,
+				  NULL, NULL);
+		if (rc != SQLITE_OK)
+			return runner_error(r, db, rc, "write epoch in");
+	}
+	rc = marker_query(db,
+			  "SELECT 1 FROM mmig_applied WHERE migration = ? "
+			  "AND op = ? AND txn = ? AND kind = ?",
+			  b->migration, b->op, (int64_t)b->txn_no, kind, &found,
+			  NULL);
+	if (rc != SQLITE_OK)
+		return runner_error(r, db, rc, "read markers in");
+	if (found) {
+		*plan = MARK_SKIP; /* committed before: never twice */
+		return NULL;
+	}
+	if (b->undo) {
+		/* Undo only what this op committed here (rule 5). */
+		rc = marker_query(db,
+				  "SELECT 1 FROM mmig_applied WHERE migration = ? "
+				  "AND op = ? AND kind = 'do'",
+				  b->migration, b->op, 0, NULL, &found, NULL);
+		if (rc != SQLITE_OK)
+			return runner_error(r, db, rc, "read markers in");
+		if (!found)
+			*plan = MARK_ONLY;
+	}
+	return NULL;
+}
+
+static struct mmig_error *
+marker_write(struct mmig_txn_runner *r)
+{
+	const struct mmig__txn_binding *b = &r->scope->binding;
+	sqlite3_stmt *st;
+	int rc;
+
+	rc = sqlite3_prepare_v2(r->db,
+				"INSERT INTO mmig_applied VALUES (?, ?, ?, ?, ?)",
+				-1, &st, NULL);
+	if (rc != SQLITE_OK)
+		return runner_error(r, r->db, rc, "write marker in");
+	sqlite3_bind_text(st, 1, b->migration, -1, SQLITE_STATIC);
+	sqlite3_bind_int64(st, 2, b->op);
+	sqlite3_bind_int64(st, 3, (int64_t)b->txn_no);
+	sqlite3_bind_text(st, 4, b->undo ? "undo" : "do", -1, SQLITE_STATIC);
+	sqlite3_bind_int64(st, 5, (int64_t)b->epoch);
+	rc = sqlite3_step(st);
+	sqlite3_finalize(st);
+	return rc == SQLITE_DONE ? NULL
+				 : runner_error(r, r->db, rc, "write marker in");
+}
+
+static struct mmig_error *
+fence_txn(sqlite3 *db, void *arg)
+{
+	return NULL; /* marker_check() does the fencing */
+}
+
+struct mmig_error *
+mmig__scope_fence(struct mmig_scope *s)
+{
+	struct mmig_txn_runner *r;
+	struct mmig_error *err;
+	struct stat st;
+	int64_t op = s->binding.op;
+	bool undo = s->binding.undo;
+
+	/* A transaction with no marker of its own: op -1 is never an op. */
+	mmig__scope_bind_op(s, -1, false);
+	err = mmig_scope_controller_db(s, &r);
+	if (!err)
+		err = mmig_txn_run(r, NULL, fence_txn, NULL);
+	if (!err && stat(s->model_path, &st) == 0) {
+		mmig__scope_bind_op(s, -1, false);
+		err = mmig_scope_model_db(s, &r);
+		if (!err)
+			err = mmig_txn_run(r, NULL, fence_txn, NULL);
+	}
+	mmig__scope_bind_op(s, op, undo);
+	return err;
+}
+
+static struct mmig_error *
+any_undo_in(struct mmig_txn_runner *r, const char *migration, bool *any)
+{
+	bool found = false;
+	int rc;
+
+	rc = marker_query(r->db,
+			  "SELECT 1 FROM sqlite_master WHERE name = 'mmig_applied'",
+			  "", 0, 0, NULL, &found, NULL);
+	if (rc == SQLITE_OK && found)
+		rc = marker_query(r->db,
+				  "SELECT 1 FROM mmig_applied WHERE migration = ? "
+				  "AND kind = 'undo'",
+				  migration, 0, 0, NULL, &found, NULL);
+	if (rc != SQLITE_OK)
+		return runner_error(r, r->db, rc, "read markers in");
+	*any = *any || found;
+	return NULL;
+}
+
+struct mmig_error *
+mmig__scope_any_undo(struct mmig_scope *s, const char *migration, bool *any)
+{
+	struct mmig_txn_runner *r;
+	struct mmig_error *err;
+	struct stat st;
+
+	*any = false;
+	if (stat(s->controller_path, &st) == 0) {
+		err = mmig_scope_controller_db(s, &r);
+		if (!err)
+			err = any_undo_in(r, migration, any);
+		if (err)
+			return err;
+	}
+	if (stat(s->model_path, &st) == 0) {
+		err = mmig_scope_model_db(s, &r);
+		if (!err)
+			err = any_undo_in(r, migration, any);
+		if (err)
+			return err;
+	}
+	return NULL;
 }
 
 /*
@@ -492,9 +771,28 @@ txn_try(struct mmig_txn_runner *r, mmig_txn_fn fn, void *arg,
 			     : runner_error(r, db, rc, "begin transaction on");
 		return busy;
 	}
-	err = fn(db, arg);
+	if (r->scope->binding.bound) {
+		enum marker_plan plan;
+
+		err = marker_check(r, &plan);
+		if (!err && plan == MARK_SKIP) {
+			txn_rollback(db);
+			r->scope->binding.skipped++;
+			*errp = NULL;
+			return false;
+		}
+		if (!err && plan == MARK_RUN)
+			err = fn(db, arg);
+		if (!err)
+			err = marker_write(r);
+	} else {
+		err = fn(db, arg);
+	}
 	if (err) {
 		busy = mmig_error_code(err) == MMIG_EBUSY;
+		/* The marker tables may have been made in this very
+		 * transaction: make sure the next one checks again. */
+		r->markers_ready = false;
 		if (!txn_rollback(db) && busy) {
 			/* Retrying on a connection still in a transaction
 			 * would nest; report the connection instead. */
@@ -507,7 +805,19 @@ txn_try(struct mmig_txn_runner *r, mmig_txn_fn fn, void *arg,
 		*errp = err;
 		return busy;
 	}
+	if (MMIG_FAULT(DB_COMMIT)) {
+		txn_rollback(db);
+		r->markers_ready = false;
+		*errp = mmig_error_new(-EIO, "commit on %s: injected I/O error",
+				       r->path);
+		return false;
+	}
 	rc = sqlite3_exec(db, "COMMIT", NULL, NULL, NULL);
+	if (rc == SQLITE_OK && MMIG_FAULT(DB_COMMITTED)) {
+		*errp = mmig_error_new(-EIO, "commit on %s: injected I/O "
+					     "error after the commit", r->path);
+		return false;
+	}
 	if (rc == SQLITE_OK) {
 		r->txn_count++;
 		*errp = NULL;
@@ -519,6 +829,7 @@ txn_try(struct mmig_txn_runner *r, mmig_txn_fn fn, void *arg,
 	 * overwrites it.
 	 */
 	busy = sqlite_is_busy(rc);
+	r->markers_ready = false;
 	err = busy ? mmig_error_sqlite(db, rc, "commit")
 		   : runner_error(r, db, rc, "commit on");
 	if (!txn_rollback(db))
@@ -554,6 +865,9 @@ mmig_txn_run(struct mmig_txn_runner *r, struct mmig_ctx *ctx, mmig_txn_fn fn,
 				      "transaction on %s: a transaction is "
 				      "already open on this connection",
 				      r->path);
+	/* Numbered per call, not per try: a retry is the same transaction. */
+	if (r->scope->binding.bound)
+		r->scope->binding.txn_no++;
 	backoff_init(&b, r->scope->busy_budget_ms);
 	for (;;) {
 		rc = mmig_ctx_err(ctx);

@@ -10,6 +10,10 @@
  * Every step is journaled.  `--fail-at fill-model` makes that op fail after
  * its writes, to show the rollback.
  *
+ * At start-up, before anything else, it settles whatever an earlier run
+ * left in flight (mmig_recover()): that is why its operations are in a
+ * registry, so that they can be rebuilt from the journal by name.
+ *
  * usage: embed-example --journal DIR --controller-db FILE --model-dir DIR
  *                      [--uuid UUID] [--fail-at OP] [--rows N] [--show]
  */
@@ -22,9 +26,18 @@
 #include <string.h>
 #include <sys/stat.h>
 
-struct example {
+/* What the command line asks of the operations; every instance reads it. */
+struct config {
 	const char *fail_at;
 	int rows;
+	const char *controller_db;
+	const char *model_dir;
+};
+
+struct example {
+	const struct config *cfg;
+	int rows;
+	const char *fail_at;
 	struct mmig_txn_runner *db;
 };
 
@@ -100,12 +113,19 @@ register_rollback(void *self, struct mmig_ctx *ctx, const struct mmig_model *m)
 	return mmig_txn_run(ex->db, ctx, unregister_txn, (void *)m);
 }
 
+static void
+example_destroy(void *self)
+{
+	free(self);
+}
+
 static const struct mmig_op_vtable register_vt = {
 	.name = "register-model",
 	.version = 1,
 	.setup = register_setup,
 	.execute = register_execute,
 	.rollback = register_rollback,
+	.destroy = example_destroy,
 };
 
 static struct mmig_error *
@@ -159,7 +179,59 @@ static const struct mmig_op_vtable fill_vt = {
 	.version = 1,
 	.setup = fill_setup,
 	.execute = fill_execute,
+	.destroy = example_destroy,
 };
+
+/* The registry's constructor: a fresh instance reading the config. */
+static struct mmig_error *
+example_new(void *arg, void **self)
+{
+	const struct config *cfg = arg;
+	struct example *ex = calloc(1, sizeof(*ex));
+
+	if (!ex)
+		return mmig_error_new(MMIG_ENOMEM, "out of memory");
+	ex->cfg = cfg;
+	ex->rows = cfg->rows;
+	ex->fail_at = cfg->fail_at;
+	*self = ex;
+	return NULL;
+}
+
+static int
+scope_for_model(void *arg, const char *uuid, enum mmig_durability d,
+		struct mmig_scope **out)
+{
+	const struct config *cfg = arg;
+
+	return mmig_scope_for_model(out, cfg->controller_db, cfg->model_dir,
+				    uuid, d);
+}
+
+/* Settle what an earlier run left in flight; @return false on failure. */
+static bool
+recover_at_startup(struct mmig_journal *j, struct mmig_registry *reg,
+		   struct config *cfg)
+{
+	struct mmig_recover_options o = {
+		.policy = MMIG_POLICY_ROLLBACK,
+		.scope_for_model = scope_for_model,
+		.scope_arg = cfg,
+	};
+	struct mmig_recover_summary *s;
+	bool ok;
+
+	if (mmig_recover(j, reg, &o, &s) != MMIG_OK)
+		return false;
+	for (size_t i = 0; i < s->n; i++)
+		printf("recovered %s: %s%s%s\n", s->items[i].id,
+		       mmig_recover_action_name(s->items[i].action),
+		       s->items[i].message ? ": " : "",
+		       s->items[i].message ? s->items[i].message : "");
+	ok = s->n_unsettled == 0;
+	mmig_recover_summary_free(s);
+	return ok;
+}
 
 static void
 usage(FILE *out)
@@ -184,8 +256,9 @@ main(int argc, char **argv)
 		{ "help", no_argument, NULL, 'h' },
 		{ 0 },
 	};
-	const char *journal_dir = NULL, *controller = NULL, *model_dir = NULL;
-	struct example reg = { .rows = 0 }, fill = { .rows = 1000 };
+	const char *journal_dir = NULL;
+	struct config cfg = { .rows = 1000 };
+	struct mmig_registry *reg = NULL;
 	struct mmig_model model = {
 		.uuid = "7d9f4a2e-3b1c-4e5f-8a6b-9c0d1e2f3a4b",
 		.desc = "{\"example\":true}",
@@ -203,16 +276,16 @@ main(int argc, char **argv)
 			journal_dir = optarg;
 			break;
 		case 'c':
-			controller = optarg;
+			cfg.controller_db = optarg;
 			break;
 		case 'm':
-			model_dir = optarg;
+			cfg.model_dir = optarg;
 			break;
 		case 'f':
-			reg.fail_at = fill.fail_at = optarg;
+			cfg.fail_at = optarg;
 			break;
 		case 'r':
-			fill.rows = atoi(optarg);
+			cfg.rows = atoi(optarg);
 			break;
 		case 'u':
 			model.uuid = optarg;
@@ -228,12 +301,13 @@ main(int argc, char **argv)
 			return 2;
 		}
 	}
-	if (!journal_dir || !controller || !model_dir || optind != argc) {
+	if (!journal_dir || !cfg.controller_db || !cfg.model_dir ||
+	    optind != argc) {
 		usage(stderr);
 		return 2;
 	}
 	model.desc_len = strlen(model.desc);
-	mkdir(model_dir, 0755);
+	mkdir(cfg.model_dir, 0755);
 	rc = mmig_journal_open(&j, journal_dir, NULL, &err);
 	if (rc != MMIG_OK) {
 		fprintf(stderr, "embed-example: journal: %s\n",
@@ -241,17 +315,37 @@ main(int argc, char **argv)
 		mmig_error_free(err);
 		return 1;
 	}
-	rc = mmig_scope_for_model(&scope, controller, model_dir, model.uuid,
-				  MMIG_DURABLE);
+	if (mmig_registry_new(&reg) != MMIG_OK ||
+	    mmig_registry_add(reg, &register_vt, example_new, &cfg) != MMIG_OK ||
+	    mmig_registry_add(reg, &fill_vt, example_new, &cfg) != MMIG_OK) {
+		fprintf(stderr, "embed-example: registry: out of memory\n");
+		rc = MMIG_ENOMEM;
+		goto out;
+	}
+	if (!recover_at_startup(j, reg, &cfg)) {
+		fprintf(stderr, "embed-example: recovery left migrations "
+				"unsettled; see mmig-recover list\n");
+		rc = MMIG_EATTENTION;
+		goto out;
+	}
+	rc = mmig_scope_for_model(&scope, cfg.controller_db, cfg.model_dir,
+				  model.uuid, MMIG_DURABLE);
 	if (rc == MMIG_EINVAL)
 		fprintf(stderr, "embed-example: --uuid %s: not a canonical "
 				"lower-case UUID\n", model.uuid);
 	if (rc == MMIG_OK)
 		rc = mmig_coordinator_new(&c, NULL, NULL);
-	if (rc == MMIG_OK)
-		rc = mmig_coordinator_add(c, &register_vt, &reg);
-	if (rc == MMIG_OK)
-		rc = mmig_coordinator_add(c, &fill_vt, &fill);
+	for (int i = 0; rc == MMIG_OK && i < 2; i++) {
+		static const char *const plan[] = { "register-model",
+						    "fill-model" };
+		struct mmig_op op;
+		struct mmig_error *berr = mmig_registry_build(reg, plan[i], 1,
+							      &op);
+
+		rc = berr ? mmig_error_code(berr)
+			  : mmig_coordinator_add(c, op.vt, op.self);
+		mmig_error_free(berr);
+	}
 	if (rc != MMIG_OK) {
 		fprintf(stderr, "embed-example: %s\n", mmig_strerror(rc));
 		goto out;
@@ -267,6 +361,7 @@ main(int argc, char **argv)
 out:
 	mmig_coordinator_free(c);
 	mmig_scope_free(scope);
+	mmig_registry_free(reg);
 	mmig_journal_close(j);
 	return rc == MMIG_OK ? 0 : 1;
 }

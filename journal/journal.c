@@ -48,6 +48,7 @@
  * every transaction holds `map_lock` shared and a resize takes it
  * exclusively.
  */
+#include "fault.h"
 #include "internal.h"
 #include "journal-int.h"
 
@@ -271,12 +272,27 @@ write_begin(struct mmig_journal *j, enum mmig__sync sync, MDB_txn **txn)
 	return rc;
 }
 
+static void
+write_abort(struct mmig_journal *j, MDB_txn *txn)
+{
+	txn_abort(j, txn);
+	pthread_mutex_unlock(&j->write_lock);
+}
+
 static int
 write_commit(struct mmig_journal *j, MDB_txn *txn, enum mmig__sync sync)
 {
-	int rc = txn_commit(j, txn);
+	int rc;
 
+	if (MMIG_FAULT(JOURNAL_COMMIT)) {
+		/* An injected I/O error: nothing of this commit is written. */
+		write_abort(j, txn);
+		return EIO;
+	}
+	rc = txn_commit(j, txn);
 	pthread_mutex_unlock(&j->write_lock);
+	if (rc == MDB_SUCCESS && MMIG_FAULT(JOURNAL_COMMITTED))
+		rc = EIO; /* committed, but the caller is told it failed */
 	if (rc == MDB_SUCCESS) {
 		atomic_fetch_add(&j->commits, 1);
 		atomic_fetch_add(&j->syncs, sync == MMIG__SYNC_FULL   ? 2
@@ -284,13 +300,6 @@ write_commit(struct mmig_journal *j, MDB_txn *txn, enum mmig__sync sync)
 								      : 0);
 	}
 	return rc;
-}
-
-static void
-write_abort(struct mmig_journal *j, MDB_txn *txn)
-{
-	txn_abort(j, txn);
-	pthread_mutex_unlock(&j->write_lock);
 }
 
 int

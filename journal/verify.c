@@ -207,16 +207,21 @@ delete_migration(struct mmig_journal *j, MDB_txn *txn,
 	if (rc != MDB_SUCCESS)
 		return mmig__from_mdb(rc);
 	mmig__log_key(start, id, 0);
-	key = (MDB_val){ .mv_size = sizeof(start), .mv_data = start };
 	rc = mdb_cursor_open(txn, dbs->log, &cur);
 	if (rc != MDB_SUCCESS)
 		return mmig__from_mdb(rc);
-	rc = mdb_cursor_get(cur, &key, &val, MDB_SET_RANGE);
-	while (rc == MDB_SUCCESS && key.mv_size == MMIG__LOG_KEY_LEN &&
-	       memcmp(key.mv_data, id, MMIG_ID_LEN) == 0) {
+	/* Seek the migration's first record again after each delete: once
+	 * the last record of the table is deleted the cursor has no current
+	 * record to move on from. */
+	for (;;) {
+		key = (MDB_val){ .mv_size = sizeof(start), .mv_data = start };
+		rc = mdb_cursor_get(cur, &key, &val, MDB_SET_RANGE);
+		if (rc != MDB_SUCCESS || key.mv_size != MMIG__LOG_KEY_LEN ||
+		    memcmp(key.mv_data, id, MMIG_ID_LEN) != 0)
+			break;
 		rc = mdb_cursor_del(cur, 0);
-		if (rc == MDB_SUCCESS)
-			rc = mdb_cursor_get(cur, &key, &val, MDB_GET_CURRENT);
+		if (rc != MDB_SUCCESS)
+			break;
 	}
 	mdb_cursor_close(cur);
 	return rc == MDB_SUCCESS || rc == MDB_NOTFOUND ? MMIG_OK

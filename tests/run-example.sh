@@ -23,4 +23,20 @@ rows=$(sqlite3 "$work/c.db" "SELECT group_concat(uuid) FROM models")
 parts=$(sqlite3 "$work/m/$ok.db" "SELECT count(*) FROM parts")
 [ "$parts" = 50 ] || fail "parts: $parts"
 "$example" "${args[@]}" --uuid "../../etc/passwd" 2>/dev/null && fail "bad uuid accepted"
+
+# Killed (SIGKILL, injected right after fill-model's database commit), then
+# started again: the start-up recovery rolls the dead run back first.
+third=5c6d7e8f-9a0b-4c1d-8e2f-3a4b5c6d7e8f
+set +e
+MMIG_FAULT=DB_COMMITTED:2:kill "$example" "${args[@]}" --uuid "$third" \
+	>/dev/null 2>&1
+status=$?
+set -e
+[ "$status" = 137 ] || fail "the injected kill did not happen (exit $status)"
+[ -e "$work/m/$third.db" ] || fail "the killed run left no model database"
+out=$("$example" "${args[@]}" --uuid "$third" 2>/dev/null)
+[[ $out == *"recovered "*": rolled-back"* ]] || fail "no recovery: $out"
+[[ $out == *": committed" ]] || fail "rerun after recovery: $out"
+rows=$(sqlite3 "$work/c.db" "SELECT count(*) FROM models WHERE uuid = '$third'")
+[ "$rows" = 1 ] || fail "controller rows for the recovered model: $rows"
 echo "example: 1 passed, 0 failed"

@@ -827,6 +827,14 @@ test_journal_prune_keeps_newest_and_in_flight(void **state)
 					    &pruned),
 			 MMIG_OK);
 	assert_int_equal(pruned, 0);
+	/* keep none: every final one goes, whichever holds the table's last
+	 * key, and the paused one stays */
+	assert_int_equal(mmig_journal_prune(f->j, 0, 0, &pruned), MMIG_OK);
+	assert_int_equal(pruned, 2);
+	assert_int_equal(mmig_journal_list(f->j, true, &list, &n), MMIG_OK);
+	assert_int_equal(n, 1);
+	assert_string_equal(list[0].state, "PAUSED");
+	mmig_migration_info_free(list, n);
 	assert_int_equal(verify_problems(f->j), 0);
 }
 

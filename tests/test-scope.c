@@ -201,7 +201,7 @@ test_scope_commit_visible_from_second_connection(void **state)
 	assert_int_equal(count_rows(f->controller, "t"), 1);
 	assert_int_equal(r->txn_count, 2);
 	assert_int_equal(r->busy_retries, 0);
-	assert_null(r->binding);
+	assert_false(s->binding.bound);
 	mmig_scope_free(s);
 }
 
@@ -686,17 +686,24 @@ test_scope_model_db_remove_reports_unlink_error(void **state)
 	char shm[160];
 	struct mmig_error *err;
 
+	char tomb[200];
+
 	/* unlink() of a directory fails with EISDIR (not ENOENT). */
 	snprintf(shm, sizeof(shm), "%s-shm", f->model);
+	snprintf(tomb, sizeof(tomb), "%s.tombstone-shm", f->model);
 	make_db_with_wal(f->model);
 	assert_int_equal(unlink(shm), 0);
 	assert_int_equal(mkdir(shm, 0700), 0);
 	err = mmig_model_db_remove(NULL, f->model);
 	assert_int_equal(mmig_error_code(err), -EISDIR);
-	assert_non_null(strstr(mmig_error_message(err), shm));
+	assert_non_null(strstr(mmig_error_message(err), tomb));
 	mmig_error_free(err);
-	/* The database stays, so no stale -wal is ever left without it. */
-	assert_true(exists(f->model));
+	/* The database is already gone from its path (renamed to a
+	 * tombstone, directory synced); what failed is the clean-up, which
+	 * the next call finishes. */
+	assert_false(exists(f->model));
+	assert_int_equal(rmdir(tomb), 0);
+	assert_null(mmig_model_db_remove(NULL, f->model));
 }
 
 static void
@@ -853,6 +860,131 @@ test_scope_error_sqlite_maps_codes(void **state)
 
 #define T(name) cmocka_unit_test_setup_teardown(name, setup, teardown)
 
+/* ---- markers and fencing ------------------------------------------------ */
+
+static void
+test_scope_bound_txn_committed_once_skipped_on_rerun(void **state)
+{
+	struct fixture *f = *state;
+	struct mmig_scope *s = new_scope(f, MMIG_DURABLE, 0);
+	struct mmig_txn_runner *r = controller_with_table(s);
+	int calls = 0;
+
+	mmig__scope_bind(s, "m-1", 1);
+	mmig__scope_bind_op(s, 3, false);
+	assert_null(mmig_txn_run(r, NULL, insert_row, &calls));
+	assert_int_equal(calls, 1);
+	/* the op runs again from its start, as resume does: transaction 1
+	 * committed already and is skipped; transaction 2 is new */
+	mmig__scope_bind_op(s, 3, false);
+	assert_null(mmig_txn_run(r, NULL, insert_row, &calls));
+	assert_int_equal(calls, 1);
+	assert_int_equal(s->binding.skipped, 1);
+	assert_null(mmig_txn_run(r, NULL, insert_row, &calls));
+	assert_int_equal(calls, 2);
+	assert_int_equal(count_rows(f->controller, "t"), 2);
+	assert_int_equal(count_rows(f->controller, "mmig_applied"), 2);
+	mmig_scope_free(s);
+}
+
+static void
+test_scope_marker_commits_with_the_work_or_not_at_all(void **state)
+{
+	struct fixture *f = *state;
+	struct mmig_scope *s = new_scope(f, MMIG_DURABLE, 0);
+	struct mmig_txn_runner *r = controller_with_table(s);
+	struct mmig_error *err;
+
+	mmig__scope_bind(s, "m-1", 1);
+	mmig__scope_bind_op(s, 0, false);
+	err = mmig_txn_run(r, NULL, insert_then_fail, NULL);
+	assert_non_null(err);
+	mmig_error_free(err);
+	assert_int_equal(count_rows(f->controller, "t"), 0);
+	/* no marker was left (the marker table itself was rolled back with
+	 * the work), so on resume the transaction runs again and commits */
+	mmig__scope_bind_op(s, 0, false);
+	assert_null(mmig_txn_run(r, NULL, insert_row, NULL));
+	assert_int_equal(count_rows(f->controller, "t"), 1);
+	assert_int_equal(count_rows(f->controller, "mmig_applied"), 1);
+	mmig_scope_free(s);
+}
+
+static void
+test_scope_stale_epoch_is_fenced_out(void **state)
+{
+	struct fixture *f = *state;
+	struct mmig_scope *s = new_scope(f, MMIG_DURABLE, 0);
+	struct mmig_scope *stale = new_scope(f, MMIG_DURABLE, 0);
+	struct mmig_txn_runner *r = controller_with_table(s), *rs;
+	struct mmig_error *err;
+	int calls = 0;
+
+	/* the new owner (epoch 2) fences the database first */
+	mmig__scope_bind(s, "m-1", 2);
+	assert_null(mmig__scope_fence(s));
+	/* the old owner, still running with epoch 1, tries to commit */
+	assert_null(mmig_scope_controller_db(stale, &rs));
+	mmig__scope_bind(stale, "m-1", 1);
+	mmig__scope_bind_op(stale, 1, false);
+	err = mmig_txn_run(rs, NULL, insert_row, &calls);
+	assert_int_equal(mmig_error_code(err), MMIG_EFENCED);
+	assert_non_null(strstr(mmig_error_message(err), "epoch 2"));
+	mmig_error_free(err);
+	assert_int_equal(count_rows(f->controller, "t"), 0);
+	/* the new owner commits */
+	mmig__scope_bind_op(s, 1, false);
+	assert_null(mmig_txn_run(r, NULL, insert_row, &calls));
+	assert_int_equal(count_rows(f->controller, "t"), 1);
+	mmig_scope_free(stale);
+	mmig_scope_free(s);
+}
+
+static struct mmig_error *
+delete_rows(sqlite3 *db, void *arg)
+{
+	int *calls = arg;
+
+	(*calls)++;
+	return sqlite3_exec(db, "DELETE FROM t", NULL, NULL, NULL)
+		       ? mmig_error_sqlite(db, SQLITE_ERROR, "delete")
+		       : NULL;
+}
+
+static void
+test_scope_undo_only_what_committed_and_never_twice(void **state)
+{
+	struct fixture *f = *state;
+	struct mmig_scope *s = new_scope(f, MMIG_DURABLE, 0);
+	struct mmig_txn_runner *r = controller_with_table(s);
+	int calls = 0, undos = 0;
+	bool any;
+
+	mmig__scope_bind(s, "m-1", 1);
+	/* op 0 committed a row; op 1 never ran */
+	mmig__scope_bind_op(s, 0, false);
+	assert_null(mmig_txn_run(r, NULL, insert_row, &calls));
+	/* undoing op 1 (one ahead: it never ran) must not touch op 0's row */
+	mmig__scope_bind_op(s, 1, true);
+	assert_null(mmig_txn_run(r, NULL, delete_rows, &undos));
+	assert_int_equal(undos, 0);
+	assert_int_equal(count_rows(f->controller, "t"), 1);
+	/* undoing op 0 runs once */
+	mmig__scope_bind_op(s, 0, true);
+	assert_null(mmig_txn_run(r, NULL, delete_rows, &undos));
+	assert_int_equal(undos, 1);
+	assert_int_equal(count_rows(f->controller, "t"), 0);
+	/* a crash, then the rollback of op 0 again: skipped */
+	mmig__scope_bind_op(s, 0, true);
+	assert_null(mmig_txn_run(r, NULL, delete_rows, &undos));
+	assert_int_equal(undos, 1);
+	assert_null(mmig__scope_any_undo(s, "m-1", &any));
+	assert_true(any);
+	assert_null(mmig__scope_any_undo(s, "m-2", &any));
+	assert_false(any);
+	mmig_scope_free(s);
+}
+
 int
 main(void)
 {
@@ -877,6 +1009,10 @@ main(void)
 		T(test_scope_custom_deleter_called),
 		T(test_scope_uuid_validation),
 		T(test_scope_error_sqlite_maps_codes),
+		T(test_scope_bound_txn_committed_once_skipped_on_rerun),
+		T(test_scope_marker_commits_with_the_work_or_not_at_all),
+		T(test_scope_stale_epoch_is_fenced_out),
+		T(test_scope_undo_only_what_committed_and_never_twice),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -1,0 +1,1117 @@
+/*
+ * domain/import.c - the reference import: seven operations that write a
+ * parsed model description (domain/model.c) into the controller database
+ * and the model's own database, their registration, and the scope they run
+ * in (with a model deleter that never removes a model it did not create).
+ *
+ * Every write goes through mmig_txn_run() with prepared statements and bound
+ * parameters, so the journal's invariants (markers written in the same
+ * transaction, fencing) apply to each of them.
+ *
+ * Invariants:
+ *  - Every execute is idempotent: rows are upserts keyed by the
+ *    description's own keys, so running an operation again after a crash at
+ *    any point -- between batches, or after its last one -- leaves exactly
+ *    the description, never a duplicate.
+ *  - The batched operations commit at most `batch_rows` rows per
+ *    transaction, then record a checkpoint (the index of the next item, 8
+ *    bytes little-endian) so that resume skips what is committed.  The
+ *    checkpoint is recorded only after its batch committed, so it never
+ *    claims more than the database holds; a checkpoint lost in a power cut
+ *    merely makes resume redo a batch, which the upserts make harmless.
+ *  - Rollbacks decide from what is in the database, not from what this
+ *    process remembers: recovery runs them in another process, on an
+ *    operation that may never have run.
+ */
+#include "internal.h"
+#include "mmig/coordinator.h"
+#include "mmig/import.h"
+#include "mmig/registry.h"
+#include "mmig/scope.h"
+
+#include <errno.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#define BATCH_ROWS_DEFAULT 5000
+
+/* ------------------------------------------------------------------------
+ * Schemas
+ * ------------------------------------------------------------------------ */
+
+static const char controller_schema[] =
+	"CREATE TABLE IF NOT EXISTS models ("
+	"uuid TEXT PRIMARY KEY NOT NULL, name TEXT NOT NULL, "
+	"owner TEXT NOT NULL, cloud TEXT NOT NULL, region TEXT, "
+	"status TEXT NOT NULL)";
+
+static const char model_schema[] =
+	"CREATE TABLE IF NOT EXISTS model_config ("
+	"key TEXT PRIMARY KEY NOT NULL, value TEXT NOT NULL, "
+	"kind TEXT NOT NULL);"
+	"CREATE TABLE IF NOT EXISTS machines ("
+	"id TEXT PRIMARY KEY NOT NULL, base TEXT NOT NULL, constraints TEXT);"
+	"CREATE TABLE IF NOT EXISTS applications ("
+	"name TEXT PRIMARY KEY NOT NULL, charm TEXT NOT NULL);"
+	"CREATE TABLE IF NOT EXISTS application_config ("
+	"application TEXT NOT NULL, key TEXT NOT NULL, value TEXT NOT NULL, "
+	"kind TEXT NOT NULL, PRIMARY KEY (application, key));"
+	"CREATE TABLE IF NOT EXISTS units ("
+	"name TEXT PRIMARY KEY NOT NULL, application TEXT NOT NULL, "
+	"machine TEXT NOT NULL);"
+	"CREATE TABLE IF NOT EXISTS relations ("
+	"endpoint_a TEXT NOT NULL, endpoint_b TEXT NOT NULL, "
+	"PRIMARY KEY (endpoint_a, endpoint_b))";
+
+static const char *
+kind_name(enum mmig_model_desc_kind k)
+{
+	switch (k) {
+	case MMIG_MODEL_DESC_STRING:
+		return "string";
+	case MMIG_MODEL_DESC_INTEGER:
+		return "integer";
+	case MMIG_MODEL_DESC_REAL:
+		return "real";
+	case MMIG_MODEL_DESC_BOOL:
+		return "bool";
+	}
+	return "?";
+}
+
+/* ------------------------------------------------------------------------
+ * Small SQLite helpers
+ * ------------------------------------------------------------------------ */
+
+static struct mmig_error *
+prepare(sqlite3 *db, const char *sql, sqlite3_stmt **st)
+{
+	int rc = sqlite3_prepare_v2(db, sql, -1, st, NULL);
+
+	return rc == SQLITE_OK ? NULL : mmig_error_sqlite(db, rc, "prepare");
+}
+
+static void
+bind_text(sqlite3_stmt *st, int i, const char *s)
+{
+	/* The description outlives the statement, so no copy is needed. */
+	if (s)
+		sqlite3_bind_text(st, i, s, -1, SQLITE_STATIC);
+	else
+		sqlite3_bind_null(st, i);
+}
+
+/* Step a bound write statement to its end and reset it for the next row. */
+static struct mmig_error *
+step_done(sqlite3 *db, sqlite3_stmt *st, const char *what)
+{
+	int rc = sqlite3_step(st);
+
+	sqlite3_reset(st);
+	sqlite3_clear_bindings(st);
+	return rc == SQLITE_DONE ? NULL : mmig_error_sqlite(db, rc, what);
+}
+
+/*
+ * @return true when table @p name exists.  Rollbacks ask first, because they
+ * must succeed on a database their operation never touched.
+ */
+static struct mmig_error *
+table_exists(sqlite3 *db, const char *name, bool *yes)
+{
+	sqlite3_stmt *st = NULL;
+	struct mmig_error *err;
+	int rc;
+
+	*yes = false;
+	err = prepare(db,
+		      "SELECT 1 FROM sqlite_master WHERE type = 'table' "
+		      "AND name = ?",
+		      &st);
+	if (err)
+		return err;
+	bind_text(st, 1, name);
+	rc = sqlite3_step(st);
+	if (rc == SQLITE_ROW)
+		*yes = true;
+	else if (rc != SQLITE_DONE)
+		err = mmig_error_sqlite(db, rc, "read schema");
+	sqlite3_finalize(st);
+	return err;
+}
+
+/* ------------------------------------------------------------------------
+ * The operations' common state
+ * ------------------------------------------------------------------------ */
+
+struct batch;
+
+/*
+ * What a batched operation writes: its statements, how many items it has
+ * and how to write item i.  @c put returns the number of rows it wrote (an
+ * application counts its config rows), so a batch is bounded in rows.
+ */
+struct rows_kind {
+	const char *sql[2];
+	size_t (*total)(const struct mmig_model_desc *d);
+	/* Position a cursor before item @p from (units walk applications). */
+	void (*seek)(struct batch *b, size_t from);
+	struct mmig_error *(*put)(struct batch *b, size_t i, size_t *rows);
+};
+
+struct import_op {
+	const struct mmig_op_vtable *vt;
+	const struct rows_kind *rows; /* NULL for create-model and activate */
+	struct mmig_import_options opts;
+	struct mmig_scope *scope;     /* bound by setup */
+	struct mmig_txn_runner *db;   /* the database the op writes */
+};
+
+static void
+report(const struct import_op *op, uint64_t done, uint64_t total)
+{
+	if (op->opts.progress)
+		op->opts.progress(op->opts.progress_arg, op->vt->name, done,
+				  total);
+}
+
+static struct mmig_error *
+model_desc(const struct mmig_model *model, const struct mmig_model_desc **d)
+{
+	*d = model ? model->data : NULL;
+	if (!*d)
+		return mmig_error_new(MMIG_EINVAL,
+				      "no model description (model->data is "
+				      "NULL)");
+	return NULL;
+}
+
+/* The model's uuid: the one the migration carries, else the description's. */
+static const char *
+model_uuid(const struct mmig_model *model)
+{
+	const struct mmig_model_desc *d = model ? model->data : NULL;
+
+	if (model && model->uuid)
+		return model->uuid;
+	return d ? d->uuid : NULL;
+}
+
+static void
+import_op_destroy(void *self)
+{
+	mmig__free(self);
+}
+
+/* ------------------------------------------------------------------------
+ * create-model
+ * ------------------------------------------------------------------------ */
+
+struct controller_row {
+	const struct mmig_model_desc *d;
+};
+
+static struct mmig_error *
+create_controller_txn(sqlite3 *db, void *arg)
+{
+	const struct controller_row *row = arg;
+	const struct mmig_model_desc *d = row->d;
+	sqlite3_stmt *st = NULL;
+	struct mmig_error *err;
+	const unsigned char *status;
+	bool exists = false;
+	int rc;
+
+	rc = sqlite3_exec(db, controller_schema, NULL, NULL, NULL);
+	if (rc != SQLITE_OK)
+		return mmig_error_sqlite(db, rc, "create controller schema");
+	err = prepare(db, "SELECT status FROM models WHERE uuid = ?", &st);
+	if (err)
+		return err;
+	bind_text(st, 1, d->uuid);
+	rc = sqlite3_step(st);
+	if (rc == SQLITE_ROW) {
+		status = sqlite3_column_text(st, 0);
+		/*
+		 * An "importing" row is taken as this import's own, left by
+		 * an earlier run of this very operation (resume re-runs it
+		 * from the start).  Anything else is a model that was there
+		 * before, which this import must not touch.
+		 */
+		if (status && strcmp((const char *)status, "importing") == 0)
+			exists = true;
+		else
+			err = mmig_error_new(MMIG_EEXIST,
+					     "model %s already exists "
+					     "(status %s)",
+					     d->uuid,
+					     status ? (const char *)status
+						    : "NULL");
+	} else if (rc != SQLITE_DONE) {
+		err = mmig_error_sqlite(db, rc, "read models");
+	}
+	sqlite3_finalize(st);
+	st = NULL;
+	if (err)
+		return err;
+	err = prepare(db,
+		      exists ? "UPDATE models SET name = ?2, owner = ?3, "
+			       "cloud = ?4, region = ?5 "
+			       "WHERE uuid = ?1 AND status = 'importing'"
+			     : "INSERT INTO models (uuid, name, owner, cloud, "
+			       "region, status) "
+			       "VALUES (?1, ?2, ?3, ?4, ?5, 'importing')",
+		      &st);
+	if (err)
+		return err;
+	bind_text(st, 1, d->uuid);
+	bind_text(st, 2, d->name);
+	bind_text(st, 3, d->owner);
+	bind_text(st, 4, d->cloud);
+	bind_text(st, 5, d->region);
+	err = step_done(db, st, "insert model");
+	sqlite3_finalize(st);
+	return err;
+}
+
+static struct mmig_error *
+create_model_db_txn(sqlite3 *db, void *arg)
+{
+	int rc = sqlite3_exec(db, model_schema, NULL, NULL, NULL);
+
+	(void)arg;
+	return rc == SQLITE_OK ? NULL
+			       : mmig_error_sqlite(db, rc,
+						   "create model schema");
+}
+
+static struct mmig_error *
+controller_setup(void *self, struct mmig_scope *scope)
+{
+	struct import_op *op = self;
+
+	op->scope = scope;
+	return mmig_scope_controller_db(scope, &op->db);
+}
+
+static struct mmig_error *
+create_model_execute(void *self, struct mmig_ctx *ctx,
+		     const struct mmig_model *model)
+{
+	struct import_op *op = self;
+	struct controller_row row;
+	struct mmig_txn_runner *mdb = NULL;
+	struct mmig_error *err;
+
+	err = model_desc(model, &row.d);
+	if (err)
+		return err;
+	if (model->uuid && strcmp(model->uuid, row.d->uuid) != 0)
+		return mmig_error_new(MMIG_EINVAL,
+				      "model uuid %s is not its description's "
+				      "(%s)",
+				      model->uuid, row.d->uuid);
+	report(op, 0, 1);
+	err = mmig_txn_run(op->db, ctx, create_controller_txn, &row);
+	if (err)
+		return err;
+	/*
+	 * The model database is opened -- and so created -- only now, once
+	 * the controller row is ours: a refused duplicate never opens the
+	 * existing model's database at all.
+	 */
+	err = mmig_scope_model_db(op->scope, &mdb);
+	if (!err)
+		err = mmig_txn_run(mdb, ctx, create_model_db_txn, NULL);
+	if (!err)
+		report(op, 1, 1);
+	return err;
+}
+
+/* Arguments of the two controller rollbacks and of activate. */
+struct status_change {
+	const char *uuid;
+	const char *sql;
+	const char *what;
+	bool must_change; /* fail when no row matched */
+};
+
+static struct mmig_error *
+status_txn(sqlite3 *db, void *arg)
+{
+	const struct status_change *sc = arg;
+	sqlite3_stmt *st = NULL;
+	struct mmig_error *err;
+	bool yes;
+
+	err = table_exists(db, "models", &yes);
+	if (err)
+		return err;
+	if (!yes)
+		return sc->must_change
+			       ? mmig_error_new(MMIG_ENOTFOUND,
+						"%s: no models table",
+						sc->what)
+			       : NULL;
+	err = prepare(db, sc->sql, &st);
+	if (err)
+		return err;
+	bind_text(st, 1, sc->uuid);
+	err = step_done(db, st, sc->what);
+	sqlite3_finalize(st);
+	if (!err && sc->must_change && sqlite3_changes(db) == 0)
+		err = mmig_error_new(MMIG_ENOTFOUND,
+				     "%s: model %s has no row being imported",
+				     sc->what, sc->uuid);
+	return err;
+}
+
+static struct mmig_error *
+create_model_rollback(void *self, struct mmig_ctx *ctx,
+		      const struct mmig_model *model)
+{
+	struct import_op *op = self;
+	struct status_change sc = {
+		.uuid = model_uuid(model),
+		/*
+		 * Only an "importing" row can be this import's: when the
+		 * model already existed (and create-model refused it), its
+		 * row is active and stays.
+		 */
+		.sql = "DELETE FROM models WHERE uuid = ? "
+		       "AND status = 'importing'",
+		.what = "delete model",
+	};
+
+	if (!sc.uuid)
+		return mmig_error_new(MMIG_EINVAL, "rollback: no model uuid");
+	return mmig_txn_run(op->db, ctx, status_txn, &sc);
+}
+
+/* ------------------------------------------------------------------------
+ * activate
+ * ------------------------------------------------------------------------ */
+
+static struct mmig_error *
+activate_execute(void *self, struct mmig_ctx *ctx,
+		 const struct mmig_model *model)
+{
+	struct import_op *op = self;
+	struct status_change sc = {
+		.uuid = model_uuid(model),
+		/* "active" too, so that running it again is harmless. */
+		.sql = "UPDATE models SET status = 'active' WHERE uuid = ? "
+		       "AND status IN ('importing', 'active')",
+		.what = "activate model",
+		.must_change = true,
+	};
+	struct mmig_error *err;
+
+	if (!sc.uuid)
+		return mmig_error_new(MMIG_EINVAL, "no model uuid");
+	report(op, 0, 1);
+	err = mmig_txn_run(op->db, ctx, status_txn, &sc);
+	if (!err)
+		report(op, 1, 1);
+	return err;
+}
+
+static struct mmig_error *
+activate_rollback(void *self, struct mmig_ctx *ctx,
+		  const struct mmig_model *model)
+{
+	struct import_op *op = self;
+	struct status_change sc = {
+		.uuid = model_uuid(model),
+		/*
+		 * activate runs only after create-model succeeded in this
+		 * migration, and create-model refuses a model that is
+		 * active, so an active row here is this import's own.  Back
+		 * to "importing", create-model's rollback (next) deletes it.
+		 */
+		.sql = "UPDATE models SET status = 'importing' WHERE uuid = ? "
+		       "AND status = 'active'",
+		.what = "deactivate model",
+	};
+
+	if (!sc.uuid)
+		return mmig_error_new(MMIG_EINVAL, "rollback: no model uuid");
+	return mmig_txn_run(op->db, ctx, status_txn, &sc);
+}
+
+/* ------------------------------------------------------------------------
+ * The batched operations
+ * ------------------------------------------------------------------------ */
+
+struct batch {
+	const struct rows_kind *kind;
+	const struct mmig_model_desc *d;
+	sqlite3 *db;
+	sqlite3_stmt *st[2];
+	size_t from;      /* first item of the batch */
+	size_t to;        /* set by the transaction: one past its last item */
+	size_t max_rows;
+	size_t app, unit; /* the units' cursor */
+};
+
+static struct mmig_error *
+batch_txn(sqlite3 *db, void *arg)
+{
+	struct batch *b = arg;
+	const struct rows_kind *k = b->kind;
+	size_t total = k->total(b->d), rows = 0, i;
+	struct mmig_error *err = NULL;
+
+	/* Everything is set up again on each try: a busy try starts over. */
+	b->db = db;
+	b->st[0] = b->st[1] = NULL;
+	for (i = 0; i < MMIG_ARRAY_LEN(k->sql) && k->sql[i] && !err; i++)
+		err = prepare(db, k->sql[i], &b->st[i]);
+	if (!err && k->seek)
+		k->seek(b, b->from);
+	for (i = b->from; !err && i < total && rows < b->max_rows; i++) {
+		size_t n = 0;
+
+		err = k->put(b, i, &n);
+		rows += n;
+	}
+	b->to = i;
+	sqlite3_finalize(b->st[0]);
+	sqlite3_finalize(b->st[1]);
+	b->st[0] = b->st[1] = NULL;
+	return err;
+}
+
+static void
+le64_put(uint8_t out[8], uint64_t v)
+{
+	for (int i = 0; i < 8; i++)
+		out[i] = (uint8_t)(v >> (8 * i));
+}
+
+static uint64_t
+le64_get(const uint8_t in[8])
+{
+	uint64_t v = 0;
+
+	for (int i = 7; i >= 0; i--)
+		v = (v << 8) | in[i];
+	return v;
+}
+
+static struct mmig_error *
+model_setup(void *self, struct mmig_scope *scope)
+{
+	struct import_op *op = self;
+
+	op->scope = scope;
+	return mmig_scope_model_db(scope, &op->db);
+}
+
+static struct mmig_error *
+batched_execute(void *self, struct mmig_ctx *ctx,
+		const struct mmig_model *model)
+{
+	struct import_op *op = self;
+	struct batch b = { .kind = op->rows };
+	struct mmig_error *err;
+	const void *cp = NULL;
+	size_t cp_len = 0, total, start = 0;
+	uint8_t next[8];
+	int rc;
+
+	err = model_desc(model, &b.d);
+	if (err)
+		return err;
+	total = op->rows->total(b.d);
+	/*
+	 * Resume where the last checkpoint says.  Anything that does not read
+	 * as an index within this description is ignored: starting over is
+	 * always safe, the writes being upserts.
+	 */
+	if (mmig_op_resume_point(ctx, &cp, &cp_len) && cp_len == sizeof(next) &&
+	    le64_get(cp) <= total)
+		start = (size_t)le64_get(cp);
+	b.max_rows = op->opts.batch_rows ? op->opts.batch_rows
+					 : BATCH_ROWS_DEFAULT;
+	report(op, start, total);
+	for (b.from = start; b.from < total; b.from = b.to) {
+		err = mmig_txn_run(op->db, ctx, batch_txn, &b);
+		if (err)
+			return err;
+		le64_put(next, b.to);
+		rc = mmig_op_checkpoint(ctx, next, sizeof(next));
+		/* MMIG_EINVAL: not run by a coordinator (a direct call), so
+		 * there is nowhere to record progress. */
+		if (rc != MMIG_OK && rc != MMIG_EINVAL)
+			return mmig_error_new(rc, "checkpoint after item %zu: %s",
+					      b.to, mmig_strerror(rc));
+		report(op, b.to, total);
+	}
+	return NULL;
+}
+
+/* model-config */
+
+static size_t
+config_total(const struct mmig_model_desc *d)
+{
+	return d->n_config;
+}
+
+static struct mmig_error *
+config_put(struct batch *b, size_t i, size_t *rows)
+{
+	const struct mmig_model_desc_kv *kv = &b->d->config[i];
+	sqlite3_stmt *st = b->st[0];
+
+	bind_text(st, 1, kv->key);
+	bind_text(st, 2, kv->value);
+	bind_text(st, 3, kind_name(kv->kind));
+	*rows = 1;
+	return mmig_error_wrap(step_done(b->db, st, "insert"),
+			       "model config %s", kv->key);
+}
+
+static const struct rows_kind config_rows = {
+	.sql = { "INSERT INTO model_config (key, value, kind) "
+		 "VALUES (?1, ?2, ?3) ON CONFLICT (key) DO UPDATE SET "
+		 "value = excluded.value, kind = excluded.kind" },
+	.total = config_total,
+	.put = config_put,
+};
+
+/* machines */
+
+static size_t
+machines_total(const struct mmig_model_desc *d)
+{
+	return d->n_machines;
+}
+
+static struct mmig_error *
+machines_put(struct batch *b, size_t i, size_t *rows)
+{
+	const struct mmig_model_desc_machine *m = &b->d->machines[i];
+	sqlite3_stmt *st = b->st[0];
+
+	bind_text(st, 1, m->id);
+	bind_text(st, 2, m->base);
+	bind_text(st, 3, m->constraints);
+	*rows = 1;
+	return mmig_error_wrap(step_done(b->db, st, "insert"), "machine %s",
+			       m->id);
+}
+
+static const struct rows_kind machines_rows = {
+	.sql = { "INSERT INTO machines (id, base, constraints) "
+		 "VALUES (?1, ?2, ?3) ON CONFLICT (id) DO UPDATE SET "
+		 "base = excluded.base, constraints = excluded.constraints" },
+	.total = machines_total,
+	.put = machines_put,
+};
+
+/* applications, with their config */
+
+static size_t
+apps_total(const struct mmig_model_desc *d)
+{
+	return d->n_apps;
+}
+
+static struct mmig_error *
+apps_put(struct batch *b, size_t i, size_t *rows)
+{
+	const struct mmig_model_desc_app *a = &b->d->apps[i];
+	struct mmig_error *err;
+	size_t k;
+
+	bind_text(b->st[0], 1, a->name);
+	bind_text(b->st[0], 2, a->charm);
+	err = step_done(b->db, b->st[0], "insert");
+	for (k = 0; k < a->n_config && !err; k++) {
+		bind_text(b->st[1], 1, a->name);
+		bind_text(b->st[1], 2, a->config[k].key);
+		bind_text(b->st[1], 3, a->config[k].value);
+		bind_text(b->st[1], 4, kind_name(a->config[k].kind));
+		err = step_done(b->db, b->st[1], "insert config");
+	}
+	*rows = 1 + a->n_config;
+	return mmig_error_wrap(err, "application %s", a->name);
+}
+
+static const struct rows_kind apps_rows = {
+	.sql = { "INSERT INTO applications (name, charm) VALUES (?1, ?2) "
+		 "ON CONFLICT (name) DO UPDATE SET charm = excluded.charm",
+		 "INSERT INTO application_config (application, key, value, "
+		 "kind) VALUES (?1, ?2, ?3, ?4) "
+		 "ON CONFLICT (application, key) DO UPDATE SET "
+		 "value = excluded.value, kind = excluded.kind" },
+	.total = apps_total,
+	.put = apps_put,
+};
+
+/* units: one index over every application's units, in order */
+
+static size_t
+units_total(const struct mmig_model_desc *d)
+{
+	return d->n_units_total;
+}
+
+static void
+units_seek(struct batch *b, size_t from)
+{
+	size_t a = 0;
+
+	while (a < b->d->n_apps && from >= b->d->apps[a].n_units) {
+		from -= b->d->apps[a].n_units;
+		a++;
+	}
+	b->app = a;
+	b->unit = from;
+}
+
+static struct mmig_error *
+units_put(struct batch *b, size_t i, size_t *rows)
+{
+	const struct mmig_model_desc_app *a;
+	const struct mmig_model_desc_unit *u;
+	sqlite3_stmt *st = b->st[0];
+
+	(void)i; /* the cursor, positioned by units_seek(), is item i */
+	while (b->unit >= b->d->apps[b->app].n_units) {
+		b->app++;
+		b->unit = 0;
+	}
+	a = &b->d->apps[b->app];
+	u = &a->units[b->unit++];
+	bind_text(st, 1, u->name);
+	bind_text(st, 2, a->name);
+	bind_text(st, 3, u->machine);
+	*rows = 1;
+	return mmig_error_wrap(step_done(b->db, st, "insert"), "unit %s",
+			       u->name);
+}
+
+static const struct rows_kind units_rows = {
+	.sql = { "INSERT INTO units (name, application, machine) "
+		 "VALUES (?1, ?2, ?3) ON CONFLICT (name) DO UPDATE SET "
+		 "application = excluded.application, "
+		 "machine = excluded.machine" },
+	.total = units_total,
+	.seek = units_seek,
+	.put = units_put,
+};
+
+/* relations */
+
+static size_t
+relations_total(const struct mmig_model_desc *d)
+{
+	return d->n_relations;
+}
+
+static struct mmig_error *
+relations_put(struct batch *b, size_t i, size_t *rows)
+{
+	const struct mmig_model_desc_relation *r = &b->d->relations[i];
+	sqlite3_stmt *st = b->st[0];
+
+	bind_text(st, 1, r->ep[0].spec);
+	bind_text(st, 2, r->ep[1].spec);
+	*rows = 1;
+	return mmig_error_wrap(step_done(b->db, st, "insert"),
+			       "relation %s %s", r->ep[0].spec, r->ep[1].spec);
+}
+
+static const struct rows_kind relations_rows = {
+	/* The whole row is the key: there is nothing to update. */
+	.sql = { "INSERT OR IGNORE INTO relations (endpoint_a, endpoint_b) "
+		 "VALUES (?1, ?2)" },
+	.total = relations_total,
+	.put = relations_put,
+};
+
+/* ------------------------------------------------------------------------
+ * The vtables, the plan, registration
+ * ------------------------------------------------------------------------ */
+
+#define BATCHED_FLAGS (MMIG_OP_IDEMPOTENT | MMIG_OP_RESUMABLE)
+
+static const struct mmig_op_vtable create_model_vt = {
+	.name = "create-model",
+	.version = 1,
+	.flags = MMIG_OP_IDEMPOTENT,
+	.setup = controller_setup,
+	.execute = create_model_execute,
+	.rollback = create_model_rollback,
+	.destroy = import_op_destroy,
+};
+
+/* The model database operations have no rollback: the model deleter
+ * removes the whole database after the rollbacks. */
+static const struct mmig_op_vtable config_vt = {
+	.name = "model-config",
+	.version = 1,
+	.flags = BATCHED_FLAGS,
+	.setup = model_setup,
+	.execute = batched_execute,
+	.destroy = import_op_destroy,
+};
+
+static const struct mmig_op_vtable machines_vt = {
+	.name = "machines",
+	.version = 1,
+	.flags = BATCHED_FLAGS,
+	.setup = model_setup,
+	.execute = batched_execute,
+	.destroy = import_op_destroy,
+};
+
+static const struct mmig_op_vtable apps_vt = {
+	.name = "applications",
+	.version = 1,
+	.flags = BATCHED_FLAGS,
+	.setup = model_setup,
+	.execute = batched_execute,
+	.destroy = import_op_destroy,
+};
+
+static const struct mmig_op_vtable units_vt = {
+	.name = "units",
+	.version = 1,
+	.flags = BATCHED_FLAGS,
+	.setup = model_setup,
+	.execute = batched_execute,
+	.destroy = import_op_destroy,
+};
+
+static const struct mmig_op_vtable relations_vt = {
+	.name = "relations",
+	.version = 1,
+	.flags = BATCHED_FLAGS,
+	.setup = model_setup,
+	.execute = batched_execute,
+	.destroy = import_op_destroy,
+};
+
+static const struct mmig_op_vtable activate_vt = {
+	.name = "activate",
+	.version = 1,
+	.flags = MMIG_OP_IDEMPOTENT,
+	.setup = controller_setup,
+	.execute = activate_execute,
+	.rollback = activate_rollback,
+	.destroy = import_op_destroy,
+};
+
+struct plan_entry {
+	const struct mmig_op_vtable *vt;
+	const struct rows_kind *rows;
+};
+
+static const struct plan_entry plan[] = {
+	{ &create_model_vt, NULL },
+	{ &config_vt, &config_rows },
+	{ &machines_vt, &machines_rows },
+	{ &apps_vt, &apps_rows },
+	{ &units_vt, &units_rows },
+	{ &relations_vt, &relations_rows },
+	{ &activate_vt, NULL },
+};
+
+static struct import_op *
+import_op_new(const struct plan_entry *e, const struct mmig_import_options *o)
+{
+	struct import_op *op = mmig__calloc(1, sizeof(*op));
+
+	if (!op)
+		return NULL;
+	op->vt = e->vt;
+	op->rows = e->rows;
+	if (o)
+		op->opts = *o;
+	return op;
+}
+
+/* The registry's constructor: @p arg is the plan entry. */
+static struct mmig_error *
+import_op_ctor(void *arg, void **self)
+{
+	*self = import_op_new(arg, NULL);
+	return *self ? NULL
+		     : mmig_error_new(MMIG_ENOMEM, "import operation: %s",
+				      mmig_strerror(MMIG_ENOMEM));
+}
+
+static struct mmig_error *
+model_load(void *arg, const void *desc, size_t len, void **data)
+{
+	struct mmig_model_desc *d = NULL;
+	struct mmig_error *err = NULL;
+	char *msg = NULL;
+	int rc;
+
+	(void)arg;
+	rc = mmig_model_desc_parse(desc, len, &d, &msg);
+	if (rc != MMIG_OK)
+		err = mmig_error_new(rc, "model description: %s",
+				     msg ? msg : mmig_strerror(rc));
+	mmig_model_desc_errmsg_free(msg);
+	*data = d;
+	return err;
+}
+
+static void
+model_unload(void *arg, void *data)
+{
+	(void)arg;
+	mmig_model_desc_free(data);
+}
+
+int
+mmig_import_register(struct mmig_registry *r)
+{
+	int rc = MMIG_OK;
+
+	if (!r)
+		return MMIG_EINVAL;
+	for (size_t i = 0; i < MMIG_ARRAY_LEN(plan) && rc == MMIG_OK; i++)
+		rc = mmig_registry_add(r, plan[i].vt, import_op_ctor,
+				       (void *)&plan[i]);
+	if (rc == MMIG_OK)
+		mmig_registry_set_model_loader(r, model_load, model_unload,
+					       NULL);
+	return rc;
+}
+
+int
+mmig_import_add_ops_opts(struct mmig_coordinator *c,
+			 const struct mmig_import_options *opts)
+{
+	int rc = MMIG_OK;
+
+	if (!c)
+		return MMIG_EINVAL;
+	for (size_t i = 0; i < MMIG_ARRAY_LEN(plan) && rc == MMIG_OK; i++) {
+		struct import_op *op = import_op_new(&plan[i], opts);
+
+		if (!op)
+			return MMIG_ENOMEM;
+		rc = mmig_coordinator_add(c, plan[i].vt, op);
+		if (rc != MMIG_OK)
+			import_op_destroy(op);
+	}
+	return rc;
+}
+
+int
+mmig_import_add_ops(struct mmig_coordinator *c)
+{
+	return mmig_import_add_ops_opts(c, NULL);
+}
+
+/* ------------------------------------------------------------------------
+ * The scope and its model deleter
+ * ------------------------------------------------------------------------ */
+
+/* Open the controller database without creating it. */
+static int
+controller_open(const char *path, sqlite3 **db)
+{
+	int rc = sqlite3_open_v2(path, db,
+				 SQLITE_OPEN_READWRITE | SQLITE_OPEN_NOMUTEX,
+				 NULL);
+
+	/*
+	 * A connection of our own, outside any migration's transactions:
+	 * waiting out a writer here is right (the runners do their own
+	 * backoff, this one has nothing to retry but one read).
+	 */
+	if (rc == SQLITE_OK)
+		sqlite3_busy_timeout(*db, 5000);
+	return rc;
+}
+
+/*
+ * The import's model deleter.  The coordinator calls the scope's deleter
+ * after every failed migration, and recovery after every rollback -- also
+ * when create-model failed because the model already existed.  That model's
+ * database is at the very path of this scope, and deleting it would destroy
+ * a live model that this import never touched.  So the database goes only
+ * when the controller has no "active" row for the model: by the time the
+ * deleter runs, the rollbacks have removed this import's own row (or turned
+ * it back from active), so an active row means a model that was there
+ * before.  Any doubt (the controller cannot be read) is an error, never a
+ * deletion.
+ */
+static struct mmig_error *
+import_delete_model(void *arg, const char *path)
+{
+	const struct mmig_import_paths *p = arg;
+	const char *base, *uuid_end;
+	char uuid[37];
+	sqlite3 *db = NULL;
+	sqlite3_stmt *st = NULL;
+	struct mmig_error *err = NULL;
+	bool active = false;
+	int rc;
+
+	if (!p || !p->controller_db || !path)
+		return mmig_error_new(MMIG_EINVAL,
+				      "delete model database: no paths");
+	base = strrchr(path, '/');
+	base = base ? base + 1 : path;
+	uuid_end = strstr(base, ".db");
+	if (!uuid_end || uuid_end - base != 36 || strcmp(uuid_end, ".db") != 0)
+		return mmig_error_new(MMIG_EINVAL,
+				      "delete model database %s: not named "
+				      "<uuid>.db",
+				      path);
+	memcpy(uuid, base, 36);
+	uuid[36] = '\0';
+	if (!mmig_uuid_valid(uuid))
+		return mmig_error_new(MMIG_EINVAL,
+				      "delete model database %s: not named "
+				      "<uuid>.db",
+				      path);
+	rc = controller_open(p->controller_db, &db);
+	if (rc == SQLITE_CANTOPEN) {
+		/* No controller database: no model can be active. */
+		goto remove;
+	} else if (rc != SQLITE_OK) {
+		err = mmig_error_sqlite(db, rc, "open controller database");
+		goto out;
+	}
+	rc = sqlite3_prepare_v2(db,
+				"SELECT 1 FROM models WHERE uuid = ? "
+				"AND status = 'active'",
+				-1, &st, NULL);
+	if (rc != SQLITE_OK) {
+		bool yes = false;
+
+		/* No models table is no model, like no database. */
+		err = table_exists(db, "models", &yes);
+		if (!err && yes)
+			err = mmig_error_sqlite(db, rc,
+						"read controller database");
+		if (err)
+			goto out;
+		goto remove;
+	}
+	bind_text(st, 1, uuid);
+	rc = sqlite3_step(st);
+	if (rc == SQLITE_ROW) {
+		active = true;
+	} else if (rc != SQLITE_DONE) {
+		err = mmig_error_sqlite(db, rc, "read controller database");
+		goto out;
+	}
+	if (active)
+		goto out; /* not ours: see above */
+remove:
+	err = mmig_model_db_remove(NULL, path);
+out:
+	sqlite3_finalize(st);
+	sqlite3_close_v2(db);
+	if (err)
+		err = mmig_error_wrap(err, "delete model database %s", path);
+	return err;
+}
+
+/* mkdir -p: make @p dir and its missing parents. */
+static int
+make_dirs(const char *dir)
+{
+	char *copy = mmig__strdup(dir);
+	int rc = MMIG_OK;
+	char *p;
+
+	if (!copy)
+		return MMIG_ENOMEM;
+	for (p = copy + 1; rc == MMIG_OK; p++) {
+		bool last = *p == '\0';
+
+		if (*p != '/' && !last)
+			continue;
+		*p = '\0';
+		if (mkdir(copy, 0755) != 0 && errno != EEXIST)
+			rc = -errno;
+		if (last)
+			break;
+		*p = '/';
+	}
+	mmig__free(copy);
+	return rc;
+}
+
+int
+mmig_import_scope_for_model(void *arg, const char *model_uuid,
+			    enum mmig_durability d, struct mmig_scope **out)
+{
+	const struct mmig_import_paths *p = arg;
+	struct mmig_scope_config cfg = {0};
+	char *model_db;
+	int rc;
+
+	if (!out)
+		return MMIG_EINVAL;
+	*out = NULL;
+	/* The uuid becomes part of a path: only the canonical form. */
+	if (!p || !p->controller_db || !*p->controller_db || !p->model_dir ||
+	    !*p->model_dir || !mmig_uuid_valid(model_uuid))
+		return MMIG_EINVAL;
+	rc = make_dirs(p->model_dir);
+	if (rc != MMIG_OK)
+		return rc;
+	model_db = mmig__asprintf("%s/%s.db", p->model_dir, model_uuid);
+	if (!model_db)
+		return MMIG_ENOMEM;
+	cfg.controller_db = p->controller_db;
+	cfg.model_db = model_db;
+	cfg.durability = d;
+	cfg.delete_model = import_delete_model;
+	cfg.delete_arg = (void *)p;
+	rc = mmig_scope_new(out, &cfg);
+	mmig__free(model_db);
+	return rc;
+}
+
+int
+mmig_import_controller_init(const char *controller_db,
+			    struct mmig_error **errp)
+{
+	const int flags = SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE |
+			  SQLITE_OPEN_NOMUTEX;
+	struct mmig_error *err = NULL;
+	sqlite3 *db = NULL;
+	int rc;
+
+	if (errp)
+		*errp = NULL;
+	if (!controller_db || !*controller_db)
+		return MMIG_EINVAL;
+	rc = sqlite3_open_v2(controller_db, &db, flags, NULL);
+	if (rc == SQLITE_OK) {
+		sqlite3_busy_timeout(db, 5000);
+		/* WAL like every connection of a scope, so the file is in the
+		 * mode the migrations will find it in. */
+		rc = sqlite3_exec(db, "PRAGMA journal_mode=WAL", NULL, NULL,
+				  NULL);
+	}
+	if (rc == SQLITE_OK)
+		rc = sqlite3_exec(db, controller_schema, NULL, NULL, NULL);
+	if (rc != SQLITE_OK)
+		err = mmig_error_wrap(mmig_error_sqlite(db, rc, "create schema"),
+				      "controller database %s", controller_db);
+	sqlite3_close_v2(db);
+	rc = mmig_error_code(err);
+	if (errp)
+		*errp = err;
+	else
+		mmig_error_free(err);
+	return rc;
+}

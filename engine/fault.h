@@ -1,0 +1,68 @@
+/*
+ * engine/fault.h - fault-injection points, compiled into every build.
+ *
+ * One table lists every point.  A point reads
+ *
+ *     if (MMIG_FAULT(JOURNAL_COMMIT)) { ...fail as with EIO... }
+ *
+ * and costs one predictable branch while nothing is armed.  Armed (by the
+ * MMIG_FAULT environment variable or mmig__fault_arm()), the Nth hit of a
+ * point either kills the process with SIGKILL -- a real crash, no atexit,
+ * no flush -- or makes MMIG_FAULT() true so the caller fails with EIO.
+ *
+ *   MMIG_FAULT=POINT:N[:kill|:eio]   e.g. MMIG_FAULT=DB_COMMITTED:3:kill
+ *   MMIG_FAULT=count:FILE            append "POINT HITS" lines to FILE at
+ *                                    exit (how many hits each point had)
+ *
+ * The mutable state here is test-only and the one exception to "no
+ * mutable globals".
+ */
+#ifndef MMIG_FAULT_H
+#define MMIG_FAULT_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+/* name, where it is */
+#define MMIG_FAULT_MAP(XX)                                                     \
+	XX(JOURNAL_COMMIT, "before a journal commit")                          \
+	XX(JOURNAL_COMMITTED, "after a journal commit")                        \
+	XX(OP_EXECUTE, "before an operation's execute")                        \
+	XX(OP_ROLLBACK, "before an operation's rollback")                      \
+	XX(DB_COMMIT, "before a database transaction's COMMIT")                \
+	XX(DB_COMMITTED, "after a database transaction's COMMIT")              \
+	XX(MODEL_DELETE, "before the model database is deleted")               \
+	XX(RECOVER_CLAIMED, "after recovery claimed a migration")
+
+enum mmig_fault_point {
+#define MMIG_XX_FAULT(name, where) MMIG_FAULT_##name,
+	MMIG_FAULT_MAP(MMIG_XX_FAULT)
+#undef MMIG_XX_FAULT
+	MMIG_FAULT_COUNT
+};
+
+enum mmig_fault_action {
+	MMIG_FAULT_KILL = 1, /* raise(SIGKILL) at the Nth hit */
+	MMIG_FAULT_EIO = 2,  /* MMIG_FAULT() is true at the Nth hit */
+};
+
+extern bool mmig__fault_on;
+
+#define MMIG_FAULT(name)                                                       \
+	(__builtin_expect(mmig__fault_on, 0) &&                                \
+	 mmig__fault_hit(MMIG_FAULT_##name))
+
+bool mmig__fault_hit(enum mmig_fault_point p);
+
+/* Arm @p p to act at its @p nth hit (counting from 1, from now). */
+void mmig__fault_arm(enum mmig_fault_point p, uint64_t nth,
+		     enum mmig_fault_action a);
+/* Count hits without acting (for finding how many points a run has). */
+void mmig__fault_count_only(void);
+void mmig__fault_disarm(void);
+uint64_t mmig__fault_hits(enum mmig_fault_point p);
+const char *mmig__fault_name(enum mmig_fault_point p);
+/* @return the point called @p name, or MMIG_FAULT_COUNT. */
+enum mmig_fault_point mmig__fault_lookup(const char *name);
+
+#endif

@@ -1,0 +1,89 @@
+/*
+ * tests/journal-damage.c - garble one journal record, for the CLI tests of
+ * `mmig-recover verify` and `show` on a damaged journal.
+ *
+ *   journal-damage DIR ID SEQ
+ *
+ * Flips every bit of the last byte of transition SEQ of migration ID (the
+ * last byte of its checksum), through the journal's own write path, so the
+ * damage is exactly one record that no longer checks out: the rest of the
+ * LMDB file stays valid, as it would after a bad sector inside a value.
+ * Flipping a byte of data.mdb at a raw offset could as well hit LMDB's own
+ * page headers and test LMDB instead of us.
+ *
+ * Exit status: 0 done, 1 failed (message on stderr), 2 usage.
+ */
+#include "journal-int.h"
+#include "mmig/mmig.h"
+
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+int
+main(int argc, char **argv)
+{
+	uint8_t id[MMIG_ID_LEN], key[MMIG__LOG_KEY_LEN];
+	MDB_val k = { .mv_size = sizeof(key), .mv_data = key }, v;
+	struct mmig_journal *j = NULL;
+	struct mmig_error *err = NULL;
+	MDB_txn *txn = NULL;
+	uint8_t *copy = NULL;
+	char *end;
+	uint64_t seq;
+	int rc, ex = 1;
+
+	if (argc != 4) {
+		fprintf(stderr, "usage: journal-damage DIR ID SEQ\n");
+		return 2;
+	}
+	seq = strtoull(argv[3], &end, 10);
+	if (*end != '\0' || mmig__id_parse(argv[2], id) != MMIG_OK) {
+		fprintf(stderr, "journal-damage: bad id or seq\n");
+		return 2;
+	}
+	rc = mmig_journal_open(&j, argv[1], NULL, &err);
+	if (rc != MMIG_OK) {
+		fprintf(stderr, "journal-damage: open: %s\n",
+			mmig_error_message(err));
+		goto out;
+	}
+	mmig__log_key(key, id, seq);
+	rc = mmig__journal_write_begin(j, &txn);
+	if (rc != MMIG_OK)
+		goto fail;
+	if (mdb_get(txn, mmig__journal_dbs(j)->log, &k, &v) != MDB_SUCCESS) {
+		fprintf(stderr, "journal-damage: no record %s seq %" PRIu64
+				"\n", argv[2], seq);
+		goto abort;
+	}
+	/* LMDB's value memory is read-only (MDB_WRITEMAP is off): copy. */
+	copy = malloc(v.mv_size);
+	if (copy) {
+		memcpy(copy, v.mv_data, v.mv_size);
+		copy[v.mv_size - 1] ^= 0xff;
+		v.mv_data = copy;
+	}
+	if (!copy ||
+	    mdb_put(txn, mmig__journal_dbs(j)->log, &k, &v, 0) != MDB_SUCCESS) {
+		fprintf(stderr, "journal-damage: cannot rewrite the record\n");
+		goto abort;
+	}
+	rc = mmig__journal_write_commit(j, txn);
+	txn = NULL;
+	if (rc != MMIG_OK)
+		goto fail;
+	ex = 0;
+	goto out;
+abort:
+	mmig__journal_write_abort(j, txn);
+	goto out;
+fail:
+	fprintf(stderr, "journal-damage: %s\n", mmig_strerror(rc));
+out:
+	free(copy);
+	mmig_error_free(err);
+	mmig_journal_close(j);
+	return ex;
+}

@@ -1,0 +1,473 @@
+#!/usr/bin/env bash
+# tests/test-mmig-recover.sh - mmig-recover run as an operator and a script
+# would run it: every command, its JSON, its exit status (0 settled or
+# clean, 1 failed / refused / needs attention, 2 usage), --help and
+# --version everywhere, errors one line on stderr, read-only commands that
+# neither create nor change a journal, verify on a damaged journal, prune,
+# and plan / recover / resume / rollback on migrations left behind by a
+# process killed mid-operation.
+#
+# usage: test-mmig-recover.sh MMIG-RECOVER EMBED-EXAMPLE CRASH-HELPER
+#                             CRASH-PLUGIN.so JOURNAL-DAMAGE MMIG
+#
+# Every check runs; the script fails at the end if any did.
+set -uo pipefail
+# Absolute paths: some checks run from another directory.
+recover=$(realpath "$1") example=$(realpath "$2") helper=$(realpath "$3")
+plugin=$(realpath "$4") damage=$(realpath "$5") mmig=$(realpath "$6")
+work=$(mktemp -d)
+hang_pid=
+cleanup() {
+	[ -n "$hang_pid" ] && kill -9 "$hang_pid" 2>/dev/null
+	rm -rf "$work"
+}
+trap cleanup EXIT
+export CRASH_COUNTS=$work/counts
+unset CRASH_FAIL_ROLLBACK MMIG_FAULT
+
+checks=0 failures=0
+fail() {
+	echo "FAIL: $*" >&2
+	failures=$((failures + 1))
+}
+ok() { checks=$((checks + 1)); }
+
+# expect RC CMD...: run CMD; stdout in $out, stderr in $err; check the exit.
+expect() {
+	local want=$1
+	shift
+	out=$("$@" 2>"$work/stderr")
+	rc=$?
+	err=$(<"$work/stderr")
+	if [ "$rc" != "$want" ]; then
+		fail "$(basename "$1") ${*:2}: exit $rc, want $want" \
+			"(stdout: ${out:0:400}) (stderr: ${err:0:400})"
+		return 1
+	fi
+	ok
+}
+# has TEXT NEEDLE WHAT: TEXT contains NEEDLE.
+has() {
+	if [[ $1 == *"$2"* ]]; then ok; else fail "$3: no \"$2\" in: ${1:0:600}"; fi
+}
+hasnt() {
+	if [[ $1 != *"$2"* ]]; then ok; else fail "$3: \"$2\" in: ${1:0:600}"; fi
+}
+same() {
+	if [ "$1" = "$2" ]; then ok; else fail "$3: \"$1\" != \"$2\""; fi
+}
+# pyjson JSON CODE: run python CODE with the parsed JSON as d.
+pyjson() {
+	if python3 -c '
+import json, re, sys
+d = json.loads(sys.argv[1])
+exec(sys.argv[2])
+' "$1" "$2"; then ok; else fail "json check: $2 on: ${1:0:600}"; fi
+}
+# jget JSON EXPR: print a value from JSON.
+jget() {
+	python3 -c 'import json, sys; d = json.loads(sys.argv[1]); print(eval(sys.argv[2]))' "$1" "$2"
+}
+
+# A journal and its databases; R runs mmig-recover on them.
+use() {
+	J=$work/$1/j C=$work/$1/c.db M=$work/$1/m
+	mkdir -p "$work/$1"
+}
+R() { "$recover" --journal "$J" --controller-db "$C" --model-dir "$M" "$@"; }
+# The journal's data file: LMDB keeps readers in lock.mdb, so "nothing
+# written" is checked on data.mdb, where every record lives.
+snap() { cksum <"$J/data.mdb"; }
+
+commands=(list show plan recover resume rollback verify dump prune)
+
+# ---- --help and --version, everywhere -------------------------------------
+expect 0 "$recover" --help
+has "$out" "usage: mmig-recover" "--help"
+for c in "${commands[@]}"; do has "$out" "  $c" "--help lists $c"; done
+has "$out" "Exit status: 0" "--help documents exit status"
+expect 0 "$recover" -h
+expect 0 "$recover" --version
+has "$out" "mmig-recover 0." "--version"
+expect 0 "$recover" -V
+for c in "${commands[@]}"; do
+	expect 0 "$recover" "$c" --help && {
+		has "$out" "usage: mmig-recover [GLOBAL OPTIONS] $c" "$c --help"
+		has "$out" "Exit status" "$c --help"
+	}
+	expect 0 "$recover" "$c" --version && has "$out" "mmig-recover 0." "$c --version"
+done
+# --help wins over a missing ID: asking how is never a usage error.
+expect 0 "$recover" show --help
+
+# ---- usage errors: exit 2, one line naming what is wrong -----------------
+usage_error() {
+	local msg=$1
+	shift
+	expect 2 "$recover" "$@" && {
+		has "$err" "$msg" "$*"
+		same "$(printf '%s\n' "$err" | wc -l)" 1 "$* prints one line"
+		same "$out" "" "$* prints nothing on stdout"
+	}
+}
+expect 2 "$recover" && has "$err" "usage: mmig-recover" "no command"
+usage_error 'mmig-recover: usage: unknown command "frob"' frob
+usage_error 'mmig-recover: usage: unknown option --bogus' --bogus list
+usage_error 'mmig-recover: list: unknown option --bogus' list --bogus
+usage_error 'mmig-recover: list: unknown option -x' list -x
+usage_error 'mmig-recover: list: list does not take --force' list --force
+usage_error 'mmig-recover: verify: verify does not take --all' --all verify
+usage_error 'mmig-recover: dump: dump does not take --json' dump --json
+usage_error 'mmig-recover: recover: recover does not take --keep' recover --keep 1
+usage_error 'mmig-recover: list: unexpected argument "extra"' list extra
+usage_error 'mmig-recover: show: unexpected argument "b"' show a b
+for c in show resume rollback; do
+	usage_error "mmig-recover: $c: missing migration ID" "$c"
+done
+usage_error 'mmig-recover: show: empty migration ID' show ''
+usage_error 'mmig-recover: prune: say what to prune' prune
+usage_error 'mmig-recover: prune: --older-than: bad duration "5x"' prune --older-than 5x
+usage_error 'mmig-recover: prune: --older-than: bad duration "30"' prune --older-than 30
+usage_error 'mmig-recover: prune: --older-than: bad duration "d"' prune --older-than d
+usage_error 'mmig-recover: prune: --keep: "-1" is not a count' prune --keep -1
+usage_error 'mmig-recover: prune: --keep: "many" is not a count' prune --keep many
+usage_error 'mmig-recover: recover: --policy: "sideways" is neither' recover --policy sideways
+usage_error 'mmig-recover: prune: option --keep needs a value' prune --keep
+usage_error 'mmig-recover: usage: option --journal needs a value' --journal
+
+# ---- a missing journal: exit 1, named, and not created -------------------
+use missing
+for args in "list" "show abc" "plan" "verify" "dump" "recover" \
+	"resume abc" "rollback abc" "prune --keep 1"; do
+	# shellcheck disable=SC2086
+	expect 1 R $args &&
+		same "$err" "mmig-recover: open journal: $J: No such file or directory" \
+			"$args on a missing journal"
+	[ -e "$J" ] && fail "$args created the journal"
+done
+mkdir -p "$work/cwd"
+cd "$work/cwd" || exit 1
+expect 1 "$recover" list &&
+	same "$err" "mmig-recover: open journal: ./mmig-journal: No such file or directory" \
+		"default journal path"
+[ -e "$work/cwd/mmig-journal" ] && fail "list created ./mmig-journal"
+cd - >/dev/null || exit 1
+
+# ---- a journal with a committed and a rolled-back migration --------------
+use one
+good=7d9f4a2e-3b1c-4e5f-8a6b-9c0d1e2f3a4b
+bad=0b1c2d3e-4f5a-4b6c-8d7e-8f9a0b1c2d3e
+ex_args=(--journal "$J" --controller-db "$C" --model-dir "$M")
+good_id=$("$example" "${ex_args[@]}" --uuid "$good" --rows 5 2>/dev/null | sed -n 's/^migration \([^:]*\):.*/\1/p')
+bad_id=$("$example" "${ex_args[@]}" --uuid "$bad" --fail-at fill-model 2>/dev/null | sed -n 's/^migration \([^:]*\):.*/\1/p')
+[ ${#good_id} = 36 ] && [ ${#bad_id} = 36 ] || fail "embed-example ids: '$good_id' '$bad_id'"
+before=$(snap)
+
+expect 0 R list && has "$out" "no migrations in flight" "list, nothing in flight"
+expect 0 R list --json && pyjson "$out" 'assert d == [], d'
+expect 0 R list --all && {
+	has "$out" "$good_id" "list --all"
+	has "$out" "$bad_id" "list --all"
+	has "$out" "COMMITTED" "list --all"
+	has "$out" "ROLLED_BACK" "list --all"
+	has "$out" "2/2" "list --all ops"
+	has "$out" " dead " "list --all owner"
+	has "$out" "cause: execute operation fill-model" "list --all cause"
+}
+expect 0 R --json list --all && pyjson "$out" "
+assert isinstance(d, list) and len(d) == 2, d
+by = {m['model_uuid']: m for m in d}
+need = {'id', 'model_uuid', 'state', 'ops_done', 'ops_total', 'owner_alive',
+        'owner_pid', 'owner_host', 'epoch', 'created', 'updated', 'cause',
+        'last_error', 'problem'}
+rfc = re.compile(r'^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d+)?Z$')
+for m in d:
+    assert need <= set(m), need - set(m)
+    assert m['owner_alive'] is False and m['ops_total'] == 2, m
+    assert rfc.match(m['created']) and rfc.match(m['updated']), m
+    assert m['problem'] is None and m['last_error'] is None, m
+    assert m['epoch'] >= 1 and m['owner_pid'] > 0 and m['owner_host'], m
+g, b = by['$good'], by['$bad']
+assert g['id'] == '$good_id' and g['state'] == 'COMMITTED', g
+assert g['ops_done'] == 2 and g['cause'] is None, g
+assert b['id'] == '$bad_id' and b['state'] == 'ROLLED_BACK', b
+assert 'failing on purpose' in b['cause'], b
+"
+
+# show: by a prefix, readable, op names from the plan, errors
+expect 0 R show "${bad_id:0:8}" && {
+	has "$out" "migration   $bad_id" "show header"
+	has "$out" "model       $bad" "show header"
+	has "$out" "state       ROLLED_BACK" "show header"
+	has "$out" "0  register-model v1" "show plan"
+	has "$out" "#3    FAIL            op 1 fill-model: execute operation fill-model: failing on purpose" "show FAIL"
+	has "$out" "UNDO_DONE       op 0 register-model" "show undo"
+	has "$out" "MODEL_DELETED" "show"
+	if [[ $out =~ [0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9:]{8}\.[0-9]{3}Z\ \ \#0 ]]; then ok; else fail "show: no RFC 3339 time on #0: $out"; fi
+}
+expect 0 R show "$bad_id" --json && pyjson "$out" "
+assert d[0]['record'] == 'header' and d[0]['id'] == '$bad_id', d[0]
+assert [p['name'] for p in d[0]['plan']] == ['register-model', 'fill-model']
+t = d[1:]
+assert all(x['record'] == 'transition' for x in t), t
+assert [x['seq'] for x in t] == list(range(len(t))), t
+kinds = [x['kind'] for x in t]
+assert kinds[0] == 'BEGIN' and kinds[-1] == 'ROLLED_BACK', kinds
+f = [x for x in t if x['kind'] == 'FAIL']
+assert len(f) == 1 and f[0]['op'] == 1 and 'failing on purpose' in f[0]['data'], f
+"
+expect 1 R show ffffffff && same "$err" "mmig-recover: show: migration ffffffff: not in the journal" "show unknown"
+expect 1 R show ffffffff --json && same "$out" "" "show unknown --json prints nothing"
+
+expect 0 R dump && pyjson "$(printf '%s\n' "$out" | python3 -c 'import json,sys; print(json.dumps([json.loads(l) for l in sys.stdin]))')" "
+assert sorted(x['id'] for x in d if x['record'] == 'header') == sorted(['$good_id', '$bad_id']), d
+"
+expect 0 R verify && same "$out" "no problems" "verify clean"
+expect 0 R verify --json && pyjson "$out" "assert d == {'problems': [], 'count': 0}, d"
+same "$(snap)" "$before" "read-only commands left data.mdb as it was"
+
+# ---- a damaged record ---------------------------------------------------
+use damaged
+cp -r "$work/one/j" "$J"
+"$damage" "$J" "$bad_id" 3 || fail "journal-damage"
+before=$(snap)
+expect 1 R verify && {
+	has "$out" "migration $bad_id: seq 3:" "verify names the record"
+	has "$err" "mmig-recover: verify: 1 problem in $J" "verify summary"
+}
+expect 1 R verify --json && pyjson "$out" "
+assert d['count'] == len(d['problems']) == 1, d
+assert '$bad_id' in d['problems'][0] and 'seq 3' in d['problems'][0], d
+"
+expect 1 R show "$bad_id" && {
+	has "$out" "migration   $bad_id" "show of a damaged migration prints what it can"
+	has "$out" "corrupt record: seq 3" "show marks the bad record"
+	has "$err" "mmig-recover: show: migration $bad_id: seq 3" "show names the record"
+}
+expect 1 R show "$bad_id" --json && pyjson "$out" "
+assert {'record': 'corrupt', 'id': '$bad_id', 'seq': 3} in d, d
+"
+expect 1 R dump && has "$err" "seq 3" "dump names the record"
+expect 0 R list --all --json && pyjson "$out" "
+b = [m for m in d if m['id'] == '$bad_id'][0]
+assert b['problem'] and 'seq 3' in b['problem'], b
+"
+same "$(snap)" "$before" "read-only commands on a damaged journal wrote nothing"
+
+# ---- prune ---------------------------------------------------------------
+use one
+last_id=
+for u in 1b1c2d3e-4f5a-4b6c-8d7e-8f9a0b1c2d3e 2b1c2d3e-4f5a-4b6c-8d7e-8f9a0b1c2d3e \
+	3b1c2d3e-4f5a-4b6c-8d7e-8f9a0b1c2d3e; do
+	last_id=$("$example" "${ex_args[@]}" --uuid "$u" --rows 1 2>/dev/null | sed -n 's/^migration \([^:]*\):.*/\1/p')
+done
+expect 0 R list --all --json && pyjson "$out" "assert len(d) == 5, d"
+expect 0 R prune --keep 3 && same "$out" "pruned 2 migrations" "prune --keep 3"
+expect 0 R list --all --json && pyjson "$out" "
+assert len(d) == 3, d
+assert '$last_id' in [m['id'] for m in d], 'the newest was pruned'
+"
+expect 0 R prune --keep 3 --json && pyjson "$out" "assert d == {'pruned': 0}, d"
+expect 0 R prune --older-than 30d && same "$out" "pruned 0 migrations" "prune --older-than 30d"
+sleep 2
+expect 0 R prune --older-than 1s --keep 1 && same "$out" "pruned 2 migrations" "prune --older-than 1s --keep 1"
+expect 0 R list --all --json && pyjson "$out" "assert [m['id'] for m in d] == ['$last_id'], d"
+expect 0 R prune --older-than 1s && same "$out" "pruned 1 migration" "prune --older-than 1s"
+expect 0 R list --all --json && pyjson "$out" "assert d == [], d"
+
+# ---- migrations left behind by a killed process ---------------------------
+use crash
+P=(--plugin "$plugin")
+h_args=(--journal "$J" --controller-db "$C" --model-dir "$M")
+# crashed UUID OPS ARGS...: run the helper to its death; print the id.
+crashed() {
+	local u=$1
+	shift
+	"$helper" "${h_args[@]}" --uuid "$u" "$@" >/dev/null 2>&1
+	local st=$?
+	[ "$st" = 137 ] || [ "$st" = 1 ] || fail "crash-helper $*: exit $st"
+	R list --json | jget "$(cat)" "[m['id'] for m in d if m['model_uuid'] == '$u'][0]"
+}
+steps_n() { sqlite3 "$C" "SELECT n FROM crash_steps WHERE model = '$1'"; }
+state_of() { R list --all --json | jget "$(cat)" "[m['state'] for m in d if m['id'] == '$1'][0]"; }
+
+ua=a0000000-0000-4000-8000-000000000001
+a=$(crashed $ua --ops 4 --crash-at 2)
+expect 0 R list --json && pyjson "$out" "
+assert len(d) == 1, d
+m = d[0]
+assert m['id'] == '$a' and m['state'] == 'RUNNING', m
+assert m['owner_alive'] is False and m['ops_done'] == 2 and m['ops_total'] == 4, m
+"
+expect 0 R list && { has "$out" "RUNNING" "list"; has "$out" "2/4" "list ops"; has "$out" " dead " "list owner"; }
+expect 0 R show "$a" && has "$out" "BEGIN           op 2 step" "show of the crashed one"
+same "$(steps_n $ua)" 3 "ops 0..2 committed before the crash"
+
+before=$(snap) counts_before=$(cat "$CRASH_COUNTS" 2>/dev/null)
+# Without the plug-in the operations are unknown: refused, nothing written.
+expect 1 R plan && has "$out" "$a $ua refused" "plan without the plug-in"
+expect 1 R recover && {
+	has "$out" "$a $ua refused" "recover without the plug-in"
+	has "$out" "step" "the refusal names the operation"
+}
+same "$(snap)" "$before" "a refused recovery wrote nothing"
+same "$(state_of "$a")" RUNNING "a refused recovery changed nothing"
+# plan: steps, and nothing written, nothing run.
+expect 0 R "${P[@]}" plan && {
+	has "$out" "$a $ua rolled-back" "plan"
+	has "$out" "  1. " "plan lists steps"
+}
+expect 0 R "${P[@]}" plan "${a:0:6}" --json && pyjson "$out" "
+assert d['count'] == 1 and d['unsettled'] == 0, d
+it = d['items'][0]
+assert it['id'] == '$a' and it['model_uuid'] == '$ua', it
+assert it['action'] == 'rolled-back' and len(it['steps']) > 0, it
+"
+plan_json=$out
+same "$(snap)" "$before" "plan wrote nothing"
+same "$(cat "$CRASH_COUNTS" 2>/dev/null)" "$counts_before" "plan ran no operation"
+# recover does what plan said.
+expect 0 R "${P[@]}" recover --json && {
+	same "$err" "" "recover --json is quiet on stderr"
+	PLAN_JSON=$plan_json pyjson "$out" "
+import os
+assert d['count'] == 1 and d['unsettled'] == 0, d
+it = d['items'][0]
+assert it['id'] == '$a' and it['action'] == 'rolled-back', it
+plan = json.loads(os.environ['PLAN_JSON'])['items'][0]
+assert it['steps'] == plan['steps'], (it['steps'], plan['steps'])
+"
+}
+expect 0 R list --json && pyjson "$out" "assert d == [], d"
+same "$(state_of "$a")" ROLLED_BACK "recovered state"
+same "$(steps_n $ua)" 0 "every committed op undone"
+[ -e "$M/$ua.db" ] && fail "the model database was left behind"
+expect 0 R verify
+
+# recover, readable: a line per migration, the log on stderr
+ub=b0000000-0000-4000-8000-000000000002
+b=$(crashed $ub --ops 3 --crash-at 0)
+expect 0 R "${P[@]}" recover && {
+	same "$out" "$b $ub rolled-back" "recover summary line"
+	has "$err" "mmig-recover: info: " "recover logs on stderr"
+}
+expect 0 R "${P[@]}" recover && same "$out" "nothing to recover" "recover twice"
+
+# resume: an idempotent op is re-run and the migration commits
+uc=c0000000-0000-4000-8000-000000000003
+c=$(crashed $uc --ops 3 --crash-at 1 --idempotent)
+expect 0 R "${P[@]}" plan --policy resume --json && pyjson "$out" "
+assert d['items'][0]['action'] == 'committed', d
+"
+expect 0 R "${P[@]}" recover --policy resume && same "$out" "$c $uc committed" "resume an idempotent op"
+same "$(state_of "$c")" COMMITTED "resumed state"
+n=$(steps_n $uc)
+[ "$n" -ge 3 ] 2>/dev/null && ok || fail "resumed migration ran every op: n=$n"
+
+# resume refused for a non-idempotent op, unless --fallback
+ud=d0000000-0000-4000-8000-000000000004
+d_=$(crashed $ud --ops 3 --crash-at 1)
+before=$(snap)
+expect 1 R "${P[@]}" recover --policy resume && has "$out" "$d_ $ud refused" "resume refused"
+same "$(snap)" "$before" "a refused resume wrote nothing"
+expect 1 R "${P[@]}" plan --policy resume
+expect 0 R "${P[@]}" recover --policy resume --fallback && same "$out" "$d_ $ud rolled-back" "--fallback"
+same "$(state_of "$d_")" ROLLED_BACK "fallback state"
+
+# PAUSED: left alone by recover, settled by name
+ue=e0000000-0000-4000-8000-000000000005
+e=$(crashed $ue --ops 3 --pause-at 1)
+same "$(state_of "$e")" PAUSED "paused"
+expect 0 R "${P[@]}" recover && has "$out" "$e $ue skipped-paused" "recover leaves PAUSED alone"
+same "$(state_of "$e")" PAUSED "still paused"
+expect 0 R "${P[@]}" rollback "${e:0:8}" && same "$out" "$e $ue rolled-back" "rollback ID"
+same "$(state_of "$e")" ROLLED_BACK "rolled back by name"
+same "$(steps_n $ue)" 0 "paused one fully undone"
+uf=f0000000-0000-4000-8000-000000000006
+f=$(crashed $uf --ops 3 --pause-at 1 --idempotent)
+expect 0 R "${P[@]}" resume "$f" --json && pyjson "$out" "
+assert d['items'][0]['id'] == '$f' and d['items'][0]['action'] == 'committed', d
+"
+same "$(state_of "$f")" COMMITTED "resumed by name"
+same "$(steps_n $uf)" 3 "resumed by name ran the rest"
+
+# a failed rollback: NEEDS_ATTENTION, list still exits 0, then retry by name
+ug=90000000-0000-4000-8000-000000000007
+g=$(crashed $ug --ops 2 --crash-at 1)
+CRASH_FAIL_ROLLBACK=1 expect 1 R "${P[@]}" recover && has "$out" "$g $ug needs-attention" "failed rollback"
+expect 0 R list --json && pyjson "$out" "
+m = [m for m in d if m['id'] == '$g'][0]
+assert m['state'] == 'NEEDS_ATTENTION' and m['last_error'], m
+assert 'failing on purpose' in m['last_error'], m
+"
+expect 0 R "${P[@]}" rollback "$g" && same "$out" "$g $ug rolled-back" "retry after attention"
+same "$(state_of "$g")" ROLLED_BACK "settled after attention"
+
+# a live owner: not taken over, unless --force, which says so
+uh=80000000-0000-4000-8000-000000000008
+"$helper" "${h_args[@]}" --uuid $uh --ops 3 --hang-at 1 --ready "$work/ready" >/dev/null 2>&1 &
+hang_pid=$!
+for _ in $(seq 100); do [ -e "$work/ready" ] && break; sleep 0.1; done
+[ -e "$work/ready" ] || fail "the hanging helper never got to op 1"
+h=$(R list --json | jget "$(cat)" "[m['id'] for m in d if m['model_uuid'] == '$uh'][0]")
+expect 0 R list --json && pyjson "$out" "
+m = [m for m in d if m['id'] == '$h'][0]
+assert m['owner_alive'] is True and m['owner_pid'] == $hang_pid, m
+"
+expect 0 R "${P[@]}" recover && has "$out" "$h $uh skipped-live" "recover leaves a live owner alone"
+before=$(snap)
+expect 1 R "${P[@]}" rollback "$h" && hasnt "$err" "warning" "no --force, no warning"
+same "$(state_of "$h")" RUNNING "a live owner is not taken over"
+expect 0 R "${P[@]}" rollback "$h" --force && {
+	same "$(printf '%s\n' "$err" | grep -c 'warning')" 1 "one warning line"
+	has "$err" "mmig-recover: warning: --force: taking migration $h over from its live owner, pid $hang_pid on " "--force warning"
+	same "$out" "$h $uh rolled-back" "forced rollback"
+}
+same "$(state_of "$h")" ROLLED_BACK "forced rollback state"
+kill -9 "$hang_pid" 2>/dev/null
+wait "$hang_pid" 2>/dev/null
+hang_pid=
+
+# ---- the built-in import operations, no plug-in --------------------------
+# MMIG_FAULT (engine/fault.h) kills the shipped tools at a chosen point.
+use import
+"$mmig" gen-model --machines 5 --applications 2 --units-per-app 2 -o "$work/model.json" ||
+	fail "mmig gen-model"
+model=$(jget "$(cat "$work/model.json")" "d['model']['uuid']")
+imp=(--journal "$J" --controller-db "$C" --model-dir "$M")
+MMIG_FAULT=OP_EXECUTE:4:kill "$mmig" import "${imp[@]}" --quiet "$work/model.json" >/dev/null 2>&1
+same "$?" 137 "mmig import killed before op 3"
+expect 0 R list --json && pyjson "$out" "
+assert len(d) == 1 and d[0]['model_uuid'] == '$model' and d[0]['ops_total'] == 7, d
+assert d[0]['state'] == 'RUNNING' and d[0]['ops_done'] == 3, d
+"
+i=$(R list --json | jget "$(cat)" "d[0]['id']")
+expect 0 R plan && has "$out" "roll back op 0 create-model" "plan of an import"
+# Recovery itself killed mid-way, then run again: it converges.
+MMIG_FAULT=OP_ROLLBACK:2:kill R recover >/dev/null 2>&1
+same "$?" 137 "recover killed at its second rollback"
+same "$(state_of "$i")" ROLLING_BACK "a rollback interrupted"
+expect 0 R recover && same "$out" "$i $model rolled-back" "recover after a crash in recovery"
+same "$(sqlite3 "$C" "SELECT count(*) FROM models WHERE uuid = '$model'")" 0 \
+	"rolled-back import left no controller row"
+[ -e "$M/$model.db" ] && fail "rolled-back import left its model database"
+# The same import killed again, and resumed this time.
+MMIG_FAULT=OP_EXECUTE:4:kill "$mmig" import "${imp[@]}" --quiet "$work/model.json" >/dev/null 2>&1
+same "$?" 137 "mmig import killed again"
+i=$(R list --json | jget "$(cat)" "d[0]['id']")
+expect 0 R recover --policy resume && same "$out" "$i $model committed" "resume an import"
+same "$(sqlite3 "$C" "SELECT status FROM models WHERE uuid = '$model'")" active \
+	"resumed import is active"
+same "$(sqlite3 "$M/$model.db" "SELECT count(*) FROM machines")" 5 "resumed import's machines"
+same "$(sqlite3 "$M/$model.db" "SELECT count(*) FROM units")" 4 "resumed import's units"
+expect 0 R verify
+
+use crash
+expect 1 R "${P[@]}" resume ffffffff && same "$err" "mmig-recover: resume: migration ffffffff: not in the journal" "resume unknown"
+expect 1 R "${P[@]}" rollback ffffffff
+expect 1 R --plugin "$work/nope.so" recover && has "$err" "mmig-recover: load plugin: plug-in $work/nope.so" "bad plug-in"
+expect 0 R verify
+expect 0 R list && has "$out" "no migrations in flight" "all settled"
+
+echo "mmig-recover: $checks checks, $failures failed"
+[ "$failures" = 0 ]

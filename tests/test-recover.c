@@ -1,0 +1,1052 @@
+/*
+ * tests/test-recover.c - recovery after real crashes.
+ *
+ * A child process runs a journaled migration of N_OPS operations and is
+ * killed with SIGKILL at the k-th hit of a fault point (engine/fault.h);
+ * the parent then recovers from what is on disk and checks the invariants
+ * in the databases themselves:
+ *   - nothing is left in flight, and the journal verifies clean;
+ *   - COMMITTED: every op's row is there, each op's work committed once;
+ *   - ROLLED_BACK: no row, no model database file;
+ *   - no op's undo ever committed twice (counted inside the undo's own
+ *     transaction, so only committed undos count).
+ * Every point, every hit, both policies; then crashes of recovery itself.
+ */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <cmocka.h>
+
+#include <errno.h>
+#include <fcntl.h>
+#include <ftw.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "fault.h"
+#include "journal-int.h"
+#include "mmig/mmig.h"
+
+#define N_OPS 5
+#define MODEL_UUID "6ba7b810-9dad-41d1-80b4-00c04fd430c8"
+
+/* ---- the test operations ----------------------------------------------- */
+
+/* Knobs the ops read; set before a child forks or before recovery. */
+static struct {
+	bool idempotent;       /* register ops with MMIG_OP_IDEMPOTENT */
+	int fail_rollback_of;  /* this op's rollback fails; -1: none */
+	int block_in_op;       /* this op's execute waits on block_fd */
+	int block_fd;
+	int fail_execute_of;   /* this op's execute fails; -1: none */
+} knobs = { .fail_rollback_of = -1, .block_in_op = -1,
+	    .fail_execute_of = -1 };
+
+struct step {
+	int index;
+	struct mmig_txn_runner *ctl;
+	struct mmig_txn_runner *model;
+};
+
+static struct mmig_error *
+exec_sql(sqlite3 *db, const char *sql)
+{
+	int rc = sqlite3_exec(db, sql, NULL, NULL, NULL);
+
+	return rc == SQLITE_OK ? NULL : mmig_error_sqlite(db, rc, sql);
+}
+
+static struct mmig_error *
+step_setup(void *self, struct mmig_scope *scope)
+{
+	struct step *s = self;
+	struct mmig_error *err = mmig_scope_controller_db(scope, &s->ctl);
+
+	if (!err && s->index == 2)
+		err = mmig_scope_model_db(scope, &s->model);
+	return err;
+}
+
+static struct mmig_error *
+do_txn(sqlite3 *db, void *arg)
+{
+	struct step *s = arg;
+	char sql[256];
+	struct mmig_error *err;
+
+	err = exec_sql(db, "CREATE TABLE IF NOT EXISTS steps (op INTEGER "
+			   "PRIMARY KEY);"
+			   "CREATE TABLE IF NOT EXISTS tally (op INTEGER, "
+			   "what TEXT, n INTEGER, PRIMARY KEY (op, what))");
+	if (err)
+		return err;
+	/* With markers, a committed transaction is never run again, so a
+	 * plain INSERT must never meet its own row. */
+	snprintf(sql, sizeof(sql),
+		 "INSERT INTO steps VALUES (%d);"
+		 "INSERT INTO tally VALUES (%d, 'do', 1) ON CONFLICT DO "
+		 "UPDATE SET n = n + 1",
+		 s->index, s->index);
+	return exec_sql(db, sql);
+}
+
+static struct mmig_error *
+model_txn(sqlite3 *db, void *arg)
+{
+	return exec_sql(db, "CREATE TABLE IF NOT EXISTS m (x);"
+			    "INSERT INTO m VALUES (1)");
+}
+
+static struct mmig_error *
+step_execute(void *self, struct mmig_ctx *ctx, const struct mmig_model *m)
+{
+	struct step *s = self;
+	struct mmig_error *err;
+
+	if (s->index == knobs.block_in_op) {
+		char c;
+
+		/* Wait until the parent says go (or closes the pipe). */
+		if (read(knobs.block_fd, &c, 1) < 0)
+			return mmig_error_new(-errno, "block");
+	}
+	err = mmig_txn_run(s->ctl, ctx, do_txn, s);
+	if (!err && s->model)
+		err = mmig_txn_run(s->model, ctx, model_txn, s);
+	if (!err && s->index == knobs.fail_execute_of)
+		err = mmig_error_new(MMIG_EOP, "boom at %d", s->index);
+	return err;
+}
+
+static struct mmig_error *
+undo_txn(sqlite3 *db, void *arg)
+{
+	struct step *s = arg;
+	char sql[256];
+
+	/* The tally commits with the undo: it counts completed undos. */
+	snprintf(sql, sizeof(sql),
+		 "DELETE FROM steps WHERE op = %d;"
+		 "INSERT INTO tally VALUES (%d, 'undo', 1) ON CONFLICT DO "
+		 "UPDATE SET n = n + 1",
+		 s->index, s->index);
+	return exec_sql(db, sql);
+}
+
+static struct mmig_error *
+step_rollback(void *self, struct mmig_ctx *ctx, const struct mmig_model *m)
+{
+	struct step *s = self;
+
+	if (s->index == knobs.fail_rollback_of)
+		return mmig_error_new(MMIG_EOP, "sad at %d", s->index);
+	return mmig_txn_run(s->ctl, ctx, undo_txn, s);
+}
+
+static void
+step_destroy(void *self)
+{
+	free(self);
+}
+
+static char step_names[N_OPS][8];
+static struct mmig_op_vtable step_vts[N_OPS];
+
+static struct mmig_error *
+step_ctor(void *arg, void **self)
+{
+	struct step *s = calloc(1, sizeof(*s));
+
+	if (!s)
+		return mmig_error_new(MMIG_ENOMEM, "step");
+	s->index = (int)(intptr_t)arg;
+	*self = s;
+	return NULL;
+}
+
+static void
+init_vtables(void)
+{
+	for (int i = 0; i < N_OPS; i++) {
+		snprintf(step_names[i], sizeof(step_names[i]), "step%d", i);
+		step_vts[i] = (struct mmig_op_vtable){
+			.name = step_names[i],
+			.version = 1,
+			.flags = knobs.idempotent ? MMIG_OP_IDEMPOTENT : 0,
+			.setup = step_setup,
+			.execute = step_execute,
+			.rollback = step_rollback,
+			.destroy = step_destroy,
+		};
+	}
+}
+
+/* A registry of the ops; @p skip leaves one out (-1: none). */
+static struct mmig_registry *
+registry(int skip)
+{
+	struct mmig_registry *r;
+
+	init_vtables();
+	assert_int_equal(mmig_registry_new(&r), MMIG_OK);
+	for (int i = 0; i < N_OPS; i++)
+		if (i != skip)
+			assert_int_equal(mmig_registry_add(r, &step_vts[i],
+							   step_ctor,
+							   (void *)(intptr_t)i),
+					 MMIG_OK);
+	return r;
+}
+
+/* ---- fixture --------------------------------------------------------- */
+
+struct fixture {
+	char dir[64];
+	char jdir[128];
+	char ctl[128];
+	char mdir[128];
+	char mfile[200];
+	enum mmig_durability durability;
+};
+
+static struct fixture *F;
+
+static int
+rm_entry(const char *path, const struct stat *sb, int flag, struct FTW *ftw)
+{
+	return remove(path);
+}
+
+static void
+wipe(struct fixture *f)
+{
+	nftw(f->dir, rm_entry, 16, FTW_DEPTH | FTW_PHYS);
+	assert_int_equal(mkdir(f->dir, 0700), 0);
+	assert_int_equal(mkdir(f->mdir, 0700), 0);
+}
+
+static int
+setup(void **state)
+{
+	struct fixture *f = calloc(1, sizeof(*f));
+
+	snprintf(f->dir, sizeof(f->dir), "/tmp/mmig-test-recover-XXXXXX");
+	assert_non_null(mkdtemp(f->dir));
+	snprintf(f->jdir, sizeof(f->jdir), "%s/journal", f->dir);
+	snprintf(f->ctl, sizeof(f->ctl), "%s/controller.db", f->dir);
+	snprintf(f->mdir, sizeof(f->mdir), "%s/models", f->dir);
+	snprintf(f->mfile, sizeof(f->mfile), "%s/%s.db", f->mdir, MODEL_UUID);
+	assert_int_equal(mkdir(f->mdir, 0700), 0);
+	f->durability = MMIG_DURABLE;
+	knobs.idempotent = false;
+	knobs.fail_rollback_of = -1;
+	knobs.block_in_op = -1;
+	knobs.fail_execute_of = -1;
+	mmig__fault_disarm();
+	F = f;
+	*state = f;
+	return 0;
+}
+
+static int
+teardown(void **state)
+{
+	struct fixture *f = *state;
+
+	nftw(f->dir, rm_entry, 16, FTW_DEPTH | FTW_PHYS);
+	free(f);
+	return 0;
+}
+
+static int
+scope_for(void *arg, const char *uuid, enum mmig_durability d,
+	  struct mmig_scope **out)
+{
+	struct fixture *f = arg;
+
+	return mmig_scope_for_model(out, f->ctl, f->mdir, uuid, d);
+}
+
+static void
+quiet(void *arg, enum mmig_log_level level, const char *msg)
+{
+}
+
+/* ---- the migration, in a child ------------------------------------------ */
+
+/* Run the migration in this (child) process; returns the perform code. */
+static int
+run_migration(struct fixture *f)
+{
+	struct mmig_journal *j;
+	struct mmig_registry *r = registry(-1);
+	struct mmig_coordinator *c;
+	struct mmig_scope *scope;
+	struct mmig_model model = { .uuid = MODEL_UUID, .desc = "{}",
+				    .desc_len = 2 };
+	int rc;
+
+	rc = mmig_journal_open(&j, f->jdir, NULL, NULL);
+	if (rc != MMIG_OK)
+		return rc;
+	mmig_coordinator_new(&c, quiet, NULL);
+	for (int i = 0; i < N_OPS; i++) {
+		struct mmig_op op;
+		struct mmig_error *err = mmig_registry_build(
+			r, step_names[i], 1, &op);
+
+		if (err)
+			return MMIG_EUNKNOWNOP;
+		mmig_coordinator_add(c, op.vt, op.self);
+	}
+	mmig_coordinator_set_journal(c, j, f->durability);
+	mmig_scope_for_model(&scope, f->ctl, f->mdir, MODEL_UUID, f->durability);
+	rc = mmig_coordinator_perform(c, NULL, scope, &model);
+	mmig_coordinator_free(c);
+	mmig_scope_free(scope);
+	mmig_journal_close(j);
+	mmig_registry_free(r);
+	return rc;
+}
+
+/*
+ * Fork a child that arms @p p at its @p nth hit and runs @p fn.
+ * @return true when the child was killed by SIGKILL (the fault fired).
+ */
+static bool
+crash_child(enum mmig_fault_point p, uint64_t nth, int (*fn)(struct fixture *))
+{
+	pid_t pid = fork();
+	int status;
+
+	assert_true(pid >= 0);
+	if (pid == 0) {
+		if (nth)
+			mmig__fault_arm(p, nth, MMIG_FAULT_KILL);
+		fn(F);
+		_exit(0);
+	}
+	assert_int_equal(waitpid(pid, &status, 0), pid);
+	if (WIFSIGNALED(status)) {
+		assert_int_equal(WTERMSIG(status), SIGKILL);
+		return true;
+	}
+	assert_true(WIFEXITED(status));
+	return false;
+}
+
+/* ---- recovery, and the checks ------------------------------------------- */
+
+static enum mmig_policy recover_policy;
+
+static int
+recover_now(struct fixture *f)
+{
+	struct mmig_recover_options o = {
+		.policy = recover_policy,
+		.scope_for_model = scope_for,
+		.scope_arg = f,
+		.log = quiet,
+	};
+	struct mmig_recover_summary *s = NULL;
+	struct mmig_registry *r = registry(-1);
+	struct mmig_journal *j;
+	int rc;
+
+	rc = mmig_journal_open(&j, f->jdir, NULL, NULL);
+	if (rc == MMIG_OK)
+		rc = mmig_recover(j, r, &o, &s);
+	if (rc == MMIG_OK && s->n_unsettled)
+		rc = MMIG_EATTENTION;
+	mmig_recover_summary_free(s);
+	mmig_journal_close(j);
+	mmig_registry_free(r);
+	return rc;
+}
+
+static long long
+query(const char *path, const char *sql)
+{
+	sqlite3 *db;
+	sqlite3_stmt *st;
+	long long v = -1;
+
+	if (access(path, F_OK) != 0)
+		return 0;
+	assert_int_equal(sqlite3_open(path, &db), SQLITE_OK);
+	if (sqlite3_prepare_v2(db, sql, -1, &st, NULL) == SQLITE_OK) {
+		if (sqlite3_step(st) == SQLITE_ROW)
+			v = sqlite3_column_int64(st, 0);
+		sqlite3_finalize(st);
+	} else {
+		v = 0; /* no such table: nothing committed */
+	}
+	sqlite3_close(db);
+	return v;
+}
+
+struct tally {
+	unsigned trials, committed, rolled_back, violations;
+};
+
+static void
+violation(struct tally *t, const char *what, const char *point, uint64_t k)
+{
+	t->violations++;
+	fprintf(stderr, "violation after crash at %s #%llu: %s\n", point,
+		(unsigned long long)k, what);
+}
+
+/* The invariants, from the journal and the databases. */
+static void
+check_settled(struct fixture *f, struct tally *t, const char *point,
+	      uint64_t k)
+{
+	struct mmig_migration_info *list;
+	struct mmig_journal *j;
+	size_t n, problems;
+
+	t->trials++;
+	assert_int_equal(mmig_journal_open(&j, f->jdir, NULL, NULL), MMIG_OK);
+	assert_int_equal(mmig_journal_list(j, false, &list, &n), MMIG_OK);
+	if (n)
+		violation(t, "still in flight", point, k);
+	mmig_migration_info_free(list, n);
+	assert_int_equal(mmig_journal_verify(j, NULL, NULL, &problems), MMIG_OK);
+	if (problems)
+		violation(t, "journal does not verify", point, k);
+	assert_int_equal(mmig_journal_list(j, true, &list, &n), MMIG_OK);
+	if (n == 1 && strcmp(list[0].state, "COMMITTED") == 0) {
+		t->committed++;
+		if (query(f->ctl, "SELECT count(*) FROM steps") != N_OPS)
+			violation(t, "committed but rows missing", point, k);
+		if (query(f->ctl, "SELECT count(*) FROM tally WHERE what = 'do' "
+				  "AND n = 1") != N_OPS)
+			violation(t, "committed but some op's work not exactly "
+				     "once", point, k);
+		if (query(f->mfile, "SELECT count(*) FROM m") != 1)
+			violation(t, "committed but model data wrong", point, k);
+	} else if (n == 1 && strcmp(list[0].state, "ROLLED_BACK") == 0) {
+		t->rolled_back++;
+		if (query(f->ctl, "SELECT count(*) FROM steps") != 0)
+			violation(t, "rolled back but rows left", point, k);
+		if (access(f->mfile, F_OK) == 0)
+			violation(t, "rolled back but model file left", point,
+				  k);
+	} else if (n > 1) {
+		violation(t, "more than one migration", point, k);
+	}
+	/* n == 0: the crash came before the first commit; nothing ran. */
+	if (n == 0 && query(f->ctl, "SELECT count(*) FROM steps") != 0)
+		violation(t, "rows without any journal record (W)", point, k);
+	if (query(f->ctl, "SELECT count(*) FROM tally WHERE n > 1") != 0)
+		violation(t, "an op's work or undo committed twice", point, k);
+	mmig_migration_info_free(list, n);
+	mmig_journal_close(j);
+}
+
+/* How many hits each point has in one uninterrupted run of @p fn. */
+static void
+count_hits(int (*fn)(struct fixture *), uint64_t hits[MMIG_FAULT_COUNT])
+{
+	int pfd[2];
+	pid_t pid;
+	int status;
+
+	assert_int_equal(pipe(pfd), 0);
+	pid = fork();
+	if (pid == 0) {
+		close(pfd[0]);
+		mmig__fault_count_only();
+		fn(F);
+		for (int p = 0; p < MMIG_FAULT_COUNT; p++)
+			hits[p] = mmig__fault_hits((enum mmig_fault_point)p);
+		if (write(pfd[1], hits, sizeof(uint64_t) * MMIG_FAULT_COUNT) < 0)
+			_exit(1);
+		_exit(0);
+	}
+	close(pfd[1]);
+	assert_int_equal(read(pfd[0], hits, sizeof(uint64_t) * MMIG_FAULT_COUNT),
+			 (ssize_t)(sizeof(uint64_t) * MMIG_FAULT_COUNT));
+	close(pfd[0]);
+	waitpid(pid, &status, 0);
+}
+
+static void
+print_tally(const char *name, const struct tally *t)
+{
+	printf("%s: %u crash trials, %u committed, %u rolled back, "
+	       "%u violations\n",
+	       name, t->trials, t->committed, t->rolled_back, t->violations);
+}
+
+/*
+ * Crash the forward run at every hit of every point, recover, check.
+ * @return the number of crash points (point, hit) there were.
+ */
+static unsigned
+crash_every_point(struct fixture *f, struct tally *t)
+{
+	uint64_t hits[MMIG_FAULT_COUNT];
+	unsigned points = 0;
+
+	wipe(f);
+	count_hits(run_migration, hits);
+	for (int p = 0; p < MMIG_FAULT_COUNT; p++) {
+		points += (unsigned)hits[p];
+		for (uint64_t k = 1; k <= hits[p]; k++) {
+			wipe(f);
+			assert_true(crash_child((enum mmig_fault_point)p, k,
+						run_migration));
+			assert_int_equal(recover_now(f), MMIG_OK);
+			check_settled(f, t, mmig__fault_name(p), k);
+		}
+	}
+	return points;
+}
+
+static void
+test_recover_crash_at_every_point_rollback_policy(void **state)
+{
+	struct fixture *f = *state;
+	struct tally t = { 0 };
+	unsigned points = 0;
+
+	recover_policy = MMIG_POLICY_ROLLBACK;
+	for (int mode = 0; mode < 4; mode++) {
+		f->durability = mode & 1 ? MMIG_PROCESS : MMIG_DURABLE;
+		/* modes 2, 3: op 3 fails, so the child is itself rolling
+		 * back when it is killed */
+		knobs.fail_execute_of = mode >= 2 ? 3 : -1;
+		points += crash_every_point(f, &t);
+	}
+	print_tally("rollback policy, both durability modes, forward and "
+		    "failing runs", &t);
+	assert_int_equal(t.trials, points);
+	assert_true(points >= 4 * 29);
+	assert_int_equal(t.violations, 0);
+	/* a crash after COMMITTED is durable stays committed */
+	assert_true(t.committed > 0);
+	assert_true(t.rolled_back > 0);
+}
+
+static void
+test_recover_crash_at_every_point_resume_policy(void **state)
+{
+	struct fixture *f = *state;
+	struct tally t = { 0 };
+
+	unsigned points = 0;
+
+	knobs.idempotent = true;
+	recover_policy = MMIG_POLICY_RESUME;
+	for (int mode = 0; mode < 2; mode++) {
+		f->durability = mode ? MMIG_PROCESS : MMIG_DURABLE;
+		points += crash_every_point(f, &t);
+	}
+	print_tally("resume policy, both durability modes", &t);
+	assert_int_equal(t.trials, points);
+	assert_int_equal(t.violations, 0);
+	/* resume finishes what was interrupted mid-way */
+	assert_true(t.committed > t.trials / 2);
+}
+
+/* Recovery run in a child, so that it can be crashed too. */
+static int
+recover_child(struct fixture *f)
+{
+	return recover_now(f);
+}
+
+static void
+snapshot(struct fixture *f, const char *to)
+{
+	char cmd[512];
+
+	snprintf(cmd, sizeof(cmd), "rm -rf %s && cp -a %s %s", to, f->dir, to);
+	assert_int_equal(system(cmd), 0);
+}
+
+static void
+restore(struct fixture *f, const char *from)
+{
+	char cmd[512];
+
+	snprintf(cmd, sizeof(cmd), "rm -rf %s && cp -a %s %s", f->dir, from,
+		 f->dir);
+	assert_int_equal(system(cmd), 0);
+}
+
+/*
+ * For each forward crash point: crash recovery at every hit of every
+ * point, then crash the next recovery again at the same place, then
+ * recover for good.
+ */
+static void
+test_recover_crash_during_recovery_at_every_point(void **state)
+{
+	struct fixture *f = *state;
+	struct tally t = { 0 };
+	uint64_t hits[MMIG_FAULT_COUNT];
+	char snap[128];
+	unsigned nested = 0;
+
+	snprintf(snap, sizeof(snap), "%s.snap", f->dir);
+	recover_policy = MMIG_POLICY_ROLLBACK;
+	f->durability = MMIG_PROCESS;
+	wipe(f);
+	count_hits(run_migration, hits);
+	/* forward crashes inside each op's database work */
+	for (uint64_t k = 1; k <= hits[MMIG_FAULT_DB_COMMITTED]; k += 2) {
+		wipe(f);
+		assert_true(crash_child(MMIG_FAULT_DB_COMMITTED, k,
+					run_migration));
+		snapshot(f, snap);
+		for (int p = 0; p < MMIG_FAULT_COUNT; p++) {
+			for (uint64_t r = 1;; r++) {
+				char where[64];
+
+				restore(f, snap);
+				if (!crash_child((enum mmig_fault_point)p, r,
+						 recover_child))
+					break; /* past the last hit */
+				nested++;
+				/* and crash the second recovery at the same
+				 * point again, if it gets there */
+				if (crash_child((enum mmig_fault_point)p, r,
+						recover_child))
+					nested++;
+				assert_int_equal(recover_now(f), MMIG_OK);
+				snprintf(where, sizeof(where),
+					 "DB_COMMITTED #%llu then %s",
+					 (unsigned long long)k,
+					 mmig__fault_name(p));
+				check_settled(f, &t, where, r);
+			}
+		}
+	}
+	printf("crashed recoveries: %u (nested), ", nested);
+	print_tally("recovery crashed at every point", &t);
+	assert_true(nested > 20);
+	assert_int_equal(t.violations, 0);
+	snapshot(f, snap); /* keeps cp happy */
+	{
+		char cmd[256];
+
+		snprintf(cmd, sizeof(cmd), "rm -rf %s", snap);
+		assert_int_equal(system(cmd), 0);
+	}
+}
+
+static int
+recover_in_child_concurrently(struct fixture *f)
+{
+	return recover_now(f) == MMIG_OK ? 0 : 1;
+}
+
+static void
+test_recover_two_recoverers_at_once(void **state)
+{
+	struct fixture *f = *state;
+	struct tally t = { 0 };
+	pid_t a, b;
+	int sa, sb;
+
+	recover_policy = MMIG_POLICY_ROLLBACK;
+	wipe(f);
+	assert_true(crash_child(MMIG_FAULT_DB_COMMITTED, 4, run_migration));
+	a = fork();
+	if (a == 0)
+		_exit(recover_in_child_concurrently(f));
+	b = fork();
+	if (b == 0)
+		_exit(recover_in_child_concurrently(f));
+	waitpid(a, &sa, 0);
+	waitpid(b, &sb, 0);
+	assert_true(WIFEXITED(sa) && WIFEXITED(sb));
+	check_settled(f, &t, "two recoverers", 0);
+	assert_int_equal(t.violations, 0);
+	assert_int_equal(t.rolled_back, 1);
+}
+
+static void
+open_all(struct fixture *f, struct mmig_journal **j,
+	 struct mmig_registry **r, int skip)
+{
+	assert_int_equal(mmig_journal_open(j, f->jdir, NULL, NULL), MMIG_OK);
+	*r = registry(skip);
+}
+
+static struct mmig_recover_options
+options(struct fixture *f)
+{
+	return (struct mmig_recover_options){
+		.policy = MMIG_POLICY_ROLLBACK,
+		.scope_for_model = scope_for,
+		.scope_arg = f,
+		.log = quiet,
+	};
+}
+
+static uint64_t
+file_hash(const char *path)
+{
+	FILE *fp = fopen(path, "rb");
+	uint64_t h = 1469598103934665603ull;
+	int ch;
+
+	if (!fp)
+		return 0;
+	while ((ch = fgetc(fp)) != EOF)
+		h = (h ^ (uint64_t)ch) * 1099511628211ull;
+	fclose(fp);
+	return h;
+}
+
+static void
+test_recover_live_owner_not_taken_over(void **state)
+{
+	struct fixture *f = *state;
+	struct mmig_recover_options o = options(f);
+	struct mmig_recover_summary *s;
+	struct mmig_journal *j;
+	struct mmig_registry *r;
+	int go[2], status;
+	pid_t pid;
+
+	wipe(f);
+	assert_int_equal(pipe(go), 0);
+	knobs.block_in_op = 2;
+	knobs.block_fd = go[0];
+	pid = fork();
+	if (pid == 0) {
+		close(go[1]);
+		_exit(run_migration(f) == MMIG_OK ? 0 : 1);
+	}
+	close(go[0]);
+	/* wait until the child is inside op 2 */
+	for (int i = 0; i < 500; i++) {
+		struct mmig_migration_info *list;
+		size_t n = 0;
+
+		if (mmig_journal_open(&j, f->jdir, NULL, NULL) == MMIG_OK) {
+			mmig_journal_list(j, false, &list, &n);
+			if (n && list[0].highest_begun == 2) {
+				mmig_migration_info_free(list, n);
+				mmig_journal_close(j);
+				break;
+			}
+			mmig_migration_info_free(list, n);
+			mmig_journal_close(j);
+		}
+		usleep(10000);
+	}
+	open_all(f, &j, &r, -1);
+	assert_int_equal(mmig_recover(j, r, &o, &s), MMIG_OK);
+	assert_int_equal(s->n, 1);
+	assert_int_equal(s->items[0].action, MMIG_RECOVER_SKIPPED_LIVE);
+	assert_non_null(strstr(s->items[0].message, "is alive"));
+	mmig_recover_summary_free(s);
+	mmig_journal_close(j);
+	mmig_registry_free(r);
+	/* let it finish: it commits, untouched */
+	assert_int_equal(write(go[1], "g", 1), 1);
+	close(go[1]);
+	waitpid(pid, &status, 0);
+	assert_true(WIFEXITED(status));
+	assert_int_equal(WEXITSTATUS(status), 0);
+	assert_int_equal(query(f->ctl, "SELECT count(*) FROM steps"), N_OPS);
+}
+
+static void
+test_recover_unknown_op_and_version_refused_nothing_changed(void **state)
+{
+	struct fixture *f = *state;
+	struct mmig_recover_options o = options(f);
+	struct mmig_recover_summary *s;
+	struct mmig_journal *j;
+	struct mmig_registry *r;
+	char data[200];
+	uint64_t jh, ch;
+
+	wipe(f);
+	assert_true(crash_child(MMIG_FAULT_OP_EXECUTE, 4, run_migration));
+	snprintf(data, sizeof(data), "%s/data.mdb", f->jdir);
+	jh = file_hash(data);
+	ch = file_hash(f->ctl);
+	/* a registry without step3 */
+	open_all(f, &j, &r, 3);
+	assert_int_equal(mmig_recover(j, r, &o, &s), MMIG_OK);
+	assert_int_equal(s->items[0].action, MMIG_RECOVER_REFUSED);
+	assert_int_equal(s->n_unsettled, 1);
+	assert_non_null(strstr(s->items[0].message,
+			       "unknown operation \"step3\""));
+	mmig_recover_summary_free(s);
+	mmig_registry_free(r);
+	/* a registry with step3 at another version */
+	r = registry(3);
+	{
+		static struct mmig_op_vtable v2;
+
+		v2 = step_vts[3];
+		v2.version = 2;
+		assert_int_equal(mmig_registry_add(r, &v2, step_ctor,
+						   (void *)(intptr_t)3),
+				 MMIG_OK);
+	}
+	assert_int_equal(mmig_recover(j, r, &o, &s), MMIG_OK);
+	assert_int_equal(s->items[0].action, MMIG_RECOVER_REFUSED);
+	assert_non_null(strstr(s->items[0].message,
+			       "\"step3\" version 1: this build has version 2"));
+	mmig_recover_summary_free(s);
+	mmig_registry_free(r);
+	mmig_journal_close(j);
+	/* nothing was written: the sync recovery starts with aside, the
+	 * journal's bytes and the database's are as they were */
+	assert_true(jh == file_hash(data));
+	assert_true(ch == file_hash(f->ctl));
+	/* with the right registry it settles */
+	assert_int_equal(recover_now(f), MMIG_OK);
+}
+
+static void
+test_recover_failed_rollback_needs_attention_then_retry(void **state)
+{
+	struct fixture *f = *state;
+	struct mmig_recover_options o = options(f);
+	struct mmig_recover_summary *s;
+	struct mmig_journal *j;
+	struct mmig_registry *r;
+	struct tally t = { 0 };
+	char id[37];
+
+	wipe(f);
+	assert_true(crash_child(MMIG_FAULT_OP_EXECUTE, 5, run_migration));
+	knobs.fail_rollback_of = 1;
+	open_all(f, &j, &r, -1);
+	assert_int_equal(mmig_recover(j, r, &o, &s), MMIG_OK);
+	assert_int_equal(s->items[0].action, MMIG_RECOVER_NEEDS_ATTENTION);
+	assert_non_null(strstr(s->items[0].message, "sad at 1"));
+	snprintf(id, sizeof(id), "%s", s->items[0].id);
+	mmig_recover_summary_free(s);
+	/* ops 4..2 and 0 were undone, 1 was not */
+	assert_int_equal(query(f->ctl, "SELECT group_concat(op) FROM steps"),
+			 1);
+	/* a plain recover leaves it to the operator */
+	assert_int_equal(mmig_recover(j, r, &o, &s), MMIG_OK);
+	assert_int_equal(s->items[0].action, MMIG_RECOVER_SKIPPED_ATTENTION);
+	mmig_recover_summary_free(s);
+	/* the cause is fixed; rollback by id retries only op 1 */
+	knobs.fail_rollback_of = -1;
+	assert_int_equal(mmig_recover_one(j, r, &o, id,
+					  MMIG_RECOVER_MODE_ROLLBACK, &s),
+			 MMIG_OK);
+	assert_int_equal(s->items[0].action, MMIG_RECOVER_ROLLED_BACK);
+	mmig_recover_summary_free(s);
+	mmig_journal_close(j);
+	mmig_registry_free(r);
+	check_settled(f, &t, "needs attention, then rollback", 0);
+	assert_int_equal(t.violations, 0);
+	assert_int_equal(t.rolled_back, 1);
+}
+
+static int
+run_paused(struct fixture *f)
+{
+	knobs.fail_execute_of = -1;
+	return run_migration(f);
+}
+
+static void
+test_recover_paused_left_alone_then_resumed_by_id(void **state)
+{
+	struct fixture *f = *state;
+	struct mmig_recover_options o = options(f);
+	struct mmig_recover_summary *s;
+	struct mmig_journal *j;
+	struct mmig_registry *r;
+	struct mmig_coordinator *c;
+	struct mmig_scope *scope;
+	struct mmig_ctx *ctx;
+	struct mmig_model model = { .uuid = MODEL_UUID, .desc = "{}",
+				    .desc_len = 2 };
+	char id[37];
+
+	(void)run_paused;
+	wipe(f);
+	knobs.idempotent = true;
+	open_all(f, &j, &r, -1);
+	/* a migration paused before its first op, by this process */
+	mmig_coordinator_new(&c, quiet, NULL);
+	for (int i = 0; i < N_OPS; i++) {
+		struct mmig_op op;
+
+		assert_null(mmig_registry_build(r, step_names[i], 1, &op));
+		mmig_coordinator_add(c, op.vt, op.self);
+	}
+	mmig_coordinator_set_journal(c, j, MMIG_DURABLE);
+	mmig_scope_for_model(&scope, f->ctl, f->mdir, MODEL_UUID, MMIG_DURABLE);
+	mmig_ctx_new(&ctx);
+	mmig_ctx_pause(ctx);
+	assert_int_equal(mmig_coordinator_perform(c, ctx, scope, &model),
+			 MMIG_EPAUSED);
+	snprintf(id, sizeof(id), "%s", mmig_coordinator_migration_id(c));
+	mmig_coordinator_free(c);
+	mmig_scope_free(scope);
+	mmig_ctx_free(ctx);
+	/* its owner, this process, is alive, but a paused migration rests */
+	assert_int_equal(mmig_recover(j, r, &o, &s), MMIG_OK);
+	assert_int_equal(s->items[0].action, MMIG_RECOVER_SKIPPED_PAUSED);
+	mmig_recover_summary_free(s);
+	assert_int_equal(mmig_recover_one(j, r, &o, id,
+					  MMIG_RECOVER_MODE_RESUME, &s),
+			 MMIG_OK);
+	assert_int_equal(s->items[0].action, MMIG_RECOVER_COMMITTED);
+	mmig_recover_summary_free(s);
+	mmig_journal_close(j);
+	mmig_registry_free(r);
+	assert_int_equal(query(f->ctl, "SELECT count(*) FROM steps"), N_OPS);
+}
+
+static void
+test_recover_resume_does_not_redo_committed_transactions(void **state)
+{
+	struct fixture *f = *state;
+	struct tally t = { 0 };
+
+	/* killed right after op 2's controller transaction committed, before
+	 * DONE 2: resume runs op 2 again, its committed transaction is
+	 * skipped (the tally would count 2 otherwise) */
+	knobs.idempotent = true;
+	recover_policy = MMIG_POLICY_RESUME;
+	wipe(f);
+	assert_true(crash_child(MMIG_FAULT_DB_COMMITTED, 3, run_migration));
+	assert_int_equal(query(f->ctl, "SELECT n FROM tally WHERE op = 2 AND "
+				       "what = 'do'"),
+			 1);
+	assert_int_equal(recover_now(f), MMIG_OK);
+	check_settled(f, &t, "resume after DB commit", 3);
+	assert_int_equal(t.violations, 0);
+	assert_int_equal(t.committed, 1);
+	assert_int_equal(query(f->ctl, "SELECT n FROM tally WHERE op = 2 AND "
+				       "what = 'do'"),
+			 1);
+}
+
+static void
+test_recover_stale_owner_fenced_out(void **state)
+{
+	struct fixture *f = *state;
+	struct mmig_recover_options o = options(f);
+	struct mmig_recover_summary *s;
+	struct mmig_journal *j;
+	struct mmig_registry *r;
+	int go[2], status;
+	pid_t pid;
+
+	wipe(f);
+	assert_int_equal(pipe(go), 0);
+	knobs.block_in_op = 2;
+	knobs.block_fd = go[0];
+	pid = fork();
+	if (pid == 0) {
+		close(go[1]);
+		_exit(run_migration(f) == MMIG_EFENCED ? 0 : 1);
+	}
+	close(go[0]);
+	for (int i = 0; i < 500 && query(f->ctl, "SELECT count(*) FROM steps") < 2;
+	     i++)
+		usleep(10000);
+	/* an operator forces a rollback while the owner is still running */
+	o.force = true;
+	open_all(f, &j, &r, -1);
+	assert_int_equal(mmig_recover(j, r, &o, &s), MMIG_OK);
+	assert_int_equal(s->items[0].action, MMIG_RECOVER_ROLLED_BACK);
+	mmig_recover_summary_free(s);
+	mmig_journal_close(j);
+	mmig_registry_free(r);
+	/* the stale owner wakes up and tries to commit op 2: refused */
+	assert_int_equal(write(go[1], "g", 1), 1);
+	close(go[1]);
+	waitpid(pid, &status, 0);
+	assert_true(WIFEXITED(status));
+	assert_int_equal(WEXITSTATUS(status), 0);
+	assert_int_equal(query(f->ctl, "SELECT count(*) FROM steps"), 0);
+	assert_int_equal(query(f->ctl, "SELECT count(*) FROM tally WHERE op = 2"),
+			 0);
+}
+
+static void
+steps_equal(const struct mmig_recover_item *a,
+	    const struct mmig_recover_item *b)
+{
+	assert_int_equal(a->n_steps, b->n_steps);
+	for (size_t i = 0; i < a->n_steps; i++)
+		assert_string_equal(a->steps[i], b->steps[i]);
+	assert_int_equal(a->action, b->action);
+}
+
+static void
+test_recover_plan_matches_recover_and_writes_nothing(void **state)
+{
+	struct fixture *f = *state;
+	struct mmig_recover_options o = options(f);
+	struct mmig_recover_summary *plan, *done;
+	struct mmig_journal *j;
+	struct mmig_registry *r;
+	char data[200];
+	uint64_t jh, ch;
+
+	wipe(f);
+	assert_true(crash_child(MMIG_FAULT_JOURNAL_COMMITTED, 3,
+				run_migration));
+	snprintf(data, sizeof(data), "%s/data.mdb", f->jdir);
+	open_all(f, &j, &r, -1);
+	jh = file_hash(data);
+	ch = file_hash(f->ctl);
+	assert_int_equal(mmig_recover_plan(j, r, &o, NULL,
+					   MMIG_RECOVER_MODE_POLICY, &plan),
+			 MMIG_OK);
+	assert_true(jh == file_hash(data));
+	assert_true(ch == file_hash(f->ctl));
+	assert_int_equal(plan->n, 1);
+	/* killed after the third commit (header + BEGIN 0, DONE 0 + BEGIN 1,
+	 * DONE 1 + BEGIN 2): op 3 is one ahead */
+	assert_string_equal(plan->items[0].steps[0],
+			    "roll back op 3 step3 (may have started: one "
+			    "ahead)");
+	assert_string_equal(plan->items[0].steps[3], "roll back op 0 step0");
+	assert_string_equal(plan->items[0].steps[4], "delete model database");
+	assert_int_equal(mmig_recover(j, r, &o, &done), MMIG_OK);
+	steps_equal(&plan->items[0], &done->items[0]);
+	mmig_recover_summary_free(plan);
+	mmig_recover_summary_free(done);
+	mmig_journal_close(j);
+	mmig_registry_free(r);
+}
+
+int
+main(void)
+{
+	const struct CMUnitTest tests[] = {
+#define T(name) cmocka_unit_test_setup_teardown(name, setup, teardown)
+		T(test_recover_crash_at_every_point_rollback_policy),
+		T(test_recover_crash_at_every_point_resume_policy),
+		T(test_recover_crash_during_recovery_at_every_point),
+		T(test_recover_two_recoverers_at_once),
+		T(test_recover_live_owner_not_taken_over),
+		T(test_recover_unknown_op_and_version_refused_nothing_changed),
+		T(test_recover_failed_rollback_needs_attention_then_retry),
+		T(test_recover_paused_left_alone_then_resumed_by_id),
+		T(test_recover_resume_does_not_redo_committed_transactions),
+		T(test_recover_stale_owner_fenced_out),
+		T(test_recover_plan_matches_recover_and_writes_nothing),
+#undef T
+	};
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}

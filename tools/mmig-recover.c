@@ -1,0 +1,1284 @@
+/*
+ * tools/mmig-recover.c - the operator's tool for what a crash left behind:
+ * list, show, plan, recover, resume, roll back, verify, dump and prune the
+ * migrations of a journal.
+ *
+ * It uses the public API only (STYLE.md H4): the journal's readers for the
+ * read-only commands, mmig_recover*() for the rest, with the reference
+ * import operations built in (mmig_import_register()) and more loaded from
+ * the plug-ins named with --plugin.
+ *
+ * Invariants the tool keeps on top of the library's:
+ *  - list, show, plan, verify and dump open the journal read-only and never
+ *    create it: looking must not change what is looked at;
+ *  - no command creates a missing journal directory, so a mistyped --journal
+ *    is an error instead of an empty journal that "has nothing to recover";
+ *  - exit status 0 when everything is settled or clean, 1 when something
+ *    failed, was refused or needs attention, 2 on usage errors; every error
+ *    is one line on stderr, "mmig-recover: <step>: <message>".
+ */
+#include <mmig/mmig.h>
+
+#include <errno.h>
+#include <getopt.h>
+#include <inttypes.h>
+#include <jansson.h>
+#include <limits.h>
+#include <stdarg.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+
+#define PROG "mmig-recover"
+
+#define EXIT_OK 0
+#define EXIT_ATTENTION 1
+#define EXIT_USAGE 2
+
+/* Long options without a short form get codes above any character. */
+enum opt_code {
+	OPT_HELP = 'h',
+	OPT_VERSION = 'V',
+	OPT_JOURNAL = 256,
+	OPT_CONTROLLER_DB,
+	OPT_MODEL_DIR,
+	OPT_PLUGIN,
+	OPT_JSON,
+	OPT_ALL,
+	OPT_POLICY,
+	OPT_FALLBACK,
+	OPT_FORCE,
+	OPT_OLDER_THAN,
+	OPT_KEEP,
+};
+
+/* Which command-specific options a command accepts. */
+#define F_JSON 0x01u
+#define F_ALL 0x02u
+#define F_POLICY 0x04u
+#define F_FALLBACK 0x08u
+#define F_FORCE 0x10u
+#define F_OLDER_THAN 0x20u
+#define F_KEEP 0x40u
+
+/* How many positional arguments (an ID) a command takes. */
+enum arg_kind {
+	ARG_NONE,
+	ARG_OPTIONAL_ID,
+	ARG_ID,
+};
+
+struct cli;
+
+struct command {
+	const char *name;
+	int (*run)(struct cli *cli);
+	unsigned flags;
+	enum arg_kind arg;
+	const char *synopsis;
+	const char *help;
+};
+
+/* Everything the command line said. */
+struct cli {
+	const struct command *cmd;
+	const char *journal;
+	const char *controller_db;
+	const char *model_dir;
+	const char **plugins;
+	size_t n_plugins;
+	const char *id;
+	bool json;
+	bool all;
+	bool force;
+	bool fallback;
+	enum mmig_policy policy;
+	uint64_t older_ns;
+	size_t keep;
+	/* The command options given (F_*), checked against the command's. */
+	unsigned seen;
+};
+
+/* ---- messages ------------------------------------------------------------ */
+
+/* One line on stderr: "mmig-recover: <step>: <message>". */
+static void
+fail_msg(const char *step, const char *fmt, ...)
+	__attribute__((format(printf, 2, 3)));
+
+static void
+fail_msg(const char *step, const char *fmt, ...)
+{
+	va_list ap;
+
+	fprintf(stderr, PROG ": %s: ", step);
+	va_start(ap, fmt);
+	vfprintf(stderr, fmt, ap);
+	va_end(ap);
+	fputc('\n', stderr);
+}
+
+/* The library's message when there is one, else the code's text. */
+static const char *
+err_text(const struct mmig_error *err, int rc)
+{
+	return err ? mmig_error_message(err) : mmig_strerror(rc);
+}
+
+/* The log callback of recover, resume, rollback and plan. */
+static void
+log_stderr(void *arg, enum mmig_log_level level, const char *msg)
+{
+	const struct cli *cli = arg;
+
+	/* With --json stdout is for the machine and stderr stays quiet, so a
+	 * script sees only real errors there; debug chatter is never shown. */
+	if (cli->json || level < MMIG_LOG_INFO)
+		return;
+	fprintf(stderr, PROG ": %s: %s\n", mmig_log_level_name(level), msg);
+}
+
+/* ---- times and durations --------------------------------------------- */
+
+/* RFC 3339 in UTC, with milliseconds when @p millis. */
+static const char *
+fmt_time(uint64_t ns, bool millis, char *buf, size_t size)
+{
+	time_t secs = (time_t)(ns / 1000000000u);
+	struct tm tm;
+	char base[32];
+
+	if (!gmtime_r(&secs, &tm) ||
+	    strftime(base, sizeof(base), "%Y-%m-%dT%H:%M:%S", &tm) == 0) {
+		snprintf(buf, size, "?");
+		return buf;
+	}
+	if (millis)
+		snprintf(buf, size, "%s.%03uZ", base,
+			 (unsigned)(ns / 1000000u % 1000u));
+	else
+		snprintf(buf, size, "%sZ", base);
+	return buf;
+}
+
+static uint64_t
+now_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_REALTIME, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+}
+
+/* An age in the largest whole unit: "45s", "3m", "2h", "12d". */
+static const char *
+fmt_age(uint64_t then_ns, char *buf, size_t size)
+{
+	uint64_t now = now_ns();
+	uint64_t s = now > then_ns ? (now - then_ns) / 1000000000u : 0;
+
+	if (s < 60)
+		snprintf(buf, size, "%" PRIu64 "s", s);
+	else if (s < 3600)
+		snprintf(buf, size, "%" PRIu64 "m", s / 60);
+	else if (s < 2 * 86400)
+		snprintf(buf, size, "%" PRIu64 "h", s / 3600);
+	else
+		snprintf(buf, size, "%" PRIu64 "d", s / 86400);
+	return buf;
+}
+
+/*
+ * "30d", "12h", "90m", "45s" to nanoseconds.  A unit is required: a bare
+ * number would leave the operator guessing which one pruning assumed.
+ * @return false when @p text is not such a duration or overflows.
+ */
+static bool
+parse_duration(const char *text, uint64_t *out)
+{
+	uint64_t unit, v = 0;
+	const char *p = text;
+
+	if (*p < '0' || *p > '9')
+		return false;
+	while (*p >= '0' && *p <= '9') {
+		if (v > (UINT64_MAX - 9) / 10)
+			return false;
+		v = v * 10 + (uint64_t)(*p++ - '0');
+	}
+	switch (*p++) {
+	case 's':
+		unit = 1;
+		break;
+	case 'm':
+		unit = 60;
+		break;
+	case 'h':
+		unit = 3600;
+		break;
+	case 'd':
+		unit = 86400;
+		break;
+	default:
+		return false;
+	}
+	if (*p != '\0' || v > UINT64_MAX / unit / 1000000000u)
+		return false;
+	*out = v * unit * 1000000000u;
+	return true;
+}
+
+static bool
+parse_count(const char *text, size_t *out)
+{
+	char *end;
+	unsigned long long v;
+
+	if (*text < '0' || *text > '9')
+		return false;
+	errno = 0;
+	v = strtoull(text, &end, 10);
+	if (errno || *end != '\0' || v > SIZE_MAX)
+		return false;
+	*out = (size_t)v;
+	return true;
+}
+
+/* ---- JSON ---------------------------------------------------------------- */
+
+/* A string or null, so absent values read as null rather than "". */
+static json_t *
+json_str_or_null(const char *s)
+{
+	return s ? json_string(s) : json_null();
+}
+
+/*
+ * Print @p v (stealing the reference) and a newline.
+ * @return EXIT_OK, or EXIT_ATTENTION when it could not be built or written.
+ */
+static int
+json_print(json_t *v)
+{
+	int rc = EXIT_OK;
+
+	if (!v || json_dumpf(v, stdout, JSON_INDENT(2) | JSON_PRESERVE_ORDER) ||
+	    fputc('\n', stdout) == EOF) {
+		fail_msg("json", "cannot build or write the output");
+		rc = EXIT_ATTENTION;
+	}
+	json_decref(v);
+	return rc;
+}
+
+/* ---- opening what a command needs ------------------------------------- */
+
+/*
+ * Open the journal; never create it.  mmig_journal_open() creates a missing
+ * directory unless read-only, so the read-write commands check first.
+ */
+static int
+open_journal(const struct cli *cli, bool rdonly, struct mmig_journal **out)
+{
+	struct mmig_journal_options o = {
+		.flags = rdonly ? MMIG_JOURNAL_RDONLY : 0,
+	};
+	struct mmig_error *err = NULL;
+	struct stat st;
+	int rc;
+
+	*out = NULL;
+	if (stat(cli->journal, &st) != 0) {
+		fail_msg("open journal", "%s: %s", cli->journal,
+			 strerror(errno));
+		return EXIT_ATTENTION;
+	}
+	if (!S_ISDIR(st.st_mode)) {
+		fail_msg("open journal", "%s: %s", cli->journal,
+			 strerror(ENOTDIR));
+		return EXIT_ATTENTION;
+	}
+	rc = mmig_journal_open(out, cli->journal, &o, &err);
+	if (rc != MMIG_OK) {
+		/* The library's message names the directory already. */
+		if (err)
+			fail_msg("open journal", "%s", mmig_error_message(err));
+		else
+			fail_msg("open journal", "%s: %s", cli->journal,
+				 mmig_strerror(rc));
+		mmig_error_free(err);
+		return EXIT_ATTENTION;
+	}
+	return EXIT_OK;
+}
+
+/* The built-in reference operations plus every --plugin, in order. */
+static int
+open_registry(const struct cli *cli, struct mmig_registry **out)
+{
+	struct mmig_registry *r = NULL;
+	int rc;
+
+	*out = NULL;
+	rc = mmig_registry_new(&r);
+	if (rc != MMIG_OK) {
+		fail_msg("registry", "%s", mmig_strerror(rc));
+		return EXIT_ATTENTION;
+	}
+	rc = mmig_import_register(r);
+	if (rc != MMIG_OK) {
+		fail_msg("register import operations", "%s",
+			 mmig_strerror(rc));
+		goto fail;
+	}
+	for (size_t i = 0; i < cli->n_plugins; i++) {
+		struct mmig_error *err = NULL;
+
+		rc = mmig_registry_load_plugin(r, cli->plugins[i], &err);
+		if (rc != MMIG_OK) {
+			/* The library's message names the file and why. */
+			if (err)
+				fail_msg("load plugin", "%s",
+					 mmig_error_message(err));
+			else
+				fail_msg("load plugin", "%s: %s",
+					 cli->plugins[i], mmig_strerror(rc));
+			mmig_error_free(err);
+			goto fail;
+		}
+	}
+	*out = r;
+	return EXIT_OK;
+fail:
+	mmig_registry_free(r);
+	return EXIT_ATTENTION;
+}
+
+/* ---- list ---------------------------------------------------------------- */
+
+static json_t *
+info_json(const struct mmig_migration_info *m)
+{
+	char created[40], updated[40];
+
+	return json_pack(
+		"{s:s, s:s, s:s, s:s, s:I, s:I, s:I, s:I, s:I, s:o, s:b,"
+		" s:s, s:s, s:o, s:o, s:o}",
+		"id", m->id, "model_uuid", m->model_uuid, "state",
+		m->state ? m->state : "?", "durability",
+		m->durability ? m->durability : "?", "ops_done",
+		(json_int_t)m->ops_done, "ops_total", (json_int_t)m->ops_total,
+		"highest_begun", (json_int_t)m->highest_begun, "epoch",
+		(json_int_t)m->epoch, "owner_pid", (json_int_t)m->owner_pid,
+		"owner_host", json_str_or_null(m->owner_host), "owner_alive",
+		m->owner_alive, "created",
+		fmt_time(m->created_ns, false, created, sizeof(created)),
+		"updated",
+		fmt_time(m->updated_ns, false, updated, sizeof(updated)),
+		"cause", json_str_or_null(m->cause), "last_error",
+		json_str_or_null(m->last_error), "problem",
+		json_str_or_null(m->problem));
+}
+
+static int
+cmd_list(struct cli *cli)
+{
+	struct mmig_journal *j = NULL;
+	struct mmig_migration_info *a = NULL;
+	size_t n = 0;
+	int rc, ex;
+
+	ex = open_journal(cli, true, &j);
+	if (ex != EXIT_OK)
+		return ex;
+	rc = mmig_journal_list(j, cli->all, &a, &n);
+	if (rc != MMIG_OK) {
+		fail_msg("list", "%s: %s", cli->journal, mmig_strerror(rc));
+		ex = EXIT_ATTENTION;
+		goto out;
+	}
+	if (cli->json) {
+		json_t *arr = json_array();
+
+		for (size_t i = 0; arr && i < n; i++)
+			if (json_array_append_new(arr, info_json(&a[i]))) {
+				json_decref(arr);
+				arr = NULL;
+			}
+		ex = json_print(arr);
+		goto out;
+	}
+	if (n == 0) {
+		printf(cli->all ? "no migrations\n"
+				: "no migrations in flight\n");
+		goto out;
+	}
+	printf("%-36s  %-36s  %-15s  %7s  %-28s  %s\n", "ID", "MODEL", "STATE",
+	       "OPS", "OWNER", "AGE");
+	for (size_t i = 0; i < n; i++) {
+		const struct mmig_migration_info *m = &a[i];
+		char ops[24], owner[96], age[24];
+
+		snprintf(ops, sizeof(ops), "%u/%u", m->ops_done, m->ops_total);
+		snprintf(owner, sizeof(owner), "%u@%s %s", m->owner_pid,
+			 m->owner_host ? m->owner_host : "?",
+			 m->owner_alive ? "alive" : "dead");
+		printf("%-36s  %-36s  %-15s  %7s  %-28s  %s\n", m->id,
+		       m->model_uuid, m->state ? m->state : "?", ops, owner,
+		       fmt_age(m->created_ns, age, sizeof(age)));
+		/* What an operator must read before acting, under the row. */
+		if (m->problem)
+			printf("    problem: %s\n", m->problem);
+		if (m->cause)
+			printf("    cause: %s\n", m->cause);
+		if (m->last_error)
+			printf("    last error: %s\n", m->last_error);
+	}
+out:
+	mmig_migration_info_free(a, n);
+	mmig_journal_close(j);
+	return ex;
+}
+
+/* ---- show ---------------------------------------------------------------- */
+
+/*
+ * Run mmig_journal_show() into memory and parse each line, so that the
+ * readable and the JSON forms come from the one documented output.
+ * @return the library's code; *lines holds whatever was readable.
+ */
+static int
+show_lines(struct mmig_journal *j, const char *id, json_t **lines,
+	   struct mmig_error **errp)
+{
+	char *buf = NULL, *line, *save = NULL;
+	size_t len = 0;
+	FILE *mem;
+	int rc;
+
+	*lines = json_array();
+	mem = open_memstream(&buf, &len);
+	if (!mem || !*lines) {
+		if (mem)
+			fclose(mem);
+		free(buf);
+		return MMIG_ENOMEM;
+	}
+	rc = mmig_journal_show(j, id, mem, errp);
+	if (fclose(mem) != 0 && rc == MMIG_OK)
+		rc = MMIG_ENOMEM;
+	for (line = strtok_r(buf, "\n", &save); line;
+	     line = strtok_r(NULL, "\n", &save)) {
+		json_error_t jerr;
+		json_t *v = json_loads(line, 0, &jerr);
+
+		/* The library writes valid JSON; keep a bad line as text
+		 * rather than lose it. */
+		if (!v)
+			v = json_pack("{s:s, s:s}", "record", "unparsed",
+				      "text", line);
+		json_array_append_new(*lines, v);
+	}
+	free(buf);
+	return rc;
+}
+
+/* Integer member of a JSON object; uint64 values above INT64_MAX come
+ * back as strings from the library and read as 0 here. */
+static uint64_t
+jnum(const json_t *o, const char *key)
+{
+	json_t *v = json_object_get(o, key);
+
+	return json_is_integer(v) ? (uint64_t)json_integer_value(v) : 0;
+}
+
+static const char *
+jstr(const json_t *o, const char *key)
+{
+	const char *s = json_string_value(json_object_get(o, key));
+
+	return s ? s : "";
+}
+
+/* The name of op @p i in the header's plan, or NULL. */
+static const char *
+plan_name(const json_t *header, json_int_t i)
+{
+	json_t *plan = json_object_get(header, "plan");
+
+	if (i < 0 || !json_is_array(plan) || (size_t)i >= json_array_size(plan))
+		return NULL;
+	return json_string_value(
+		json_object_get(json_array_get(plan, (size_t)i), "name"));
+}
+
+static void
+print_header(const json_t *h, const struct mmig_migration_info *info)
+{
+	json_t *plan = json_object_get(h, "plan"), *owner;
+	char t[40], age[24];
+	size_t i;
+	json_t *op;
+
+	owner = json_object_get(h, "owner");
+	printf("migration   %s\n", jstr(h, "id"));
+	printf("model       %s\n", jstr(h, "model_uuid"));
+	printf("state       %s (epoch %" PRIu64 ")\n", jstr(h, "state"),
+	       jnum(h, "epoch"));
+	printf("durability  %s\n", jstr(h, "durability"));
+	printf("created     %s (%s ago)\n",
+	       fmt_time(jnum(h, "created_ns"), true, t, sizeof(t)),
+	       fmt_age(jnum(h, "created_ns"), age, sizeof(age)));
+	if (info)
+		printf("updated     %s\n",
+		       fmt_time(info->updated_ns, true, t, sizeof(t)));
+	printf("owner       pid %" PRIu64 " on %s, %s\n", jnum(owner, "pid"),
+	       jstr(owner, "host"),
+	       info ? (info->owner_alive ? "alive" : "dead") : "?");
+	if (info)
+		printf("progress    %u of %u ops done\n", info->ops_done,
+		       info->ops_total);
+	printf("description %" PRIu64 " bytes, digest %s\n",
+	       jnum(h, "model_bytes"), jstr(h, "model_digest"));
+	if (info && info->cause)
+		printf("cause       %s\n", info->cause);
+	if (info && info->last_error)
+		printf("last error  %s\n", info->last_error);
+	if (info && info->problem)
+		printf("problem     %s\n", info->problem);
+	printf("plan        %zu ops\n", json_array_size(plan));
+	json_array_foreach(plan, i, op)
+	{
+		unsigned flags = (unsigned)jnum(op, "flags");
+
+		printf("  %3zu  %s v%" PRIu64 "%s%s\n", i, jstr(op, "name"),
+		       jnum(op, "version"),
+		       flags & MMIG_OP_IDEMPOTENT ? " idempotent" : "",
+		       flags & MMIG_OP_RESUMABLE ? " resumable" : "");
+	}
+}
+
+static void
+print_transition(const json_t *h, const json_t *t)
+{
+	json_t *data = json_object_get(t, "data");
+	json_int_t op = json_integer_value(json_object_get(t, "op"));
+	const char *name = h ? plan_name(h, op) : NULL;
+	char when[40], what[160] = "";
+
+	if (op >= 0)
+		snprintf(what, sizeof(what), "op %" JSON_INTEGER_FORMAT " %s",
+			 op, name ? name : "?");
+	printf("  %s  #%-4" PRIu64 " %-15s %s",
+	       fmt_time(jnum(t, "time_ns"), true, when, sizeof(when)),
+	       jnum(t, "seq"), jstr(t, "kind"), what);
+	/* FAIL and UNDO_FAIL carry the error text; checkpoints carry opaque
+	 * bytes that only their op reads, so only their size is shown. */
+	if (json_is_string(data)) {
+		if (strcmp(jstr(t, "kind"), "CHECKPOINT") == 0)
+			printf(" (%zu bytes)", json_string_length(data));
+		else
+			printf("%s%s", what[0] ? ": " : "",
+			       json_string_value(data));
+	} else if (json_is_object(data)) {
+		printf(" (binary data)");
+	}
+	printf("  (epoch %" PRIu64 ")\n", jnum(t, "epoch"));
+}
+
+static int
+cmd_show(struct cli *cli)
+{
+	struct mmig_journal *j = NULL;
+	struct mmig_migration_info info;
+	struct mmig_error *err = NULL;
+	bool have_info = false;
+	json_t *lines = NULL, *line, *header = NULL;
+	size_t i;
+	int rc, ex;
+
+	ex = open_journal(cli, true, &j);
+	if (ex != EXIT_OK)
+		return ex;
+	rc = show_lines(j, cli->id, &lines, &err);
+	if (rc == MMIG_ENOTFOUND || rc == MMIG_EINVAL) {
+		fail_msg("show", "%s", err_text(err, rc));
+		ex = EXIT_ATTENTION;
+		goto out;
+	}
+	if (cli->json) {
+		ex = json_print(json_incref(lines));
+	} else {
+		have_info = mmig_journal_get(j, cli->id, &info) == MMIG_OK;
+		json_array_foreach(lines, i, line)
+		{
+			const char *rec = jstr(line, "record");
+
+			if (strcmp(rec, "header") == 0) {
+				header = line;
+				print_header(line, have_info ? &info : NULL);
+				printf("timeline\n");
+			} else if (strcmp(rec, "transition") == 0) {
+				print_transition(header, line);
+			} else {
+				if (json_object_get(line, "seq"))
+					printf("  corrupt record: seq %" PRIu64
+					       "\n", jnum(line, "seq"));
+				else
+					printf("  corrupt record: %s\n",
+					       jstr(line, "what"));
+			}
+		}
+		if (have_info)
+			mmig_migration_info_clear(&info);
+	}
+	if (rc != MMIG_OK) {
+		fail_msg("show", "%s", err_text(err, rc));
+		ex = EXIT_ATTENTION;
+	}
+out:
+	json_decref(lines);
+	mmig_error_free(err);
+	mmig_journal_close(j);
+	return ex;
+}
+
+/* ---- plan, recover, resume, rollback ------------------------------------- */
+
+static bool
+action_settled(enum mmig_recover_action a)
+{
+	return a == MMIG_RECOVER_COMMITTED || a == MMIG_RECOVER_ROLLED_BACK;
+}
+
+static json_t *
+summary_json(const struct mmig_recover_summary *s)
+{
+	json_t *items = json_array();
+
+	for (size_t i = 0; items && i < s->n; i++) {
+		const struct mmig_recover_item *it = &s->items[i];
+		json_t *steps = json_array();
+
+		for (size_t k = 0; steps && k < it->n_steps; k++)
+			json_array_append_new(steps, json_string(it->steps[k]));
+		json_array_append_new(
+			items,
+			json_pack("{s:s, s:s, s:s, s:o, s:o}", "id", it->id,
+				  "model_uuid", it->model_uuid, "action",
+				  mmig_recover_action_name(it->action),
+				  "message", json_str_or_null(it->message),
+				  "steps", steps ? steps : json_array()));
+	}
+	return json_pack("{s:o, s:I, s:I}", "items",
+			 items ? items : json_array(), "count", (json_int_t)s->n,
+			 "unsettled", (json_int_t)s->n_unsettled);
+}
+
+static void
+print_summary(const struct mmig_recover_summary *s, bool steps)
+{
+	for (size_t i = 0; i < s->n; i++) {
+		const struct mmig_recover_item *it = &s->items[i];
+
+		printf("%s %s %s%s%s\n", it->id, it->model_uuid,
+		       mmig_recover_action_name(it->action),
+		       it->message ? ": " : "", it->message ? it->message : "");
+		for (size_t k = 0; steps && k < it->n_steps; k++)
+			printf("  %zu. %s\n", k + 1, it->steps[k]);
+	}
+}
+
+static void
+recover_options(struct cli *cli, struct mmig_import_paths *paths,
+		struct mmig_recover_options *o)
+{
+	*o = (struct mmig_recover_options){
+		.policy = cli->policy, /* 0, rollback, unless --policy */
+		.fallback_to_rollback = cli->fallback,
+		.scope_for_model = mmig_import_scope_for_model,
+		.scope_arg = paths,
+		.log = log_stderr,
+		.log_arg = cli,
+		.force = cli->force,
+	};
+}
+
+enum settle_kind {
+	SETTLE_PLAN,
+	SETTLE_ALL,
+	SETTLE_RESUME,
+	SETTLE_ROLLBACK,
+};
+
+/*
+ * Say so, once, before taking a migration over from a live owner: the
+ * operator asked for it, but the owner may still be writing.
+ */
+static int
+warn_force(const struct cli *cli, struct mmig_journal *j)
+{
+	struct mmig_migration_info info;
+	int rc = mmig_journal_get(j, cli->id, &info);
+
+	if (rc != MMIG_OK) {
+		fail_msg(cli->cmd->name, "migration %s: %s", cli->id,
+			 rc == MMIG_EINVAL ? "prefix matches several migrations"
+			 : rc == MMIG_ENOTFOUND ? "not in the journal"
+						: mmig_strerror(rc));
+		return EXIT_ATTENTION;
+	}
+	if (info.owner_alive)
+		fprintf(stderr,
+			PROG ": warning: --force: taking migration %s over "
+			     "from its live owner, pid %u on %s\n",
+			info.id, info.owner_pid,
+			info.owner_host ? info.owner_host : "?");
+	mmig_migration_info_clear(&info);
+	return EXIT_OK;
+}
+
+static int
+settle(struct cli *cli, enum settle_kind kind)
+{
+	struct mmig_import_paths paths = {
+		.controller_db = cli->controller_db,
+		.model_dir = cli->model_dir,
+	};
+	struct mmig_recover_options o;
+	struct mmig_recover_summary *s = NULL;
+	struct mmig_registry *r = NULL;
+	struct mmig_journal *j = NULL;
+	enum mmig_recover_mode mode = MMIG_RECOVER_MODE_POLICY;
+	int rc, ex;
+
+	recover_options(cli, &paths, &o);
+	ex = open_journal(cli, kind == SETTLE_PLAN, &j);
+	if (ex != EXIT_OK)
+		return ex;
+	ex = open_registry(cli, &r);
+	if (ex != EXIT_OK)
+		goto out;
+	if (kind == SETTLE_RESUME)
+		mode = MMIG_RECOVER_MODE_RESUME;
+	if (kind == SETTLE_ROLLBACK)
+		mode = MMIG_RECOVER_MODE_ROLLBACK;
+	/* A plan for one migration with an explicit policy shows what
+	 * `resume ID` or `rollback ID` would do; without one, what recover
+	 * would. */
+	if (kind == SETTLE_PLAN && cli->id && (cli->seen & F_POLICY))
+		mode = cli->policy == MMIG_POLICY_RESUME
+			       ? MMIG_RECOVER_MODE_RESUME
+			       : MMIG_RECOVER_MODE_ROLLBACK;
+	if (kind == SETTLE_ROLLBACK && cli->force) {
+		ex = warn_force(cli, j);
+		if (ex != EXIT_OK)
+			goto out;
+	}
+	switch (kind) {
+	case SETTLE_PLAN:
+		rc = mmig_recover_plan(j, r, &o, cli->id, mode, &s);
+		break;
+	case SETTLE_ALL:
+		rc = mmig_recover(j, r, &o, &s);
+		break;
+	default:
+		rc = mmig_recover_one(j, r, &o, cli->id, mode, &s);
+		break;
+	}
+	if (rc != MMIG_OK) {
+		if (rc == MMIG_ENOTFOUND && cli->id)
+			fail_msg(cli->cmd->name, "migration %s: not in the "
+						 "journal", cli->id);
+		else if (rc == MMIG_EINVAL && cli->id)
+			fail_msg(cli->cmd->name, "migration %s: %s", cli->id,
+				 "prefix matches several migrations");
+		else if (rc == MMIG_EOWNED && cli->id)
+			fail_msg(cli->cmd->name, "migration %s: %s%s", cli->id,
+				 mmig_strerror(rc),
+				 kind == SETTLE_ROLLBACK
+					 ? " (--force takes it over)"
+					 : "");
+		else
+			fail_msg(cli->cmd->name, "%s: %s", cli->journal,
+				 mmig_strerror(rc));
+		ex = EXIT_ATTENTION;
+		goto out;
+	}
+	if (cli->json)
+		ex = json_print(summary_json(s));
+	else if (s->n == 0)
+		printf(kind == SETTLE_PLAN ? "nothing to do\n"
+					   : "nothing to recover\n");
+	else
+		print_summary(s, kind == SETTLE_PLAN);
+	if (ex == EXIT_OK && s->n_unsettled > 0)
+		ex = EXIT_ATTENTION;
+	/* One migration by name: anything but settled (skipped because its
+	 * owner lives, paused again, refused) is a failure to do as asked. */
+	for (size_t i = 0; kind >= SETTLE_RESUME && i < s->n; i++)
+		if (!action_settled(s->items[i].action))
+			ex = EXIT_ATTENTION;
+out:
+	mmig_recover_summary_free(s);
+	mmig_registry_free(r);
+	mmig_journal_close(j);
+	return ex;
+}
+
+static int
+cmd_plan(struct cli *cli)
+{
+	return settle(cli, SETTLE_PLAN);
+}
+
+static int
+cmd_recover(struct cli *cli)
+{
+	return settle(cli, SETTLE_ALL);
+}
+
+static int
+cmd_resume(struct cli *cli)
+{
+	return settle(cli, SETTLE_RESUME);
+}
+
+static int
+cmd_rollback(struct cli *cli)
+{
+	return settle(cli, SETTLE_ROLLBACK);
+}
+
+/* ---- verify, dump, prune --------------------------------------------- */
+
+struct verify_out {
+	bool json;
+	json_t *problems;
+};
+
+static void
+verify_report(void *arg, const char *msg)
+{
+	struct verify_out *v = arg;
+
+	if (v->json)
+		json_array_append_new(v->problems, json_string(msg));
+	else
+		printf("%s\n", msg);
+}
+
+static int
+cmd_verify(struct cli *cli)
+{
+	struct verify_out v = { .json = cli->json };
+	struct mmig_journal *j = NULL;
+	size_t n = 0;
+	int rc, ex;
+
+	ex = open_journal(cli, true, &j);
+	if (ex != EXIT_OK)
+		return ex;
+	v.problems = json_array();
+	rc = mmig_journal_verify(j, verify_report, &v, &n);
+	if (rc != MMIG_OK) {
+		fail_msg("verify", "%s: %s", cli->journal, mmig_strerror(rc));
+		ex = EXIT_ATTENTION;
+		goto out;
+	}
+	if (cli->json)
+		ex = json_print(json_pack("{s:O, s:I}", "problems", v.problems,
+					  "count", (json_int_t)n));
+	else if (n == 0)
+		printf("no problems\n");
+	if (n > 0) {
+		if (!cli->json)
+			fail_msg("verify", "%zu problem%s in %s", n,
+				 n == 1 ? "" : "s", cli->journal);
+		ex = EXIT_ATTENTION;
+	}
+out:
+	json_decref(v.problems);
+	mmig_journal_close(j);
+	return ex;
+}
+
+static int
+cmd_dump(struct cli *cli)
+{
+	struct mmig_journal *j = NULL;
+	struct mmig_error *err = NULL;
+	int rc, ex;
+
+	ex = open_journal(cli, true, &j);
+	if (ex != EXIT_OK)
+		return ex;
+	rc = mmig_journal_dump(j, stdout, &err);
+	if (rc != MMIG_OK) {
+		fail_msg("dump", "%s", err_text(err, rc));
+		ex = EXIT_ATTENTION;
+	}
+	mmig_error_free(err);
+	mmig_journal_close(j);
+	return ex;
+}
+
+static int
+cmd_prune(struct cli *cli)
+{
+	struct mmig_journal *j = NULL;
+	size_t n = 0;
+	int rc, ex;
+
+	ex = open_journal(cli, false, &j);
+	if (ex != EXIT_OK)
+		return ex;
+	/* An option not given stays 0: no age limit without --older-than,
+	 * nothing kept for being newest without --keep. */
+	rc = mmig_journal_prune(j, cli->older_ns, cli->keep, &n);
+	if (rc != MMIG_OK) {
+		fail_msg("prune", "%s: %s", cli->journal, mmig_strerror(rc));
+		ex = EXIT_ATTENTION;
+	} else if (cli->json) {
+		ex = json_print(json_pack("{s:I}", "pruned", (json_int_t)n));
+	} else {
+		printf("pruned %zu migration%s\n", n, n == 1 ? "" : "s");
+	}
+	mmig_journal_close(j);
+	return ex;
+}
+
+/* ---- the command line -------------------------------------------------- */
+
+static const struct command commands[] = {
+	{ "list", cmd_list, F_ALL | F_JSON, ARG_NONE, "list [--all] [--json]",
+	  "List the migrations in flight (every migration with --all): id,\n"
+	  "model, state, ops done/total, owner pid@host and whether it is\n"
+	  "alive, age.  Exits 0 unless the journal cannot be read.\n" },
+	{ "show", cmd_show, F_JSON, ARG_ID, "show ID [--json]",
+	  "Show a migration's header and its whole timeline: times, op names\n"
+	  "and errors.  ID may be a unique prefix.  --json prints the header\n"
+	  "and every transition record as one JSON array.\n" },
+	{ "plan", cmd_plan, F_POLICY | F_FALLBACK | F_FORCE | F_JSON,
+	  ARG_OPTIONAL_ID, "plan [ID] [--policy rollback|resume] [--fallback] "
+			   "[--force] [--json]",
+	  "Show, step by step, what recover would do (with ID and --policy:\n"
+	  "what resume ID or rollback ID would do).  Writes nothing: the\n"
+	  "journal is opened read-only.  Exits 1 when something would be\n"
+	  "refused or left unsettled.\n" },
+	{ "recover", cmd_recover, F_POLICY | F_FALLBACK | F_JSON, ARG_NONE,
+	  "recover [--policy rollback|resume] [--fallback] [--json]",
+	  "Settle every migration whose owner is dead: roll it back (the\n"
+	  "default) or, with --policy resume, finish it where its interrupted\n"
+	  "op allows (idempotent or resumable); --fallback rolls back what\n"
+	  "cannot be resumed instead of refusing it.  PAUSED and\n"
+	  "NEEDS_ATTENTION migrations are left for resume ID / rollback ID.\n"
+	  "Prints one line per migration: ID MODEL ACTION[: MESSAGE].\n"
+	  "Exits 1 when any migration is left unsettled.\n" },
+	{ "resume", cmd_resume, F_JSON, ARG_ID, "resume ID [--json]",
+	  "Resume one migration (a PAUSED one too) to its end.\n" },
+	{ "rollback", cmd_rollback, F_FORCE | F_JSON, ARG_ID,
+	  "rollback ID [--force] [--json]",
+	  "Roll back one migration (also PAUSED or NEEDS_ATTENTION: only\n"
+	  "what is not undone yet).  --force takes it over from a live\n"
+	  "owner, after a warning on stderr.\n" },
+	{ "verify", cmd_verify, F_JSON, ARG_NONE, "verify [--json]",
+	  "Check every record, every migration's fold and the in-flight\n"
+	  "index; print each problem on a line ({\"problems\":[...],\n"
+	  "\"count\":N} with --json).  Exits 1 when there is any.\n" },
+	{ "dump", cmd_dump, 0, ARG_NONE, "dump",
+	  "Print every migration, one JSON object per record and line.\n" },
+	{ "prune", cmd_prune, F_OLDER_THAN | F_KEEP | F_JSON, ARG_NONE,
+	  "prune [--older-than DURATION] [--keep N] [--json]",
+	  "Delete COMMITTED and ROLLED_BACK migrations whose latest record is\n"
+	  "older than DURATION (30d, 12h, 90m, 45s), keeping the newest N\n"
+	  "whatever their age.  At least one of the two; migrations in\n"
+	  "flight are never pruned.\n" },
+};
+
+#define N_COMMANDS (sizeof(commands) / sizeof(commands[0]))
+
+static const char global_help[] =
+	"Global options (before or after the command):\n"
+	"  --journal DIR         the journal (default ./mmig-journal)\n"
+	"  --controller-db FILE  the controller database (default\n"
+	"                        ./controller.db)\n"
+	"  --model-dir DIR       model databases (default ./models)\n"
+	"  --plugin FILE.so      load operations from a plug-in; repeatable\n"
+	"  -h, --help            this help; COMMAND --help for a command's\n"
+	"  -V, --version         the version\n"
+	"\n"
+	"Exit status: 0 all settled or clean; 1 something failed, was refused\n"
+	"or needs attention; 2 usage error.\n";
+
+static void
+usage(FILE *out)
+{
+	fprintf(out, "usage: " PROG " [--journal DIR] [--controller-db FILE] "
+		     "[--model-dir DIR]\n"
+		     "                    [--plugin FILE.so]... COMMAND "
+		     "[ARGS]\n\nCommands:\n");
+	for (size_t i = 0; i < N_COMMANDS; i++)
+		fprintf(out, "  %s\n", commands[i].synopsis);
+	fprintf(out, "\n%s", global_help);
+}
+
+static void
+command_help(const struct command *c)
+{
+	printf("usage: " PROG " [GLOBAL OPTIONS] %s\n\n%s\n%s", c->synopsis,
+	       c->help, global_help);
+}
+
+static void
+version(void)
+{
+	printf(PROG " %s (libmmig %s)\n", mmig_version_string(),
+	       mmig_version_string());
+}
+
+static const struct command *
+find_command(const char *name)
+{
+	for (size_t i = 0; i < N_COMMANDS; i++)
+		if (strcmp(commands[i].name, name) == 0)
+			return &commands[i];
+	return NULL;
+}
+
+/* The option getopt_long just handled, as the user wrote it. */
+static const char *
+bad_option(char **argv, int prev_optind)
+{
+	/* In a cluster of short options ("-xq") optind has not moved yet. */
+	const char *arg = optind > prev_optind ? argv[optind - 1]
+					       : argv[prev_optind];
+
+	return arg ? arg : "?";
+}
+
+/* Command options by flag, to name one a command does not take. */
+static const struct {
+	unsigned flag;
+	const char *name;
+} flag_names[] = {
+	{ F_JSON, "--json" },	    { F_ALL, "--all" },
+	{ F_POLICY, "--policy" },   { F_FALLBACK, "--fallback" },
+	{ F_FORCE, "--force" },	    { F_OLDER_THAN, "--older-than" },
+	{ F_KEEP, "--keep" },
+};
+
+/*
+ * Parse the options before the command (@p global_only: stop at the first
+ * word, the command) or after it.  Every option is accepted in both places,
+ * so `mmig-recover --json list` works like `mmig-recover list --json`;
+ * which command options a command takes is checked once it is known.
+ * @return -1 to go on, else the exit status (help, version, usage error).
+ */
+static int
+parse_opts(struct cli *cli, int argc, char **argv, bool global_only)
+{
+	static const struct option longopts[] = {
+		{ "help", no_argument, NULL, OPT_HELP },
+		{ "version", no_argument, NULL, OPT_VERSION },
+		{ "journal", required_argument, NULL, OPT_JOURNAL },
+		{ "controller-db", required_argument, NULL, OPT_CONTROLLER_DB },
+		{ "model-dir", required_argument, NULL, OPT_MODEL_DIR },
+		{ "plugin", required_argument, NULL, OPT_PLUGIN },
+		{ "json", no_argument, NULL, OPT_JSON },
+		{ "all", no_argument, NULL, OPT_ALL },
+		{ "policy", required_argument, NULL, OPT_POLICY },
+		{ "fallback", no_argument, NULL, OPT_FALLBACK },
+		{ "force", no_argument, NULL, OPT_FORCE },
+		{ "older-than", required_argument, NULL, OPT_OLDER_THAN },
+		{ "keep", required_argument, NULL, OPT_KEEP },
+		{ 0 },
+	};
+	const char *step = global_only ? "usage" : cli->cmd->name;
+	/* "+" stops at the command name; ":" reports a missing value. */
+	const char *shortopts = global_only ? "+:hV" : ":hV";
+	const char **grown;
+	int opt, prev;
+
+	optind = 0; /* glibc: start afresh, for the second pass too */
+	opterr = 0;
+	for (;;) {
+		prev = optind ? optind : 1;
+		opt = getopt_long(argc, argv, shortopts, longopts, NULL);
+		if (opt == -1)
+			break;
+		switch (opt) {
+		case OPT_HELP:
+			if (global_only)
+				usage(stdout);
+			else
+				command_help(cli->cmd);
+			return EXIT_OK;
+		case OPT_VERSION:
+			version();
+			return EXIT_OK;
+		case OPT_JOURNAL:
+			cli->journal = optarg;
+			break;
+		case OPT_CONTROLLER_DB:
+			cli->controller_db = optarg;
+			break;
+		case OPT_MODEL_DIR:
+			cli->model_dir = optarg;
+			break;
+		case OPT_PLUGIN:
+			grown = realloc(cli->plugins, (cli->n_plugins + 1) *
+							      sizeof(*grown));
+			if (!grown) {
+				fail_msg(step, "out of memory");
+				return EXIT_ATTENTION;
+			}
+			cli->plugins = grown;
+			cli->plugins[cli->n_plugins++] = optarg;
+			break;
+		case OPT_JSON:
+			cli->seen |= F_JSON;
+			cli->json = true;
+			break;
+		case OPT_ALL:
+			cli->seen |= F_ALL;
+			cli->all = true;
+			break;
+		case OPT_FALLBACK:
+			cli->seen |= F_FALLBACK;
+			cli->fallback = true;
+			break;
+		case OPT_FORCE:
+			cli->seen |= F_FORCE;
+			cli->force = true;
+			break;
+		case OPT_POLICY:
+			cli->seen |= F_POLICY;
+			if (strcmp(optarg, "rollback") == 0) {
+				cli->policy = MMIG_POLICY_ROLLBACK;
+			} else if (strcmp(optarg, "resume") == 0) {
+				cli->policy = MMIG_POLICY_RESUME;
+			} else {
+				fail_msg(step, "--policy: \"%s\" is neither "
+					       "rollback nor resume", optarg);
+				return EXIT_USAGE;
+			}
+			break;
+		case OPT_OLDER_THAN:
+			cli->seen |= F_OLDER_THAN;
+			if (!parse_duration(optarg, &cli->older_ns)) {
+				fail_msg(step, "--older-than: bad duration "
+					       "\"%s\" (want e.g. 30d, 12h, "
+					       "90m, 45s)", optarg);
+				return EXIT_USAGE;
+			}
+			break;
+		case OPT_KEEP:
+			cli->seen |= F_KEEP;
+			if (!parse_count(optarg, &cli->keep)) {
+				fail_msg(step, "--keep: \"%s\" is not a count",
+					 optarg);
+				return EXIT_USAGE;
+			}
+			break;
+		case ':':
+			fail_msg(step, "option %s needs a value",
+				 bad_option(argv, prev));
+			return EXIT_USAGE;
+		default:
+			fail_msg(step, "unknown option %s",
+				 bad_option(argv, prev));
+			return EXIT_USAGE;
+		}
+	}
+	return -1;
+}
+
+int
+main(int argc, char **argv)
+{
+	struct cli cli = {
+		.journal = "./mmig-journal",
+		.controller_db = "./controller.db",
+		.model_dir = "./models",
+	};
+	int ex, first, n_args, sub_argc;
+	char **sub_argv;
+
+	ex = parse_opts(&cli, argc, argv, true);
+	if (ex != -1)
+		goto out;
+	if (optind >= argc) {
+		usage(stderr);
+		ex = EXIT_USAGE;
+		goto out;
+	}
+	cli.cmd = find_command(argv[optind]);
+	if (!cli.cmd) {
+		fail_msg("usage", "unknown command \"%s\" (try " PROG
+				  " --help)", argv[optind]);
+		ex = EXIT_USAGE;
+		goto out;
+	}
+	/* The command's own argv, with its name in argv[0]. */
+	sub_argc = argc - optind;
+	sub_argv = argv + optind;
+	ex = parse_opts(&cli, sub_argc, sub_argv, false);
+	if (ex != -1)
+		goto out;
+	for (size_t i = 0; i < sizeof(flag_names) / sizeof(flag_names[0]); i++)
+		if (cli.seen & ~cli.cmd->flags & flag_names[i].flag) {
+			fail_msg(cli.cmd->name, "%s does not take %s",
+				 cli.cmd->name, flag_names[i].name);
+			ex = EXIT_USAGE;
+			goto out;
+		}
+	first = optind;
+	n_args = sub_argc - first;
+	if (cli.cmd->arg == ARG_NONE && n_args > 0) {
+		fail_msg(cli.cmd->name, "unexpected argument \"%s\"",
+			 sub_argv[first]);
+		ex = EXIT_USAGE;
+		goto out;
+	}
+	if (cli.cmd->arg != ARG_NONE && n_args > 1) {
+		fail_msg(cli.cmd->name, "unexpected argument \"%s\"",
+			 sub_argv[first + 1]);
+		ex = EXIT_USAGE;
+		goto out;
+	}
+	if (cli.cmd->arg == ARG_ID && n_args == 0) {
+		fail_msg(cli.cmd->name, "missing migration ID");
+		ex = EXIT_USAGE;
+		goto out;
+	}
+	if (n_args == 1) {
+		cli.id = sub_argv[first];
+		if (cli.id[0] == '\0') {
+			fail_msg(cli.cmd->name, "empty migration ID");
+			ex = EXIT_USAGE;
+			goto out;
+		}
+	}
+	if (cli.cmd->run == cmd_prune &&
+	    !(cli.seen & (F_OLDER_THAN | F_KEEP))) {
+		fail_msg("prune", "say what to prune: --older-than DURATION "
+				  "and/or --keep N");
+		ex = EXIT_USAGE;
+		goto out;
+	}
+	ex = cli.cmd->run(&cli);
+	/* Output cut short (a full disk, a closed pipe) is a failure too. */
+	if (fflush(stdout) != 0 || ferror(stdout)) {
+		fail_msg("write", "standard output: %s", strerror(errno));
+		if (ex == EXIT_OK)
+			ex = EXIT_ATTENTION;
+	}
+out:
+	free(cli.plugins);
+	return ex;
+}

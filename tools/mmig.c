@@ -1,0 +1,1244 @@
+/*
+ * tools/mmig.c - the user's tool: import a model description as a
+ * journaled migration (with a progress bar, cancellation by signal, and a
+ * rollback self-test), and generate synthetic descriptions.
+ *
+ * It uses the public API only (STYLE.md H4), with the reference import
+ * operations of domain/import.c.
+ *
+ * Invariants the tool keeps on top of the library's:
+ *  - the description is read and checked in full before anything is opened
+ *    or created: a bad description leaves no journal directory, no database
+ *    and no file;
+ *  - an import never starts while another migration of the same model is
+ *    in flight in the journal (its rollback could otherwise undo ours; see
+ *    the limitation in mmig/import.h);
+ *  - SIGINT and SIGTERM only flip the migration's context (an atomic store,
+ *    async-signal-safe); the migration then stops between two transactions
+ *    and rolls back, or pauses with --policy pause;
+ *  - every error is one line on stderr, "mmig: <step>: <message>", and the
+ *    exit status is one of those listed in usage_import().
+ */
+#include <mmig/mmig.h>
+
+#include <errno.h>
+#include <getopt.h>
+#include <inttypes.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#define PROG "mmig"
+
+#define EXIT_COMMITTED 0
+#define EXIT_FAILED 1
+#define EXIT_USAGE 2
+#define EXIT_ATTENTION 3
+
+/* Long options without a short form get codes above any character. */
+enum opt_code {
+	OPT_HELP = 'h',
+	OPT_VERSION = 'V',
+	OPT_OUTPUT = 'o',
+	OPT_JOURNAL = 256,
+	OPT_CONTROLLER_DB,
+	OPT_MODEL_DIR,
+	OPT_DURABILITY,
+	OPT_POLICY,
+	OPT_QUIET,
+	OPT_TEST_ROLLBACK,
+	OPT_MACHINES,
+	OPT_APPLICATIONS,
+	OPT_UNITS_PER_APP,
+	OPT_RELATIONS,
+	OPT_SEED,
+};
+
+static void
+errorf(const char *step, const char *fmt, ...)
+	__attribute__((format(printf, 2, 3)));
+
+static void
+errorf(const char *step, const char *fmt, ...)
+{
+	va_list ap;
+
+	fprintf(stderr, "%s: %s: ", PROG, step);
+	va_start(ap, fmt);
+	vfprintf(stderr, fmt, ap);
+	va_end(ap);
+	fputc('\n', stderr);
+}
+
+/* ------------------------------------------------------------------------
+ * Usage
+ * ------------------------------------------------------------------------ */
+
+static void
+usage_main(FILE *out)
+{
+	fprintf(out,
+		"usage: " PROG " COMMAND [OPTIONS]\n"
+		"\n"
+		"Crash-safe multi-step migrations (libmmig %s).\n"
+		"\n"
+		"Commands:\n"
+		"  import MODEL.json   import a model description into the "
+		"controller and\n"
+		"                      model databases, as a journaled "
+		"migration\n"
+		"  gen-model           write a synthetic, valid model "
+		"description\n"
+		"\n"
+		"Options:\n"
+		"  -h, --help          show this help\n"
+		"  -V, --version       show the version\n"
+		"\n"
+		"Run '" PROG " COMMAND --help' for the options of a command.\n"
+		"Exit status: 0 success, 2 usage error; see each command.\n",
+		mmig_version_string());
+}
+
+static void
+usage_import(FILE *out)
+{
+	fprintf(out,
+		"usage: " PROG " import MODEL.json [--journal DIR] "
+		"[--controller-db FILE]\n"
+		"                  [--model-dir DIR] [--durability "
+		"durable|process]\n"
+		"                  [--policy rollback|pause] [--quiet] "
+		"[--test-rollback]\n"
+		"\n"
+		"Import the model description MODEL.json: a controller row "
+		"(status\n"
+		"'importing', then 'active') and the model database "
+		"DIR/<uuid>.db, every\n"
+		"step recorded first in the journal, so that a crash at any "
+		"point can be\n"
+		"finished or rolled back with mmig-recover.  The description "
+		"is checked\n"
+		"in full first: a bad one leaves nothing behind.\n"
+		"\n"
+		"Options:\n"
+		"  --journal DIR         the journal (default ./mmig-journal)\n"
+		"  --controller-db FILE  the controller database (default "
+		"./controller.db)\n"
+		"  --model-dir DIR       where model databases live (default "
+		"./models)\n"
+		"  --durability MODE     durable (default): survives power "
+		"loss;\n"
+		"                        process: survives a killed process, "
+		"no fsync\n"
+		"  --policy POLICY       on SIGINT/SIGTERM: rollback (default) "
+		"undoes the\n"
+		"                        import; pause stops it, resumable "
+		"with mmig-recover\n"
+		"  --quiet               no progress and no summary; errors "
+		"only\n"
+		"  --test-rollback       import, roll everything back on "
+		"purpose, check both\n"
+		"                        databases are exactly as before "
+		"(schema and rows of\n"
+		"                        every table but mmig_*; no model "
+		"database file),\n"
+		"                        then import again.  The rollback "
+		"is a real one: a\n"
+		"                        hook fails the migration after its "
+		"last operation,\n"
+		"                        so every operation's rollback runs, "
+		"journaled\n"
+		"  -h, --help            show this help\n"
+		"\n"
+		"Progress goes to stderr: a one-line bar on a terminal, one "
+		"line per\n"
+		"operation otherwise.  The migration id and its outcome go to "
+		"stdout.\n"
+		"\n"
+		"Exit status:\n"
+		"  0  committed\n"
+		"  1  failed and rolled back: nothing of this import is left.  "
+		"Also when it\n"
+		"     was refused before it started (the journal cannot be "
+		"opened, or a\n"
+		"     migration of the same model is in flight), and with "
+		"--test-rollback\n"
+		"     when the databases differ after the rollback\n"
+		"  2  usage error, including a description that cannot be "
+		"read or is\n"
+		"     invalid (the message names the place); nothing was "
+		"created\n"
+		"  3  not settled, run mmig-recover: a rollback failed (needs "
+		"attention),\n"
+		"     the import was paused (--policy pause), or the journal "
+		"failed\n");
+}
+
+static void
+usage_gen(FILE *out)
+{
+	fprintf(out,
+		"usage: " PROG " gen-model [--machines N] [--applications A] "
+		"[--units-per-app U]\n"
+		"                     [--relations R] [--seed S] [-o FILE]\n"
+		"\n"
+		"Write a valid synthetic model description.  The same options "
+		"give the\n"
+		"same bytes on every platform.\n"
+		"\n"
+		"Options:\n"
+		"  --machines N        machines (default 10)\n"
+		"  --applications A    applications (default 3)\n"
+		"  --units-per-app U   units of each application, spread over "
+		"the\n"
+		"                      machines (default 2)\n"
+		"  --relations R       relations, at most one per pair of "
+		"applications\n"
+		"                      (default 2)\n"
+		"  --seed S            seed of the uuid, names and layout "
+		"(default 1)\n"
+		"  -o, --output FILE   write to FILE (default: standard "
+		"output)\n"
+		"  -h, --help          show this help\n"
+		"\n"
+		"Exit status: 0 written, 1 write failed, 2 usage error.\n");
+}
+
+/* ------------------------------------------------------------------------
+ * Progress
+ * ------------------------------------------------------------------------ */
+
+enum progress_mode {
+	PROGRESS_QUIET,
+	PROGRESS_LINES, /* not a terminal: one line per operation */
+	PROGRESS_BAR,   /* a terminal: one line redrawn */
+};
+
+struct progress {
+	enum progress_mode mode;
+	uint64_t grand_total; /* items of every operation */
+	uint64_t finished;    /* items of the operations that finished */
+	uint64_t op_done;
+	char op[32];
+	bool op_finished;
+	uint64_t t0_ns, op_t0_ns, drawn_ns;
+	bool line_open;       /* a bar is on screen without its newline */
+	bool failed;          /* the coordinator logged a failure */
+};
+
+static uint64_t
+now_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+}
+
+static void
+progress_clear(struct progress *p)
+{
+	if (p->line_open) {
+		fputs("\r\033[K", stderr);
+		p->line_open = false;
+	}
+}
+
+static void
+fmt_duration(char *buf, size_t cap, double s)
+{
+	unsigned long t = s < 0 ? 0 : (unsigned long)(s + 0.5);
+
+	if (t >= 3600)
+		snprintf(buf, cap, "%lu:%02lu:%02lu", t / 3600, t / 60 % 60,
+			 t % 60);
+	else
+		snprintf(buf, cap, "%lu:%02lu", t / 60, t % 60);
+}
+
+static void
+progress_draw(struct progress *p, uint64_t op_total)
+{
+	uint64_t done = p->finished + p->op_done, now = now_ns();
+	double elapsed = (double)(now - p->t0_ns) / 1e9;
+	double rate = elapsed > 0 ? (double)done / elapsed : 0;
+	unsigned pct = p->grand_total ? (unsigned)(done * 100 / p->grand_total)
+				      : 100;
+	char bar[21], eta[32];
+	size_t fill = pct / 5;
+
+	memset(bar, '#', fill);
+	memset(bar + fill, '-', 20 - fill);
+	bar[20] = '\0';
+	if (rate > 0 && done < p->grand_total)
+		fmt_duration(eta, sizeof(eta),
+			     (double)(p->grand_total - done) / rate);
+	else
+		snprintf(eta, sizeof(eta), "-");
+	fprintf(stderr,
+		"\r[%s] %3u%% %-12s %" PRIu64 "/%" PRIu64
+		" rows, %.0f rows/s, ETA %s\033[K",
+		bar, pct, p->op, p->op_done, op_total, rate, eta);
+	fflush(stderr);
+	p->line_open = true;
+	p->drawn_ns = now;
+}
+
+/* The import operations' progress callback. */
+static void
+on_progress(void *arg, const char *op, uint64_t done, uint64_t total)
+{
+	struct progress *p = arg;
+	uint64_t now = now_ns();
+
+	if (strcmp(op, p->op) != 0) {
+		snprintf(p->op, sizeof(p->op), "%s", op);
+		p->op_finished = false;
+		p->op_t0_ns = now;
+	}
+	if (p->op_finished)
+		return;
+	p->op_done = done;
+	if (done >= total) {
+		p->op_finished = true;
+		p->finished += total;
+		p->op_done = 0;
+	}
+	switch (p->mode) {
+	case PROGRESS_QUIET:
+		break;
+	case PROGRESS_LINES:
+		if (p->op_finished)
+			fprintf(stderr, "%s: %-12s %" PRIu64 " rows in %.2f s\n",
+				PROG, op, total,
+				(double)(now - p->op_t0_ns) / 1e9);
+		break;
+	case PROGRESS_BAR:
+		/* At most ten redraws a second, and always at an op's end. */
+		if (p->op_finished) {
+			p->op_done = total;
+			p->finished -= total;
+			progress_draw(p, total);
+			p->finished += total;
+			p->op_done = 0;
+		} else if (now - p->drawn_ns >= 100000000u) {
+			progress_draw(p, total);
+		}
+		break;
+	}
+}
+
+/*
+ * The coordinator's log sink.  Before a failure the progress display says
+ * everything the info lines would; after one, the rollback steps are worth
+ * seeing.  Warnings and errors always show (unless --quiet).
+ */
+static void
+on_log(void *arg, enum mmig_log_level level, const char *msg)
+{
+	struct progress *p = arg;
+
+	if (level >= MMIG_LOG_ERROR)
+		p->failed = true;
+	if (p->mode == PROGRESS_QUIET)
+		return;
+	if (level == MMIG_LOG_DEBUG || (level == MMIG_LOG_INFO && !p->failed))
+		return;
+	progress_clear(p);
+	fprintf(stderr, "%s: %s: %s\n", PROG, mmig_log_level_name(level), msg);
+}
+
+static void
+progress_done(struct progress *p)
+{
+	if (p->line_open) {
+		fputc('\n', stderr);
+		p->line_open = false;
+	}
+}
+
+/* ------------------------------------------------------------------------
+ * Signals
+ * ------------------------------------------------------------------------ */
+
+/*
+ * What the handler touches.  Written before the handlers are installed and
+ * only read by them; the context calls are one atomic store each.
+ */
+static struct mmig_ctx *volatile sig_ctx;
+static volatile sig_atomic_t sig_pause;
+static volatile sig_atomic_t sig_caught;
+
+static void
+on_signal(int sig)
+{
+	struct mmig_ctx *ctx = sig_ctx;
+
+	sig_caught = sig;
+	if (!ctx)
+		return;
+	if (sig_pause)
+		mmig_ctx_pause(ctx);
+	else
+		mmig_ctx_cancel(ctx);
+}
+
+static void
+signals_install(struct mmig_ctx *ctx, bool pause, struct sigaction old[2])
+{
+	struct sigaction sa;
+
+	sig_ctx = ctx;
+	sig_pause = pause;
+	memset(&sa, 0, sizeof(sa));
+	sa.sa_handler = on_signal;
+	sigemptyset(&sa.sa_mask);
+	/* Restart system calls: SQLite and LMDB need not see EINTR. */
+	sa.sa_flags = SA_RESTART;
+	sigaction(SIGINT, &sa, &old[0]);
+	sigaction(SIGTERM, &sa, &old[1]);
+}
+
+static void
+signals_restore(const struct sigaction old[2])
+{
+	sigaction(SIGINT, &old[0], NULL);
+	sigaction(SIGTERM, &old[1], NULL);
+	sig_ctx = NULL;
+}
+
+/* ------------------------------------------------------------------------
+ * Database pictures, for --test-rollback
+ * ------------------------------------------------------------------------ */
+
+/* Every schema entry and row of a database, one line each, sorted. */
+struct picture {
+	char **lines;
+	size_t n, cap;
+};
+
+static void
+picture_free(struct picture *pic)
+{
+	for (size_t i = 0; i < pic->n; i++)
+		free(pic->lines[i]);
+	free(pic->lines);
+	*pic = (struct picture){0};
+}
+
+/* A growable string. */
+struct buf {
+	char *s;
+	size_t len, cap;
+	bool oom;
+};
+
+static void
+buf_add(struct buf *b, const char *s, size_t n)
+{
+	if (b->oom)
+		return;
+	if (b->len + n + 1 > b->cap) {
+		size_t cap = b->cap ? b->cap : 64;
+		char *p;
+
+		while (cap < b->len + n + 1)
+			cap *= 2;
+		p = realloc(b->s, cap);
+		if (!p) {
+			b->oom = true;
+			return;
+		}
+		b->s = p;
+		b->cap = cap;
+	}
+	memcpy(b->s + b->len, s, n);
+	b->len += n;
+	b->s[b->len] = '\0';
+}
+
+static void
+buf_str(struct buf *b, const char *s)
+{
+	buf_add(b, s, strlen(s));
+}
+
+static bool
+picture_take(struct picture *pic, struct buf *b)
+{
+	if (b->oom || !b->s) {
+		free(b->s);
+		return false;
+	}
+	if (pic->n == pic->cap) {
+		size_t cap = pic->cap ? pic->cap * 2 : 64;
+		char **l = realloc(pic->lines, cap * sizeof(*l));
+
+		if (!l) {
+			free(b->s);
+			return false;
+		}
+		pic->lines = l;
+		pic->cap = cap;
+	}
+	pic->lines[pic->n++] = b->s;
+	*b = (struct buf){0};
+	return true;
+}
+
+/* One value as SQL would quote it, so that 1, 1.0, '1' and x'31' differ. */
+static void
+buf_value(struct buf *b, sqlite3_stmt *st, int col)
+{
+	char num[64];
+
+	switch (sqlite3_column_type(st, col)) {
+	case SQLITE_NULL:
+		buf_str(b, "NULL");
+		break;
+	case SQLITE_INTEGER:
+		snprintf(num, sizeof(num), "%lld",
+			 (long long)sqlite3_column_int64(st, col));
+		buf_str(b, num);
+		break;
+	case SQLITE_FLOAT:
+		snprintf(num, sizeof(num), "%.17g",
+			 sqlite3_column_double(st, col));
+		buf_str(b, num);
+		break;
+	case SQLITE_BLOB: {
+		const unsigned char *p = sqlite3_column_blob(st, col);
+		int n = sqlite3_column_bytes(st, col);
+
+		buf_str(b, "x'");
+		for (int i = 0; i < n; i++) {
+			snprintf(num, sizeof(num), "%02x", p[i]);
+			buf_str(b, num);
+		}
+		buf_str(b, "'");
+		break;
+	}
+	default: {
+		const char *t = (const char *)sqlite3_column_text(st, col);
+		int n = sqlite3_column_bytes(st, col);
+
+		/* Quotes doubled, as SQL does; a NUL inside stays visible. */
+		buf_str(b, "'");
+		for (int i = 0; t && i < n; i++) {
+			if (t[i] == '\0')
+				buf_str(b, "\\0");
+			else
+				buf_add(b, &t[i], 1);
+			if (t[i] == '\'')
+				buf_str(b, "'");
+		}
+		buf_str(b, "'");
+		break;
+	}
+	}
+}
+
+static int
+cmp_lines(const void *a, const void *b)
+{
+	return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+/*
+ * Take the picture of database @p path: "schema|TYPE|NAME|SQL" for every
+ * schema entry and "row|TABLE|v1,v2,..." for every row, except what belongs
+ * to tables named mmig_* (the library's own bookkeeping, which a rollback
+ * keeps on purpose).  A missing file is an empty picture.
+ */
+static int
+picture_take_db(const char *path, struct picture *pic, char **errmsg)
+{
+	static const char schema_sql[] =
+		"SELECT type, name, tbl_name, sql FROM sqlite_master "
+		"WHERE name NOT LIKE 'mmig\\_%' ESCAPE '\\' "
+		"AND tbl_name NOT LIKE 'mmig\\_%' ESCAPE '\\'";
+	sqlite3 *db = NULL;
+	sqlite3_stmt *st = NULL, *rows = NULL;
+	struct picture tables = {0};
+	struct buf b = {0};
+	int rc;
+
+	*pic = (struct picture){0};
+	*errmsg = NULL;
+	if (access(path, F_OK) != 0)
+		return 0;
+	rc = sqlite3_open_v2(path, &db, SQLITE_OPEN_READWRITE, NULL);
+	if (rc == SQLITE_OK)
+		sqlite3_busy_timeout(db, 5000);
+	if (rc == SQLITE_OK)
+		rc = sqlite3_prepare_v2(db, schema_sql, -1, &st, NULL);
+	while (rc == SQLITE_OK && (rc = sqlite3_step(st)) == SQLITE_ROW) {
+		const char *type = (const char *)sqlite3_column_text(st, 0);
+		const char *name = (const char *)sqlite3_column_text(st, 1);
+		const char *sql = (const char *)sqlite3_column_text(st, 3);
+
+		buf_str(&b, "schema|");
+		buf_str(&b, type ? type : "");
+		buf_str(&b, "|");
+		buf_str(&b, name ? name : "");
+		buf_str(&b, "|");
+		buf_str(&b, sql ? sql : "NULL");
+		if (!picture_take(pic, &b))
+			goto oom;
+		if (type && name && strcmp(type, "table") == 0 &&
+		    strncmp(name, "sqlite_", 7) != 0) {
+			buf_str(&b, name);
+			if (!picture_take(&tables, &b))
+				goto oom;
+		}
+		rc = SQLITE_OK;
+	}
+	if (rc == SQLITE_DONE)
+		rc = SQLITE_OK;
+	sqlite3_finalize(st);
+	st = NULL;
+	for (size_t t = 0; rc == SQLITE_OK && t < tables.n; t++) {
+		char *q = sqlite3_mprintf("SELECT * FROM \"%w\"",
+					  tables.lines[t]);
+
+		if (!q)
+			goto oom;
+		rc = sqlite3_prepare_v2(db, q, -1, &rows, NULL);
+		sqlite3_free(q);
+		while (rc == SQLITE_OK &&
+		       (rc = sqlite3_step(rows)) == SQLITE_ROW) {
+			buf_str(&b, "row|");
+			buf_str(&b, tables.lines[t]);
+			buf_str(&b, "|");
+			for (int c = 0; c < sqlite3_column_count(rows); c++) {
+				if (c)
+					buf_str(&b, ",");
+				buf_value(&b, rows, c);
+			}
+			if (!picture_take(pic, &b))
+				goto oom;
+			rc = SQLITE_OK;
+		}
+		if (rc == SQLITE_DONE)
+			rc = SQLITE_OK;
+		sqlite3_finalize(rows);
+		rows = NULL;
+	}
+	if (rc != SQLITE_OK) {
+		const char *m = db ? sqlite3_errmsg(db) : sqlite3_errstr(rc);
+
+		*errmsg = strdup(m ? m : "error");
+		goto fail;
+	}
+	picture_free(&tables);
+	sqlite3_close_v2(db);
+	qsort(pic->lines, pic->n, sizeof(*pic->lines), cmp_lines);
+	return 0;
+
+oom:
+	*errmsg = strdup("out of memory");
+fail:
+	free(b.s);
+	sqlite3_finalize(st);
+	sqlite3_finalize(rows);
+	picture_free(&tables);
+	picture_free(pic);
+	sqlite3_close_v2(db);
+	return -1;
+}
+
+/* Report each difference of two sorted pictures; @return their count. */
+static size_t
+picture_diff(const char *what, const struct picture *a,
+	     const struct picture *b)
+{
+	size_t i = 0, k = 0, n = 0;
+	const size_t shown_max = 20;
+
+	while (i < a->n || k < b->n) {
+		int c = i == a->n   ? 1
+			: k == b->n ? -1
+				    : strcmp(a->lines[i], b->lines[k]);
+
+		if (c == 0) {
+			i++;
+			k++;
+			continue;
+		}
+		if (n++ < shown_max)
+			errorf("test-rollback", "%s %s after rollback: %s",
+			       what, c < 0 ? "lost" : "gained",
+			       c < 0 ? a->lines[i] : b->lines[k]);
+		if (c < 0)
+			i++;
+		else
+			k++;
+	}
+	if (n > shown_max)
+		errorf("test-rollback", "%s: %zu more differences", what,
+		       n - shown_max);
+	return n;
+}
+
+/* ------------------------------------------------------------------------
+ * import
+ * ------------------------------------------------------------------------ */
+
+struct import_args {
+	const char *model_path;
+	const char *journal_dir;
+	struct mmig_import_paths paths;
+	enum mmig_durability durability;
+	bool pause;
+	bool quiet;
+	bool test_rollback;
+};
+
+/* --test-rollback's hook: after the last operation, fail on purpose. */
+struct fail_last {
+	size_t calls, n_ops;
+};
+
+static struct mmig_error *
+fail_after_last(void *arg, const struct mmig_op *op)
+{
+	struct fail_last *f = arg;
+
+	(void)op;
+	if (++f->calls < f->n_ops)
+		return NULL;
+	return mmig_error_new(MMIG_EOP, "test-rollback: every operation ran; "
+					"rolling back on purpose");
+}
+
+static int
+exit_for(enum mmig_outcome o)
+{
+	switch (o) {
+	case MMIG_OUTCOME_COMMITTED:
+		return EXIT_COMMITTED;
+	case MMIG_OUTCOME_ROLLED_BACK:
+		return EXIT_FAILED;
+	case MMIG_OUTCOME_NONE:
+	case MMIG_OUTCOME_NEEDS_ATTENTION:
+	case MMIG_OUTCOME_PAUSED:
+	case MMIG_OUTCOME_INTERRUPTED:
+		break;
+	}
+	return EXIT_ATTENTION;
+}
+
+/*
+ * One journaled import.  @p hook, when given, is set on the coordinator.
+ * @return the outcome; the summary and error are printed.
+ */
+static enum mmig_outcome
+run_import(const struct import_args *a, struct mmig_journal *j,
+	   struct mmig_scope *scope, const struct mmig_model *model,
+	   struct mmig_ctx *ctx, struct fail_last *hook)
+{
+	const struct mmig_model_desc *d = model->data;
+	struct progress prog = {
+		.mode = a->quiet ? PROGRESS_QUIET
+			: isatty(STDERR_FILENO) ? PROGRESS_BAR
+						: PROGRESS_LINES,
+		.grand_total = 2 + d->n_config + d->n_machines + d->n_apps +
+			       d->n_units_total + d->n_relations,
+	};
+	struct mmig_import_options opts = {
+		.progress = on_progress,
+		.progress_arg = &prog,
+	};
+	struct mmig_coordinator *c = NULL;
+	enum mmig_outcome o;
+	int rc;
+
+	rc = mmig_coordinator_new(&c, on_log, &prog);
+	if (rc == MMIG_OK)
+		rc = mmig_import_add_ops_opts(c, &opts);
+	if (rc != MMIG_OK) {
+		errorf("import", "%s", mmig_strerror(rc));
+		mmig_coordinator_free(c);
+		return MMIG_OUTCOME_NONE;
+	}
+	mmig_coordinator_set_journal(c, j, a->durability);
+	if (hook) {
+		hook->calls = 0;
+		hook->n_ops = mmig_coordinator_len(c);
+		mmig_coordinator_set_hook(c, fail_after_last, hook);
+	}
+	prog.t0_ns = now_ns();
+	rc = mmig_coordinator_perform(c, ctx, scope, model);
+	progress_done(&prog);
+	o = mmig_coordinator_outcome(c);
+	if (rc != MMIG_OK && !(hook && o == MMIG_OUTCOME_ROLLED_BACK))
+		errorf("import", "%s", mmig_coordinator_errmsg(c));
+	if (!a->quiet) {
+		printf("migration %s: %s%s\n", mmig_coordinator_migration_id(c),
+		       mmig_outcome_name(o),
+		       o == MMIG_OUTCOME_PAUSED
+			       ? " (resume or roll back with mmig-recover)"
+		       : o == MMIG_OUTCOME_NEEDS_ATTENTION ||
+				       o == MMIG_OUTCOME_INTERRUPTED
+			       ? " (settle it with mmig-recover)"
+			       : "");
+		fflush(stdout);
+	}
+	mmig_coordinator_free(c);
+	return o;
+}
+
+/*
+ * Refuse to start while a migration of the same model is in flight: its
+ * rollback (now or by recovery) would take our rows for its own.
+ */
+static int
+check_in_flight(struct mmig_journal *j, const char *uuid)
+{
+	struct mmig_migration_info *list = NULL;
+	size_t n = 0;
+	int rc, ret = 0;
+
+	rc = mmig_journal_list(j, false, &list, &n);
+	if (rc != MMIG_OK) {
+		errorf("journal", "list migrations in flight: %s",
+		       mmig_strerror(rc));
+		return -1;
+	}
+	for (size_t i = 0; i < n && !ret; i++) {
+		if (strcmp(list[i].model_uuid, uuid) != 0)
+			continue;
+		errorf("import",
+		       "model %s: migration %s is in flight (%s, owner pid "
+		       "%" PRIu32 " %s); settle it with mmig-recover first",
+		       uuid, list[i].id, list[i].state, list[i].owner_pid,
+		       list[i].owner_alive ? "alive" : "dead");
+		ret = -1;
+	}
+	mmig_migration_info_free(list, n);
+	return ret;
+}
+
+/* Does the model database (or its -wal or -shm) exist? */
+static bool
+model_files_exist(const char *db_path)
+{
+	static const char *const suffixes[] = {"", "-wal", "-shm"};
+	char path[4096];
+
+	for (size_t i = 0; i < 3; i++) {
+		snprintf(path, sizeof(path), "%s%s", db_path, suffixes[i]);
+		if (access(path, F_OK) == 0)
+			return true;
+	}
+	return false;
+}
+
+static int
+test_rollback(const struct import_args *a, struct mmig_journal *j,
+	      struct mmig_scope *scope, const struct mmig_model *model,
+	      struct mmig_ctx *ctx)
+{
+	const char *model_db = mmig_scope_model_path(scope);
+	struct picture before = {0}, after = {0};
+	struct fail_last hook = {0};
+	struct mmig_error *err = NULL;
+	enum mmig_outcome o;
+	char *msg = NULL;
+	size_t diffs = 0;
+	int ret;
+
+	/*
+	 * The models table is made first: schema, once made, is not undone
+	 * by a rollback, so a controller database that did not exist yet
+	 * would otherwise "gain" it.
+	 */
+	if (mmig_import_controller_init(a->paths.controller_db, &err) !=
+	    MMIG_OK) {
+		errorf("test-rollback", "%s", mmig_error_message(err));
+		mmig_error_free(err);
+		return EXIT_FAILED;
+	}
+	if (model_files_exist(model_db)) {
+		errorf("test-rollback",
+		       "model database %s exists already; the test needs a "
+		       "model that is not there",
+		       model_db);
+		return EXIT_FAILED;
+	}
+	if (picture_take_db(a->paths.controller_db, &before, &msg) != 0) {
+		errorf("test-rollback", "read %s: %s", a->paths.controller_db,
+		       msg);
+		free(msg);
+		return EXIT_FAILED;
+	}
+	o = run_import(a, j, scope, model, ctx, &hook);
+	if (o != MMIG_OUTCOME_ROLLED_BACK) {
+		picture_free(&before);
+		return exit_for(o);
+	}
+	if (hook.calls != hook.n_ops) {
+		/* Failed before the end: a real failure, reported above. */
+		picture_free(&before);
+		errorf("test-rollback", "the import failed at operation %zu "
+					"before the rollback test could run",
+		       hook.calls);
+		return EXIT_FAILED;
+	}
+	if (picture_take_db(a->paths.controller_db, &after, &msg) != 0) {
+		errorf("test-rollback", "read %s: %s", a->paths.controller_db,
+		       msg);
+		free(msg);
+		picture_free(&before);
+		return EXIT_FAILED;
+	}
+	diffs = picture_diff("controller database", &before, &after);
+	if (model_files_exist(model_db)) {
+		errorf("test-rollback",
+		       "model database %s (or its -wal/-shm) left after "
+		       "rollback",
+		       model_db);
+		diffs++;
+	}
+	picture_free(&before);
+	picture_free(&after);
+	if (!a->quiet) {
+		if (diffs)
+			printf("test-rollback: %zu differences after the "
+			       "rollback\n",
+			       diffs);
+		else
+			printf("test-rollback: databases exactly as before "
+			       "after the rollback\n");
+		fflush(stdout);
+	}
+	o = run_import(a, j, scope, model, ctx, NULL);
+	ret = exit_for(o);
+	if (ret == EXIT_COMMITTED && diffs)
+		ret = EXIT_FAILED;
+	return ret;
+}
+
+static int
+parse_import_args(int argc, char **argv, struct import_args *a)
+{
+	static const struct option longopts[] = {
+		{ "journal", required_argument, NULL, OPT_JOURNAL },
+		{ "controller-db", required_argument, NULL, OPT_CONTROLLER_DB },
+		{ "model-dir", required_argument, NULL, OPT_MODEL_DIR },
+		{ "durability", required_argument, NULL, OPT_DURABILITY },
+		{ "policy", required_argument, NULL, OPT_POLICY },
+		{ "quiet", no_argument, NULL, OPT_QUIET },
+		{ "test-rollback", no_argument, NULL, OPT_TEST_ROLLBACK },
+		{ "help", no_argument, NULL, OPT_HELP },
+		{ 0 },
+	};
+	int opt;
+
+	*a = (struct import_args){
+		.journal_dir = "./mmig-journal",
+		.paths = { .controller_db = "./controller.db",
+			   .model_dir = "./models" },
+		.durability = MMIG_DURABLE,
+	};
+	while ((opt = getopt_long(argc, argv, "+h", longopts, NULL)) != -1) {
+		switch (opt) {
+		case OPT_JOURNAL:
+			a->journal_dir = optarg;
+			break;
+		case OPT_CONTROLLER_DB:
+			a->paths.controller_db = optarg;
+			break;
+		case OPT_MODEL_DIR:
+			a->paths.model_dir = optarg;
+			break;
+		case OPT_DURABILITY:
+			if (strcmp(optarg, "durable") == 0) {
+				a->durability = MMIG_DURABLE;
+			} else if (strcmp(optarg, "process") == 0) {
+				a->durability = MMIG_PROCESS;
+			} else {
+				errorf("usage", "--durability %s: not durable "
+						"or process",
+				       optarg);
+				return -1;
+			}
+			break;
+		case OPT_POLICY:
+			if (strcmp(optarg, "rollback") == 0) {
+				a->pause = false;
+			} else if (strcmp(optarg, "pause") == 0) {
+				a->pause = true;
+			} else {
+				errorf("usage", "--policy %s: not rollback or "
+						"pause",
+				       optarg);
+				return -1;
+			}
+			break;
+		case OPT_QUIET:
+			a->quiet = true;
+			break;
+		case OPT_TEST_ROLLBACK:
+			a->test_rollback = true;
+			break;
+		case OPT_HELP:
+			usage_import(stdout);
+			return 1;
+		default:
+			errorf("usage", "see '" PROG " import --help'");
+			return -1;
+		}
+	}
+	if (optind != argc - 1) {
+		errorf("usage", optind == argc
+					? "import: MODEL.json is required"
+					: "import: one MODEL.json only");
+		return -1;
+	}
+	if (!*a->journal_dir || !*a->paths.controller_db ||
+	    !*a->paths.model_dir) {
+		errorf("usage", "import: empty path");
+		return -1;
+	}
+	a->model_path = argv[optind];
+	return 0;
+}
+
+static int
+cmd_import(int argc, char **argv)
+{
+	struct import_args a;
+	struct mmig_model_desc *d = NULL;
+	struct mmig_journal *j = NULL;
+	struct mmig_scope *scope = NULL;
+	struct mmig_ctx *ctx = NULL;
+	struct mmig_error *err = NULL;
+	struct mmig_model model = {0};
+	struct sigaction old[2];
+	void *bytes = NULL;
+	size_t len = 0;
+	char *msg = NULL;
+	int rc, ret;
+
+	rc = parse_import_args(argc, argv, &a);
+	if (rc != 0)
+		return rc > 0 ? EXIT_COMMITTED : EXIT_USAGE;
+	/* Everything is checked before anything is opened or created. */
+	rc = mmig_model_desc_parse_file(a.model_path, &d, &msg, &bytes, &len);
+	if (rc != MMIG_OK) {
+		errorf("description", "%s", msg ? msg : mmig_strerror(rc));
+		mmig_model_desc_errmsg_free(msg);
+		return EXIT_USAGE;
+	}
+	model = (struct mmig_model){
+		.uuid = d->uuid,
+		.desc = bytes,
+		.desc_len = len,
+		.data = d,
+	};
+	ret = EXIT_FAILED;
+	rc = mmig_journal_open(&j, a.journal_dir, NULL, &err);
+	if (rc != MMIG_OK) {
+		errorf("journal", "%s", err ? mmig_error_message(err)
+					    : mmig_strerror(rc));
+		mmig_error_free(err);
+		goto out;
+	}
+	if (check_in_flight(j, d->uuid) != 0)
+		goto out;
+	rc = mmig_import_scope_for_model(&a.paths, d->uuid, a.durability,
+					 &scope);
+	if (rc != MMIG_OK) {
+		errorf("scope", "%s: %s", a.paths.model_dir,
+		       mmig_strerror(rc));
+		goto out;
+	}
+	rc = mmig_ctx_new(&ctx);
+	if (rc != MMIG_OK) {
+		errorf("import", "%s", mmig_strerror(rc));
+		goto out;
+	}
+	signals_install(ctx, a.pause, old);
+	if (a.test_rollback)
+		ret = test_rollback(&a, j, scope, &model, ctx);
+	else
+		ret = exit_for(run_import(&a, j, scope, &model, ctx, NULL));
+	signals_restore(old);
+	if (sig_caught && !a.quiet)
+		fprintf(stderr, "%s: import: stopped by signal %d (%s)\n",
+			PROG, (int)sig_caught,
+			a.pause ? "paused" : "rolled back");
+out:
+	mmig_ctx_free(ctx);
+	mmig_scope_free(scope);
+	mmig_journal_close(j);
+	mmig_model_desc_free(d);
+	mmig_model_desc_bytes_free(bytes);
+	return ret;
+}
+
+/* ------------------------------------------------------------------------
+ * gen-model
+ * ------------------------------------------------------------------------ */
+
+/* A count: decimal digits only, no sign, no overflow. */
+static bool
+parse_count(const char *s, uint64_t *out)
+{
+	char *end;
+
+	if (!*s || *s < '0' || *s > '9')
+		return false;
+	errno = 0;
+	*out = strtoull(s, &end, 10);
+	return errno == 0 && *end == '\0';
+}
+
+static int
+cmd_gen_model(int argc, char **argv)
+{
+	static const struct option longopts[] = {
+		{ "machines", required_argument, NULL, OPT_MACHINES },
+		{ "applications", required_argument, NULL, OPT_APPLICATIONS },
+		{ "units-per-app", required_argument, NULL, OPT_UNITS_PER_APP },
+		{ "relations", required_argument, NULL, OPT_RELATIONS },
+		{ "seed", required_argument, NULL, OPT_SEED },
+		{ "output", required_argument, NULL, OPT_OUTPUT },
+		{ "help", no_argument, NULL, OPT_HELP },
+		{ 0 },
+	};
+	/* The library's defaults, spelled out: with MMIG_GEN_EXACT an
+	 * explicit 0 means 0. */
+	struct mmig_gen_opts o = {
+		.machines = 10,
+		.applications = 3,
+		.units_per_app = 2,
+		.relations = 2,
+		.seed = 1,
+		.flags = MMIG_GEN_EXACT,
+	};
+	const char *output = NULL;
+	FILE *out = stdout;
+	uint64_t v;
+	int opt, rc;
+
+	while ((opt = getopt_long(argc, argv, "+ho:", longopts, NULL)) != -1) {
+		if (opt == OPT_HELP) {
+			usage_gen(stdout);
+			return EXIT_COMMITTED;
+		}
+		if (opt == OPT_OUTPUT) {
+			output = optarg;
+			continue;
+		}
+		if (opt == '?' || opt == ':') {
+			errorf("usage", "see '" PROG " gen-model --help'");
+			return EXIT_USAGE;
+		}
+		if (!parse_count(optarg, &v) ||
+		    (opt != OPT_SEED && v > SIZE_MAX)) {
+			errorf("usage", "gen-model: %s: not a count",
+			       optarg);
+			return EXIT_USAGE;
+		}
+		switch (opt) {
+		case OPT_MACHINES:
+			o.machines = (size_t)v;
+			break;
+		case OPT_APPLICATIONS:
+			o.applications = (size_t)v;
+			break;
+		case OPT_UNITS_PER_APP:
+			o.units_per_app = (size_t)v;
+			break;
+		case OPT_RELATIONS:
+			o.relations = (size_t)v;
+			break;
+		case OPT_SEED:
+			o.seed = v;
+			break;
+		}
+	}
+	if (optind != argc) {
+		errorf("usage", "gen-model: unexpected argument %s",
+		       argv[optind]);
+		return EXIT_USAGE;
+	}
+	if (o.applications && o.units_per_app && !o.machines) {
+		errorf("usage", "gen-model: units need at least one machine");
+		return EXIT_USAGE;
+	}
+	if (output) {
+		out = fopen(output, "w");
+		if (!out) {
+			errorf("gen-model", "%s: %s", output, strerror(errno));
+			return EXIT_FAILED;
+		}
+	}
+	rc = mmig_model_desc_generate(&o, out);
+	if (output && fclose(out) != 0 && rc == MMIG_OK)
+		rc = -errno;
+	if (rc != MMIG_OK) {
+		errorf("gen-model", "%s: %s", output ? output : "stdout",
+		       mmig_strerror(rc));
+		/* A half-written description is worse than none. */
+		if (output)
+			unlink(output);
+		return EXIT_FAILED;
+	}
+	return EXIT_COMMITTED;
+}
+
+/* ------------------------------------------------------------------------
+ * main
+ * ------------------------------------------------------------------------ */
+
+struct command {
+	const char *name;
+	int (*run)(int argc, char **argv);
+};
+
+/*
+ * The subcommands.  A later `bench` (DESIGN.md, "Tools") is added here and
+ * in usage_main(), with its own cmd_bench() and usage_bench().
+ */
+static const struct command commands[] = {
+	{ "import", cmd_import },
+	{ "gen-model", cmd_gen_model },
+};
+
+int
+main(int argc, char **argv)
+{
+	const char *name;
+
+	if (argc < 2) {
+		usage_main(stderr);
+		return EXIT_USAGE;
+	}
+	name = argv[1];
+	if (strcmp(name, "-h") == 0 || strcmp(name, "--help") == 0) {
+		usage_main(stdout);
+		return EXIT_COMMITTED;
+	}
+	if (strcmp(name, "-V") == 0 || strcmp(name, "--version") == 0) {
+		printf(PROG " (libmmig) %s\n", mmig_version_string());
+		return EXIT_COMMITTED;
+	}
+	for (size_t i = 0; i < sizeof(commands) / sizeof(commands[0]); i++) {
+		if (strcmp(name, commands[i].name) == 0) {
+			/* getopt sees the command as argv[0]. */
+			optind = 1;
+			return commands[i].run(argc - 1, argv + 1);
+		}
+	}
+	errorf("usage", "unknown command '%s'; see '" PROG " --help'", name);
+	return EXIT_USAGE;
+}
