@@ -314,7 +314,7 @@ same "$(snap)" "$before" "a refused recovery wrote nothing"
 same "$(state_of "$a")" RUNNING "a refused recovery changed nothing"
 # plan: steps, and nothing written, nothing run.
 expect 0 R "${P[@]}" plan && {
-	has "$out" "$a $ua rolled-back" "plan"
+	has "$out" "$a $ua would be rolled-back" "plan"
 	has "$out" "  1. " "plan lists steps"
 }
 expect 0 R "${P[@]}" plan "${a:0:6}" --json && pyjson "$out" "

@@ -685,7 +685,13 @@ print_summary(const struct mmig_recover_summary *s, bool steps)
 	for (size_t i = 0; i < s->n; i++) {
 		const struct mmig_recover_item *it = &s->items[i];
 
-		printf("%s %s %s%s%s\n", it->id, it->model_uuid,
+		/* A plan's committed or rolled-back is the outcome it would
+		 * reach, not one reached. */
+		bool would = steps && (it->action == MMIG_RECOVER_COMMITTED ||
+				       it->action == MMIG_RECOVER_ROLLED_BACK);
+
+		printf("%s %s %s%s%s%s\n", it->id, it->model_uuid,
+		       would ? "would be " : "",
 		       mmig_recover_action_name(it->action),
 		       it->message ? ": " : "", it->message ? it->message : "");
 		for (size_t k = 0; steps && k < it->n_steps; k++)
