@@ -355,20 +355,13 @@ static int
 fail(struct parser *p, const char *fmt, ...)
 {
 	va_list ap;
-	int n;
 	char *buf;
 
 	va_start(ap, fmt);
-	n = vsnprintf(NULL, 0, fmt, ap);
+	buf = mmig__vasprintf(fmt, ap);
 	va_end(ap);
-	if (n < 0)
-		return MMIG_ENOMEM;
-	buf = mmig__malloc((size_t)n + 1);
 	if (!buf)
 		return MMIG_ENOMEM;
-	va_start(ap, fmt);
-	vsnprintf(buf, (size_t)n + 1, fmt, ap);
-	va_end(ap);
 	p->err = buf;
 	return MMIG_EMODEL;
 }

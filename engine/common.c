@@ -93,22 +93,31 @@ mmig__strdup(const char *s)
 }
 
 char *
-mmig__asprintf(const char *fmt, ...)
+mmig__vasprintf(const char *fmt, va_list ap)
 {
-	va_list ap;
-	int n;
+	va_list ap2;
 	char *buf;
+	int n;
 
-	va_start(ap, fmt);
-	n = vsnprintf(NULL, 0, fmt, ap);
-	va_end(ap);
+	va_copy(ap2, ap);
+	n = vsnprintf(NULL, 0, fmt, ap2);
+	va_end(ap2);
 	if (n < 0)
 		return NULL;
 	buf = mmig__malloc((size_t)n + 1);
-	if (!buf)
-		return NULL;
+	if (buf)
+		vsnprintf(buf, (size_t)n + 1, fmt, ap);
+	return buf;
+}
+
+char *
+mmig__asprintf(const char *fmt, ...)
+{
+	va_list ap;
+	char *buf;
+
 	va_start(ap, fmt);
-	vsnprintf(buf, (size_t)n + 1, fmt, ap);
+	buf = mmig__vasprintf(fmt, ap);
 	va_end(ap);
 	return buf;
 }

@@ -65,24 +65,15 @@ mmig_err_name(int code)
 struct mmig_error *
 mmig_error_newv(int code, const char *fmt, va_list ap)
 {
-	struct mmig_error *e;
-	va_list ap2;
-	int n;
+	struct mmig_error *e = mmig__malloc(sizeof(*e));
 
-	va_copy(ap2, ap);
-	n = vsnprintf(NULL, 0, fmt, ap2);
-	va_end(ap2);
-	if (n < 0)
-		return &oom_error;
-	e = mmig__malloc(sizeof(*e));
 	if (!e)
 		return &oom_error;
-	e->message = mmig__malloc((size_t)n + 1);
+	e->message = mmig__vasprintf(fmt, ap);
 	if (!e->message) {
 		mmig__free(e);
 		return &oom_error;
 	}
-	vsnprintf(e->message, (size_t)n + 1, fmt, ap);
 	e->code = code;
 	e->cause = NULL;
 	return e;

@@ -5,6 +5,7 @@
 #include "fault.h"
 #include "internal.h"
 
+#include <errno.h>
 #include <signal.h>
 #include <stdatomic.h>
 #include <stdio.h>
@@ -64,6 +65,12 @@ mmig__fault_arm(enum mmig_fault_point p, uint64_t nth,
 	mmig__fault_on = true;
 }
 
+int
+mmig__fault_errno(void)
+{
+	return armed_action == MMIG_FAULT_ENOSPC ? ENOSPC : EIO;
+}
+
 void
 mmig__fault_count_only(void)
 {
@@ -119,6 +126,7 @@ fault_from_env(void)
 	if (p == MMIG_FAULT_COUNT || nth == 0)
 		return;
 	mmig__fault_arm(p, nth,
-			strcmp(action, "eio") == 0 ? MMIG_FAULT_EIO
-						   : MMIG_FAULT_KILL);
+			strcmp(action, "eio") == 0      ? MMIG_FAULT_EIO
+			: strcmp(action, "enospc") == 0 ? MMIG_FAULT_ENOSPC
+							: MMIG_FAULT_KILL);
 }

@@ -32,7 +32,11 @@
 	XX(DB_COMMIT, "before a database transaction's COMMIT")                \
 	XX(DB_COMMITTED, "after a database transaction's COMMIT")              \
 	XX(MODEL_DELETE, "before the model database is deleted")               \
-	XX(RECOVER_CLAIMED, "after recovery claimed a migration")
+	XX(RECOVER_SYNCED, "after recovery's first sync, before it reads")    \
+	XX(RECOVER_DECIDED, "after recovery decided, before it claims")      \
+	XX(RECOVER_CLAIMED, "after recovery claimed a migration")              \
+	XX(RECOVER_FENCED, "after recovery fenced the databases, before it "  \
+			   "acts")
 
 enum mmig_fault_point {
 #define MMIG_XX_FAULT(name, where) MMIG_FAULT_##name,
@@ -44,6 +48,8 @@ enum mmig_fault_point {
 enum mmig_fault_action {
 	MMIG_FAULT_KILL = 1, /* raise(SIGKILL) at the Nth hit */
 	MMIG_FAULT_EIO = 2,  /* MMIG_FAULT() is true at the Nth hit */
+	MMIG_FAULT_ENOSPC = 3, /* the same, and mmig__fault_errno() is
+	                          ENOSPC: a full disk rather than a bad one */
 };
 
 extern bool mmig__fault_on;
@@ -57,6 +63,9 @@ bool mmig__fault_hit(enum mmig_fault_point p);
 /* Arm @p p to act at its @p nth hit (counting from 1, from now). */
 void mmig__fault_arm(enum mmig_fault_point p, uint64_t nth,
 		     enum mmig_fault_action a);
+/* The errno a point that fired should fail with: EIO, or ENOSPC when
+ * armed with MMIG_FAULT_ENOSPC. */
+int mmig__fault_errno(void);
 /* Count hits without acting (for finding how many points a run has). */
 void mmig__fault_count_only(void);
 void mmig__fault_disarm(void);

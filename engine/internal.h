@@ -7,6 +7,7 @@
 
 #include "mmig/error.h"
 
+#include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -21,6 +22,8 @@ void mmig__free(void *p);
 
 /* printf into a fresh buffer sized to fit; NULL when out of memory. */
 char *mmig__asprintf(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+char *mmig__vasprintf(const char *fmt, va_list ap)
+	__attribute__((format(printf, 1, 0)));
 
 /* Nanoseconds on CLOCK_MONOTONIC, and on CLOCK_REALTIME. */
 uint64_t mmig__now_mono_ns(void);

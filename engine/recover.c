@@ -75,13 +75,11 @@ static void
 item_message(struct mmig_recover_item *it, const char *fmt, ...)
 {
 	va_list ap;
-	char buf[2048];
 
-	va_start(ap, fmt);
-	vsnprintf(buf, sizeof(buf), fmt, ap);
-	va_end(ap);
 	mmig__free(it->message);
-	it->message = mmig__strdup(buf);
+	va_start(ap, fmt);
+	it->message = mmig__vasprintf(fmt, ap);
+	va_end(ap);
 }
 
 static void
@@ -91,17 +89,16 @@ item_step(struct mmig_recover_item *it, const char *fmt, ...)
 static void
 item_step(struct mmig_recover_item *it, const char *fmt, ...)
 {
-	char buf[512], **steps;
+	char **steps;
 	va_list ap;
 
-	va_start(ap, fmt);
-	vsnprintf(buf, sizeof(buf), fmt, ap);
-	va_end(ap);
 	steps = mmig__realloc(it->steps, (it->n_steps + 1) * sizeof(*steps));
 	if (!steps)
 		return;
 	it->steps = steps;
-	it->steps[it->n_steps] = mmig__strdup(buf);
+	va_start(ap, fmt);
+	it->steps[it->n_steps] = mmig__vasprintf(fmt, ap);
+	va_end(ap);
 	if (it->steps[it->n_steps])
 		it->n_steps++;
 }
@@ -473,6 +470,12 @@ act(struct mmig_journal *j, const struct mmig_registry *reg,
 		mmig__jmig_free(jm);
 		goto out;
 	}
+	if (MMIG_FAULT(RECOVER_FENCED)) {
+		it->action = MMIG_RECOVER_FAILED;
+		item_message(it, "injected I/O error after fencing");
+		mmig__jmig_free(jm);
+		goto out;
+	}
 	if (d == DECIDE_RESUME && any_undo) {
 		/* An undo committed whose UNDO_DONE the journal lost (rule 7). */
 		item_step(it, "an undo marker is in the databases: the "
@@ -531,8 +534,12 @@ recover_id(struct mmig_journal *j, const struct mmig_registry *reg,
 		/* A plan says what would happen. */
 		it->action = d == DECIDE_RESUME ? MMIG_RECOVER_COMMITTED
 						: MMIG_RECOVER_ROLLED_BACK;
-		if (!dry)
+		if (!dry && MMIG_FAULT(RECOVER_DECIDED)) {
+			it->action = MMIG_RECOVER_FAILED;
+			item_message(it, "injected I/O error before the claim");
+		} else if (!dry) {
 			act(j, reg, o, &m, d, it);
+		}
 	}
 	subject_free(&m);
 }
@@ -566,6 +573,8 @@ recover_all(struct mmig_journal *j, const struct mmig_registry *reg,
 	*out = NULL;
 	/* Rule 4: act on (and report) nothing a power cut could undo. */
 	rc = mmig_journal_sync(j);
+	if (rc == MMIG_OK && MMIG_FAULT(RECOVER_SYNCED))
+		rc = -mmig__fault_errno();
 	if (rc != MMIG_OK)
 		return rc;
 	rc = mmig__journal_read_begin(j, &txn);
@@ -630,6 +639,8 @@ recover_named(struct mmig_journal *j, const struct mmig_registry *r,
 
 	*out = NULL;
 	rc = mmig_journal_sync(j);
+	if (rc == MMIG_OK && MMIG_FAULT(RECOVER_SYNCED))
+		rc = -mmig__fault_errno();
 	if (rc == MMIG_OK)
 		rc = resolve(j, text, id);
 	if (rc != MMIG_OK)

@@ -323,31 +323,50 @@ test_journal_failed_rollback_needs_attention(void **state)
 	mmig_coordinator_free(c);
 }
 
-static void
-test_journal_terminal_record_is_synced_before_return(void **state)
-{
-	struct fixture *f = *state;
-	struct mmig_coordinator *c = probe_coordinator(1, MMIG_DURABLE);
-	struct mmig_journal_stats before, after;
-
-	/* One op: the first commit (header + BEGIN 0) is fully synced (2),
-	 * DONE 0 + COMMITTED fully synced (2).  Fewer means a terminal or
-	 * first commit that a power cut could undo. */
+/*
+ * Perform with @p c, and measure: the journal's own counters (what it asked
+ * for) and the sync points liblmdb really made on the journal's files.
+ */
+struct measured {
+	uint64_t commits, syncs, records;
 	struct sync_counts real;
+};
+
+static struct measured
+measure_perform(struct fixture *f, struct mmig_coordinator *c)
+{
+	struct mmig_journal_stats before, after;
+	struct measured m;
 
 	mmig_journal_get_stats(f->j, &before);
 	sync_counter_watch(f->jdir);
 	assert_int_equal(mmig_coordinator_perform(c, NULL, f->scope, &f->model),
 			 MMIG_OK);
-	sync_counter_get(&real);
+	sync_counter_get(&m.real);
 	sync_counter_watch(NULL);
 	mmig_journal_get_stats(f->j, &after);
-	assert_int_equal(after.commits - before.commits, 2);
-	assert_int_equal(after.syncs - before.syncs, 4);
+	m.commits = after.commits - before.commits;
+	m.syncs = after.syncs - before.syncs;
+	m.records = after.records - before.records;
+	return m;
+}
+
+static void
+test_journal_terminal_record_is_synced_before_return(void **state)
+{
+	struct fixture *f = *state;
+	struct mmig_coordinator *c = probe_coordinator(1, MMIG_DURABLE);
+	struct measured m = measure_perform(f, c);
+
+	/* One op: the first commit (header + BEGIN 0) is fully synced (2),
+	 * DONE 0 + COMMITTED fully synced (2).  Fewer means a terminal or
+	 * first commit that a power cut could undo. */
+	assert_int_equal(m.commits, 2);
+	assert_int_equal(m.syncs, 4);
 	/* what LMDB really did: each commit's data synced, and each one's
 	 * meta page written synchronously */
-	assert_int_equal(real.fsyncs, 2);
-	assert_int_equal(real.sync_writes, 2);
+	assert_int_equal(m.real.fsyncs, 2);
+	assert_int_equal(m.real.sync_writes, 2);
 	mmig_coordinator_free(c);
 }
 
@@ -356,27 +375,18 @@ test_journal_durable_costs_one_sync_per_op(void **state)
 {
 	struct fixture *f = *state;
 	struct mmig_coordinator *c = probe_coordinator(100, MMIG_DURABLE);
-	struct mmig_journal_stats before, after;
+	struct measured m = measure_perform(f, c);
 
-	struct sync_counts real;
-
-	mmig_journal_get_stats(f->j, &before);
-	sync_counter_watch(f->jdir);
-	assert_int_equal(mmig_coordinator_perform(c, NULL, f->scope, &f->model),
-			 MMIG_OK);
-	sync_counter_get(&real);
-	sync_counter_watch(NULL);
-	mmig_journal_get_stats(f->j, &after);
 	/* 100 ops: header + BEGIN 0, then DONE i + BEGIN i+1 (99 of them),
 	 * then DONE 99 + COMMITTED: 101 commits.  One sync each, plus one
 	 * for the forced first and one for the forced last: 103. */
-	assert_int_equal(after.commits - before.commits, 101);
-	assert_int_equal(after.syncs - before.syncs, 103);
+	assert_int_equal(m.commits, 101);
+	assert_int_equal(m.syncs, 103);
 	/* and on disk: 101 fdatasyncs, and the meta page written
 	 * synchronously only by the first and the last commit */
-	assert_int_equal(real.fsyncs, 101);
-	assert_int_equal(real.sync_writes, 2);
-	assert_int_equal(after.records - before.records, 100 + 100 + 1);
+	assert_int_equal(m.real.fsyncs, 101);
+	assert_int_equal(m.real.sync_writes, 2);
+	assert_int_equal(m.records, 100 + 100 + 1);
 	mmig_coordinator_free(c);
 }
 
@@ -385,20 +395,11 @@ test_journal_process_mode_never_syncs(void **state)
 {
 	struct fixture *f = *state;
 	struct mmig_coordinator *c = probe_coordinator(20, MMIG_PROCESS);
-	struct mmig_journal_stats before, after;
+	struct measured m = measure_perform(f, c);
 
-	struct sync_counts real;
-
-	mmig_journal_get_stats(f->j, &before);
-	sync_counter_watch(f->jdir);
-	assert_int_equal(mmig_coordinator_perform(c, NULL, f->scope, &f->model),
-			 MMIG_OK);
-	sync_counter_get(&real);
-	sync_counter_watch(NULL);
-	mmig_journal_get_stats(f->j, &after);
-	assert_int_equal(after.syncs - before.syncs, 0);
-	assert_int_equal(real.fsyncs, 0);
-	assert_int_equal(real.sync_writes, 0);
+	assert_int_equal(m.syncs, 0);
+	assert_int_equal(m.real.fsyncs, 0);
+	assert_int_equal(m.real.sync_writes, 0);
 	mmig_coordinator_free(c);
 }
 

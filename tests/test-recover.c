@@ -708,6 +708,34 @@ file_hash(const char *path)
 	return h;
 }
 
+/*
+ * Start the migration in a child that stops inside op 2 until the parent
+ * writes to (or closes) *go_w, and wait until ops 0 and 1 committed.  The
+ * child exits 0 when perform returns @p expect.
+ */
+static pid_t
+start_blocked_owner(struct fixture *f, int expect, int *go_w)
+{
+	int go[2];
+	pid_t pid;
+
+	assert_int_equal(pipe(go), 0);
+	knobs.block_in_op = 2;
+	knobs.block_fd = go[0];
+	pid = fork();
+	assert_true(pid >= 0);
+	if (pid == 0) {
+		close(go[1]);
+		_exit(run_migration(f) == expect ? 0 : 1);
+	}
+	close(go[0]);
+	for (int i = 0; i < 500 && query(f->ctl, "SELECT count(*) FROM steps") < 2;
+	     i++)
+		usleep(10000);
+	*go_w = go[1];
+	return pid;
+}
+
 static void
 test_recover_live_owner_not_taken_over(void **state)
 {
@@ -716,36 +744,11 @@ test_recover_live_owner_not_taken_over(void **state)
 	struct mmig_recover_summary *s;
 	struct mmig_journal *j;
 	struct mmig_registry *r;
-	int go[2], status;
+	int go, status;
 	pid_t pid;
 
 	wipe(f);
-	assert_int_equal(pipe(go), 0);
-	knobs.block_in_op = 2;
-	knobs.block_fd = go[0];
-	pid = fork();
-	if (pid == 0) {
-		close(go[1]);
-		_exit(run_migration(f) == MMIG_OK ? 0 : 1);
-	}
-	close(go[0]);
-	/* wait until the child is inside op 2 */
-	for (int i = 0; i < 500; i++) {
-		struct mmig_migration_info *list;
-		size_t n = 0;
-
-		if (mmig_journal_open(&j, f->jdir, NULL, NULL) == MMIG_OK) {
-			mmig_journal_list(j, false, &list, &n);
-			if (n && list[0].highest_begun == 2) {
-				mmig_migration_info_free(list, n);
-				mmig_journal_close(j);
-				break;
-			}
-			mmig_migration_info_free(list, n);
-			mmig_journal_close(j);
-		}
-		usleep(10000);
-	}
+	pid = start_blocked_owner(f, MMIG_OK, &go);
 	open_all(f, &j, &r, -1);
 	assert_int_equal(mmig_recover(j, r, &o, &s), MMIG_OK);
 	assert_int_equal(s->n, 1);
@@ -755,8 +758,8 @@ test_recover_live_owner_not_taken_over(void **state)
 	mmig_journal_close(j);
 	mmig_registry_free(r);
 	/* let it finish: it commits, untouched */
-	assert_int_equal(write(go[1], "g", 1), 1);
-	close(go[1]);
+	assert_int_equal(write(go, "g", 1), 1);
+	close(go);
 	waitpid(pid, &status, 0);
 	assert_true(WIFEXITED(status));
 	assert_int_equal(WEXITSTATUS(status), 0);
@@ -946,22 +949,11 @@ test_recover_stale_owner_fenced_out(void **state)
 	struct mmig_recover_summary *s;
 	struct mmig_journal *j;
 	struct mmig_registry *r;
-	int go[2], status;
+	int go, status;
 	pid_t pid;
 
 	wipe(f);
-	assert_int_equal(pipe(go), 0);
-	knobs.block_in_op = 2;
-	knobs.block_fd = go[0];
-	pid = fork();
-	if (pid == 0) {
-		close(go[1]);
-		_exit(run_migration(f) == MMIG_EFENCED ? 0 : 1);
-	}
-	close(go[0]);
-	for (int i = 0; i < 500 && query(f->ctl, "SELECT count(*) FROM steps") < 2;
-	     i++)
-		usleep(10000);
+	pid = start_blocked_owner(f, MMIG_EFENCED, &go);
 	/* an operator forces a rollback while the owner is still running */
 	o.force = true;
 	open_all(f, &j, &r, -1);
@@ -971,8 +963,8 @@ test_recover_stale_owner_fenced_out(void **state)
 	mmig_journal_close(j);
 	mmig_registry_free(r);
 	/* the stale owner wakes up and tries to commit op 2: refused */
-	assert_int_equal(write(go[1], "g", 1), 1);
-	close(go[1]);
+	assert_int_equal(write(go, "g", 1), 1);
+	close(go);
 	waitpid(pid, &status, 0);
 	assert_true(WIFEXITED(status));
 	assert_int_equal(WEXITSTATUS(status), 0);
