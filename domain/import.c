@@ -35,7 +35,7 @@
 #include <string.h>
 #include <sys/stat.h>
 
-#define BATCH_ROWS_DEFAULT 5000
+#define BATCH_ROWS_DEFAULT 20000
 
 /* ------------------------------------------------------------------------
  * Schemas
@@ -451,7 +451,7 @@ struct batch {
 	sqlite3 *db;
 	sqlite3_stmt *st[2];
 	size_t from;      /* first item of the batch */
-	size_t to;        /* set by the transaction: one past its last item */
+	size_t to;        /* one past its last item */
 	size_t max_rows;
 	size_t app, unit; /* the units' cursor */
 };
@@ -471,13 +471,12 @@ batch_txn(sqlite3 *db, void *arg)
 		err = prepare(db, k->sql[i], &b->st[i]);
 	if (!err && k->seek)
 		k->seek(b, b->from);
-	for (i = b->from; !err && i < total && rows < b->max_rows; i++) {
+	for (i = b->from; !err && i < b->to && i < total; i++) {
 		size_t n = 0;
 
 		err = k->put(b, i, &n);
 		rows += n;
 	}
-	b->to = i;
 	sqlite3_finalize(b->st[0]);
 	sqlite3_finalize(b->st[1]);
 	b->st[0] = b->st[1] = NULL;
@@ -501,6 +500,45 @@ le64_get(const uint8_t in[8])
 	return v;
 }
 
+/*
+ * A batched op's checkpoint: the index of the next item and the batch size,
+ * 8 bytes each, little-endian.
+ */
+#define CHECKPOINT_LEN 16
+
+static struct mmig_error *
+checkpoint(struct mmig_ctx *ctx, size_t next, size_t batch, bool durable)
+{
+	uint8_t cp[CHECKPOINT_LEN];
+	int rc;
+
+	le64_put(cp, next);
+	le64_put(cp + 8, batch);
+	rc = durable ? mmig_op_checkpoint_now(ctx, cp, sizeof(cp))
+		     : mmig_op_checkpoint(ctx, cp, sizeof(cp));
+	/* MMIG_EINVAL: not run by a coordinator (a direct call), so there is
+	 * nowhere to record progress. */
+	if (rc != MMIG_OK && rc != MMIG_EINVAL)
+		return mmig_error_new(rc, "checkpoint at item %zu: %s", next,
+				      mmig_strerror(rc));
+	return NULL;
+}
+
+/* @return true when resuming: *start and *batch from the checkpoint. */
+static bool
+resume_point(struct mmig_ctx *ctx, size_t total, size_t *start, size_t *batch)
+{
+	const void *cp = NULL;
+	size_t len = 0;
+
+	if (!mmig_op_resume_point(ctx, &cp, &len) || len != CHECKPOINT_LEN ||
+	    le64_get(cp) > total || le64_get((const uint8_t *)cp + 8) == 0)
+		return false;
+	*start = (size_t)le64_get(cp);
+	*batch = (size_t)le64_get((const uint8_t *)cp + 8);
+	return true;
+}
+
 static struct mmig_error *
 model_setup(void *self, struct mmig_scope *scope)
 {
@@ -517,37 +555,43 @@ batched_execute(void *self, struct mmig_ctx *ctx,
 	struct import_op *op = self;
 	struct batch b = { .kind = op->rows };
 	struct mmig_error *err;
-	const void *cp = NULL;
-	size_t cp_len = 0, total, start = 0;
-	uint8_t next[8];
-	int rc;
+	size_t total, start = 0;
 
 	err = model_desc(model, &b.d);
 	if (err)
 		return err;
 	total = op->rows->total(b.d);
-	/*
-	 * Resume where the last checkpoint says.  Anything that does not read
-	 * as an index within this description is ignored: starting over is
-	 * always safe, the writes being upserts.
-	 */
-	if (mmig_op_resume_point(ctx, &cp, &cp_len) && cp_len == sizeof(next) &&
-	    le64_get(cp) <= total)
-		start = (size_t)le64_get(cp);
 	b.max_rows = op->opts.batch_rows ? op->opts.batch_rows
 					 : BATCH_ROWS_DEFAULT;
-	report(op, start, total);
-	for (b.from = start; b.from < total; b.from = b.to) {
-		err = mmig_txn_run(op->db, ctx, batch_txn, &b);
+	/*
+	 * Resume where the last checkpoint says, with the batch size it was
+	 * made with: the batches after it must be the very ones the
+	 * interrupted run would have made, transaction for transaction.  A
+	 * fresh start with another batch size than the default (which is
+	 * what a recovering process uses) records it before the first
+	 * transaction, so that a resume from before any batch makes the same
+	 * batches too.
+	 */
+	if (!resume_point(ctx, total, &start, &b.max_rows) &&
+	    b.max_rows != BATCH_ROWS_DEFAULT) {
+		err = checkpoint(ctx, 0, b.max_rows, true);
 		if (err)
 			return err;
-		le64_put(next, b.to);
-		rc = mmig_op_checkpoint(ctx, next, sizeof(next));
-		/* MMIG_EINVAL: not run by a coordinator (a direct call), so
-		 * there is nowhere to record progress. */
-		if (rc != MMIG_OK && rc != MMIG_EINVAL)
-			return mmig_error_new(rc, "checkpoint after item %zu: %s",
-					      b.to, mmig_strerror(rc));
+	}
+	report(op, start, total);
+	for (b.from = start; b.from < total; b.from = b.to) {
+		/*
+		 * The batch's bounds are fixed here, not by the transaction:
+		 * a transaction that committed before a crash is skipped when
+		 * this op runs again (its callback does not run), and the op
+		 * must still know where the next batch starts.
+		 */
+		b.to = total - b.from > b.max_rows ? b.from + b.max_rows : total;
+		err = mmig_txn_run(op->db, ctx, batch_txn, &b);
+		if (!err)
+			err = checkpoint(ctx, b.to, b.max_rows, false);
+		if (err)
+			return err;
 		report(op, b.to, total);
 	}
 	return NULL;

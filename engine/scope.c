@@ -568,18 +568,47 @@ marker_query(sqlite3 *db, const char *sql, const char *migration,
 	return rc;
 }
 
-enum marker_plan { MARK_RUN, MARK_SKIP, MARK_ONLY };
+/* What a bound transaction does besides fencing: run the work and write
+ * its marker (RUN), nothing (SKIP: it committed before), only the marker
+ * (ONLY: an undo of what never committed here), or nothing at all (FENCE:
+ * the fencing transaction, op -1, which has no marker). */
+enum marker_plan { MARK_RUN, MARK_SKIP, MARK_ONLY, MARK_FENCE };
 
 /*
  * Inside the open transaction: fence on the epoch, then decide whether the
  * work runs.  The marker is written afterwards by marker_write().
  */
+/* The migration's epoch in the scope's controller database. */
+static struct mmig_error *
+controller_epoch(struct mmig_scope *s, const char *migration, bool *found,
+		 int64_t *epoch)
+{
+	struct mmig_txn_runner *c;
+	struct mmig_error *err = mmig_scope_controller_db(s, &c);
+	bool table = false;
+	int rc;
+
+	*found = false;
+	if (err)
+		return err;
+	rc = marker_query(c->db,
+			  "SELECT 1 FROM sqlite_master WHERE name = 'mmig_epoch'",
+			  "", 0, 0, NULL, &table, NULL);
+	if (rc == SQLITE_OK && table)
+		rc = marker_query(c->db,
+				  "SELECT epoch FROM mmig_epoch WHERE migration = ?",
+				  migration, 0, 0, NULL, found, epoch);
+	return rc == SQLITE_OK ? NULL
+			       : runner_error(c, c->db, rc, "read epoch in");
+}
+
 static struct mmig_error *
 marker_check(struct mmig_txn_runner *r, enum marker_plan *plan)
 {
 	const struct mmig__txn_binding *b = &r->scope->binding;
 	sqlite3 *db = r->db;
 	const char *kind = b->undo ? "undo" : "do";
+	struct mmig_error *err;
 	int64_t db_epoch = 0;
 	bool found;
 	int rc;
@@ -595,6 +624,14 @@ marker_check(struct mmig_txn_runner *r, enum marker_plan *plan)
 			  b->migration, 0, 0, NULL, &found, &db_epoch);
 	if (rc != SQLITE_OK)
 		return runner_error(r, db, rc, "read epoch in");
+	/* A model database made after the new owner fenced (a stale owner
+	 * creating it late) has no epoch of its own yet: the controller's is
+	 * the one that counts. */
+	if (!found && r != &r->scope->controller) {
+		err = controller_epoch(r->scope, b->migration, &found, &db_epoch);
+		if (err)
+			return err;
+	}
 	if (found && (uint64_t)db_epoch > b->epoch)
 		return mmig_error_new(MMIG_EFENCED,
 				      "%s: migration %s is owned by epoch %lld "
@@ -609,6 +646,10 @@ marker_check(struct mmig_txn_runner *r, enum marker_plan *plan)
 				  NULL, NULL);
 		if (rc != SQLITE_OK)
 			return runner_error(r, db, rc, "write epoch in");
+	}
+	if (b->op < 0) {
+		*plan = MARK_FENCE;
+		return NULL;
 	}
 	rc = marker_query(db,
 			  "SELECT 1 FROM mmig_applied WHERE migration = ? "
@@ -673,7 +714,7 @@ mmig__scope_fence(struct mmig_scope *s)
 	int64_t op = s->binding.op;
 	bool undo = s->binding.undo;
 
-	/* A transaction with no marker of its own: op -1 is never an op. */
+	/* Op -1: a transaction that only fences, with no marker. */
 	mmig__scope_bind_op(s, -1, false);
 	err = mmig_scope_controller_db(s, &r);
 	if (!err)
@@ -775,16 +816,14 @@ txn_try(struct mmig_txn_runner *r, mmig_txn_fn fn, void *arg,
 		enum marker_plan plan;
 
 		err = marker_check(r, &plan);
-		if (!err && plan == MARK_SKIP) {
-			txn_rollback(db);
-			r->scope->binding.skipped++;
-			*errp = NULL;
-			return false;
-		}
 		if (!err && plan == MARK_RUN)
 			err = fn(db, arg);
-		if (!err)
+		if (!err && plan != MARK_SKIP && plan != MARK_FENCE)
 			err = marker_write(r);
+		/* A skipped transaction still commits: its epoch write is what
+		 * fences a stale owner out (invariant F). */
+		if (!err && plan == MARK_SKIP)
+			r->scope->binding.skipped++;
 	} else {
 		err = fn(db, arg);
 	}

@@ -360,6 +360,7 @@ mmig__fold_apply(struct mmig_fold *f, uint64_t seq,
 	}
 	f->n_records++;
 	f->last_epoch = t->epoch;
+	f->last_kind = t->kind;
 	f->last_time_ns = t->time_ns;
 	return MMIG_OK;
 }

@@ -77,7 +77,8 @@ int mmig__jmig_create(struct mmig_journal *j, const struct mmig_rec_header *h,
 /*
  * Take over migration @p id: in one write transaction, check the epoch is
  * still @p expected_epoch (0: whatever it is) and the owner is dead (unless
- * @p force), bump the epoch, record this process as owner and append
+ * @p force, or the migration rests: PAUSED or NEEDS_ATTENTION and not just
+ * claimed), bump the epoch, record this process as owner and append
  * CLAIMED.  The handle comes back with the fold of every record and
  * the header in @p header_out (owned by the caller).
  * @return MMIG_OK, MMIG_EOWNED (owner alive), MMIG_ENOTFOUND, MMIG_EFENCED

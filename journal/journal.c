@@ -34,7 +34,10 @@
  * Group commit.  Writers queue their staged records; one thread (the
  * leader) takes every queued request, writes them all in one LMDB
  * transaction with the strongest sync any of them asked for, and wakes the
- * others.  Concurrent migrations of one process thus share syncs.
+ * others.  Concurrent migrations of one process thus share syncs.  Before
+ * taking the queue the leader waits, briefly, for the writers of the last
+ * two batches (gather()): left alone, concurrent writers split into two
+ * halves that take turns, and every sync serves half of them.
  *
  * Fencing.  Every request is checked, inside the write transaction, against
  * the epoch in the migration's STATUS record; a writer whose epoch is stale
@@ -52,6 +55,7 @@
 #include "internal.h"
 #include "journal-int.h"
 
+#include <dirent.h>
 #include <errno.h>
 #include <stdarg.h>
 #include <stdatomic.h>
@@ -59,6 +63,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <fcntl.h>
+#include <sched.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -74,9 +79,17 @@ struct commit_req {
 	size_t status_len;
 	int rc;
 	struct mmig_error *err;
+	bool excluded; /* failed alone; left out of its batch's retries */
 	bool done;
+	/* Signalled when the request is done, or when its thread is to lead
+	 * the next batch: each waiter has its own, so a finished batch wakes
+	 * only its own writers, not every thread queued behind it. */
+	pthread_cond_t wake;
 	struct commit_req *next;
 };
+
+/* Writers remembered from the last batches (see gather()). */
+#define RECENT_MAX 64
 
 struct mmig_journal {
 	MDB_env *env;
@@ -85,11 +98,16 @@ struct mmig_journal {
 	char *path;
 	struct mmig_owner self;
 
-	pthread_mutex_t lock; /* guards the queue and `leading` */
-	pthread_cond_t cond;
+	pthread_mutex_t lock; /* guards the queue, `leading` and `recent` */
 	struct commit_req *queue;
 	struct commit_req **queue_tail;
+	size_t n_queued;
 	bool leading;
+	/* The migrations that wrote in the last two batches, and how long the
+	 * last batch took: what a new leader expects, and for how long. */
+	const struct mmig__jmig *recent[2][RECENT_MAX];
+	size_t n_recent[2];
+	uint64_t last_batch_ns;
 
 	pthread_rwlock_t map_lock;
 	/* Serializes this process's write transactions, so that the sync
@@ -287,12 +305,12 @@ write_commit(struct mmig_journal *j, MDB_txn *txn, enum mmig__sync sync)
 	if (MMIG_FAULT(JOURNAL_COMMIT)) {
 		/* An injected I/O error: nothing of this commit is written. */
 		write_abort(j, txn);
-		return EIO;
+		return mmig__fault_errno();
 	}
 	rc = txn_commit(j, txn);
 	pthread_mutex_unlock(&j->write_lock);
 	if (rc == MDB_SUCCESS && MMIG_FAULT(JOURNAL_COMMITTED))
-		rc = EIO; /* committed, but the caller is told it failed */
+		rc = mmig__fault_errno(); /* committed, but reported failed */
 	if (rc == MDB_SUCCESS) {
 		atomic_fetch_add(&j->commits, 1);
 		atomic_fetch_add(&j->syncs, sync == MMIG__SYNC_FULL   ? 2
@@ -410,10 +428,167 @@ fail:
 	return mmig__from_mdb(rc);
 }
 
+/* fsync a directory, so the entries made in it are durable. */
+static int
+sync_dir(const char *path)
+{
+	int fd = open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC), rc = 0;
+
+	if (fd < 0 || fsync(fd) != 0)
+		rc = -errno;
+	if (fd >= 0)
+		close(fd);
+	return rc;
+}
+
+static char *
+parent_of(const char *path)
+{
+	char *p = mmig__strdup(path);
+	char *slash;
+
+	if (!p)
+		return NULL;
+	while ((slash = strrchr(p, '/')) && slash != p && slash[1] == '\0')
+		*slash = '\0'; /* trailing slashes */
+	slash = strrchr(p, '/');
+	if (!slash) {
+		mmig__free(p);
+		return mmig__strdup(".");
+	}
+	slash[slash == p ? 1 : 0] = '\0';
+	return p;
+}
+
+static bool
+dir_is_missing_or_empty(const char *path)
+{
+	DIR *d = opendir(path);
+	struct dirent *e;
+	bool empty = true;
+
+	if (!d)
+		return errno == ENOENT;
+	while (empty && (e = readdir(d)))
+		empty = strcmp(e->d_name, ".") == 0 || strcmp(e->d_name, "..") == 0;
+	closedir(d);
+	return empty;
+}
+
+/*
+ * A data file shorter than its meta page says (truncated by a bad copy, a
+ * full disk, a damaged filesystem) would make LMDB read past the end of
+ * its map, which kills the process with SIGBUS.  Refuse it with a message
+ * instead, before anything reads it.
+ */
+static int
+check_length(struct mmig_journal *j, const char *dir, struct mmig_error **errp)
+{
+	MDB_envinfo info;
+	MDB_stat st;
+	struct stat fst;
+	char *path;
+	uint64_t need;
+	int rc = MMIG_OK;
+
+	if (mdb_env_info(j->env, &info) != MDB_SUCCESS ||
+	    mdb_env_stat(j->env, &st) != MDB_SUCCESS)
+		return MMIG_OK; /* nothing to compare: let LMDB decide */
+	path = mmig__asprintf("%s/data.mdb", dir);
+	if (!path)
+		return MMIG_ENOMEM;
+	need = ((uint64_t)info.me_last_pgno + 1) * st.ms_psize;
+	if (stat(path, &fst) == 0 && (uint64_t)fst.st_size < need) {
+		set_err(errp, mmig_error_new(
+				      MMIG_ECORRUPT,
+				      "%s: truncated: %lld bytes, but its pages "
+				      "reach %llu",
+				      path, (long long)fst.st_size,
+				      (unsigned long long)need));
+		rc = MMIG_ECORRUPT;
+	}
+	mmig__free(path);
+	return rc;
+}
+
+static int open_at(struct mmig_journal **out, const char *dir,
+		   const struct mmig_journal_options *opts,
+		   struct mmig_error **errp);
+
+/*
+ * Make a new journal so that a crash or a power cut at any instant leaves
+ * either no journal or a whole one: build it in a directory of its own,
+ * sync its files and the directory, rename it into place, and sync the
+ * parent.  (LMDB writes a new file's first meta pages without a sync, and
+ * nothing would sync the directory entries: a power cut could otherwise
+ * lose a journal whose migrations' effects are already in the databases.)
+ */
+static int
+create_atomically(const char *dir, const struct mmig_journal_options *opts,
+		  struct mmig_error **errp)
+{
+	struct mmig_journal *tmp_j = NULL;
+	char *tmp = mmig__asprintf("%s.new-%d", dir, (int)getpid());
+	char *parent = parent_of(dir);
+	int rc;
+
+	if (!tmp || !parent) {
+		rc = MMIG_ENOMEM;
+		goto out;
+	}
+	rc = open_at(&tmp_j, tmp, opts, errp);
+	if (rc == MMIG_OK)
+		rc = mmig__from_mdb(mdb_env_sync(tmp_j->env, 1));
+	mmig_journal_close(tmp_j);
+	if (rc == MMIG_OK)
+		rc = sync_dir(tmp);
+	if (rc == MMIG_OK && rename(tmp, dir) != 0) {
+		rc = errno == ENOTEMPTY || errno == EEXIST ? MMIG_OK : -errno;
+		/* Another process made it first: use theirs. */
+		for (const char *f = "data.mdb"; f; f = strcmp(f, "data.mdb") == 0
+							  ? "lock.mdb"
+							  : NULL) {
+			char *file = mmig__asprintf("%s/%s", tmp, f);
+
+			if (file)
+				unlink(file);
+			mmig__free(file);
+		}
+		rmdir(tmp);
+	}
+	if (rc == MMIG_OK)
+		rc = sync_dir(parent);
+	if (rc != MMIG_OK && errp && !*errp)
+		*errp = mmig_error_new(rc, "%s: create: %s", dir,
+				       mmig_strerror(rc));
+out:
+	mmig__free(tmp);
+	mmig__free(parent);
+	return rc;
+}
+
 int
 mmig_journal_open(struct mmig_journal **out, const char *dir,
 		  const struct mmig_journal_options *opts,
 		  struct mmig_error **errp)
+{
+	bool rdonly = opts && (opts->flags & MMIG_JOURNAL_RDONLY);
+	int rc;
+
+	*out = NULL;
+	if (errp)
+		*errp = NULL;
+	if (!rdonly && dir_is_missing_or_empty(dir)) {
+		rc = create_atomically(dir, opts, errp);
+		if (rc != MMIG_OK)
+			return rc;
+	}
+	return open_at(out, dir, opts, errp);
+}
+
+static int
+open_at(struct mmig_journal **out, const char *dir,
+	const struct mmig_journal_options *opts, struct mmig_error **errp)
 {
 	struct mmig_journal_options defaults = { 0 };
 	struct mmig_journal *j;
@@ -431,7 +606,6 @@ mmig_journal_open(struct mmig_journal **out, const char *dir,
 	j->flags = opts->flags;
 	j->queue_tail = &j->queue;
 	pthread_mutex_init(&j->lock, NULL);
-	pthread_cond_init(&j->cond, NULL);
 	pthread_rwlock_init(&j->map_lock, NULL);
 	pthread_mutex_init(&j->write_lock, NULL);
 	j->path = mmig__strdup(dir);
@@ -467,7 +641,9 @@ mmig_journal_open(struct mmig_journal **out, const char *dir,
 	}
 	/* Clear reader slots left by processes that were killed. */
 	mdb_reader_check(j->env, &dead);
-	rc = open_dbs(j, errp);
+	rc = check_length(j, dir, errp);
+	if (rc == MMIG_OK)
+		rc = open_dbs(j, errp);
 	if (rc != MMIG_OK)
 		goto fail;
 	*out = j;
@@ -488,7 +664,6 @@ mmig_journal_close(struct mmig_journal *j)
 	mmig__free(j->path);
 	pthread_rwlock_destroy(&j->map_lock);
 	pthread_mutex_destroy(&j->write_lock);
-	pthread_cond_destroy(&j->cond);
 	pthread_mutex_destroy(&j->lock);
 	mmig__free(j);
 }
@@ -639,17 +814,20 @@ write_req(struct mmig_journal *j, MDB_txn *txn, struct commit_req *req)
 }
 
 /*
- * Write every request of @p batch in one transaction.  With more than one
- * request, each is written in a nested transaction, so that a request that
- * fails (a key conflict) fails alone and the others still commit.
+ * Write every request of @p batch in one transaction.  A request whose
+ * puts fail (a key conflict) fails alone: its puts may be half done, so
+ * the transaction is aborted and the batch written again without it.
+ * That costs a retry only when something is wrong, where a nested
+ * transaction per request would cost an allocation and a merge on every
+ * request of every batch.
  */
 static void
 write_batch(struct mmig_journal *j, struct commit_req *batch)
 {
 	enum mmig__sync sync = MMIG__SYNC_NONE;
-	bool nested = batch->next != NULL;
+	bool alone = batch->next == NULL;
 	struct commit_req *req;
-	MDB_txn *txn, *child;
+	MDB_txn *txn;
 	int rc;
 
 	for (req = batch; req; req = req->next)
@@ -660,30 +838,24 @@ again:
 	if (rc != MDB_SUCCESS)
 		goto fail;
 	for (req = batch; req; req = req->next) {
+		if (req->excluded)
+			continue;
 		mmig_error_free(req->err);
 		req->err = NULL;
 		req->rc = check_fence(j, txn, req);
 		if (req->rc != MMIG_OK)
 			continue;
-		child = txn;
-		if (nested) {
-			rc = mdb_txn_begin(j->env, txn, 0, &child);
-			if (rc != MDB_SUCCESS)
-				break;
-		}
-		rc = write_req(j, child, req);
-		if (nested && rc == MDB_SUCCESS)
-			rc = mdb_txn_commit(child);
-		else if (nested)
-			mdb_txn_abort(child);
-		if (rc == MDB_MAP_FULL || (rc != MDB_SUCCESS && !nested))
+		rc = write_req(j, txn, req);
+		if (rc == MDB_SUCCESS)
+			continue;
+		if (rc == MDB_MAP_FULL || alone)
 			break;
-		if (rc != MDB_SUCCESS) {
-			req->rc = mmig__from_mdb(rc);
-			req->err = mmig__mdb_error(rc, "migration %s: append",
-						   req->m->id_text);
-			rc = MDB_SUCCESS;
-		}
+		req->excluded = true;
+		req->rc = mmig__from_mdb(rc);
+		req->err = mmig__mdb_error(rc, "migration %s: append",
+					   req->m->id_text);
+		write_abort(j, txn);
+		goto again;
 	}
 	if (rc != MDB_SUCCESS) {
 		write_abort(j, txn);
@@ -696,44 +868,130 @@ fail:
 	if (rc == MDB_MAP_FULL && map_grow(j) == MDB_SUCCESS)
 		goto again;
 	for (req = batch; req; req = req->next) {
+		if (req->excluded)
+			continue; /* its own failure says more */
 		mmig_error_free(req->err);
 		req->rc = mmig__from_mdb(rc);
 		req->err = mmig__mdb_error(rc, "journal %s: commit", j->path);
 	}
 }
 
+/*
+ * How many writers a new leader should expect: the distinct migrations of
+ * the last two batches.  Two, because concurrent writers settle into
+ * alternating halves -- one half queues while the other's batch syncs --
+ * and gathering both halves into one batch is the point.  Called with
+ * j->lock held.
+ */
+static size_t
+expected_writers(const struct mmig_journal *j)
+{
+	size_t n = j->n_recent[0];
+
+	for (size_t i = 0; i < j->n_recent[1]; i++) {
+		bool seen = false;
+
+		for (size_t k = 0; k < j->n_recent[0] && !seen; k++)
+			seen = j->recent[0][k] == j->recent[1][i];
+		n += !seen;
+	}
+	return n;
+}
+
+/*
+ * The leader, before taking the queue: while fewer writers are queued than
+ * wrote in the last two batches, give the others a moment to queue too --
+ * as long as each next one arrives within a quarter of the last batch's
+ * time.  One sync then serves every concurrent migration instead of half
+ * of them.  A lone migration expects only itself and never waits; a
+ * migration busy in a long op costs the others one short wait per batch.
+ * Called with j->lock held; yields the CPU with the lock dropped, since on
+ * a small machine the writers being waited for need it to get here.
+ */
+static void
+gather(struct mmig_journal *j)
+{
+	size_t want = expected_writers(j), seen = j->n_queued;
+	uint64_t wait_ns = j->last_batch_ns / 4, deadline;
+
+	if (want <= seen)
+		return;
+	if (wait_ns > 200000u)
+		wait_ns = 200000u;
+	deadline = mmig__now_mono_ns() + wait_ns;
+	while (j->n_queued < want) {
+		uint64_t now;
+
+		pthread_mutex_unlock(&j->lock);
+		sched_yield();
+		pthread_mutex_lock(&j->lock);
+		now = mmig__now_mono_ns();
+		if (j->n_queued > seen) {
+			seen = j->n_queued;
+			deadline = now + wait_ns;
+		} else if (now >= deadline) {
+			break;
+		}
+	}
+}
+
+/* Remember the writers of @p batch for expected_writers(). */
+static void
+remember(struct mmig_journal *j, const struct commit_req *batch)
+{
+	size_t n = 0;
+
+	memcpy(j->recent[1], j->recent[0], sizeof(j->recent[0]));
+	j->n_recent[1] = j->n_recent[0];
+	for (; batch && n < RECENT_MAX; batch = batch->next)
+		j->recent[0][n++] = batch->m;
+	j->n_recent[0] = n;
+}
+
 /* Queue @p req and return once some leader (maybe this thread) wrote it. */
 static void
 group_commit(struct mmig_journal *j, struct commit_req *req)
 {
+	pthread_cond_init(&req->wake, NULL);
 	pthread_mutex_lock(&j->lock);
 	req->next = NULL;
 	*j->queue_tail = req;
 	j->queue_tail = &req->next;
+	j->n_queued++;
 	while (!req->done) {
 		struct commit_req *batch, *r;
+		uint64_t t0;
 
 		if (j->leading) {
-			pthread_cond_wait(&j->cond, &j->lock);
+			pthread_cond_wait(&req->wake, &j->lock);
 			continue;
 		}
 		j->leading = true;
+		gather(j);
 		batch = j->queue;
 		j->queue = NULL;
 		j->queue_tail = &j->queue;
+		j->n_queued = 0;
 		pthread_mutex_unlock(&j->lock);
+		t0 = mmig__now_mono_ns();
 		write_batch(j, batch);
 		pthread_mutex_lock(&j->lock);
-		for (r = batch; r;) {
-			struct commit_req *next = r->next;
-
+		j->last_batch_ns = mmig__now_mono_ns() - t0;
+		remember(j, batch);
+		/* Each waiter is woken under the lock, so it cannot return
+		 * (and destroy its condition) before we are done with it. */
+		for (r = batch; r; r = r->next) {
 			r->done = true;
-			r = next;
+			if (r != req)
+				pthread_cond_signal(&r->wake);
 		}
 		j->leading = false;
-		pthread_cond_broadcast(&j->cond);
+		/* Whoever queued meanwhile leads the next batch. */
+		if (j->queue)
+			pthread_cond_signal(&j->queue->wake);
 	}
 	pthread_mutex_unlock(&j->lock);
+	pthread_cond_destroy(&req->wake);
 }
 
 /* ---- the migration writer ------------------------------------------------ */
@@ -897,6 +1155,22 @@ mmig__jmig_commit(struct mmig__jmig *m, enum mmig__sync sync,
 /* ---- claiming a migration (recovery) ------------------------------------- */
 
 /*
+ * A PAUSED or NEEDS_ATTENTION migration rests: the process that wrote its
+ * last state returned from perform (or recovery) and may be alive, but acts
+ * on it no more, so it may be taken over.  Unless its last record is a
+ * CLAIMED: then a recoverer has just taken it and is about to act.  Decided
+ * here, inside the claim's write transaction, so two claims cannot both see
+ * it resting.
+ */
+static bool
+resting(const struct mmig_fold *f)
+{
+	return (f->state == MMIG_STATE_PAUSED ||
+		f->state == MMIG_STATE_NEEDS_ATTENTION) &&
+	       f->last_kind != MMIG_REC_CLAIMED;
+}
+
+/*
  * Inside the claim's write transaction: check, bump the epoch, write the
  * new status and the CLAIMED record.  @return MMIG_OK or an error in *errp;
  * *mdb_rc gets an LMDB failure (MDB_MAP_FULL makes the caller grow and
@@ -941,7 +1215,7 @@ claim_in_txn(struct mmig_journal *j, MDB_txn *txn, struct mmig__jmig *m,
 		rc = MMIG_EINVAL;
 		goto out;
 	}
-	if (!force && mmig__owner_alive(&st.owner)) {
+	if (!force && !resting(&m->fold) && mmig__owner_alive(&st.owner)) {
 		*errp = mmig_error_new(MMIG_EOWNED,
 				       "migration %s: owner pid %u on %s is alive",
 				       m->id_text, st.owner.pid, st.owner.host);

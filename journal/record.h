@@ -234,6 +234,7 @@ struct mmig_fold {
 	                           NEEDS_ATTENTION (owned), or NULL */
 	bool model_deleted;
 	uint64_t last_epoch;    /* epoch of the latest record */
+	uint32_t last_kind;     /* kind of the latest record, 0 if none */
 	uint64_t last_time_ns;  /* time of the latest record */
 };
 

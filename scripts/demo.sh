@@ -4,7 +4,7 @@
 #   2. generate a model of 10,000 machines and 50,000 units;
 #   3. import it as a journaled migration and kill the import with SIGKILL
 #      half-way through (an injected crash point: the process dies exactly
-#      as under `kill -9`, after its tenth database commit, inside the
+#      as under `kill -9`, after its seventh database commit, inside the
 #      `units` operation);
 #   4. show what mmig-recover sees, and what it would do;
 #   5. recover it by resuming, and check the databases hold exactly the
@@ -38,7 +38,7 @@ echo "model.json: model $uuid, $(wc -c <model.json) bytes"
 
 say "2. import it; the import is killed with SIGKILL half-way"
 set +e
-MMIG_FAULT=DB_COMMITTED:10:kill "$mmig" import model.json
+MMIG_FAULT=DB_COMMITTED:7:kill "$mmig" import model.json
 status=$?
 set -e
 echo "mmig import exited with status $status (137 = killed by SIGKILL)"
@@ -70,7 +70,7 @@ say "7. a second model, killed the same way, recovered by rolling back (the defa
 	--relations 500 --seed 2 -o second.json
 second=$(uuid_of second.json)
 set +e
-MMIG_FAULT=DB_COMMITTED:10:kill "$mmig" import --quiet second.json
+MMIG_FAULT=DB_COMMITTED:7:kill "$mmig" import --quiet second.json
 status=$?
 set -e
 [ "$status" = 137 ] || fail "the second import was not killed"

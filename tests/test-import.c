@@ -18,9 +18,12 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <signal.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
+#include "fault.h"
 #include "mmig/mmig.h"
 
 #define UUID "0f5c3d1e-8a2b-4c6d-9e7f-1a2b3c4d5e6f"
@@ -618,6 +621,7 @@ test_import_duplicate_uuid(void **state)
 struct wrapper {
 	struct mmig_op inner;
 	uint64_t next;
+	uint64_t batch;
 	size_t len;
 };
 
@@ -635,8 +639,11 @@ wrapper_execute(void *self, struct mmig_ctx *ctx, const struct mmig_model *m)
 	struct wrapper *w = self;
 	uint8_t blob[16] = {0};
 
-	for (int i = 0; i < 8; i++)
+	/* the import's checkpoint: next item, then batch size */
+	for (int i = 0; i < 8; i++) {
 		blob[i] = (uint8_t)(w->next >> (8 * i));
+		blob[8 + i] = (uint8_t)(w->batch >> (8 * i));
+	}
 	assert_int_equal(mmig_op_checkpoint(ctx, blob, w->len), MMIG_OK);
 	return w->inner.vt->execute(w->inner.self, ctx, m);
 }
@@ -662,7 +669,7 @@ static const struct mmig_op_vtable wrapper_vt = {
 /* Import create-model then the wrapped machines op; @return machines. */
 static long long
 resume_machines(struct fixture *f, struct mmig_registry *r, uint64_t next,
-		size_t len)
+		uint64_t batch, size_t len)
 {
 	struct mmig_coordinator *c = NULL;
 	struct mmig_op create;
@@ -672,6 +679,7 @@ resume_machines(struct fixture *f, struct mmig_registry *r, uint64_t next,
 
 	assert_non_null(w);
 	w->next = next;
+	w->batch = batch;
 	w->len = len;
 	assert_null(mmig_registry_build(r, "create-model", 1, &create));
 	assert_null(mmig_registry_build(r, "machines", 1, &w->inner));
@@ -704,7 +712,7 @@ test_import_resume_from_checkpoint(void **state)
 	assert_int_equal(mmig_import_register(r), MMIG_OK);
 	load_generated(f, 12, 1, 1, 0);
 	/* Items 0..4 are skipped: machines 5..11 only. */
-	assert_int_equal(resume_machines(f, r, 5, 8), 7);
+	assert_int_equal(resume_machines(f, r, 5, 5000, 16), 7);
 	s = sql_str(f->model_db, "SELECT min(CAST(id AS INTEGER)) || '-' || "
 				 "max(CAST(id AS INTEGER)) FROM machines");
 	assert_string_equal(s, "5-11");
@@ -712,12 +720,14 @@ test_import_resume_from_checkpoint(void **state)
 	/* A checkpoint that does not read as an index of this description
 	 * is ignored: the op starts over, and the upserts make that safe. */
 	assert_null(mmig_scope_delete_model(f->scope));
-	assert_int_equal(resume_machines(f, r, 99, 8), 12);
+	assert_int_equal(resume_machines(f, r, 99, 5000, 16), 12);
 	assert_null(mmig_scope_delete_model(f->scope));
-	assert_int_equal(resume_machines(f, r, 5, 16), 12);
+	assert_int_equal(resume_machines(f, r, 5, 5000, 8), 12);
+	assert_null(mmig_scope_delete_model(f->scope));
+	assert_int_equal(resume_machines(f, r, 5, 0, 16), 12);
 	/* At the end: nothing left to write. */
 	assert_null(mmig_scope_delete_model(f->scope));
-	assert_int_equal(resume_machines(f, r, 12, 8), 0);
+	assert_int_equal(resume_machines(f, r, 12, 5000, 16), 0);
 	mmig_registry_free(r);
 }
 
@@ -785,16 +795,16 @@ test_import_pause_mid_op(void **state)
 	assert_int_equal(n, 1);
 	assert_string_equal(list[0].state, "PAUSED");
 	assert_string_equal(list[0].model_uuid, f->d->uuid);
-	/* The checkpoints: one per batch of 100 rows, so one each for
-	 * model-config, machines and applications, and the one batch of
-	 * units so far. */
+	/* The checkpoints: one as each batched op starts (it records the
+	 * batch size), then one per batch of 100 rows: for model-config,
+	 * machines, applications, and the one batch of units so far. */
 	mem = open_memstream(&dump, &dump_len);
 	assert_non_null(mem);
 	assert_int_equal(mmig_journal_show(f->j, list[0].id, mem, NULL),
 			 MMIG_OK);
 	fclose(mem);
 	assert_true(f->d->n_config > 0);
-	assert_int_equal(count_in(dump, "CHECKPOINT"), 4);
+	assert_int_equal(count_in(dump, "CHECKPOINT"), 2 * 4);
 	free(dump);
 	mmig_migration_info_free(list, n);
 	mmig_ctx_free(s.ctx);
@@ -895,6 +905,63 @@ test_import_scope_paths(void **state)
 	assert_int_equal(controller_rows(f, UUID), 0);
 }
 
+/*
+ * Killed (SIGKILL) in the middle of units, imported with batches of 100;
+ * resumed by recovery, whose registry-built ops default to batches of
+ * 5,000.  The resumed op must make the interrupted run's batches, with the
+ * same transaction numbers: each batch committed once, none skipped.
+ */
+static void
+test_import_killed_mid_op_resumes_with_its_own_batches(void **state)
+{
+	struct fixture *f = *state;
+	struct mmig_import_options small = { .batch_rows = 100 };
+	struct run_opts o = { .journal = true, .fail_at = -1,
+			      .import = &small };
+	struct mmig_recover_options ro = {
+		.policy = MMIG_POLICY_RESUME,
+		.scope_for_model = mmig_import_scope_for_model,
+		.scope_arg = &f->paths,
+		.log = quiet_log,
+	};
+	struct mmig_recover_summary *sum;
+	struct mmig_registry *r;
+	pid_t pid;
+	int status;
+
+	load_generated(f, 100, 4, 250, 0);
+	/* database commits: create-model 2, config 1, machines 1,
+	 * applications 1, then units 1..10: the 10th is units' 5th */
+	pid = fork();
+	assert_true(pid >= 0);
+	if (pid == 0) {
+		mmig__fault_arm(MMIG_FAULT_DB_COMMITTED, 10, MMIG_FAULT_KILL);
+		run(f, &o, NULL, NULL);
+		_exit(0);
+	}
+	assert_int_equal(waitpid(pid, &status, 0), pid);
+	assert_true(WIFSIGNALED(status) && WTERMSIG(status) == SIGKILL);
+	assert_int_equal(sql_int(f->model_db, "SELECT count(*) FROM units"), 500);
+	open_journal(f);
+	assert_int_equal(mmig_registry_new(&r), MMIG_OK);
+	assert_int_equal(mmig_import_register(r), MMIG_OK);
+	mmig_scope_free(f->scope); /* recovery makes its own */
+	f->scope = NULL;
+	assert_int_equal(mmig_recover(f->j, r, &ro, &sum), MMIG_OK);
+	assert_int_equal(sum->items[0].action, MMIG_RECOVER_COMMITTED);
+	mmig_recover_summary_free(sum);
+	mmig_registry_free(r);
+	assert_int_equal(sql_int(f->model_db, "SELECT count(*) FROM units"),
+			 1000);
+	/* units is op 4: ten transactions of 100, numbered 1..10, once each */
+	assert_int_equal(sql_int(f->model_db, "SELECT count(*) FROM "
+					      "mmig_applied WHERE op = 4"),
+			 10);
+	assert_int_equal(sql_int(f->model_db, "SELECT max(txn) FROM "
+					      "mmig_applied WHERE op = 4"),
+			 10);
+}
+
 int
 main(void)
 {
@@ -913,6 +980,9 @@ main(void)
 						setup, teardown),
 		cmocka_unit_test_setup_teardown(
 			test_import_resume_from_checkpoint, setup, teardown),
+		cmocka_unit_test_setup_teardown(
+			test_import_killed_mid_op_resumes_with_its_own_batches,
+			setup, teardown),
 		cmocka_unit_test_setup_teardown(test_import_pause_mid_op, setup,
 						teardown),
 		cmocka_unit_test_setup_teardown(test_import_cancel_mid_op,

@@ -438,8 +438,10 @@ test_journal_checkpoint_is_recorded(void **state)
 	assert_int_equal(mmig_coordinator_perform(c, NULL, f->scope, &f->model),
 			 MMIG_EOP);
 	fold_now(&fold);
-	assert_int_equal(fold.checkpoint_len[0], 6);
-	assert_memory_equal(fold.checkpoint[0], "step 3", 6);
+	/* the op's bytes behind the op's transaction number (none yet) */
+	assert_int_equal(fold.checkpoint_len[0], 8 + 6);
+	assert_memory_equal(fold.checkpoint[0], "\0\0\0\0\0\0\0\0", 8);
+	assert_memory_equal(fold.checkpoint[0] + 8, "step 3", 6);
 	assert_int_equal(fold.state, MMIG_STATE_ROLLED_BACK);
 	mmig__fold_free(&fold);
 	mmig_coordinator_free(c);
@@ -857,41 +859,83 @@ test_journal_readonly_open_of_missing_dir_fails_cleanly(void **state)
 	mmig_error_free(err);
 }
 
+/* A RUNNING migration owned by this (live) process: header + BEGIN 0. */
+static void
+start_running_migration(struct fixture *f, uint8_t id[MMIG_ID_LEN])
+{
+	struct mmig_plan_op plan[1] = { { .name = "probe", .version = 1 } };
+	struct mmig_rec_header h = { .model_uuid = "m", .plan = plan,
+				     .n_ops = 1 };
+	struct mmig__jmig *jm;
+
+	assert_int_equal(mmig__jmig_create(f->j, &h, &jm, NULL), MMIG_OK);
+	assert_int_equal(mmig__jmig_stage(jm, MMIG_REC_BEGIN, 0, NULL, 0, NULL),
+			 MMIG_OK);
+	assert_int_equal(mmig__jmig_commit(jm, MMIG__SYNC_FULL, NULL), MMIG_OK);
+	memcpy(id, jm->id, MMIG_ID_LEN);
+	mmig__jmig_free(jm);
+}
+
 static void
 test_journal_live_owner_is_not_taken_over(void **state)
 {
 	struct fixture *f = *state;
-	struct mmig_coordinator *c = probe_coordinator(2, MMIG_DURABLE);
 	struct mmig_rec_header h;
 	struct mmig__jmig *jm;
 	struct mmig_error *err = NULL;
 	struct mmig_migration_info info;
-	struct mmig_ctx *ctx;
 	uint8_t id[MMIG_ID_LEN];
+	char text[37];
 
-	/* A paused migration owned by this very process, which is alive. */
-	assert_int_equal(mmig_ctx_new(&ctx), MMIG_OK);
-	mmig_ctx_pause(ctx);
-	assert_int_equal(mmig_coordinator_perform(c, ctx, f->scope, &f->model),
-			 MMIG_EPAUSED);
-	mmig__id_parse(mmig_coordinator_migration_id(c), id);
+	start_running_migration(f, id);
+	mmig__id_text(id, text);
 	assert_int_equal(mmig__jmig_claim(f->j, id, 0, false, &h, &jm, &err),
 			 MMIG_EOWNED);
 	assert_null(jm);
 	assert_non_null(strstr(mmig_error_message(err), "is alive"));
 	mmig_error_free(err);
 	/* nothing was written: same epoch, no CLAIMED record */
-	assert_int_equal(mmig_journal_get(f->j, mmig_coordinator_migration_id(c),
-					  &info),
-			 MMIG_OK);
+	assert_int_equal(mmig_journal_get(f->j, text, &info), MMIG_OK);
 	assert_int_equal(info.epoch, 1);
 	mmig_migration_info_clear(&info);
+	/* a claim with the wrong expected epoch is fenced */
+	assert_int_equal(mmig__jmig_claim(f->j, id, 7, true, &h, &jm, &err),
+			 MMIG_EFENCED);
+	mmig_error_free(err);
 	/* forced, the claim goes through and bumps the epoch */
-	assert_int_equal(mmig__jmig_claim(f->j, id, 0, true, &h, &jm, NULL),
+	assert_int_equal(mmig__jmig_claim(f->j, id, 1, true, &h, &jm, NULL),
 			 MMIG_OK);
 	assert_int_equal(jm->epoch, 2);
 	mmig__rec_header_free(&h);
 	mmig__jmig_free(jm);
+}
+
+static void
+test_journal_resting_migration_may_be_claimed_once(void **state)
+{
+	struct fixture *f = *state;
+	struct mmig_coordinator *c = probe_coordinator(2, MMIG_DURABLE);
+	struct mmig_rec_header h;
+	struct mmig__jmig *jm;
+	struct mmig_error *err = NULL;
+	struct mmig_ctx *ctx;
+	uint8_t id[MMIG_ID_LEN];
+
+	/* paused by this live process: it rests, so it may be claimed */
+	assert_int_equal(mmig_ctx_new(&ctx), MMIG_OK);
+	mmig_ctx_pause(ctx);
+	assert_int_equal(mmig_coordinator_perform(c, ctx, f->scope, &f->model),
+			 MMIG_EPAUSED);
+	mmig__id_parse(mmig_coordinator_migration_id(c), id);
+	assert_int_equal(mmig__jmig_claim(f->j, id, 0, false, &h, &jm, NULL),
+			 MMIG_OK);
+	mmig__rec_header_free(&h);
+	mmig__jmig_free(jm);
+	/* just claimed (its last record is CLAIMED, its claimer alive): a
+	 * second recoverer must not take it from the first */
+	assert_int_equal(mmig__jmig_claim(f->j, id, 0, false, &h, &jm, &err),
+			 MMIG_EOWNED);
+	mmig_error_free(err);
 	mmig_ctx_free(ctx);
 	mmig_coordinator_free(c);
 }
@@ -980,6 +1024,7 @@ main(void)
 		T(test_journal_prune_keeps_newest_and_in_flight),
 		T(test_journal_readonly_open_of_missing_dir_fails_cleanly),
 		T(test_journal_live_owner_is_not_taken_over),
+		T(test_journal_resting_migration_may_be_claimed_once),
 		T(test_journal_corrupt_record_refused_and_journal_unchanged),
 #undef T
 	};

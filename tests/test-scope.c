@@ -985,6 +985,71 @@ test_scope_undo_only_what_committed_and_never_twice(void **state)
 	mmig_scope_free(s);
 }
 
+static void
+test_scope_every_takeover_fences_even_when_work_is_skipped(void **state)
+{
+	struct fixture *f = *state;
+	struct mmig_scope *first = new_scope(f, MMIG_DURABLE, 0);
+	struct mmig_scope *second = new_scope(f, MMIG_DURABLE, 0);
+	struct mmig_txn_runner *r1 = controller_with_table(first), *r2;
+	struct mmig_error *err;
+	int calls = 0;
+
+	/* epoch 2 fences and does op 0's transaction 1 */
+	mmig__scope_bind(first, "m-1", 2);
+	assert_null(mmig__scope_fence(first));
+	mmig__scope_bind_op(first, 0, false);
+	assert_null(mmig_txn_run(r1, NULL, insert_row, &calls));
+	/* epoch 3 takes over: its fence and its replay of transaction 1
+	 * (skipped, committed before) must both leave epoch 3 behind */
+	assert_null(mmig_scope_controller_db(second, &r2));
+	mmig__scope_bind(second, "m-1", 3);
+	assert_null(mmig__scope_fence(second));
+	mmig__scope_bind_op(second, 0, false);
+	assert_null(mmig_txn_run(r2, NULL, insert_row, &calls));
+	assert_int_equal(calls, 1);
+	{
+		sqlite3 *db = open_raw(f->controller);
+
+		assert_int_equal(query_int(db, "SELECT epoch FROM mmig_epoch"),
+				 3);
+		sqlite3_close(db);
+	}
+	/* epoch 2, still running, can no longer commit */
+	err = mmig_txn_run(r1, NULL, insert_row, &calls);
+	assert_int_equal(mmig_error_code(err), MMIG_EFENCED);
+	mmig_error_free(err);
+	mmig_scope_free(second);
+	mmig_scope_free(first);
+}
+
+static void
+test_scope_model_db_made_late_by_stale_owner_is_fenced(void **state)
+{
+	struct fixture *f = *state;
+	struct mmig_scope *owner = new_scope(f, MMIG_DURABLE, 0);
+	struct mmig_scope *stale = new_scope(f, MMIG_DURABLE, 0);
+	struct mmig_txn_runner *m;
+	struct mmig_error *err;
+
+	/* the new owner fences: the model database does not exist yet, so
+	 * only the controller gets the epoch */
+	controller_with_table(owner);
+	mmig__scope_bind(owner, "m-1", 2);
+	assert_null(mmig__scope_fence(owner));
+	assert_false(exists(f->model));
+	/* the stale owner now makes the model database: refused, because
+	 * the controller's epoch is newer than its own */
+	assert_null(mmig_scope_model_db(stale, &m));
+	mmig__scope_bind(stale, "m-1", 1);
+	mmig__scope_bind_op(stale, 0, false);
+	err = mmig_txn_run(m, NULL, create_table, NULL);
+	assert_int_equal(mmig_error_code(err), MMIG_EFENCED);
+	mmig_error_free(err);
+	mmig_scope_free(stale);
+	mmig_scope_free(owner);
+}
+
 int
 main(void)
 {
@@ -1013,6 +1078,8 @@ main(void)
 		T(test_scope_marker_commits_with_the_work_or_not_at_all),
 		T(test_scope_stale_epoch_is_fenced_out),
 		T(test_scope_undo_only_what_committed_and_never_twice),
+		T(test_scope_every_takeover_fences_even_when_work_is_skipped),
+		T(test_scope_model_db_made_late_by_stale_owner_is_fenced),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

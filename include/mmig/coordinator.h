@@ -67,7 +67,7 @@ MMIG_EXPORT void mmig_coordinator_set_hook(struct mmig_coordinator *c,
 					   mmig_hook_fn hook, void *arg);
 
 /**
- * Deadline for the whole rollback phase, in milliseconds from its start;
+ * Deadline for each operation's rollback, in milliseconds from its start;
  * 0 (the default) for none.  Rollbacks see it through their context.
  */
 MMIG_EXPORT void mmig_coordinator_set_rollback_timeout(
@@ -145,7 +145,10 @@ mmig_coordinator_migration_id(const struct mmig_coordinator *c);
 /**
  * Record progress inside a long execute, for resume after a crash.  Called
  * by an operation with the context its execute was given.  Without a
- * journal it does nothing.  The bytes are copied.
+ * journal it does nothing.  The bytes are copied.  A checkpoint is made
+ * durable at most every 200 ms, otherwise with the migration's next journal
+ * commit, so a crash may resume the op from an earlier checkpoint than its
+ * last (its transactions since then are recognised and skipped).
  * @return MMIG_OK, MMIG_EINVAL (not an operation's context), or the
  * journal's error.
  */
@@ -153,8 +156,20 @@ MMIG_EXPORT int mmig_op_checkpoint(struct mmig_ctx *ctx, const void *data,
 				   size_t len);
 
 /**
+ * mmig_op_checkpoint(), durable when it returns: for what a resume must
+ * know to redo the op's work the same way (a batch size), not for mere
+ * progress.  One sync.
+ */
+MMIG_EXPORT int mmig_op_checkpoint_now(struct mmig_ctx *ctx, const void *data,
+				       size_t len);
+
+/**
  * The last checkpoint this operation recorded before the migration was
- * interrupted, when it is being resumed.
+ * interrupted, when it is being resumed.  Calling it means "I go on from
+ * here": call it before the op's first transaction, and when it returns
+ * true, continue from the checkpoint rather than from the start, so that
+ * the op's transactions are the same ones, in the same order, as in the run
+ * that was interrupted (the journal recognises them by their number).
  * @return true and the bytes (valid during the execute) when there is one.
  */
 MMIG_EXPORT bool mmig_op_resume_point(struct mmig_ctx *ctx, const void **data,

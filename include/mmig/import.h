@@ -314,7 +314,8 @@ struct mmig_import_options {
 	/** NULL: no progress reports. */
 	mmig_import_progress_fn progress;
 	void *progress_arg;
-	/** Rows per transaction; 0: 5000. */
+	/** Items per transaction; 0: 20000.  A resume keeps the batch size of
+	 *  the run it resumes (recorded in its checkpoints). */
 	size_t batch_rows;
 };
 

@@ -58,7 +58,7 @@ struct mmig_recover_options {
 	/** NULL logs to stderr. */
 	mmig_log_fn log;
 	void *log_arg;
-	/** Deadline of one migration's whole rollback; 0: 60 000 ms. */
+	/** Deadline of each operation's rollback (all its tries); 0: 60 000 ms. */
 	uint64_t rollback_timeout_ms;
 	/** Tries per operation's rollback; 0: 3. */
 	unsigned rollback_tries;

@@ -120,6 +120,14 @@ typedef struct mmig_error *(*mmig_txn_fn)(sqlite3 *db, void *arg);
  * Run @p fn inside BEGIN IMMEDIATE ... COMMIT.  On SQLITE_BUSY the whole
  * transaction is retried with bounded exponential backoff (1 ms doubling to
  * 64 ms) until the busy budget is spent; @p ctx is checked before each try.
+ *
+ * In a journaled migration each call is numbered (per operation, from 1,
+ * or from the number saved with the checkpoint the op resumed from) and
+ * commits a marker with the work.  When the operation runs again after a
+ * crash, a call whose transaction committed before is skipped: it returns
+ * NULL without calling @p fn.  So an operation must make the same calls in
+ * the same order when it runs again, and must not depend on anything @p fn
+ * computes (decide batch bounds before the call, not inside it).
  * @return NULL once committed; otherwise the error of @p fn (the very value
  * it returned, unless it was MMIG_EBUSY), or an error naming the SQLite
  * failure (MMIG_EDB; MMIG_EBUSY "database is busy: FILE: gave up after N
