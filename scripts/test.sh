@@ -1,8 +1,16 @@
 #!/usr/bin/env bash
-# Install, build warning-free (-Werror), and run the whole test suite three
-# times: as built, under valgrind's memcheck, and under AddressSanitizer +
-# UndefinedBehaviorSanitizer.
-# Exit status is non-zero when anything fails.
+# Install, build warning-free (-Werror), and run the whole test suite:
+#   1. every suite in a normal build: unit, example, tools (the binaries run
+#      as a user would), torture (crash suites), power (power-cut
+#      simulation), bench (a quick `mmig bench --json` smoke run; no
+#      timing is asserted);
+#   2. the unit, example and tools suites again under valgrind's memcheck;
+#   3. everything but the power suite (its LD_PRELOAD shim does not mix
+#      with sanitizers) and the bench under AddressSanitizer +
+#      UndefinedBehaviorSanitizer;
+#   4. each libFuzzer target for FUZZ_SECONDS (default 60) under ASan+UBSan.
+# Ends with one line, "N passed, M failed", over all of it; exits non-zero
+# when anything fails.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/install-deps.sh
@@ -18,35 +26,52 @@ build() {
 
 export ASAN_OPTIONS=detect_leaks=1:abort_on_error=0
 export UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1
+mtest() { meson test --print-errorlogs --num-processes 2 "$@"; }
 
 status=0
-echo "== build and test (debugoptimized, -Werror)"
+fuzz_ok=0
+echo "== 1. build, and every suite"
 build build-test
-meson test -C build-test --print-errorlogs --num-processes 2 || status=1
-echo "== the same build under valgrind memcheck"
-meson test -C build-test --setup valgrind --print-errorlogs --num-processes 2 ||
-	status=1
-echo "== build and test under ASan + UBSan"
+mtest -C build-test || status=1
+echo "== 2. unit, example and tools suites under valgrind memcheck"
+mtest -C build-test --setup valgrind --suite unit --suite example \
+	--suite tools || status=1
+echo "== 3. build with ASan + UBSan, and every suite but power and bench"
 build build-test-asan -Db_sanitize=address,undefined -Db_lundef=false
-meson test -C build-test-asan --print-errorlogs --num-processes 2 || status=1
+mtest -C build-test-asan --no-suite power --no-suite bench || status=1
+echo "== 4. fuzzing, ${FUZZ_SECONDS:-60} s per target"
+rm -rf build-fuzz
+if bash scripts/fuzz.sh "${FUZZ_SECONDS:-60}"; then
+	fuzz_ok=1
+else
+	status=1
+fi
 
-# One plain closing line over both runs, counted from meson's own logs.
-python3 - build-test/meson-logs/testlog.json \
+# One plain closing line, counted from meson's own logs (a skipped test,
+# exit 77, counts as neither) and the fuzz run (one per target).
+python3 - "$fuzz_ok" build-test/meson-logs/testlog.json \
 	build-test/meson-logs/testlog-valgrind.json \
 	build-test-asan/meson-logs/testlog.json <<'PY'
 import json, sys
-passed = failed = 0
-for log in sys.argv[1:]:
+passed = failed = skipped = 0
+fuzz_ok = sys.argv[1] == "1"
+for log in sys.argv[2:]:
     try:
         with open(log) as f:
             for line in f:
                 r = json.loads(line)
                 if r["result"] in ("OK", "EXPECTEDFAIL"):
                     passed += 1
+                elif r["result"] == "SKIP":
+                    skipped += 1
                 else:
                     failed += 1
     except FileNotFoundError:
         failed += 1
-print(f"{passed} passed, {failed} failed")
+if fuzz_ok:
+    passed += 3
+else:
+    failed += 3
+print(f"{passed} passed, {failed} failed, {skipped} skipped")
 PY
 exit $status

@@ -21,6 +21,8 @@
  */
 #include <mmig/mmig.h>
 
+#include "bench.h"
+
 #include <errno.h>
 #include <getopt.h>
 #include <inttypes.h>
@@ -95,6 +97,8 @@ usage_main(FILE *out)
 		"migration\n"
 		"  gen-model           write a synthetic, valid model "
 		"description\n"
+		"  bench               measure the journal, recovery and the "
+		"import\n"
 		"\n"
 		"Options:\n"
 		"  -h, --help          show this help\n"
@@ -947,7 +951,7 @@ parse_import_args(int argc, char **argv, struct import_args *a)
 			   .model_dir = "./models" },
 		.durability = MMIG_DURABLE,
 	};
-	while ((opt = getopt_long(argc, argv, "+h", longopts, NULL)) != -1) {
+	while ((opt = getopt_long(argc, argv, "h", longopts, NULL)) != -1) {
 		switch (opt) {
 		case OPT_JOURNAL:
 			a->journal_dir = optarg;
@@ -1129,7 +1133,7 @@ cmd_gen_model(int argc, char **argv)
 	uint64_t v;
 	int opt, rc;
 
-	while ((opt = getopt_long(argc, argv, "+ho:", longopts, NULL)) != -1) {
+	while ((opt = getopt_long(argc, argv, "ho:", longopts, NULL)) != -1) {
 		if (opt == OPT_HELP) {
 			usage_gen(stdout);
 			return EXIT_COMMITTED;
@@ -1205,13 +1209,25 @@ struct command {
 	int (*run)(int argc, char **argv);
 };
 
+/* ------------------------------------------------------------------------
+ * bench
+ * ------------------------------------------------------------------------ */
+
 /*
- * The subcommands.  A later `bench` (DESIGN.md, "Tools") is added here and
- * in usage_main(), with its own cmd_bench() and usage_bench().
+ * The benchmarks of bench/ (bench/README.md says what each figure means).
+ * Its options and usage text live there too: mmig_bench_usage().
  */
+static int
+cmd_bench(int argc, char **argv)
+{
+	return mmig_bench_main(argc, argv);
+}
+
+/* The subcommands, also listed in usage_main(). */
 static const struct command commands[] = {
 	{ "import", cmd_import },
 	{ "gen-model", cmd_gen_model },
+	{ "bench", cmd_bench },
 };
 
 int

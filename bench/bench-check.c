@@ -1,0 +1,136 @@
+/*
+ * bench/bench-check.c - the 'bench' test suite: run `mmig bench --quick
+ * --json` and check that what it prints is well-formed JSON with every
+ * figure present, each with a numeric median, min and max for its value,
+ * its ratio (figures 2-8) and each extra series, and no error.
+ *
+ * It deliberately checks no timing and no verdict: on a shared CI machine
+ * a timing assertion is noise, and --quick sizes are not the targets'.
+ *
+ * usage: bench-check PATH-TO-MMIG
+ */
+#include <jansson.h>
+
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+static int problems;
+
+static void
+problem(const char *fmt, const char *a, long b)
+{
+	fprintf(stderr, "bench-check: ");
+	fprintf(stderr, fmt, a, b);
+	fputc('\n', stderr);
+	problems++;
+}
+
+static bool
+is_number(const json_t *v)
+{
+	return json_is_number(v);
+}
+
+/* A series: unit, median, min, max numeric, runs an array of numbers. */
+static void
+check_series(const json_t *s, const char *name, long id)
+{
+	static const char *const keys[] = { "median", "min", "max" };
+	const json_t *runs;
+	size_t i;
+	json_t *v;
+
+	if (!json_is_object(s)) {
+		problem("figure %2$ld: %1$s is not an object", name, id);
+		return;
+	}
+	if (!json_is_string(json_object_get(s, "unit")))
+		problem("figure %2$ld: %1$s has no unit", name, id);
+	for (size_t k = 0; k < 3; k++)
+		if (!is_number(json_object_get(s, keys[k])))
+			problem("figure %2$ld: %1$s has no numeric median, "
+				"min and max",
+				name, id);
+	runs = json_object_get(s, "runs");
+	if (!json_is_array(runs) || json_array_size(runs) < 1)
+		problem("figure %2$ld: %1$s has no runs", name, id);
+	json_array_foreach(runs, i, v)
+		if (!is_number(v))
+			problem("figure %2$ld: %1$s: a run is not a number",
+				name, id);
+}
+
+int
+main(int argc, char **argv)
+{
+	static const char *const keys[] = {
+		"sync_limit",       "journal_durable", "journal_process",
+		"group_commit",     "recovery_history", "settle",
+		"import_vs_sqlite", "import_journal_overhead",
+	};
+	char cmd[4096];
+	json_error_t jerr;
+	json_t *root, *figs, *f;
+	FILE *p;
+	size_t i;
+	int status;
+
+	if (argc != 2) {
+		fprintf(stderr, "usage: bench-check PATH-TO-MMIG\n");
+		return 2;
+	}
+	snprintf(cmd, sizeof(cmd), "'%s' bench --quick --json", argv[1]);
+	p = popen(cmd, "r");
+	if (!p) {
+		perror("bench-check: popen");
+		return 1;
+	}
+	root = json_loadf(p, 0, &jerr);
+	status = pclose(p);
+	if (!root) {
+		fprintf(stderr, "bench-check: not JSON: line %d: %s\n",
+			jerr.line, jerr.text);
+		return 1;
+	}
+	if (status != 0)
+		problem("%s exited with status %ld", "mmig bench", status);
+	if (!json_is_true(json_object_get(root, "quick")))
+		problem("%s: \"quick\" is not true", "top level", 0);
+	figs = json_object_get(root, "figures");
+	if (!json_is_array(figs) || json_array_size(figs) != 8)
+		problem("%s: \"figures\" is not an array of 8", "top level", 0);
+	json_array_foreach(figs, i, f) {
+		long id = (long)i + 1;
+		const char *key, *k;
+		json_t *v;
+
+		if (json_integer_value(json_object_get(f, "id")) != id)
+			problem("figure %2$ld: %1$s", "wrong id", id);
+		key = json_string_value(json_object_get(f, "key"));
+		if (!key || strcmp(key, keys[i]) != 0)
+			problem("figure %2$ld: key is not %1$s", keys[i], id);
+		if (!json_is_null(json_object_get(f, "error")))
+			problem("figure %2$ld: error: %1$s",
+				json_string_value(json_object_get(f, "error")),
+				id);
+		check_series(json_object_get(f, "value"), "value", id);
+		if (id > 1)
+			check_series(json_object_get(f, "ratio"), "ratio", id);
+		/* Every other object member is an extra series. */
+		json_object_foreach(f, k, v)
+			if (json_is_object(v) && strcmp(k, "value") != 0 &&
+			    strcmp(k, "ratio") != 0)
+				check_series(v, k, id);
+		if (!json_object_get(f, "pass"))
+			problem("figure %2$ld: %1$s", "no \"pass\"", id);
+	}
+	json_decref(root);
+	if (problems) {
+		fprintf(stderr, "bench-check: %d problems\n", problems);
+		return 1;
+	}
+	printf("bench-check: 8 figures, all present and well-formed\n");
+	return 0;
+}

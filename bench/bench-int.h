@@ -1,0 +1,127 @@
+/*
+ * bench/bench-int.h - what the benchmark's files share: the figures being
+ * filled in, the sizes of a run, and small helpers (clock, child processes,
+ * scratch directories).
+ *
+ * A figure holds one value per run, and for timings one ratio per run to a
+ * reference measured in that same run (never to a number from elsewhere):
+ * absolute numbers drift with the machine, ratios measured side by side
+ * hold.  The table and the JSON print the median with min and max.
+ */
+#ifndef MMIG_BENCH_INT_H
+#define MMIG_BENCH_INT_H
+
+#include <mmig/mmig.h>
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#define BENCH_MAX_RUNS 50
+#define BENCH_MAX_EXTRAS 6
+
+enum bench_target {
+	TARGET_NONE,
+	TARGET_LE, /* the median must be at most the target */
+	TARGET_GE, /* the median must be at least the target */
+};
+
+/* A series of per-run values with an optional target of its own. */
+struct bench_series {
+	const char *key;   /* JSON key */
+	const char *label; /* table label */
+	const char *unit;
+	double v[BENCH_MAX_RUNS];
+	size_t n;
+	enum bench_target target;
+	double target_value;
+};
+
+struct bench_figure {
+	int id;
+	const char *key;
+	const char *title;
+	/* The measured value (a timing or a rate), per run. */
+	struct bench_series value;
+	/* Its ratio to the reference of the same run; key NULL when none. */
+	struct bench_series ratio;
+	/* What else the figure reports (RSS, syncs per op, ...). */
+	struct bench_series extra[BENCH_MAX_EXTRAS];
+	size_t n_extra;
+	/* Set when a run of it failed: the message, and no verdict. */
+	char error[256];
+};
+
+/* The sizes of one invocation: the targets' sizes, or --quick's. */
+struct bench_sizes {
+	bool quick;
+	size_t runs;
+	size_t sync_writes;    /* write+fdatasync per run of (1) */
+	size_t ops;            /* ops of the migrations of (2), (3), (6) */
+	size_t process_migs;   /* migrations per run of (3) */
+	size_t group_threads;  /* (4) */
+	size_t group_ops;      /* ops per migration of (4) */
+	size_t history;        /* finished migrations of (5) */
+	size_t history_ops;    /* ops of each of them */
+	size_t history_threads;
+	size_t inflight;       /* in-flight migrations of (5) */
+	size_t machines, apps, units_per_app, relations; /* (7), (8) */
+};
+
+struct bench {
+	struct bench_sizes sz;
+	char *dir; /* the scratch directory, removed at the end */
+	void *jstate; /* bench-journal.c's */
+	void *istate; /* bench-import.c's */
+	bool json;
+	struct bench_figure fig[8];
+	double history_build_s;
+	uint64_t history_records;
+	double model_bytes;
+	int only; /* --only N: that figure (and its references); 0: all */
+};
+
+/* Is figure @p id to be measured in this invocation? */
+bool bench_wanted(const struct bench *b, int id);
+
+/* Figure @p id (1-8). */
+struct bench_figure *bench_fig(struct bench *b, int id);
+/* Append one run's value to a series. */
+void bench_put(struct bench_series *s, double v);
+/* Add an extra series to a figure; @return it. */
+struct bench_series *bench_extra(struct bench_figure *f, const char *key,
+				 const char *label, const char *unit);
+/* Mark a figure failed (the first message stays). */
+void bench_fail(struct bench_figure *f, const char *fmt, ...)
+	__attribute__((format(printf, 2, 3)));
+
+uint64_t bench_now_ns(void);
+/* "<dir>/<name>", malloc'ed; NULL on failure. */
+char *bench_path(const char *dir, const char *name);
+/* rm -rf @p path (files and directories below it); 0 or -errno. */
+int bench_rmtree(const char *path);
+/* mkdir -p. */
+int bench_mkdirs(const char *path);
+
+/*
+ * Run @p fn in a child process.  The child fills @p out[0..n-1] (at most
+ * 8 values) and they come back through a pipe; @p maxrss_kib gets the
+ * child's peak resident set (wait4), which keeps one measurement's memory
+ * out of the next.  @return 0, or -1 when the child failed (it printed why).
+ */
+int bench_child(int (*fn)(void *arg, double *out), void *arg, double *out,
+		size_t n, long *maxrss_kib);
+
+/* A log sink that drops everything: logging is not what is measured. */
+void bench_log_quiet(void *arg, enum mmig_log_level level, const char *msg);
+
+/* The figures (bench-journal.c, bench-import.c).  Each prepares once per
+ * invocation and then measures run @p r. */
+int bench_journal_prepare(struct bench *b);
+/* Build figure 5's history once per invocation (in a child). */
+int bench_history_build(struct bench *b);
+void bench_journal_run(struct bench *b, size_t r);
+int bench_import_prepare(struct bench *b);
+void bench_import_run(struct bench *b, size_t r);
+
+#endif
