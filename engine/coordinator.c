@@ -466,19 +466,13 @@ rollback_op(struct run *r, size_t i, struct mmig_ctx *rb_ctx)
 	return err;
 }
 
-/*
- * TEST-ONLY UNSAFE DESIGN, off unless MMIG_TEST_UNSAFE=terminal-not-forced:
- * the terminal record (COMMITTED, ROLLED_BACK) is committed with one sync
- * and its meta page left unsynced, dropping rule 3.  tests/power turns it
- * on to prove the power-cut suite notices; nothing else may set it.
- */
+/* Terminal records are fully synced (rule 3), but in a test of the unsafe
+ * design (fault.h). */
 static enum mmig__sync
 terminal_sync(void)
 {
-	const char *u = getenv("MMIG_TEST_UNSAFE");
-
-	return u && strcmp(u, "terminal-not-forced") == 0 ? MMIG__SYNC_DATA
-							  : MMIG__SYNC_FULL;
+	return MMIG_UNSAFE(TERMINAL_NOT_FORCED) ? MMIG__SYNC_DATA
+						: MMIG__SYNC_FULL;
 }
 
 /*
@@ -495,14 +489,9 @@ roll_back(struct run *r, size_t k, struct mmig_error *err, bool *all_ok)
 	struct mmig_ctx rb_ctx;
 	struct mmig_error *rb_err;
 	bool begun = false; /* an UNDO_BEGIN is staged for the op at hand */
-	/*
-	 * TEST-ONLY BREAK, off unless MMIG_TEST_BREAK=undo-late: hold
-	 * UNDO_DONE i back until the rollback of the next op has run, which
-	 * breaks invariant C.  tests/test-torture.c turns it on to prove the
-	 * crash suite notices; nothing else may set it.
-	 */
-	const char *brk = getenv("MMIG_TEST_BREAK");
-	bool undo_late = brk && strcmp(brk, "undo-late") == 0;
+	/* Only in a test of the unsafe design (fault.h): UNDO_DONE i held
+	 * back until the rollback of the next op has run. */
+	bool undo_late = MMIG_UNSAFE(UNDO_LATE);
 	int64_t late = -1; /* the op whose UNDO_DONE is held back */
 
 	*all_ok = true;

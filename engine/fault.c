@@ -103,6 +103,24 @@ write_counts(void)
 	fclose(f);
 }
 
+bool mmig__unsafe_on[MMIG_UNSAFE_COUNT];
+
+static const char *const unsafe_names[] = {
+#define MMIG_XX_UNSAFE(name, text) text,
+	MMIG_UNSAFE_MAP(MMIG_XX_UNSAFE)
+#undef MMIG_XX_UNSAFE
+};
+
+/* Read MMIG_TEST_UNSAFE once, when the library is loaded. */
+__attribute__((constructor)) static void
+unsafe_from_env(void)
+{
+	const char *spec = getenv("MMIG_TEST_UNSAFE");
+
+	for (int u = 0; spec && u < MMIG_UNSAFE_COUNT; u++)
+		mmig__unsafe_on[u] = strcmp(spec, unsafe_names[u]) == 0;
+}
+
 /* Read MMIG_FAULT once, when the library is loaded. */
 __attribute__((constructor)) static void
 fault_from_env(void)

@@ -74,4 +74,30 @@ const char *mmig__fault_name(enum mmig_fault_point p);
 /* @return the point called @p name, or MMIG_FAULT_COUNT. */
 enum mmig_fault_point mmig__fault_lookup(const char *name);
 
+/*
+ * Unsafe designs, for the crash and power-cut suites to prove that they
+ * notice one: each switch removes one rule the design needs.  Off unless
+ * named in MMIG_TEST_UNSAFE (read once, at load); nothing else sets them.
+ *   undo-late            UNDO_DONE i held back until the rollback of the
+ *                        next op has run (breaks invariant C)
+ *   no-one-ahead         recovery trusts the last recorded BEGIN (drops
+ *                        rule 1)
+ *   terminal-not-forced  COMMITTED / ROLLED_BACK synced like any commit,
+ *                        their meta page left unsynced (drops rule 3)
+ */
+#define MMIG_UNSAFE_MAP(XX)                                                    \
+	XX(UNDO_LATE, "undo-late")                                             \
+	XX(NO_ONE_AHEAD, "no-one-ahead")                                       \
+	XX(TERMINAL_NOT_FORCED, "terminal-not-forced")
+
+enum mmig_unsafe {
+#define MMIG_XX_UNSAFE(name, text) MMIG_UNSAFE_##name,
+	MMIG_UNSAFE_MAP(MMIG_XX_UNSAFE)
+#undef MMIG_XX_UNSAFE
+	MMIG_UNSAFE_COUNT
+};
+
+extern bool mmig__unsafe_on[MMIG_UNSAFE_COUNT];
+#define MMIG_UNSAFE(name) __builtin_expect(mmig__unsafe_on[MMIG_UNSAFE_##name], 0)
+
 #endif

@@ -210,16 +210,9 @@ first_not_done(const struct mmig_fold *f)
 static uint32_t
 highest_may_have_started(const struct mmig_fold *f)
 {
-	int64_t hi = f->highest_begun + 1;
-	/*
-	 * TEST-ONLY UNSAFE DESIGN, off unless MMIG_TEST_UNSAFE=no-one-ahead:
-	 * drop rule 1 and trust the last recorded BEGIN.  tests/power turns
-	 * it on to prove the power-cut suite notices; nothing else may set it.
-	 */
-	const char *unsafe = getenv("MMIG_TEST_UNSAFE");
+	/* One ahead (rule 1), but in a test of the unsafe design (fault.h). */
+	int64_t hi = f->highest_begun + (MMIG_UNSAFE(NO_ONE_AHEAD) ? 0 : 1);
 
-	if (unsafe && strcmp(unsafe, "no-one-ahead") == 0)
-		hi = f->highest_begun;
 	if (hi >= (int64_t)f->n_ops)
 		hi = (int64_t)f->n_ops - 1;
 	return hi < 0 ? 0 : (uint32_t)hi;

@@ -18,7 +18,7 @@
  *     from the write and sync calls LMDB makes (interposed below);
  *   - damaged journals: verify names the record, recovery refuses that
  *     migration and changes no byte, the other migrations still recover;
- *   - MMIG_TEST_BREAK=undo-late (engine/coordinator.c) makes the suite
+ *   - MMIG_TEST_UNSAFE=undo-late (engine/fault.h, used in engine/coordinator.c) makes the suite
  *     report violations: the suite is shown to be able to fail.
  * Every crash is a real SIGKILL of a child process; every recovery reads
  * the journal and the databases from disk.
@@ -398,7 +398,7 @@ teardown(void **state)
 	rm_tree(f->dir);
 	rm_tree(f->snap1);
 	rm_tree(f->snap2);
-	unsetenv("MMIG_TEST_BREAK");
+	mmig__unsafe_on[MMIG_UNSAFE_UNDO_LATE] = false;
 	free(f);
 	return 0;
 }
@@ -1110,7 +1110,7 @@ test_torture_nested_resume_durable(void **state)
 /* ---- (d) the suite can fail ----------------------------------------------- */
 
 /*
- * With MMIG_TEST_BREAK=undo-late the coordinator writes UNDO_DONE i only
+ * With MMIG_TEST_UNSAFE=undo-late the coordinator writes UNDO_DONE i only
  * after the rollback of the next op ran.  The databases still end right
  * (rule 6 and the markers make a repeated undo harmless), so only the
  * checks of invariant C itself can see it: the suite must report them.
@@ -1123,7 +1123,9 @@ test_torture_broken_invariant_is_caught(void **state)
 	struct points fwd;
 	char at[128];
 
-	setenv("MMIG_TEST_BREAK", "undo-late", 1);
+	/* the switch MMIG_TEST_UNSAFE=undo-late sets, set directly: the
+	 * environment is read once, when the library is loaded */
+	mmig__unsafe_on[MMIG_UNSAFE_UNDO_LATE] = true;
 	f->policy = MMIG_POLICY_ROLLBACK;
 	f->durability = MMIG_PROCESS;
 	knobs.fail_execute_of = 3;
@@ -1139,8 +1141,8 @@ test_torture_broken_invariant_is_caught(void **state)
 		check_crash_state(f, &t, at);
 		settle(f, &t, at);
 	}
-	unsetenv("MMIG_TEST_BREAK");
-	print_tally("deliberately broken invariant C (MMIG_TEST_BREAK=undo-late)",
+	mmig__unsafe_on[MMIG_UNSAFE_UNDO_LATE] = false;
+	print_tally("deliberately broken invariant C (MMIG_TEST_UNSAFE=undo-late)",
 		    &t, 0);
 	for (int c = 0; c < CHECK_COUNT; c++)
 		if (t.by_check[c])
