@@ -461,7 +461,7 @@ batch_txn(sqlite3 *db, void *arg)
 {
 	struct batch *b = arg;
 	const struct rows_kind *k = b->kind;
-	size_t total = k->total(b->d), rows = 0, i;
+	size_t total = k->total(b->d), i;
 	struct mmig_error *err = NULL;
 
 	/* Everything is set up again on each try: a busy try starts over. */
@@ -472,10 +472,9 @@ batch_txn(sqlite3 *db, void *arg)
 	if (!err && k->seek)
 		k->seek(b, b->from);
 	for (i = b->from; !err && i < b->to && i < total; i++) {
-		size_t n = 0;
+		size_t rows_put;
 
-		err = k->put(b, i, &n);
-		rows += n;
+		err = k->put(b, i, &rows_put);
 	}
 	sqlite3_finalize(b->st[0]);
 	sqlite3_finalize(b->st[1]);

@@ -1528,7 +1528,7 @@ static const char *
 damage_b(struct fixture *f, const uint8_t id[MMIG_ID_LEN], enum damage d)
 {
 	static char expect[64];
-	uint8_t *v;
+	uint8_t *v = NULL;
 	size_t len;
 
 	switch (d) {
