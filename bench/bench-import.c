@@ -16,37 +16,14 @@
  * same for all three.
  */
 #include "bench-int.h"
+/* the import's own schemas: the floor writes the very same tables */
+#include "import-int.h"
 
 #include <mmig/import.h>
 
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-
-/* The import's schema (mmig/import.h), for the floor to write into. */
-static const char controller_schema[] =
-	"CREATE TABLE IF NOT EXISTS models ("
-	"uuid TEXT PRIMARY KEY NOT NULL, name TEXT NOT NULL, "
-	"owner TEXT NOT NULL, cloud TEXT NOT NULL, region TEXT, "
-	"status TEXT NOT NULL)";
-
-static const char model_schema[] =
-	"CREATE TABLE IF NOT EXISTS model_config ("
-	"key TEXT PRIMARY KEY NOT NULL, value TEXT NOT NULL, "
-	"kind TEXT NOT NULL);"
-	"CREATE TABLE IF NOT EXISTS machines ("
-	"id TEXT PRIMARY KEY NOT NULL, base TEXT NOT NULL, constraints TEXT);"
-	"CREATE TABLE IF NOT EXISTS applications ("
-	"name TEXT PRIMARY KEY NOT NULL, charm TEXT NOT NULL);"
-	"CREATE TABLE IF NOT EXISTS application_config ("
-	"application TEXT NOT NULL, key TEXT NOT NULL, value TEXT NOT NULL, "
-	"kind TEXT NOT NULL, PRIMARY KEY (application, key));"
-	"CREATE TABLE IF NOT EXISTS units ("
-	"name TEXT PRIMARY KEY NOT NULL, application TEXT NOT NULL, "
-	"machine TEXT NOT NULL);"
-	"CREATE TABLE IF NOT EXISTS relations ("
-	"endpoint_a TEXT NOT NULL, endpoint_b TEXT NOT NULL, "
-	"PRIMARY KEY (endpoint_a, endpoint_b))";
 
 enum contestant { IMPORT_JOURNALED, IMPORT_BARE, FLOOR };
 
@@ -247,14 +224,14 @@ run_floor(const struct mmig_model_desc *d, const char *ctrl_path,
 	int rc;
 
 	rc = floor_open(ctrl_path, ctrl) ||
-	     floor_exec(*ctrl, controller_schema) ||
+	     floor_exec(*ctrl, mmig__import_controller_schema) ||
 	     floor_exec(*ctrl, "BEGIN") ||
 	     floor_prepare(*ctrl,
 			   "INSERT INTO models (uuid, name, owner, cloud, "
 			   "region, status) VALUES (?, ?, ?, ?, ?, 'active')",
 			   &st) ||
 	     floor_row(st, 5, v) || floor_exec(*ctrl, "COMMIT") ||
-	     floor_open(model_db, mdb) || floor_exec(*mdb, model_schema);
+	     floor_open(model_db, mdb) || floor_exec(*mdb, mmig__import_model_schema);
 	sqlite3_finalize(st);
 	for (int t = 0; t < 6 && !rc; t++)
 		rc = floor_table(*mdb, d, t);

@@ -23,6 +23,7 @@
  *    process remembers: recovery runs them in another process, on an
  *    operation that may never have run.
  */
+#include "import-int.h"
 #include "internal.h"
 #include "mmig/coordinator.h"
 #include "mmig/import.h"
@@ -41,13 +42,13 @@
  * Schemas
  * ------------------------------------------------------------------------ */
 
-static const char controller_schema[] =
+const char mmig__import_controller_schema[] =
 	"CREATE TABLE IF NOT EXISTS models ("
 	"uuid TEXT PRIMARY KEY NOT NULL, name TEXT NOT NULL, "
 	"owner TEXT NOT NULL, cloud TEXT NOT NULL, region TEXT, "
 	"status TEXT NOT NULL)";
 
-static const char model_schema[] =
+const char mmig__import_model_schema[] =
 	"CREATE TABLE IF NOT EXISTS model_config ("
 	"key TEXT PRIMARY KEY NOT NULL, value TEXT NOT NULL, "
 	"kind TEXT NOT NULL);"
@@ -224,7 +225,7 @@ create_controller_txn(sqlite3 *db, void *arg)
 	bool exists = false;
 	int rc;
 
-	rc = sqlite3_exec(db, controller_schema, NULL, NULL, NULL);
+	rc = sqlite3_exec(db, mmig__import_controller_schema, NULL, NULL, NULL);
 	if (rc != SQLITE_OK)
 		return mmig_error_sqlite(db, rc, "create controller schema");
 	err = prepare(db, "SELECT status FROM models WHERE uuid = ?", &st);
@@ -279,7 +280,7 @@ create_controller_txn(sqlite3 *db, void *arg)
 static struct mmig_error *
 create_model_db_txn(sqlite3 *db, void *arg)
 {
-	int rc = sqlite3_exec(db, model_schema, NULL, NULL, NULL);
+	int rc = sqlite3_exec(db, mmig__import_model_schema, NULL, NULL, NULL);
 
 	(void)arg;
 	return rc == SQLITE_OK ? NULL
@@ -1146,7 +1147,7 @@ mmig_import_controller_init(const char *controller_db,
 				  NULL);
 	}
 	if (rc == SQLITE_OK)
-		rc = sqlite3_exec(db, controller_schema, NULL, NULL, NULL);
+		rc = sqlite3_exec(db, mmig__import_controller_schema, NULL, NULL, NULL);
 	if (rc != SQLITE_OK)
 		err = mmig_error_wrap(mmig_error_sqlite(db, rc, "create schema"),
 				      "controller database %s", controller_db);

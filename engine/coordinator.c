@@ -771,6 +771,25 @@ mmig__coordinator_set_rollback_tries(struct mmig_coordinator *c,
 	c->rollback_tries = tries;
 }
 
+/* The common start of resume and rollback: the coordinator takes the
+ * claimed migration over, bound to the scope.  @return false when it may not
+ * run (the handle is then freed). */
+static bool
+begin_recovery_run(struct run *r)
+{
+	struct mmig_coordinator *c = r->c;
+
+	if (!begin_run(c, r->scope, r->model)) {
+		mmig__jmig_free(r->jm);
+		r->jm = NULL;
+		return false;
+	}
+	snprintf(c->migration_id, sizeof(c->migration_id), "%s",
+		 r->jm->id_text);
+	bind_scope(r);
+	return true;
+}
+
 int
 mmig__coordinator_resume(struct mmig_coordinator *c, struct mmig__jmig *jm,
 			 struct mmig_scope *scope,
@@ -781,12 +800,8 @@ mmig__coordinator_resume(struct mmig_coordinator *c, struct mmig__jmig *jm,
 			 .recovering = true };
 	int rc;
 
-	if (!begin_run(c, scope, model)) {
-		mmig__jmig_free(jm);
+	if (!begin_recovery_run(&r))
 		return mmig_error_code(c->last_error);
-	}
-	snprintf(c->migration_id, sizeof(c->migration_id), "%s", jm->id_text);
-	bind_scope(&r);
 	if (jm->fold.state == MMIG_STATE_PAUSED)
 		jnote(&r, MMIG_REC_RESUMED, -1, NULL);
 	if (from < c->n_ops)
@@ -812,17 +827,12 @@ mmig__coordinator_rollback(struct mmig_coordinator *c, struct mmig__jmig *jm,
 			 .recovering = true };
 	int rc;
 
-	if (!begin_run(c, scope, model)) {
-		mmig__jmig_free(jm);
+	if (!begin_recovery_run(&r))
 		return mmig_error_code(c->last_error);
-	}
-	snprintf(c->migration_id, sizeof(c->migration_id), "%s", jm->id_text);
-	bind_scope(&r);
 	logf_(c, MMIG_LOG_INFO, "rolling back migration %s from operation %zu",
 	      jm->id_text, hi);
 	rc = fail_and_roll_back(&r, hi, mmig_error_new(MMIG_EOP, "%s", cause));
-	if (c->outcome != MMIG_OUTCOME_INTERRUPTED)
-		mmig__jmig_free(r.jm);
+	mmig__jmig_free(r.jm); /* NULL when interrupted() freed it */
 	mmig__scope_bind(scope, NULL, 0);
 	return rc;
 }
