@@ -141,7 +141,6 @@ struct mmig__dbs {
 	MDB_dbi meta, hdr, status, log, inflight;
 };
 const struct mmig__dbs *mmig__journal_dbs(const struct mmig_journal *j);
-MDB_env *mmig__journal_env(const struct mmig_journal *j);
 
 /* Keys: (id) and (id, big-endian seq). */
 #define MMIG__LOG_KEY_LEN (MMIG_ID_LEN + 8)

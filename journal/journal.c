@@ -172,12 +172,6 @@ mmig__journal_dbs(const struct mmig_journal *j)
 	return &j->dbs;
 }
 
-MDB_env *
-mmig__journal_env(const struct mmig_journal *j)
-{
-	return j->env;
-}
-
 void
 mmig__log_key(uint8_t key[MMIG__LOG_KEY_LEN], const uint8_t id[MMIG_ID_LEN],
 	      uint64_t seq)
