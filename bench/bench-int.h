@@ -112,6 +112,13 @@ int bench_mkdirs(const char *path);
 int bench_child(int (*fn)(void *arg, double *out), void *arg, double *out,
 		size_t n, long *maxrss_kib);
 
+/*
+ * In a child of bench_child(): start its peak resident set over from the
+ * current one (Linux: /proc/self/clear_refs), so that the peak reported
+ * is what came after -- not, say, parsing the input.  @return 0 or -1.
+ */
+int bench_peak_rss_restart(void);
+
 /* A log sink that drops everything: logging is not what is measured. */
 void bench_log_quiet(void *arg, enum mmig_log_level level, const char *msg);
 

@@ -61,7 +61,7 @@ int mmig__owner_self(struct mmig_owner *out);
  * another host it cannot be checked and counts as alive. */
 bool mmig__owner_alive(const struct mmig_owner *o);
 
-/* 16 random bytes shaped as a UUID v4, and its text form. */
+/* A new migration id (a UUID v7: time-ordered), and its text form. */
 int mmig__id_new(uint8_t id[MMIG_ID_LEN]);
 void mmig__id_text(const uint8_t id[MMIG_ID_LEN], char out[37]);
 int mmig__id_parse(const char *text, uint8_t id[MMIG_ID_LEN]);

@@ -140,6 +140,7 @@ int
 mmig__id_new(uint8_t id[MMIG_ID_LEN])
 {
 	size_t got = 0;
+	uint64_t ms;
 
 	while (got < MMIG_ID_LEN) {
 		ssize_t n = getrandom(id + got, MMIG_ID_LEN - got, 0);
@@ -151,8 +152,17 @@ mmig__id_new(uint8_t id[MMIG_ID_LEN])
 		}
 		got += (size_t)n;
 	}
-	id[6] = (uint8_t)((id[6] & 0x0f) | 0x40); /* version 4 */
-	id[8] = (uint8_t)((id[8] & 0x3f) | 0x80); /* RFC 4122 variant */
+	/* UUID version 7: the first 48 bits are the time in milliseconds, so
+	 * ids sort by creation.  Every table of the journal is keyed by id,
+	 * and migrations in flight are the newest: their keys sit together
+	 * at the right edge of each B-tree, on few pages, however long the
+	 * history to their left.  Random ids spread them over the whole
+	 * file, and recovery touched a page per key. */
+	ms = mmig__now_real_ns() / 1000000u;
+	for (int i = 0; i < 6; i++)
+		id[i] = (uint8_t)(ms >> (8 * (5 - i)));
+	id[6] = (uint8_t)((id[6] & 0x0f) | 0x70); /* version 7 */
+	id[8] = (uint8_t)((id[8] & 0x3f) | 0x80); /* RFC 9562 variant */
 	return MMIG_OK;
 }
 

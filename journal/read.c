@@ -14,6 +14,10 @@
 #include <stdlib.h>
 #include <string.h>
 
+/* Ids begin with their creation time: ids made close together share a
+ * prefix. */
+#define AMBIGUOUS "prefix matches several migrations; give more of the id"
+
 static void
 set_err(struct mmig_error **errp, struct mmig_error *e)
 {
@@ -522,9 +526,8 @@ mmig_journal_show(struct mmig_journal *j, const char *id_text, FILE *out,
 		rc = show_id(j, txn, id, out, errp);
 	else
 		set_err(errp, mmig_error_new(rc, "migration %s: %s", id_text,
-					     rc == MMIG_EINVAL
-						     ? "prefix matches several migrations"
-						     : "not in the journal"));
+					     rc == MMIG_EINVAL ? AMBIGUOUS
+							       : "not in the journal"));
 	mmig__journal_read_end(j, txn);
 	return rc;
 }

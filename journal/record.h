@@ -77,7 +77,7 @@ bool mmig__state_is_final(unsigned state);
 #define MMIG_REC_MAX_OPS 100000 /* plan length */
 #define MMIG_REC_MAX_STR 4096   /* any string: op name, uuid, boot id, host */
 
-#define MMIG_ID_LEN 16     /* a migration id: 16 random bytes (UUID v4) */
+#define MMIG_ID_LEN 16     /* a migration id: a UUID v7 (time-ordered) */
 #define MMIG_DIGEST_LEN 16 /* XXH3-128 of the model description */
 
 /* Who drives a migration.  A process is the same one only when pid, start

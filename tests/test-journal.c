@@ -16,6 +16,7 @@
 #include <string.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "journal-int.h"
@@ -1001,6 +1002,35 @@ test_journal_corrupt_record_refused_and_journal_unchanged(void **state)
 	mmig_coordinator_free(c);
 }
 
+/*
+ * Ids are UUIDs of version 7: they sort by creation time, so the journal's
+ * newest migrations -- those in flight -- share the right edge of every
+ * table instead of being spread over the file.
+ */
+static void
+test_journal_ids_sort_by_creation_time(void **state)
+{
+	uint8_t a[MMIG_ID_LEN], b[MMIG_ID_LEN], c[MMIG_ID_LEN];
+	struct timespec ts;
+	uint64_t ms = 0, now_ms;
+
+	(void)state;
+	assert_int_equal(mmig__id_new(a), MMIG_OK);
+	assert_int_equal(mmig__id_new(b), MMIG_OK);
+	usleep(2000);
+	assert_int_equal(mmig__id_new(c), MMIG_OK);
+	clock_gettime(CLOCK_REALTIME, &ts);
+	now_ms = (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
+	for (int i = 0; i < 6; i++)
+		ms = ms << 8 | a[i];
+	assert_true(ms <= now_ms && now_ms - ms < 1000);
+	assert_int_equal(a[6] >> 4, 7);    /* version */
+	assert_int_equal(a[8] >> 6, 2);    /* RFC 9562 variant */
+	assert_memory_not_equal(a, b, MMIG_ID_LEN); /* same ms, random rest */
+	assert_true(memcmp(a, c, MMIG_ID_LEN) < 0);
+	assert_true(memcmp(b, c, MMIG_ID_LEN) < 0);
+}
+
 int
 main(void)
 {
@@ -1026,6 +1056,7 @@ main(void)
 		T(test_journal_live_owner_is_not_taken_over),
 		T(test_journal_resting_migration_may_be_claimed_once),
 		T(test_journal_corrupt_record_refused_and_journal_unchanged),
+		T(test_journal_ids_sort_by_creation_time),
 #undef T
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -194,8 +194,12 @@ assert b['id'] == '$bad_id' and b['state'] == 'ROLLED_BACK', b
 assert 'failing on purpose' in b['cause'], b
 "
 
-# show: by a prefix, readable, op names from the plan, errors
-expect 0 R show "${bad_id:0:8}" && {
+# show: by a prefix, readable, op names from the plan, errors.  Ids begin
+# with their creation time, so two made a moment apart share a prefix: that
+# one is refused, a longer one (into the random part) is not.
+common=$(python3 -c 'import os, sys; print(os.path.commonprefix(sys.argv[1:]))' "$good_id" "$bad_id")
+expect 1 R show "$common" && has "$err" "prefix matches several migrations" "ambiguous prefix"
+expect 0 R show "${bad_id:0:24}" && {
 	has "$out" "migration   $bad_id" "show header"
 	has "$out" "model       $bad" "show header"
 	has "$out" "state       ROLLED_BACK" "show header"
@@ -317,7 +321,7 @@ expect 0 R "${P[@]}" plan && {
 	has "$out" "$a $ua would be rolled-back" "plan"
 	has "$out" "  1. " "plan lists steps"
 }
-expect 0 R "${P[@]}" plan "${a:0:6}" --json && pyjson "$out" "
+expect 0 R "${P[@]}" plan "${a:0:24}" --json && pyjson "$out" "
 assert d['count'] == 1 and d['unsettled'] == 0, d
 it = d['items'][0]
 assert it['id'] == '$a' and it['model_uuid'] == '$ua', it
@@ -380,7 +384,7 @@ e=$(crashed $ue --ops 3 --pause-at 1)
 same "$(state_of "$e")" PAUSED "paused"
 expect 0 R "${P[@]}" recover && has "$out" "$e $ue skipped-paused" "recover leaves PAUSED alone"
 same "$(state_of "$e")" PAUSED "still paused"
-expect 0 R "${P[@]}" rollback "${e:0:8}" && same "$out" "$e $ue rolled-back" "rollback ID"
+expect 0 R "${P[@]}" rollback "${e:0:24}" && same "$out" "$e $ue rolled-back" "rollback ID"
 same "$(state_of "$e")" ROLLED_BACK "rolled back by name"
 same "$(steps_n $ue)" 0 "paused one fully undone"
 uf=f0000000-0000-4000-8000-000000000006

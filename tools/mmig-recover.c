@@ -64,6 +64,10 @@ enum opt_code {
 #define F_OLDER_THAN 0x20u
 #define F_KEEP 0x40u
 
+/* Ids begin with their creation time: ids made close together share a
+ * prefix. */
+#define AMBIGUOUS "prefix matches several migrations; give more of the id"
+
 /* How many positional arguments (an ID) a command takes. */
 enum arg_kind {
 	ARG_NONE,
@@ -733,7 +737,7 @@ warn_force(const struct cli *cli, struct mmig_journal *j)
 
 	if (rc != MMIG_OK) {
 		fail_msg(cli->cmd->name, "migration %s: %s", cli->id,
-			 rc == MMIG_EINVAL ? "prefix matches several migrations"
+			 rc == MMIG_EINVAL ? AMBIGUOUS
 			 : rc == MMIG_ENOTFOUND ? "not in the journal"
 						: mmig_strerror(rc));
 		return EXIT_ATTENTION;
@@ -802,7 +806,7 @@ settle(struct cli *cli, enum settle_kind kind)
 						 "journal", cli->id);
 		else if (rc == MMIG_EINVAL && cli->id)
 			fail_msg(cli->cmd->name, "migration %s: %s", cli->id,
-				 "prefix matches several migrations");
+				 AMBIGUOUS);
 		else if (rc == MMIG_EOWNED && cli->id)
 			fail_msg(cli->cmd->name, "migration %s: %s%s", cli->id,
 				 mmig_strerror(rc),
