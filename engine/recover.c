@@ -235,9 +235,9 @@ may_take_over(const struct mmig_recover_options *o, const struct mmig_fold *f)
 
 /* Steps 2-4: decide, and describe the steps in @p it. */
 static enum decision
-decide(const struct mmig_registry *reg, const struct mmig_recover_options *o,
-       enum mmig_recover_mode mode, const struct subject *m,
-       struct mmig_recover_item *it)
+decide(struct mmig_journal *j, const struct mmig_registry *reg,
+       const struct mmig_recover_options *o, enum mmig_recover_mode mode,
+       const struct subject *m, struct mmig_recover_item *it)
 {
 	const struct mmig_fold *f = &m->fold;
 	const struct mmig_op_vtable *vt;
@@ -258,7 +258,8 @@ decide(const struct mmig_registry *reg, const struct mmig_recover_options *o,
 			     f->last_error ? f->last_error : "a rollback failed");
 		return DECIDE_NONE;
 	}
-	if (!may_take_over(o, f) && mmig__owner_alive(&m->st.owner)) {
+	if (!may_take_over(o, f) &&
+	    mmig__owner_active(j, m->id, &m->st.owner)) {
 		it->action = MMIG_RECOVER_SKIPPED_LIVE;
 		item_message(it, "owner pid %u on %s is alive", m->st.owner.pid,
 			     m->st.owner.host);
@@ -538,7 +539,7 @@ recover_id(struct mmig_journal *j, const struct mmig_registry *reg,
 		subject_free(&m);
 		return;
 	}
-	d = decide(reg, o, mode, &m, it);
+	d = decide(j, reg, o, mode, &m, it);
 	if (d != DECIDE_NONE) {
 		/* A plan says what would happen. */
 		it->action = d == DECIDE_RESUME ? MMIG_RECOVER_COMMITTED

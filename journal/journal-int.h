@@ -45,6 +45,9 @@ struct mmig__jmig {
 	size_t header_len;
 	struct mmig__staged *staged;
 	size_t n_staged, cap_staged;
+	/* In the journal's list of migrations this process drives. */
+	bool active;
+	struct mmig__jmig *active_next;
 };
 
 struct mmig__staged {
@@ -60,6 +63,17 @@ int mmig__owner_self(struct mmig_owner *out);
  * another host or boot of this host is dead when the boot differs; on
  * another host it cannot be checked and counts as alive. */
 bool mmig__owner_alive(const struct mmig_owner *o);
+
+/*
+ * True when owner @p o may still act on migration @p id: another process
+ * that is alive (mmig__owner_alive()), or this process while one of its
+ * handles (from create or claim, not yet freed) drives the migration.
+ * This process owning a migration that none of its handles drives -- a
+ * perform the journal interrupted, a recovery that failed after its claim
+ * -- may take it over again, instead of waiting for its own end.
+ */
+bool mmig__owner_active(struct mmig_journal *j, const uint8_t id[MMIG_ID_LEN],
+			const struct mmig_owner *o);
 
 /* A new migration id (a UUID v7: time-ordered), and its text form. */
 int mmig__id_new(uint8_t id[MMIG_ID_LEN]);

@@ -109,6 +109,11 @@ struct mmig_journal {
 	size_t n_recent[2];
 	uint64_t last_batch_ns;
 
+	/* The migrations a handle of this process drives: created or
+	 * claimed here, not freed yet (see mmig__owner_active()). */
+	pthread_mutex_t active_lock;
+	struct mmig__jmig *active;
+
 	pthread_rwlock_t map_lock;
 	/* Serializes this process's write transactions, so that the sync
 	 * flags set on the environment just before one begins are the ones
@@ -600,6 +605,7 @@ open_at(struct mmig_journal **out, const char *dir,
 	j->flags = opts->flags;
 	j->queue_tail = &j->queue;
 	pthread_mutex_init(&j->lock, NULL);
+	pthread_mutex_init(&j->active_lock, NULL);
 	pthread_rwlock_init(&j->map_lock, NULL);
 	pthread_mutex_init(&j->write_lock, NULL);
 	j->path = mmig__strdup(dir);
@@ -659,6 +665,7 @@ mmig_journal_close(struct mmig_journal *j)
 	pthread_rwlock_destroy(&j->map_lock);
 	pthread_mutex_destroy(&j->write_lock);
 	pthread_mutex_destroy(&j->lock);
+	pthread_mutex_destroy(&j->active_lock);
 	mmig__free(j);
 }
 
@@ -1001,11 +1008,73 @@ clear_staged(struct mmig__jmig *m)
 	m->header_len = 0;
 }
 
+/* ---- which migrations this process drives -------------------------------- */
+
+static void
+active_add(struct mmig__jmig *m)
+{
+	struct mmig_journal *j = m->j;
+
+	pthread_mutex_lock(&j->active_lock);
+	m->active_next = j->active;
+	j->active = m;
+	pthread_mutex_unlock(&j->active_lock);
+}
+
+static void
+active_remove(struct mmig__jmig *m)
+{
+	struct mmig_journal *j = m->j;
+	struct mmig__jmig **p;
+
+	pthread_mutex_lock(&j->active_lock);
+	for (p = &j->active; *p; p = &(*p)->active_next) {
+		if (*p == m) {
+			*p = m->active_next;
+			break;
+		}
+	}
+	pthread_mutex_unlock(&j->active_lock);
+}
+
+static bool
+driving(struct mmig_journal *j, const uint8_t id[MMIG_ID_LEN])
+{
+	bool found = false;
+
+	pthread_mutex_lock(&j->active_lock);
+	for (struct mmig__jmig *m = j->active; m && !found; m = m->active_next)
+		found = memcmp(m->id, id, MMIG_ID_LEN) == 0;
+	pthread_mutex_unlock(&j->active_lock);
+	return found;
+}
+
+static bool
+owner_is_self(const struct mmig_journal *j, const struct mmig_owner *o)
+{
+	const struct mmig_owner *me = &j->self;
+
+	return o->pid == me->pid && o->start_time == me->start_time &&
+	       strcmp(o->boot_id ? o->boot_id : "", me->boot_id) == 0 &&
+	       strcmp(o->host ? o->host : "", me->host) == 0;
+}
+
+bool
+mmig__owner_active(struct mmig_journal *j, const uint8_t id[MMIG_ID_LEN],
+		   const struct mmig_owner *o)
+{
+	if (owner_is_self(j, o))
+		return driving(j, id);
+	return mmig__owner_alive(o);
+}
+
 void
 mmig__jmig_free(struct mmig__jmig *m)
 {
 	if (!m)
 		return;
+	if (m->active)
+		active_remove(m);
 	clear_staged(m);
 	mmig__free(m->staged);
 	mmig__fold_free(&m->fold);
@@ -1052,6 +1121,8 @@ mmig__jmig_create(struct mmig_journal *j, const struct mmig_rec_header *h,
 	if (rc != MMIG_OK)
 		goto fail;
 	m->committed_state = 0; /* nothing on disk yet */
+	m->active = true;
+	active_add(m);
 	*out = m;
 	return MMIG_OK;
 fail:
@@ -1209,12 +1280,19 @@ claim_in_txn(struct mmig_journal *j, MDB_txn *txn, struct mmig__jmig *m,
 		rc = MMIG_EINVAL;
 		goto out;
 	}
-	if (!force && !resting(&m->fold) && mmig__owner_alive(&st.owner)) {
+	if (!force && !resting(&m->fold) &&
+	    mmig__owner_active(j, m->id, &st.owner)) {
 		*errp = mmig_error_new(MMIG_EOWNED,
 				       "migration %s: owner pid %u on %s is alive",
 				       m->id_text, st.owner.pid, st.owner.host);
 		rc = MMIG_EOWNED;
 		goto out;
+	}
+	/* Driven from here on: in the list before the claim commits, so that
+	 * another thread of this process cannot take it too. */
+	if (!m->active) {
+		m->active = true;
+		active_add(m);
 	}
 	m->durability = (enum mmig_durability)h->durability;
 	m->epoch = st.epoch + 1;

@@ -287,7 +287,7 @@ read_info(struct mmig_journal *j, MDB_txn *txn, const uint8_t id[MMIG_ID_LEN],
 		info->owner_pid = st.owner.pid;
 		info->owner_host = dup_or_null(st.owner.host);
 		info->owner_alive = !mmig__state_is_final(st.state) &&
-				    mmig__owner_alive(&st.owner);
+				    mmig__owner_active(j, id, &st.owner);
 		info->state = mmig__state_name(st.state);
 		info->updated_ns = st.updated_ns;
 		rc = mmig__journal_fold(j, txn, id, h.n_ops, &fold, NULL, &err);

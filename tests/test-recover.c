@@ -20,6 +20,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <ftw.h>
+#include <pthread.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -280,10 +281,10 @@ quiet(void *arg, enum mmig_log_level level, const char *msg)
 /* ---- the migration, in a child ------------------------------------------ */
 
 /* Run the migration in this (child) process; returns the perform code. */
+/* Run the migration of N_OPS steps on journal @p j. */
 static int
-run_migration(struct fixture *f)
+perform_on(struct fixture *f, struct mmig_journal *j)
 {
-	struct mmig_journal *j;
 	struct mmig_registry *r = registry(-1);
 	struct mmig_coordinator *c;
 	struct mmig_scope *scope;
@@ -291,9 +292,6 @@ run_migration(struct fixture *f)
 				    .desc_len = 2 };
 	int rc;
 
-	rc = mmig_journal_open(&j, f->jdir, NULL, NULL);
-	if (rc != MMIG_OK)
-		return rc;
 	mmig_coordinator_new(&c, quiet, NULL);
 	for (int i = 0; i < N_OPS; i++) {
 		struct mmig_op op;
@@ -309,8 +307,20 @@ run_migration(struct fixture *f)
 	rc = mmig_coordinator_perform(c, NULL, scope, &model);
 	mmig_coordinator_free(c);
 	mmig_scope_free(scope);
-	mmig_journal_close(j);
 	mmig_registry_free(r);
+	return rc;
+}
+
+static int
+run_migration(struct fixture *f)
+{
+	struct mmig_journal *j;
+	int rc = mmig_journal_open(&j, f->jdir, NULL, NULL);
+
+	if (rc != MMIG_OK)
+		return rc;
+	rc = perform_on(f, j);
+	mmig_journal_close(j);
 	return rc;
 }
 
@@ -708,6 +718,15 @@ file_hash(const char *path)
 	return h;
 }
 
+/* Wait (up to 5 s) until @p n steps committed. */
+static void
+wait_for_steps(struct fixture *f, long long n)
+{
+	for (int i = 0; i < 500 && query(f->ctl, "SELECT count(*) FROM steps") < n;
+	     i++)
+		usleep(10000);
+}
+
 /*
  * Start the migration in a child that stops inside op 2 until the parent
  * writes to (or closes) *go_w, and wait until ops 0 and 1 committed.  The
@@ -729,9 +748,7 @@ start_blocked_owner(struct fixture *f, int expect, int *go_w)
 		_exit(run_migration(f) == expect ? 0 : 1);
 	}
 	close(go[0]);
-	for (int i = 0; i < 500 && query(f->ctl, "SELECT count(*) FROM steps") < 2;
-	     i++)
-		usleep(10000);
+	wait_for_steps(f, 2);
 	*go_w = go[1];
 	return pid;
 }
@@ -764,6 +781,94 @@ test_recover_live_owner_not_taken_over(void **state)
 	assert_true(WIFEXITED(status));
 	assert_int_equal(WEXITSTATUS(status), 0);
 	assert_int_equal(query(f->ctl, "SELECT count(*) FROM steps"), N_OPS);
+}
+
+/*
+ * A recovery that fails after its claim leaves this process as the owner.
+ * The same process, recovering again, takes the migration over once more:
+ * it is not waiting for its own end.
+ */
+static void
+test_recover_retries_in_the_same_process_after_a_failure(void **state)
+{
+	struct fixture *f = *state;
+	struct mmig_recover_options o = options(f);
+	struct mmig_recover_summary *s;
+	struct mmig_migration_info info;
+	struct mmig_journal *j;
+	struct mmig_registry *r;
+
+	wipe(f);
+	assert_true(crash_child(MMIG_FAULT_OP_EXECUTE, 2, run_migration));
+	assert_int_equal(query(f->ctl, "SELECT count(*) FROM steps"), 1);
+	open_all(f, &j, &r, -1);
+	mmig__fault_arm(MMIG_FAULT_RECOVER_FENCED, 1, MMIG_FAULT_EIO);
+	assert_int_equal(mmig_recover(j, r, &o, &s), MMIG_OK);
+	mmig__fault_disarm();
+	assert_int_equal(s->n, 1);
+	assert_int_equal(s->items[0].action, MMIG_RECOVER_FAILED);
+	assert_int_equal(mmig_journal_get(j, s->items[0].id, &info), MMIG_OK);
+	assert_int_equal(info.owner_pid, (unsigned)getpid());
+	assert_false(info.owner_alive); /* owned here, driven by nothing */
+	mmig_migration_info_clear(&info);
+	mmig_recover_summary_free(s);
+
+	assert_int_equal(mmig_recover(j, r, &o, &s), MMIG_OK);
+	assert_int_equal(s->n, 1);
+	assert_int_equal(s->items[0].action, MMIG_RECOVER_ROLLED_BACK);
+	mmig_recover_summary_free(s);
+	assert_int_equal(query(f->ctl, "SELECT count(*) FROM steps"), 0);
+	mmig_journal_close(j);
+	mmig_registry_free(r);
+}
+
+struct driver {
+	struct fixture *f;
+	struct mmig_journal *j;
+	int rc;
+};
+
+static void *
+drive(void *arg)
+{
+	struct driver *d = arg;
+
+	d->rc = perform_on(d->f, d->j);
+	return NULL;
+}
+
+/* ...but what a thread of this process is running is left alone. */
+static void
+test_recover_leaves_what_this_process_runs(void **state)
+{
+	struct fixture *f = *state;
+	struct mmig_recover_options o = options(f);
+	struct mmig_recover_summary *s;
+	struct driver d = { .f = f };
+	struct mmig_registry *r;
+	pthread_t tid;
+	int go[2];
+
+	wipe(f);
+	open_all(f, &d.j, &r, -1);
+	assert_int_equal(pipe(go), 0);
+	knobs.block_in_op = 2;
+	knobs.block_fd = go[0];
+	assert_int_equal(pthread_create(&tid, NULL, drive, &d), 0);
+	wait_for_steps(f, 2);
+	assert_int_equal(mmig_recover(d.j, r, &o, &s), MMIG_OK);
+	assert_int_equal(s->n, 1);
+	assert_int_equal(s->items[0].action, MMIG_RECOVER_SKIPPED_LIVE);
+	mmig_recover_summary_free(s);
+	assert_int_equal(write(go[1], "g", 1), 1);
+	pthread_join(tid, NULL);
+	knobs.block_in_op = -1;
+	close(go[0]);
+	close(go[1]);
+	assert_int_equal(d.rc, MMIG_OK);
+	assert_int_equal(query(f->ctl, "SELECT count(*) FROM steps"), N_OPS);
+	mmig_journal_close(d.j);
+	mmig_registry_free(r);
 }
 
 static void
@@ -1032,6 +1137,8 @@ main(void)
 		T(test_recover_crash_during_recovery_at_every_point),
 		T(test_recover_two_recoverers_at_once),
 		T(test_recover_live_owner_not_taken_over),
+		T(test_recover_retries_in_the_same_process_after_a_failure),
+		T(test_recover_leaves_what_this_process_runs),
 		T(test_recover_unknown_op_and_version_refused_nothing_changed),
 		T(test_recover_failed_rollback_needs_attention_then_retry),
 		T(test_recover_paused_left_alone_then_resumed_by_id),

@@ -102,7 +102,8 @@ struct mmig_migration_info {
 	uint64_t epoch;
 	uint32_t owner_pid;
 	char *owner_host;
-	bool owner_alive;
+	bool owner_alive;    /**< the owner may still act on it (for this
+	                          process: one of its threads drives it) */
 	uint64_t created_ns; /**< CLOCK_REALTIME */
 	uint64_t updated_ns; /**< time of the latest record */
 	char *cause;         /**< first failure, or NULL */

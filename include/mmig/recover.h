@@ -18,6 +18,11 @@
  *  - PAUSED and NEEDS_ATTENTION migrations are left alone: they are settled
  *    by name (mmig_recover_one()).
  *
+ * The calling process counts as a dead owner of the migrations it owns but
+ * no longer drives -- a perform the journal interrupted, a recovery that
+ * failed after its claim -- so calling mmig_recover() again retries them;
+ * what one of its threads is performing is left alone.
+ *
  * A migration whose plan names an operation or version the registry lacks,
  * or whose records cannot be trusted, is refused with a message and left
  * exactly as it was.
