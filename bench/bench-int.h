@@ -113,6 +113,22 @@ int bench_child(int (*fn)(void *arg, double *out), void *arg, double *out,
 		size_t n, long *maxrss_kib);
 
 /*
+ * Run `mmig bench-child @p args...` -- this program, started afresh by
+ * exec -- and read the @p n values (at most 8) it writes to descriptor 3.
+ * A forked child counts its parent's pages in its resident set; a program
+ * started afresh has only its own, as a process recovering at start-up
+ * does.  @return 0, or -1 when the child failed (it printed why).
+ */
+int bench_exec(const char *const *args, double *out, size_t n);
+
+/* In `mmig bench-child`: hand @p n values back to bench_exec(). */
+int bench_exec_reply(const double *out, size_t n);
+
+/* Peak resident set of this process so far (VmHWM), in KiB; -1 if
+ * unknown. */
+long bench_peak_rss_kib(void);
+
+/*
  * In a child of bench_child(): start its peak resident set over from the
  * current one (Linux: /proc/self/clear_refs), so that the peak reported
  * is what came after -- not, say, parsing the input.  @return 0 or -1.
@@ -128,6 +144,8 @@ int bench_journal_prepare(struct bench *b);
 /* Build figure 5's history once per invocation (in a child). */
 int bench_history_build(struct bench *b);
 void bench_journal_run(struct bench *b, size_t r);
+/* `mmig bench-child recover JOURNAL CONTROLLER_DB MODEL_DIR EXPECT`. */
+int bench_recover_child_main(int argc, char **argv);
 int bench_import_prepare(struct bench *b);
 void bench_import_run(struct bench *b, size_t r);
 

@@ -119,6 +119,87 @@ bench_log_quiet(void *arg, enum mmig_log_level level, const char *msg)
 	(void)msg;
 }
 
+#define EXEC_REPLY_FD 3
+
+int
+bench_exec(const char *const *args, double *out, size_t n)
+{
+	const char *argv[16] = { "mmig", "bench-child" };
+	double vals[8];
+	size_t argc = 2;
+	ssize_t got = 0;
+	int fds[2], status;
+	pid_t pid;
+
+	while (args[argc - 2] && argc < 15) {
+		argv[argc] = args[argc - 2];
+		argc++;
+	}
+	if (n > 8 || args[argc - 2] || pipe(fds) != 0)
+		return -1;
+	fflush(NULL);
+	pid = fork();
+	if (pid < 0) {
+		close(fds[0]);
+		close(fds[1]);
+		return -1;
+	}
+	if (pid == 0) {
+		close(fds[0]);
+		if (dup2(fds[1], EXEC_REPLY_FD) < 0)
+			_exit(1);
+		execv("/proc/self/exe", (char *const *)argv);
+		fprintf(stderr, "mmig: bench: exec /proc/self/exe: %s\n",
+			strerror(errno));
+		_exit(1);
+	}
+	close(fds[1]);
+	if (n)
+		got = read(fds[0], vals, n * sizeof(double));
+	close(fds[0]);
+	while (waitpid(pid, &status, 0) < 0) {
+		if (errno != EINTR)
+			return -1;
+	}
+	if (!WIFEXITED(status) || WEXITSTATUS(status) != 0 ||
+	    got != (ssize_t)(n * sizeof(double)))
+		return -1;
+	memcpy(out, vals, n * sizeof(double));
+	return 0;
+}
+
+int
+bench_exec_reply(const double *out, size_t n)
+{
+	ssize_t w = write(EXEC_REPLY_FD, out, n * sizeof(double));
+
+	return w == (ssize_t)(n * sizeof(double)) ? 0 : -1;
+}
+
+int
+mmig_bench_child_main(int argc, char **argv)
+{
+	if (argc >= 2 && strcmp(argv[1], "recover") == 0)
+		return bench_recover_child_main(argc - 1, argv + 1);
+	fprintf(stderr, "mmig: bench-child: runs only under mmig bench\n");
+	return 2;
+}
+
+long
+bench_peak_rss_kib(void)
+{
+	FILE *f = fopen("/proc/self/status", "r");
+	char line[256];
+	long kib = -1;
+
+	while (f && fgets(line, sizeof(line), f))
+		if (strncmp(line, "VmHWM:", 6) == 0)
+			kib = strtol(line + 6, NULL, 10);
+	if (f)
+		fclose(f);
+	return kib;
+}
+
 int
 bench_peak_rss_restart(void)
 {

@@ -13,6 +13,13 @@
  * 0 measured, 1 a measurement failed, 2 usage error. */
 int mmig_bench_main(int argc, char **argv);
 
+/*
+ * `mmig bench-child KIND ARGS...`: one measurement that `mmig bench` runs
+ * in this same program started afresh (see bench_exec()); not a command
+ * for people.  @return its exit status.
+ */
+int mmig_bench_child_main(int argc, char **argv);
+
 /* The usage text of `mmig bench --help`. */
 void mmig_bench_usage(FILE *out);
 

@@ -1223,11 +1223,19 @@ cmd_bench(int argc, char **argv)
 	return mmig_bench_main(argc, argv);
 }
 
-/* The subcommands, also listed in usage_main(). */
+static int
+cmd_bench_child(int argc, char **argv)
+{
+	return mmig_bench_child_main(argc, argv);
+}
+
+/* The subcommands, also listed in usage_main() -- but for bench-child,
+ * which `mmig bench` runs itself. */
 static const struct command commands[] = {
 	{ "import", cmd_import },
 	{ "gen-model", cmd_gen_model },
 	{ "bench", cmd_bench },
+	{ "bench-child", cmd_bench_child },
 };
 
 int
