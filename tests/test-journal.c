@@ -861,7 +861,7 @@ test_journal_readonly_open_of_missing_dir_fails_cleanly(void **state)
 }
 
 /* A RUNNING migration owned by this (live) process: header + BEGIN 0. */
-static void
+static struct mmig__jmig *
 start_running_migration(struct fixture *f, uint8_t id[MMIG_ID_LEN])
 {
 	struct mmig_plan_op plan[1] = { { .name = "probe", .version = 1 } };
@@ -874,7 +874,7 @@ start_running_migration(struct fixture *f, uint8_t id[MMIG_ID_LEN])
 			 MMIG_OK);
 	assert_int_equal(mmig__jmig_commit(jm, MMIG__SYNC_FULL, NULL), MMIG_OK);
 	memcpy(id, jm->id, MMIG_ID_LEN);
-	mmig__jmig_free(jm);
+	return jm; /* driven by this process until freed */
 }
 
 static void
@@ -882,13 +882,13 @@ test_journal_live_owner_is_not_taken_over(void **state)
 {
 	struct fixture *f = *state;
 	struct mmig_rec_header h;
-	struct mmig__jmig *jm;
+	struct mmig__jmig *jm, *driver;
 	struct mmig_error *err = NULL;
 	struct mmig_migration_info info;
 	uint8_t id[MMIG_ID_LEN];
 	char text[37];
 
-	start_running_migration(f, id);
+	driver = start_running_migration(f, id);
 	mmig__id_text(id, text);
 	assert_int_equal(mmig__jmig_claim(f->j, id, 0, false, &h, &jm, &err),
 			 MMIG_EOWNED);
@@ -909,6 +909,7 @@ test_journal_live_owner_is_not_taken_over(void **state)
 	assert_int_equal(jm->epoch, 2);
 	mmig__rec_header_free(&h);
 	mmig__jmig_free(jm);
+	mmig__jmig_free(driver);
 }
 
 static void
@@ -917,7 +918,7 @@ test_journal_resting_migration_may_be_claimed_once(void **state)
 	struct fixture *f = *state;
 	struct mmig_coordinator *c = probe_coordinator(2, MMIG_DURABLE);
 	struct mmig_rec_header h;
-	struct mmig__jmig *jm;
+	struct mmig__jmig *jm, *claimer;
 	struct mmig_error *err = NULL;
 	struct mmig_ctx *ctx;
 	uint8_t id[MMIG_ID_LEN];
@@ -928,15 +929,23 @@ test_journal_resting_migration_may_be_claimed_once(void **state)
 	assert_int_equal(mmig_coordinator_perform(c, ctx, f->scope, &f->model),
 			 MMIG_EPAUSED);
 	mmig__id_parse(mmig_coordinator_migration_id(c), id);
-	assert_int_equal(mmig__jmig_claim(f->j, id, 0, false, &h, &jm, NULL),
+	assert_int_equal(mmig__jmig_claim(f->j, id, 0, false, &h, &claimer,
+					  NULL),
 			 MMIG_OK);
 	mmig__rec_header_free(&h);
-	mmig__jmig_free(jm);
-	/* just claimed (its last record is CLAIMED, its claimer alive): a
-	 * second recoverer must not take it from the first */
+	/* just claimed (its last record is CLAIMED, its claimer drives it):
+	 * a second recoverer must not take it from the first */
 	assert_int_equal(mmig__jmig_claim(f->j, id, 0, false, &h, &jm, &err),
 			 MMIG_EOWNED);
 	mmig_error_free(err);
+	/* once the claimer lets go without settling it (a failed recovery),
+	 * this process may claim it again */
+	mmig__jmig_free(claimer);
+	assert_int_equal(mmig__jmig_claim(f->j, id, 0, false, &h, &jm, NULL),
+			 MMIG_OK);
+	assert_int_equal(jm->epoch, 3);
+	mmig__rec_header_free(&h);
+	mmig__jmig_free(jm);
 	mmig_ctx_free(ctx);
 	mmig_coordinator_free(c);
 }
