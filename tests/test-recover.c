@@ -32,175 +32,20 @@
 #include "fault.h"
 #include "journal-int.h"
 #include "mmig/mmig.h"
+#include "steps.h"
 
 #define N_OPS 5
 #define MODEL_UUID "6ba7b810-9dad-41d1-80b4-00c04fd430c8"
 
-/* ---- the test operations ----------------------------------------------- */
-
-/* Knobs the ops read; set before a child forks or before recovery. */
-static struct {
-	bool idempotent;       /* register ops with MMIG_OP_IDEMPOTENT */
-	int fail_rollback_of;  /* this op's rollback fails; -1: none */
-	int block_in_op;       /* this op's execute waits on block_fd */
-	int block_fd;
-	int fail_execute_of;   /* this op's execute fails; -1: none */
-} knobs = { .fail_rollback_of = -1, .block_in_op = -1,
-	    .fail_execute_of = -1 };
-
-struct step {
-	int index;
-	struct mmig_txn_runner *ctl;
-	struct mmig_txn_runner *model;
-};
-
-static struct mmig_error *
-exec_sql(sqlite3 *db, const char *sql)
-{
-	int rc = sqlite3_exec(db, sql, NULL, NULL, NULL);
-
-	return rc == SQLITE_OK ? NULL : mmig_error_sqlite(db, rc, sql);
-}
-
-static struct mmig_error *
-step_setup(void *self, struct mmig_scope *scope)
-{
-	struct step *s = self;
-	struct mmig_error *err = mmig_scope_controller_db(scope, &s->ctl);
-
-	if (!err && s->index == 2)
-		err = mmig_scope_model_db(scope, &s->model);
-	return err;
-}
-
-static struct mmig_error *
-do_txn(sqlite3 *db, void *arg)
-{
-	struct step *s = arg;
-	char sql[256];
-	struct mmig_error *err;
-
-	err = exec_sql(db, "CREATE TABLE IF NOT EXISTS steps (op INTEGER "
-			   "PRIMARY KEY);"
-			   "CREATE TABLE IF NOT EXISTS tally (op INTEGER, "
-			   "what TEXT, n INTEGER, PRIMARY KEY (op, what))");
-	if (err)
-		return err;
-	/* With markers, a committed transaction is never run again, so a
-	 * plain INSERT must never meet its own row. */
-	snprintf(sql, sizeof(sql),
-		 "INSERT INTO steps VALUES (%d);"
-		 "INSERT INTO tally VALUES (%d, 'do', 1) ON CONFLICT DO "
-		 "UPDATE SET n = n + 1",
-		 s->index, s->index);
-	return exec_sql(db, sql);
-}
-
-static struct mmig_error *
-model_txn(sqlite3 *db, void *arg)
-{
-	return exec_sql(db, "CREATE TABLE IF NOT EXISTS m (x);"
-			    "INSERT INTO m VALUES (1)");
-}
-
-static struct mmig_error *
-step_execute(void *self, struct mmig_ctx *ctx, const struct mmig_model *m)
-{
-	struct step *s = self;
-	struct mmig_error *err;
-
-	if (s->index == knobs.block_in_op) {
-		char c;
-
-		/* Wait until the parent says go (or closes the pipe). */
-		if (read(knobs.block_fd, &c, 1) < 0)
-			return mmig_error_new(-errno, "block");
-	}
-	err = mmig_txn_run(s->ctl, ctx, do_txn, s);
-	if (!err && s->model)
-		err = mmig_txn_run(s->model, ctx, model_txn, s);
-	if (!err && s->index == knobs.fail_execute_of)
-		err = mmig_error_new(MMIG_EOP, "boom at %d", s->index);
-	return err;
-}
-
-static struct mmig_error *
-undo_txn(sqlite3 *db, void *arg)
-{
-	struct step *s = arg;
-	char sql[256];
-
-	/* The tally commits with the undo: it counts completed undos. */
-	snprintf(sql, sizeof(sql),
-		 "DELETE FROM steps WHERE op = %d;"
-		 "INSERT INTO tally VALUES (%d, 'undo', 1) ON CONFLICT DO "
-		 "UPDATE SET n = n + 1",
-		 s->index, s->index);
-	return exec_sql(db, sql);
-}
-
-static struct mmig_error *
-step_rollback(void *self, struct mmig_ctx *ctx, const struct mmig_model *m)
-{
-	struct step *s = self;
-
-	if (s->index == knobs.fail_rollback_of)
-		return mmig_error_new(MMIG_EOP, "sad at %d", s->index);
-	return mmig_txn_run(s->ctl, ctx, undo_txn, s);
-}
-
-static void
-step_destroy(void *self)
-{
-	free(self);
-}
-
-static char step_names[N_OPS][8];
-static struct mmig_op_vtable step_vts[N_OPS];
-
-static struct mmig_error *
-step_ctor(void *arg, void **self)
-{
-	struct step *s = calloc(1, sizeof(*s));
-
-	if (!s)
-		return mmig_error_new(MMIG_ENOMEM, "step");
-	s->index = (int)(intptr_t)arg;
-	*self = s;
-	return NULL;
-}
-
-static void
-init_vtables(void)
-{
-	for (int i = 0; i < N_OPS; i++) {
-		snprintf(step_names[i], sizeof(step_names[i]), "step%d", i);
-		step_vts[i] = (struct mmig_op_vtable){
-			.name = step_names[i],
-			.version = 1,
-			.flags = knobs.idempotent ? MMIG_OP_IDEMPOTENT : 0,
-			.setup = step_setup,
-			.execute = step_execute,
-			.rollback = step_rollback,
-			.destroy = step_destroy,
-		};
-	}
-}
+/* ---- the test operations: tests/steps.c ---------------------------------- */
 
 /* A registry of the ops; @p skip leaves one out (-1: none). */
 static struct mmig_registry *
 registry(int skip)
 {
-	struct mmig_registry *r;
+	struct mmig_registry *r = steps_registry(N_OPS, skip);
 
-	init_vtables();
-	assert_int_equal(mmig_registry_new(&r), MMIG_OK);
-	for (int i = 0; i < N_OPS; i++)
-		if (i != skip)
-			assert_int_equal(mmig_registry_add(r, &step_vts[i],
-							   step_ctor,
-							   (void *)(intptr_t)i),
-					 MMIG_OK);
+	assert_non_null(r);
 	return r;
 }
 
@@ -244,10 +89,7 @@ setup(void **state)
 	snprintf(f->mfile, sizeof(f->mfile), "%s/%s.db", f->mdir, MODEL_UUID);
 	assert_int_equal(mkdir(f->mdir, 0700), 0);
 	f->durability = MMIG_DURABLE;
-	knobs.idempotent = false;
-	knobs.fail_rollback_of = -1;
-	knobs.block_in_op = -1;
-	knobs.fail_execute_of = -1;
+	steps_knobs_reset();
 	mmig__fault_disarm();
 	F = f;
 	*state = f;
@@ -293,15 +135,8 @@ perform_on(struct fixture *f, struct mmig_journal *j)
 	int rc;
 
 	mmig_coordinator_new(&c, quiet, NULL);
-	for (int i = 0; i < N_OPS; i++) {
-		struct mmig_op op;
-		struct mmig_error *err = mmig_registry_build(
-			r, step_names[i], 1, &op);
-
-		if (err)
-			return MMIG_EUNKNOWNOP;
-		mmig_coordinator_add(c, op.vt, op.self);
-	}
+	if (steps_add(c, r, N_OPS) != MMIG_OK)
+		return MMIG_EUNKNOWNOP;
 	mmig_coordinator_set_journal(c, j, f->durability);
 	mmig_scope_for_model(&scope, f->ctl, f->mdir, MODEL_UUID, f->durability);
 	rc = mmig_coordinator_perform(c, NULL, scope, &model);
@@ -532,7 +367,7 @@ test_recover_crash_at_every_point_rollback_policy(void **state)
 		f->durability = mode & 1 ? MMIG_PROCESS : MMIG_DURABLE;
 		/* modes 2, 3: op 3 fails, so the child is itself rolling
 		 * back when it is killed */
-		knobs.fail_execute_of = mode >= 2 ? 3 : -1;
+		steps_knobs.fail_execute_of = mode >= 2 ? 3 : -1;
 		points += crash_every_point(f, &t);
 	}
 	print_tally("rollback policy, both durability modes, forward and "
@@ -553,7 +388,7 @@ test_recover_crash_at_every_point_resume_policy(void **state)
 
 	unsigned points = 0;
 
-	knobs.idempotent = true;
+	steps_knobs.idempotent = true;
 	recover_policy = MMIG_POLICY_RESUME;
 	for (int mode = 0; mode < 2; mode++) {
 		f->durability = mode ? MMIG_PROCESS : MMIG_DURABLE;
@@ -739,8 +574,8 @@ start_blocked_owner(struct fixture *f, int expect, int *go_w)
 	pid_t pid;
 
 	assert_int_equal(pipe(go), 0);
-	knobs.block_in_op = 2;
-	knobs.block_fd = go[0];
+	steps_knobs.block_in_op = 2;
+	steps_knobs.block_fd = go[0];
 	pid = fork();
 	assert_true(pid >= 0);
 	if (pid == 0) {
@@ -852,8 +687,8 @@ test_recover_leaves_what_this_process_runs(void **state)
 	wipe(f);
 	open_all(f, &d.j, &r, -1);
 	assert_int_equal(pipe(go), 0);
-	knobs.block_in_op = 2;
-	knobs.block_fd = go[0];
+	steps_knobs.block_in_op = 2;
+	steps_knobs.block_fd = go[0];
 	assert_int_equal(pthread_create(&tid, NULL, drive, &d), 0);
 	wait_for_steps(f, 2);
 	assert_int_equal(mmig_recover(d.j, r, &o, &s), MMIG_OK);
@@ -862,7 +697,7 @@ test_recover_leaves_what_this_process_runs(void **state)
 	mmig_recover_summary_free(s);
 	assert_int_equal(write(go[1], "g", 1), 1);
 	pthread_join(tid, NULL);
-	knobs.block_in_op = -1;
+	steps_knobs.block_in_op = -1;
 	close(go[0]);
 	close(go[1]);
 	assert_int_equal(d.rc, MMIG_OK);
@@ -901,9 +736,9 @@ test_recover_unknown_op_and_version_refused_nothing_changed(void **state)
 	{
 		static struct mmig_op_vtable v2;
 
-		v2 = step_vts[3];
+		v2 = *steps_vtable(3);
 		v2.version = 2;
-		assert_int_equal(mmig_registry_add(r, &v2, step_ctor,
+		assert_int_equal(mmig_registry_add(r, &v2, steps_ctor,
 						   (void *)(intptr_t)3),
 				 MMIG_OK);
 	}
@@ -935,7 +770,7 @@ test_recover_failed_rollback_needs_attention_then_retry(void **state)
 
 	wipe(f);
 	assert_true(crash_child(MMIG_FAULT_OP_EXECUTE, 5, run_migration));
-	knobs.fail_rollback_of = 1;
+	steps_knobs.fail_rollback_of = 1;
 	open_all(f, &j, &r, -1);
 	assert_int_equal(mmig_recover(j, r, &o, &s), MMIG_OK);
 	assert_int_equal(s->items[0].action, MMIG_RECOVER_NEEDS_ATTENTION);
@@ -950,7 +785,7 @@ test_recover_failed_rollback_needs_attention_then_retry(void **state)
 	assert_int_equal(s->items[0].action, MMIG_RECOVER_SKIPPED_ATTENTION);
 	mmig_recover_summary_free(s);
 	/* the cause is fixed; rollback by id retries only op 1 */
-	knobs.fail_rollback_of = -1;
+	steps_knobs.fail_rollback_of = -1;
 	assert_int_equal(mmig_recover_one(j, r, &o, id,
 					  MMIG_RECOVER_MODE_ROLLBACK, &s),
 			 MMIG_OK);
@@ -966,7 +801,7 @@ test_recover_failed_rollback_needs_attention_then_retry(void **state)
 static int
 run_paused(struct fixture *f)
 {
-	knobs.fail_execute_of = -1;
+	steps_knobs.fail_execute_of = -1;
 	return run_migration(f);
 }
 
@@ -987,16 +822,11 @@ test_recover_paused_left_alone_then_resumed_by_id(void **state)
 
 	(void)run_paused;
 	wipe(f);
-	knobs.idempotent = true;
+	steps_knobs.idempotent = true;
 	open_all(f, &j, &r, -1);
 	/* a migration paused before its first op, by this process */
 	mmig_coordinator_new(&c, quiet, NULL);
-	for (int i = 0; i < N_OPS; i++) {
-		struct mmig_op op;
-
-		assert_null(mmig_registry_build(r, step_names[i], 1, &op));
-		mmig_coordinator_add(c, op.vt, op.self);
-	}
+	assert_int_equal(steps_add(c, r, N_OPS), MMIG_OK);
 	mmig_coordinator_set_journal(c, j, MMIG_DURABLE);
 	mmig_scope_for_model(&scope, f->ctl, f->mdir, MODEL_UUID, MMIG_DURABLE);
 	mmig_ctx_new(&ctx);
@@ -1030,7 +860,7 @@ test_recover_resume_does_not_redo_committed_transactions(void **state)
 	/* killed right after op 2's controller transaction committed, before
 	 * DONE 2: resume runs op 2 again, its committed transaction is
 	 * skipped (the tally would count 2 otherwise) */
-	knobs.idempotent = true;
+	steps_knobs.idempotent = true;
 	recover_policy = MMIG_POLICY_RESUME;
 	wipe(f);
 	assert_true(crash_child(MMIG_FAULT_DB_COMMITTED, 3, run_migration));

@@ -47,6 +47,7 @@
 #include "fault.h"
 #include "journal-int.h"
 #include "mmig/mmig.h"
+#include "steps.h"
 
 #define N_OPS 5
 #define MODEL_A "6ba7b810-9dad-41d1-80b4-00c04fd430c8"
@@ -146,40 +147,20 @@ fdatasync(int fd)
 	return REAL(fdatasync)(fd);
 }
 
-/* ---- the test operations ------------------------------------------------ */
+/* ---- the test operations: tests/steps.c ---------------------------------- */
 
-static struct {
-	bool idempotent;      /* register ops with MMIG_OP_IDEMPOTENT */
-	int fail_execute_of;  /* this op's execute fails; -1: none */
-	char calls[256];      /* the ops' call log */
-} knobs = { .fail_execute_of = -1 };
+static char calls_path[256]; /* the ops' call log */
 
-struct step {
-	int index;
-	struct mmig_txn_runner *ctl;
-	struct mmig_txn_runner *model;
-	const char *uuid;
-};
-
-static struct mmig_error *
-exec_sql(sqlite3 *db, const char *sql)
-{
-	int rc = sqlite3_exec(db, sql, NULL, NULL, NULL);
-
-	return rc == SQLITE_OK ? NULL : mmig_error_sqlite(db, rc, sql);
-}
-
-/* The ops' own log of what they finished: "X model op" after an execute,
- * "R model op" after a rollback.  O_APPEND: one write per line. */
+/* steps_knobs.done: the ops' own log of what they finished, "X model op"
+ * after an execute, "R model op" after a rollback.  O_APPEND: one write
+ * per line. */
 static void
 call_log(char what, const char *uuid, int op)
 {
 	char line[64];
 	int fd, n;
 
-	if (!knobs.calls[0])
-		return;
-	fd = open(knobs.calls, O_WRONLY | O_APPEND | O_CREAT, 0600);
+	fd = open(calls_path, O_WRONLY | O_APPEND | O_CREAT, 0600);
 	if (fd < 0)
 		return;
 	n = snprintf(line, sizeof(line), "%c %s %d\n", what, uuid, op);
@@ -188,137 +169,12 @@ call_log(char what, const char *uuid, int op)
 	close(fd);
 }
 
-static struct mmig_error *
-step_setup(void *self, struct mmig_scope *scope)
-{
-	struct step *s = self;
-	struct mmig_error *err = mmig_scope_controller_db(scope, &s->ctl);
-
-	if (!err && s->index == 2)
-		err = mmig_scope_model_db(scope, &s->model);
-	return err;
-}
-
-static struct mmig_error *
-do_txn(sqlite3 *db, void *arg)
-{
-	struct step *s = arg;
-	char sql[512];
-	struct mmig_error *err;
-
-	err = exec_sql(db, "CREATE TABLE IF NOT EXISTS steps (model TEXT, "
-			   "op INTEGER, PRIMARY KEY (model, op));"
-			   "CREATE TABLE IF NOT EXISTS tally (model TEXT, "
-			   "op INTEGER, what TEXT, n INTEGER, "
-			   "PRIMARY KEY (model, op, what))");
-	if (err)
-		return err;
-	/* With markers a committed transaction never runs again, so a plain
-	 * INSERT never meets its own row; the tally counts commits. */
-	snprintf(sql, sizeof(sql),
-		 "INSERT INTO steps VALUES ('%s', %d);"
-		 "INSERT INTO tally VALUES ('%s', %d, 'do', 1) ON CONFLICT "
-		 "DO UPDATE SET n = n + 1",
-		 s->uuid, s->index, s->uuid, s->index);
-	return exec_sql(db, sql);
-}
-
-static struct mmig_error *
-model_txn(sqlite3 *db, void *arg)
-{
-	return exec_sql(db, "CREATE TABLE IF NOT EXISTS m (x);"
-			    "INSERT INTO m VALUES (1)");
-}
-
-static struct mmig_error *
-step_execute(void *self, struct mmig_ctx *ctx, const struct mmig_model *m)
-{
-	struct step *s = self;
-	struct mmig_error *err;
-
-	s->uuid = m->uuid;
-	err = mmig_txn_run(s->ctl, ctx, do_txn, s);
-	if (!err && s->model)
-		err = mmig_txn_run(s->model, ctx, model_txn, s);
-	if (!err && s->index == knobs.fail_execute_of)
-		err = mmig_error_new(MMIG_EOP, "boom at %d", s->index);
-	if (!err)
-		call_log('X', m->uuid, s->index);
-	return err;
-}
-
-static struct mmig_error *
-undo_txn(sqlite3 *db, void *arg)
-{
-	struct step *s = arg;
-	char sql[512];
-
-	/* Runs only when this op's work committed (rule 5); the tally
-	 * commits with the undo, so it counts completed undos. */
-	snprintf(sql, sizeof(sql),
-		 "DELETE FROM steps WHERE model = '%s' AND op = %d;"
-		 "INSERT INTO tally VALUES ('%s', %d, 'undo', 1) ON CONFLICT "
-		 "DO UPDATE SET n = n + 1",
-		 s->uuid, s->index, s->uuid, s->index);
-	return exec_sql(db, sql);
-}
-
-static struct mmig_error *
-step_rollback(void *self, struct mmig_ctx *ctx, const struct mmig_model *m)
-{
-	struct step *s = self;
-	struct mmig_error *err;
-
-	s->uuid = m->uuid;
-	err = mmig_txn_run(s->ctl, ctx, undo_txn, s);
-	if (!err)
-		call_log('R', m->uuid, s->index);
-	return err;
-}
-
-static void
-step_destroy(void *self)
-{
-	free(self);
-}
-
-static char step_names[N_OPS][8];
-static struct mmig_op_vtable step_vts[N_OPS];
-
-static struct mmig_error *
-step_ctor(void *arg, void **self)
-{
-	struct step *s = calloc(1, sizeof(*s));
-
-	if (!s)
-		return mmig_error_new(MMIG_ENOMEM, "step");
-	s->index = (int)(intptr_t)arg;
-	*self = s;
-	return NULL;
-}
-
 static struct mmig_registry *
 registry(void)
 {
-	struct mmig_registry *r;
+	struct mmig_registry *r = steps_registry(N_OPS, -1);
 
-	for (int i = 0; i < N_OPS; i++) {
-		snprintf(step_names[i], sizeof(step_names[i]), "tstep%d", i);
-		step_vts[i] = (struct mmig_op_vtable){
-			.name = step_names[i],
-			.version = 1,
-			.flags = knobs.idempotent ? MMIG_OP_IDEMPOTENT : 0,
-			.setup = step_setup,
-			.execute = step_execute,
-			.rollback = step_rollback,
-			.destroy = step_destroy,
-		};
-	}
-	assert_int_equal(mmig_registry_new(&r), MMIG_OK);
-	for (int i = 0; i < N_OPS; i++)
-		assert_int_equal(mmig_registry_add(r, &step_vts[i], step_ctor,
-						   (void *)(intptr_t)i),
-				 MMIG_OK);
+	assert_non_null(r);
 	return r;
 }
 
@@ -378,12 +234,12 @@ setup(void **state)
 	snprintf(f->mdir, sizeof(f->mdir), "%s/models", f->dir);
 	snprintf(f->snap1, sizeof(f->snap1), "%s.s1", f->dir);
 	snprintf(f->snap2, sizeof(f->snap2), "%s.s2", f->dir);
-	snprintf(knobs.calls, sizeof(knobs.calls), "%s/calls.log", f->dir);
+	snprintf(calls_path, sizeof(calls_path), "%s/calls.log", f->dir);
 	assert_int_equal(mkdir(f->mdir, 0700), 0);
 	f->durability = MMIG_PROCESS;
 	f->policy = MMIG_POLICY_ROLLBACK;
-	knobs.idempotent = false;
-	knobs.fail_execute_of = -1;
+	steps_knobs_reset();
+	steps_knobs.done = call_log;
 	mmig__fault_disarm();
 	F = f;
 	*state = f;
@@ -488,12 +344,7 @@ migrate(struct fixture *f, const char *uuid, bool io_after_open,
 	}
 	io.armed = io_after_open;
 	mmig_coordinator_new(&c, quiet, NULL);
-	for (int i = 0; i < N_OPS; i++) {
-		struct mmig_op op;
-
-		assert_null(mmig_registry_build(r, step_names[i], 1, &op));
-		mmig_coordinator_add(c, op.vt, op.self);
-	}
+	assert_int_equal(steps_add(c, r, N_OPS), MMIG_OK);
 	mmig_coordinator_set_journal(c, j, f->durability);
 	mmig_scope_for_model(&scope, f->ctl, f->mdir, uuid, f->durability);
 	res->rc = mmig_coordinator_perform(c, NULL, scope, &model);
@@ -859,7 +710,7 @@ check_crash_state(struct fixture *f, struct tally *t, const char *where)
 static void
 read_calls(const char *uuid, char last[N_OPS])
 {
-	FILE *fp = fopen(knobs.calls, "r");
+	FILE *fp = fopen(calls_path, "r");
 	char what, model[64];
 	int op;
 
@@ -1060,8 +911,8 @@ torture_nested(struct fixture *f, enum mmig_policy policy,
 
 	f->policy = policy;
 	f->durability = d;
-	knobs.idempotent = policy == MMIG_POLICY_RESUME;
-	knobs.fail_execute_of = failing ? 3 : -1;
+	steps_knobs.idempotent = policy == MMIG_POLICY_RESUME;
+	steps_knobs.fail_execute_of = failing ? 3 : -1;
 	nested(f, &t);
 	print_tally(name, &t, now_s() - t0);
 	assert_int_equal(t.violations, 0);
@@ -1128,7 +979,7 @@ test_torture_broken_invariant_is_caught(void **state)
 	mmig__unsafe_on[MMIG_UNSAFE_UNDO_LATE] = true;
 	f->policy = MMIG_POLICY_ROLLBACK;
 	f->durability = MMIG_PROCESS;
-	knobs.fail_execute_of = 3;
+	steps_knobs.fail_execute_of = 3;
 	wipe(f);
 	list_points(run_migration, &fwd);
 	t.points = fwd.n;
@@ -1234,7 +1085,7 @@ test_torture_journal_io_errors(void **state)
 
 		f->durability = mode & 1 ? MMIG_DURABLE : MMIG_PROCESS;
 		/* modes 2, 3: op 3 fails, the journal fails mid-rollback */
-		knobs.fail_execute_of = mode >= 2 ? 3 : -1;
+		steps_knobs.fail_execute_of = mode >= 2 ? 3 : -1;
 		wipe(f);
 		count_hits(run_migration, hits);
 		/* the fault table: every hit of both commit points, EIO */
