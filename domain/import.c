@@ -29,6 +29,7 @@
 #include "mmig/import.h"
 #include "mmig/registry.h"
 #include "mmig/scope.h"
+#include "scope-int.h"
 
 #include <errno.h>
 #include <stdbool.h>
@@ -212,17 +213,27 @@ import_op_destroy(void *self)
 
 struct controller_row {
 	const struct mmig_model_desc *d;
+	bool journaled; /* the scope writes markers (invariant E) */
 };
 
+/*
+ * Insert the model's row, "importing".  A row already there is another
+ * migration's -- a model imported before, or one being imported right now
+ * -- and this import refuses to touch it.  With one exception, for the op
+ * to be idempotent without a journal: an "importing" row left by an
+ * earlier run of this very op.  With a journal that cannot be: once this
+ * transaction committed, its marker makes a re-run skip it (invariant E),
+ * so whatever row it meets is someone else's.
+ */
 static struct mmig_error *
 create_controller_txn(sqlite3 *db, void *arg)
 {
 	const struct controller_row *row = arg;
 	const struct mmig_model_desc *d = row->d;
 	sqlite3_stmt *st = NULL;
-	struct mmig_error *err;
+	struct mmig_error *err = NULL;
 	const unsigned char *status;
-	bool exists = false;
+	bool ours = false;
 	int rc;
 
 	rc = sqlite3_exec(db, mmig__import_controller_schema, NULL, NULL, NULL);
@@ -235,15 +246,9 @@ create_controller_txn(sqlite3 *db, void *arg)
 	rc = sqlite3_step(st);
 	if (rc == SQLITE_ROW) {
 		status = sqlite3_column_text(st, 0);
-		/*
-		 * An "importing" row is taken as this import's own, left by
-		 * an earlier run of this very operation (resume re-runs it
-		 * from the start).  Anything else is a model that was there
-		 * before, which this import must not touch.
-		 */
-		if (status && strcmp((const char *)status, "importing") == 0)
-			exists = true;
-		else
+		ours = !row->journaled && status &&
+		       strcmp((const char *)status, "importing") == 0;
+		if (!ours)
 			err = mmig_error_new(MMIG_EEXIST,
 					     "model %s already exists "
 					     "(status %s)",
@@ -258,12 +263,12 @@ create_controller_txn(sqlite3 *db, void *arg)
 	if (err)
 		return err;
 	err = prepare(db,
-		      exists ? "UPDATE models SET name = ?2, owner = ?3, "
-			       "cloud = ?4, region = ?5 "
-			       "WHERE uuid = ?1 AND status = 'importing'"
-			     : "INSERT INTO models (uuid, name, owner, cloud, "
-			       "region, status) "
-			       "VALUES (?1, ?2, ?3, ?4, ?5, 'importing')",
+		      ours ? "UPDATE models SET name = ?2, owner = ?3, "
+			     "cloud = ?4, region = ?5 "
+			     "WHERE uuid = ?1 AND status = 'importing'"
+			   : "INSERT INTO models (uuid, name, owner, cloud, "
+			     "region, status) "
+			     "VALUES (?1, ?2, ?3, ?4, ?5, 'importing')",
 		      &st);
 	if (err)
 		return err;
@@ -314,6 +319,7 @@ create_model_execute(void *self, struct mmig_ctx *ctx,
 				      "model uuid %s is not its description's "
 				      "(%s)",
 				      model->uuid, row.d->uuid);
+	row.journaled = mmig__scope_journaled(op->scope);
 	report(op, 0, 1);
 	err = mmig_txn_run(op->db, ctx, create_controller_txn, &row);
 	if (err)
@@ -983,14 +989,15 @@ controller_open(const char *path, sqlite3 **db)
 /*
  * The import's model deleter.  The coordinator calls the scope's deleter
  * after every failed migration, and recovery after every rollback -- also
- * when create-model failed because the model already existed.  That model's
- * database is at the very path of this scope, and deleting it would destroy
- * a live model that this import never touched.  So the database goes only
- * when the controller has no "active" row for the model: by the time the
- * deleter runs, the rollbacks have removed this import's own row (or turned
- * it back from active), so an active row means a model that was there
- * before.  Any doubt (the controller cannot be read) is an error, never a
- * deletion.
+ * when create-model failed because the model already existed, or was being
+ * imported by another migration at that moment.  That model's database is
+ * at the very path of this scope, and deleting it would destroy a model
+ * this import never touched.  So the database goes only when the
+ * controller has no row for the model: by the time the deleter runs, the
+ * rollbacks have removed this import's own row, so a row still there is
+ * another migration's (or ours, when its undo failed: the database then
+ * stays for the retry).  Any doubt (the controller cannot be read) is an
+ * error, never a deletion.
  */
 static struct mmig_error *
 import_delete_model(void *arg, const char *path)
@@ -1001,7 +1008,7 @@ import_delete_model(void *arg, const char *path)
 	sqlite3 *db = NULL;
 	sqlite3_stmt *st = NULL;
 	struct mmig_error *err = NULL;
-	bool active = false;
+	bool taken = false;
 	int rc;
 
 	if (!p || !p->controller_db || !path)
@@ -1030,10 +1037,8 @@ import_delete_model(void *arg, const char *path)
 		err = mmig_error_sqlite(db, rc, "open controller database");
 		goto out;
 	}
-	rc = sqlite3_prepare_v2(db,
-				"SELECT 1 FROM models WHERE uuid = ? "
-				"AND status = 'active'",
-				-1, &st, NULL);
+	rc = sqlite3_prepare_v2(db, "SELECT 1 FROM models WHERE uuid = ?", -1,
+				&st, NULL);
 	if (rc != SQLITE_OK) {
 		bool yes = false;
 
@@ -1049,12 +1054,12 @@ import_delete_model(void *arg, const char *path)
 	bind_text(st, 1, uuid);
 	rc = sqlite3_step(st);
 	if (rc == SQLITE_ROW) {
-		active = true;
+		taken = true;
 	} else if (rc != SQLITE_DONE) {
 		err = mmig_error_sqlite(db, rc, "read controller database");
 		goto out;
 	}
-	if (active)
+	if (taken)
 		goto out; /* not ours: see above */
 remove:
 	err = mmig_model_db_remove(NULL, path);

@@ -45,6 +45,9 @@ struct mmig__txn_binding {
 /* Bind (or with NULL @p migration, unbind) the scope's runners. */
 void mmig__scope_bind(struct mmig_scope *s, const char *migration,
 		      uint64_t epoch);
+/* True while the scope's runners are bound to a journaled migration (and
+ * so write markers). */
+bool mmig__scope_journaled(const struct mmig_scope *s);
 /* The op whose transactions come next; restarts transaction numbers. */
 void mmig__scope_bind_op(struct mmig_scope *s, int64_t op, bool undo);
 /* Write the binding's epoch into the controller database, and into the

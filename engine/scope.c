@@ -529,6 +529,12 @@ mmig__scope_bind(struct mmig_scope *s, const char *migration, uint64_t epoch)
 	s->binding.epoch = epoch;
 }
 
+bool
+mmig__scope_journaled(const struct mmig_scope *s)
+{
+	return s && s->binding.bound;
+}
+
 void
 mmig__scope_bind_op(struct mmig_scope *s, int64_t op, bool undo)
 {

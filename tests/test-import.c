@@ -15,6 +15,7 @@
 
 #include <ftw.h>
 #include <sqlite3.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -612,6 +613,99 @@ test_import_duplicate_uuid(void **state)
 	assert_exact_small(f, "active");
 }
 
+
+/* A hook that, after op @c at, says so on @c ready and waits for a byte on
+ * @c go: the migration stays in flight while the test acts. */
+struct pause_hook {
+	int at, calls;
+	int ready, go; /* pipe ends */
+};
+
+static struct mmig_error *
+pause_hook(void *arg, const struct mmig_op *op)
+{
+	struct pause_hook *h = arg;
+	char c = 'r';
+
+	(void)op;
+	if (h->calls++ == h->at) {
+		if (write(h->ready, &c, 1) != 1 || read(h->go, &c, 1) != 1)
+			return mmig_error_new(MMIG_EOP, "pause hook: pipe");
+	}
+	return NULL;
+}
+
+struct first_import {
+	struct fixture *f;
+	struct pause_hook hook;
+	int rc;
+};
+
+static void *
+first_import_main(void *arg)
+{
+	struct first_import *a = arg;
+	struct mmig_coordinator *c = NULL;
+
+	assert_int_equal(mmig_coordinator_new(&c, quiet_log, NULL), MMIG_OK);
+	assert_int_equal(mmig_import_add_ops(c), MMIG_OK);
+	mmig_coordinator_set_journal(c, a->f->j, MMIG_PROCESS);
+	mmig_coordinator_set_hook(c, pause_hook, &a->hook);
+	a->rc = mmig_coordinator_perform(c, NULL, a->f->scope, &a->f->model);
+	mmig_coordinator_free(c);
+	return NULL;
+}
+
+/*
+ * Two journaled imports of one model at once, through the library (mmig
+ * import refuses the second before it starts): the second finds the
+ * first's row, fails at create-model and rolls back without touching the
+ * first's row, database or rows; the first then commits, exact.
+ */
+static void
+test_import_concurrent_duplicate_leaves_the_first(void **state)
+{
+	struct fixture *f = *state;
+	struct first_import a = { .f = f, .hook = { .at = 2 } };
+	struct mmig_coordinator *c = NULL;
+	struct mmig_scope *scope = NULL;
+	int ready[2], go[2];
+	pthread_t tid;
+	char ch;
+
+	load_small(f);
+	open_journal(f);
+	assert_int_equal(pipe(ready), 0);
+	assert_int_equal(pipe(go), 0);
+	a.hook.ready = ready[1];
+	a.hook.go = go[0];
+	assert_int_equal(pthread_create(&tid, NULL, first_import_main, &a), 0);
+	assert_int_equal(read(ready[0], &ch, 1), 1); /* first in op 3 */
+
+	assert_int_equal(mmig_coordinator_new(&c, quiet_log, NULL), MMIG_OK);
+	assert_int_equal(mmig_import_add_ops(c), MMIG_OK);
+	mmig_coordinator_set_journal(c, f->j, MMIG_PROCESS);
+	assert_int_equal(mmig_import_scope_for_model(&f->paths, f->d->uuid,
+						     MMIG_PROCESS, &scope),
+			 MMIG_OK);
+	assert_int_equal(mmig_coordinator_perform(c, NULL, scope, &f->model),
+			 MMIG_EEXIST);
+	assert_int_equal(mmig_coordinator_outcome(c), MMIG_OUTCOME_ROLLED_BACK);
+	assert_non_null(strstr(mmig_coordinator_errmsg(c), "already exists"));
+	mmig_coordinator_free(c);
+	mmig_scope_free(scope);
+	assert_true(access(f->model_db, F_OK) == 0);
+
+	assert_int_equal(write(go[1], "g", 1), 1);
+	pthread_join(tid, NULL);
+	assert_int_equal(a.rc, MMIG_OK);
+	assert_exact_small(f, "active");
+	for (int i = 0; i < 2; i++) {
+		close(ready[i]);
+		close(go[i]);
+	}
+}
+
 /*
  * Resume: an operation given a checkpoint skips what it covers.  A wrapper
  * op records a fake checkpoint ("next item: 5") with its own context, then
@@ -701,6 +795,17 @@ resume_machines(struct fixture *f, struct mmig_registry *r, uint64_t next,
 	return n;
 }
 
+/* Clear what resume_machines() left -- the model database and the
+ * controller's row -- for the next one: a row of another migration is
+ * never taken for a new import's own. */
+static void
+forget_model(struct fixture *f)
+{
+	free(sql_str(f->controller, "DELETE FROM models"));
+	assert_null(mmig_scope_delete_model(f->scope));
+	assert_int_equal(access(f->model_db, F_OK), -1);
+}
+
 static void
 test_import_resume_from_checkpoint(void **state)
 {
@@ -719,14 +824,14 @@ test_import_resume_from_checkpoint(void **state)
 	free(s);
 	/* A checkpoint that does not read as an index of this description
 	 * is ignored: the op starts over, and the upserts make that safe. */
-	assert_null(mmig_scope_delete_model(f->scope));
+	forget_model(f);
 	assert_int_equal(resume_machines(f, r, 99, 5000, 16), 12);
-	assert_null(mmig_scope_delete_model(f->scope));
+	forget_model(f);
 	assert_int_equal(resume_machines(f, r, 5, 5000, 8), 12);
-	assert_null(mmig_scope_delete_model(f->scope));
+	forget_model(f);
 	assert_int_equal(resume_machines(f, r, 5, 0, 16), 12);
 	/* At the end: nothing left to write. */
-	assert_null(mmig_scope_delete_model(f->scope));
+	forget_model(f);
 	assert_int_equal(resume_machines(f, r, 12, 5000, 16), 0);
 	mmig_registry_free(r);
 }
@@ -976,6 +1081,9 @@ main(void)
 						setup, teardown),
 		cmocka_unit_test_setup_teardown(test_import_rollback_never_ran,
 						setup, teardown),
+		cmocka_unit_test_setup_teardown(
+			test_import_concurrent_duplicate_leaves_the_first,
+			setup, teardown),
 		cmocka_unit_test_setup_teardown(test_import_duplicate_uuid,
 						setup, teardown),
 		cmocka_unit_test_setup_teardown(
