@@ -11,8 +11,9 @@
  *    or created: a bad description leaves no journal directory, no database
  *    and no file;
  *  - an import never starts while another migration of the same model is
- *    in flight in the journal (its rollback could otherwise undo ours; see
- *    the limitation in mmig/import.h);
+ *    in flight in the journal: the library would refuse it at create-model
+ *    (see mmig/import.h), but only after it began, and the operator is
+ *    better told first, with the migration to settle;
  *  - SIGINT and SIGTERM only flip the migration's context (an atomic store,
  *    async-signal-safe); the migration then stops between two transactions
  *    and rolls back, or pauses with --policy pause;

@@ -287,13 +287,18 @@ MMIG_EXPORT int mmig_model_desc_generate(const struct mmig_gen_opts *o,
  * refuses an active model, so an active row by then is this import's).  The
  * model database operations have none: the model deleter of
  * mmig_import_scope_for_model() removes the model database afterwards --
- * unless the controller holds an active row for the model, which means the
- * database belongs to a model this import did not create.
+ * unless the controller still holds a row for the model: by then this
+ * import's own row is gone, so the row and the database are another
+ * migration's (or this one's, when an undo failed, kept for the retry).
  *
- * Limitation: two imports of the same model UUID running at the same time
- * are told apart only by the journal (mmig import refuses to start while a
- * migration of that model is in flight); the operations themselves treat an
- * "importing" row as their own, so that a resumed create-model goes on.
+ * Two imports of one model UUID at once.  A journaled create-model takes no
+ * existing row for its own: once its transaction committed, its marker
+ * skips it on resume (invariant E), so a row it meets is another
+ * migration's -- a model imported earlier, or being imported right now --
+ * and it fails with MMIG_EEXIST, touching neither.  Without a journal there
+ * are no markers: create-model then takes an "importing" row for its own,
+ * so that it can be run again, and only the caller can keep two imports of
+ * one model apart.
  * ------------------------------------------------------------------------ */
 
 struct mmig_coordinator;
@@ -356,8 +361,9 @@ struct mmig_import_paths {
  * mmig_scope_for_model_fn for mmig_recover_options.scope_for_model.  Creates
  * @p paths->model_dir (and its parents) when missing.  The scope's model
  * deleter removes "<model_dir>/<uuid>.db" and its -wal/-shm only when the
- * controller database has no "active" row for the model, so a failed import
- * of a model that already existed never deletes that model's database.
+ * controller database has no row for the model, so a failed import of a
+ * model that exists, or is being imported by another migration, never
+ * deletes that model's database.
  *
  * @param arg a struct mmig_import_paths *, which must outlive the scope
  *            (the deleter reads it).
