@@ -121,22 +121,24 @@ bench_log_quiet(void *arg, enum mmig_log_level level, const char *msg)
 
 #define EXEC_REPLY_FD 3
 
-int
-bench_exec(const char *const *args, double *out, size_t n)
+/*
+ * Fork; the child runs @p start(@p arg, fd), which never returns and hands
+ * @p n doubles back through fd.  The parent reads them into @p out and
+ * reaps the child.  @return 0, or -1 when the child failed.
+ */
+static int
+fork_and_read(void (*start)(void *arg, int fd), void *arg, double *out,
+	      size_t n, long *maxrss_kib)
 {
-	const char *argv[16] = { "mmig", "bench-child" };
 	double vals[8];
-	size_t argc = 2;
-	ssize_t got = 0;
+	struct rusage ru;
 	int fds[2], status;
+	ssize_t got = 0;
 	pid_t pid;
 
-	while (args[argc - 2] && argc < 15) {
-		argv[argc] = args[argc - 2];
-		argc++;
-	}
-	if (n > 8 || args[argc - 2] || pipe(fds) != 0)
+	if (n > 8 || pipe(fds) != 0)
 		return -1;
+	/* Whatever stdio holds would otherwise be written twice. */
 	fflush(NULL);
 	pid = fork();
 	if (pid < 0) {
@@ -146,26 +148,81 @@ bench_exec(const char *const *args, double *out, size_t n)
 	}
 	if (pid == 0) {
 		close(fds[0]);
-		if (dup2(fds[1], EXEC_REPLY_FD) < 0)
-			_exit(1);
-		execv("/proc/self/exe", (char *const *)argv);
-		fprintf(stderr, "mmig: bench: exec /proc/self/exe: %s\n",
-			strerror(errno));
-		_exit(1);
+		start(arg, fds[1]);
 	}
 	close(fds[1]);
 	if (n)
 		got = read(fds[0], vals, n * sizeof(double));
 	close(fds[0]);
-	while (waitpid(pid, &status, 0) < 0) {
+	while (wait4(pid, &status, 0, &ru) < 0) {
 		if (errno != EINTR)
 			return -1;
 	}
+	if (maxrss_kib)
+		*maxrss_kib = ru.ru_maxrss;
 	if (!WIFEXITED(status) || WEXITSTATUS(status) != 0 ||
 	    got != (ssize_t)(n * sizeof(double)))
 		return -1;
-	memcpy(out, vals, n * sizeof(double));
+	if (n)
+		memcpy(out, vals, n * sizeof(double));
 	return 0;
+}
+
+struct child_fn {
+	int (*fn)(void *arg, double *out);
+	void *arg;
+	size_t n;
+};
+
+static void
+run_fn(void *arg, int fd)
+{
+	const struct child_fn *c = arg;
+	double vals[8] = { 0 };
+	int rc = c->fn(c->arg, vals);
+
+	if (rc == 0 && c->n &&
+	    write(fd, vals, c->n * sizeof(double)) !=
+		    (ssize_t)(c->n * sizeof(double)))
+		rc = -1;
+	/* _exit: the parent's atexit handlers and buffers are not the
+	 * child's to run. */
+	_exit(rc == 0 ? 0 : 1);
+}
+
+int
+bench_child(int (*fn)(void *arg, double *out), void *arg, double *out,
+	    size_t n, long *maxrss_kib)
+{
+	struct child_fn c = { .fn = fn, .arg = arg, .n = n };
+
+	return fork_and_read(run_fn, &c, out, n, maxrss_kib);
+}
+
+static void
+run_exec(void *arg, int fd)
+{
+	char *const *argv = arg;
+
+	if (dup2(fd, EXEC_REPLY_FD) >= 0)
+		execv("/proc/self/exe", argv);
+	fprintf(stderr, "mmig: bench: exec /proc/self/exe: %s\n",
+		strerror(errno));
+	_exit(1);
+}
+
+int
+bench_exec(const char *const *args, double *out, size_t n)
+{
+	const char *argv[16] = { "mmig", "bench-child" };
+	size_t argc = 2;
+
+	for (size_t i = 0; args[i]; i++) {
+		if (argc == 15)
+			return -1;
+		argv[argc++] = args[i];
+	}
+	return fork_and_read(run_exec, (void *)argv, out, n, NULL);
 }
 
 int
@@ -211,58 +268,6 @@ bench_peak_rss_restart(void)
 	rc = fputs("5", f) < 0;
 	rc |= fclose(f) != 0;
 	return rc ? -1 : 0;
-}
-
-int
-bench_child(int (*fn)(void *arg, double *out), void *arg, double *out,
-	    size_t n, long *maxrss_kib)
-{
-	double vals[8] = { 0 };
-	struct rusage ru;
-	int fds[2], status;
-	ssize_t got = 0;
-	pid_t pid;
-
-	if (n > 8 || pipe(fds) != 0)
-		return -1;
-	/* Whatever stdio holds would otherwise be written twice. */
-	fflush(NULL);
-	pid = fork();
-	if (pid < 0) {
-		close(fds[0]);
-		close(fds[1]);
-		return -1;
-	}
-	if (pid == 0) {
-		int rc;
-
-		close(fds[0]);
-		rc = fn(arg, vals);
-		if (rc == 0 && n &&
-		    write(fds[1], vals, n * sizeof(double)) !=
-			    (ssize_t)(n * sizeof(double)))
-			rc = -1;
-		/* _exit: the parent's atexit handlers and buffers are not
-		 * the child's to run. */
-		_exit(rc == 0 ? 0 : 1);
-	}
-	close(fds[1]);
-	if (n) {
-		got = read(fds[0], vals, n * sizeof(double));
-	}
-	close(fds[0]);
-	while (wait4(pid, &status, 0, &ru) < 0) {
-		if (errno != EINTR)
-			return -1;
-	}
-	if (maxrss_kib)
-		*maxrss_kib = ru.ru_maxrss;
-	if (!WIFEXITED(status) || WEXITSTATUS(status) != 0 ||
-	    got != (ssize_t)(n * sizeof(double)))
-		return -1;
-	if (n)
-		memcpy(out, vals, n * sizeof(double));
-	return 0;
 }
 
 /* ---- figures ----------------------------------------------------------------- */
