@@ -640,6 +640,20 @@ interrupted(struct run *r, struct mmig_error *err)
 	return mmig_error_code(c->last_error);
 }
 
+/* The journal would not take the migration (nothing was written, no op
+ * ran): an error like any other, not a journal failure. */
+static int
+refused(struct run *r)
+{
+	struct mmig_coordinator *c = r->c;
+
+	c->last_error = r->jerr;
+	r->jerr = NULL;
+	logf_(c, MMIG_LOG_ERROR, "migration not started: %s",
+	      mmig_error_message(c->last_error));
+	return mmig_error_code(c->last_error);
+}
+
 /* Reset the per-perform results; @return false (with the error set) when
  * the coordinator may not run. */
 static bool
@@ -755,7 +769,7 @@ mmig_coordinator_perform(struct mmig_coordinator *c, struct mmig_ctx *ctx,
 	if (!begin_run(c, scope, model))
 		return mmig_error_code(c->last_error);
 	if (c->journal && journal_start(&r) != MMIG_OK)
-		return interrupted(&r, NULL);
+		return r.jm ? interrupted(&r, NULL) : refused(&r);
 	bind_scope(&r);
 	rc = run_forward(&r, ctx, 0);
 	mmig__scope_bind(scope, NULL, 0);

@@ -5,6 +5,8 @@
  * Layout: one LMDB environment with five named databases.
  *
  *   meta      "format" -> uint32 journal format (this code: 1)
+ *             "durability" -> 1 byte, the durability of every migration
+ *             in the journal, fixed by its first (see one_durability())
  *   hdr       id(16) -> HEADER record (immutable)
  *   status    id(16) -> STATUS record (state cache, owner, epoch)
  *   log       id(16) || seq(8, big-endian) -> transition record
@@ -708,6 +710,52 @@ mmig_journal_get_stats(const struct mmig_journal *j,
 	out->map_grows = atomic_load(&mj->map_grows);
 }
 
+/*
+ * A journal holds migrations of one durability, fixed by its first one.
+ * A process-mode commit is not synced: after a power cut its meta page can
+ * be on disk without its data pages, and LMDB then opens a broken tree --
+ * every migration in the file would be lost with it, durable ones too.
+ * @return the durability stored in @p txn's meta, or -1 when none is yet.
+ */
+static int
+stored_durability(struct mmig_journal *j, MDB_txn *txn)
+{
+	MDB_val key = { .mv_size = 10, .mv_data = "durability" }, val;
+
+	if (mdb_get(txn, j->dbs.meta, &key, &val) != MDB_SUCCESS ||
+	    val.mv_size != 1)
+		return -1;
+	return *(const uint8_t *)val.mv_data;
+}
+
+static int
+put_durability(struct mmig_journal *j, MDB_txn *txn, enum mmig_durability d)
+{
+	MDB_val key = { .mv_size = 10, .mv_data = "durability" };
+	uint8_t byte = (uint8_t)d;
+	MDB_val val = { .mv_size = 1, .mv_data = &byte };
+
+	return mdb_put(txn, j->dbs.meta, &key, &val, 0);
+}
+
+/* A new migration of durability @p d may go into the journal as of @p txn;
+ * otherwise the error says why. */
+static struct mmig_error *
+one_durability(struct mmig_journal *j, MDB_txn *txn, enum mmig_durability d)
+{
+	int held = stored_durability(j, txn);
+
+	if (held < 0 || held == (int)d)
+		return NULL;
+	return mmig_error_new(
+		MMIG_EINVAL,
+		"journal %s holds %s migrations; a %s one needs a journal of "
+		"its own (process-mode commits are not synced, and a power "
+		"cut during one could corrupt every migration in the file)",
+		j->path, mmig_durability_name((enum mmig_durability)held),
+		mmig_durability_name(d));
+}
+
 /* ---- writing one request inside the batch's transaction ------------------ */
 
 static int
@@ -727,7 +775,8 @@ check_fence(struct mmig_journal *j, MDB_txn *txn, struct commit_req *req)
 						  m->id_text);
 			return MMIG_EEXIST;
 		}
-		return MMIG_OK;
+		req->err = one_durability(j, txn, m->durability);
+		return req->err ? mmig_error_code(req->err) : MMIG_OK;
 	}
 	if (rc != MDB_SUCCESS) {
 		req->err = mmig__mdb_error(rc, "migration %s: status",
@@ -780,6 +829,8 @@ write_req(struct mmig_journal *j, MDB_txn *txn, struct commit_req *req)
 		val = (MDB_val){ .mv_size = m->header_len,
 				 .mv_data = m->header_val };
 		rc = mdb_put(txn, j->dbs.hdr, &id, &val, MDB_NOOVERWRITE);
+		if (rc == MDB_SUCCESS && stored_durability(j, txn) < 0)
+			rc = put_durability(j, txn, m->durability);
 		if (rc != MDB_SUCCESS)
 			return rc;
 		bytes += m->header_len;
@@ -1087,7 +1138,9 @@ mmig__jmig_create(struct mmig_journal *j, const struct mmig_rec_header *h,
 		  struct mmig__jmig **out, struct mmig_error **errp)
 {
 	struct mmig_rec_header hdr = *h;
+	struct mmig_error *err;
 	struct mmig__jmig *m;
+	MDB_txn *txn;
 	int rc;
 
 	*out = NULL;
@@ -1096,6 +1149,21 @@ mmig__jmig_create(struct mmig_journal *j, const struct mmig_rec_header *h,
 					     "journal %s is open read-only",
 					     j->path));
 		return MMIG_EINVAL;
+	}
+	/* Refused here, before anything is staged; the first commit checks
+	 * again, atomically, against a creation in another process. */
+	rc = mmig__journal_read_begin(j, &txn);
+	if (rc != MMIG_OK) {
+		set_err(errp, mmig_error_new(rc, "journal %s: read: %s",
+					     j->path, mmig_strerror(rc)));
+		return rc;
+	}
+	err = one_durability(j, txn, (enum mmig_durability)h->durability);
+	mmig__journal_read_end(j, txn);
+	if (err) {
+		rc = mmig_error_code(err);
+		set_err(errp, err);
+		return rc;
 	}
 	m = mmig__calloc(1, sizeof(*m));
 	if (!m)

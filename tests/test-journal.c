@@ -1040,6 +1040,56 @@ test_journal_ids_sort_by_creation_time(void **state)
 	assert_true(memcmp(b, c, MMIG_ID_LEN) < 0);
 }
 
+/*
+ * A journal holds migrations of one durability, fixed by its first: an
+ * unsynced process-mode commit could otherwise take durable migrations
+ * down with it in a power cut.  The refusal writes nothing and is a plain
+ * error: the coordinator is not poisoned.
+ */
+static void
+test_journal_holds_one_durability(void **state)
+{
+	struct fixture *f = *state;
+	struct mmig_coordinator *c;
+	char data[200];
+	uint64_t before;
+
+	c = probe_coordinator(2, MMIG_DURABLE);
+	assert_int_equal(mmig_coordinator_perform(c, NULL, f->scope, &f->model),
+			 MMIG_OK);
+	snprintf(data, sizeof(data), "%s/data.mdb", f->jdir);
+	before = file_hash(data);
+	probe.seen[0] = '\0';
+	mmig_coordinator_set_journal(c, f->j, MMIG_PROCESS);
+	assert_int_equal(mmig_coordinator_perform(c, NULL, f->scope, &f->model),
+			 MMIG_EINVAL);
+	assert_int_equal(mmig_coordinator_outcome(c), MMIG_OUTCOME_NONE);
+	assert_non_null(strstr(mmig_coordinator_errmsg(c),
+			       "holds durable migrations; a process one "
+			       "needs a journal of its own"));
+	assert_string_equal(probe.seen, ""); /* no op ran */
+	assert_true(file_hash(data) == before);
+	/* not poisoned: durable again, it runs */
+	mmig_coordinator_set_journal(c, f->j, MMIG_DURABLE);
+	assert_int_equal(mmig_coordinator_perform(c, NULL, f->scope, &f->model),
+			 MMIG_OK);
+	mmig_coordinator_free(c);
+
+	/* the other way round, on a journal of its own */
+	mmig_journal_close(f->j);
+	snprintf(f->jdir, sizeof(f->jdir), "%s/process-journal", f->dir);
+	assert_int_equal(mmig_journal_open(&f->j, f->jdir, NULL, NULL), MMIG_OK);
+	c = probe_coordinator(2, MMIG_PROCESS);
+	assert_int_equal(mmig_coordinator_perform(c, NULL, f->scope, &f->model),
+			 MMIG_OK);
+	mmig_coordinator_set_journal(c, f->j, MMIG_DURABLE);
+	assert_int_equal(mmig_coordinator_perform(c, NULL, f->scope, &f->model),
+			 MMIG_EINVAL);
+	assert_non_null(strstr(mmig_coordinator_errmsg(c),
+			       "holds process migrations"));
+	mmig_coordinator_free(c);
+}
+
 int
 main(void)
 {
@@ -1066,6 +1116,7 @@ main(void)
 		T(test_journal_resting_migration_may_be_claimed_once),
 		T(test_journal_corrupt_record_refused_and_journal_unchanged),
 		T(test_journal_ids_sort_by_creation_time),
+		T(test_journal_holds_one_durability),
 #undef T
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -124,6 +124,25 @@ grep -q "model $UUID already exists" "$d/err2" || fail "duplicate: $(cat "$d/err
 [ "$(q "$m" "SELECT count(*) FROM units")" = "$before" ] || fail "duplicate: rows changed"
 ok
 
+# ---- a journal holds one durability: a process-mode import is refused in
+# the durable journal before it starts, and leaves nothing ------------------
+"$mmig" gen-model --machines 5 --applications 2 --units-per-app 2 --seed 9 \
+	-o "$d/p.json"
+set +e
+(cd "$d" && "$mmig" import --quiet --durability process p.json >out3 2>err3)
+rc=$?
+set -e
+[ $rc = 1 ] || fail "process into a durable journal: exit $rc"
+grep -q "holds durable migrations; a process one needs a journal of its own" \
+	"$d/err3" || fail "process into a durable journal: $(cat "$d/err3")"
+p_uuid=$(python3 -c 'import json, sys; print(json.load(open(sys.argv[1]))["model"]["uuid"])' "$d/p.json")
+[ -e "$d/models/$p_uuid.db" ] && fail "process into a durable journal: a database"
+[ "$(q "$d/controller.db" "SELECT count(*) FROM models WHERE uuid='$p_uuid'")" = 0 ] ||
+	fail "process into a durable journal: a controller row"
+(cd "$d" && "$mmig" import --quiet --durability process --journal pj p.json) ||
+	fail "process mode in a journal of its own"
+ok
+
 # ---- malformed descriptions: exit 2, the message, nothing left -----------
 # Each case: a name, a sed expression applied to the valid description, and
 # a fragment of the message that must name the problem.

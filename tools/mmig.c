@@ -140,7 +140,9 @@ usage_import(FILE *out)
 		"  --durability MODE     durable (default): survives power "
 		"loss;\n"
 		"                        process: survives a killed process, "
-		"no fsync\n"
+		"no fsync;\n"
+		"                        a journal holds migrations of one "
+		"durability\n"
 		"  --policy POLICY       on SIGINT/SIGTERM: rollback (default) "
 		"undoes the\n"
 		"                        import; pause stops it, resumable "
@@ -171,8 +173,10 @@ usage_import(FILE *out)
 		"  1  failed and rolled back: nothing of this import is left.  "
 		"Also when it\n"
 		"     was refused before it started (the journal cannot be "
-		"opened, or a\n"
-		"     migration of the same model is in flight), and with "
+		"opened, holds\n"
+		"     migrations of the other durability, or a migration of "
+		"the same model\n"
+		"     is in flight), and with "
 		"--test-rollback\n"
 		"     when the databases differ after the rollback\n"
 		"  2  usage error, including a description that cannot be "
@@ -729,8 +733,8 @@ exit_for(enum mmig_outcome o)
 	case MMIG_OUTCOME_COMMITTED:
 		return EXIT_COMMITTED;
 	case MMIG_OUTCOME_ROLLED_BACK:
+	case MMIG_OUTCOME_NONE: /* refused before it started */
 		return EXIT_FAILED;
-	case MMIG_OUTCOME_NONE:
 	case MMIG_OUTCOME_NEEDS_ATTENTION:
 	case MMIG_OUTCOME_PAUSED:
 	case MMIG_OUTCOME_INTERRUPTED:

@@ -112,6 +112,11 @@ MMIG_EXPORT const char *mmig_coordinator_errmsg(const struct mmig_coordinator *c
  * (it could not record the rollback) and returns the journal's error: the
  * migration is left for recovery, and this coordinator refuses further
  * performs (MMIG_EPOISONED).
+ *
+ * A journal holds migrations of one durability, fixed by its first: an
+ * unsynced process-mode commit could take durable migrations down with it
+ * in a power cut.  Perform with the other durability returns MMIG_EINVAL
+ * before anything is written or run (outcome MMIG_OUTCOME_NONE).
  */
 MMIG_EXPORT void mmig_coordinator_set_journal(struct mmig_coordinator *c,
 					      struct mmig_journal *j,
