@@ -217,3 +217,27 @@ steps_add(struct mmig_coordinator *c, const struct mmig_registry *r, int n)
 	}
 	return MMIG_OK;
 }
+
+long long
+steps_query(const char *path, const char *sql)
+{
+	sqlite3_stmt *st;
+	sqlite3 *db;
+	long long v = -1;
+
+	if (access(path, F_OK) != 0)
+		return 0;
+	if (sqlite3_open(path, &db) != SQLITE_OK) {
+		sqlite3_close(db);
+		return -2;
+	}
+	if (sqlite3_prepare_v2(db, sql, -1, &st, NULL) == SQLITE_OK) {
+		if (sqlite3_step(st) == SQLITE_ROW)
+			v = sqlite3_column_int64(st, 0);
+		sqlite3_finalize(st);
+	} else {
+		v = 0; /* no such table: nothing committed */
+	}
+	sqlite3_close(db);
+	return v;
+}

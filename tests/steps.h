@@ -51,4 +51,10 @@ struct mmig_error *steps_ctor(void *arg, void **self);
 int steps_add(struct mmig_coordinator *c, const struct mmig_registry *r,
 	      int n);
 
+/* The first column of @p sql's first row, as an integer, on the database
+ * at @p path (the steps' controller database, say): 0 when the file or the
+ * table is not there (nothing committed), -1 when there is no row, -2 when
+ * the file cannot be opened. */
+long long steps_query(const char *path, const char *sql);
+
 #endif

@@ -214,26 +214,6 @@ recover_now(struct fixture *f)
 	return rc;
 }
 
-static long long
-query(const char *path, const char *sql)
-{
-	sqlite3 *db;
-	sqlite3_stmt *st;
-	long long v = -1;
-
-	if (access(path, F_OK) != 0)
-		return 0;
-	assert_int_equal(sqlite3_open(path, &db), SQLITE_OK);
-	if (sqlite3_prepare_v2(db, sql, -1, &st, NULL) == SQLITE_OK) {
-		if (sqlite3_step(st) == SQLITE_ROW)
-			v = sqlite3_column_int64(st, 0);
-		sqlite3_finalize(st);
-	} else {
-		v = 0; /* no such table: nothing committed */
-	}
-	sqlite3_close(db);
-	return v;
-}
 
 struct tally {
 	unsigned trials, committed, rolled_back, violations;
@@ -268,17 +248,17 @@ check_settled(struct fixture *f, struct tally *t, const char *point,
 	assert_int_equal(mmig_journal_list(j, true, &list, &n), MMIG_OK);
 	if (n == 1 && strcmp(list[0].state, "COMMITTED") == 0) {
 		t->committed++;
-		if (query(f->ctl, "SELECT count(*) FROM steps") != N_OPS)
+		if (steps_query(f->ctl, "SELECT count(*) FROM steps") != N_OPS)
 			violation(t, "committed but rows missing", point, k);
-		if (query(f->ctl, "SELECT count(*) FROM tally WHERE what = 'do' "
+		if (steps_query(f->ctl, "SELECT count(*) FROM tally WHERE what = 'do' "
 				  "AND n = 1") != N_OPS)
 			violation(t, "committed but some op's work not exactly "
 				     "once", point, k);
-		if (query(f->mfile, "SELECT count(*) FROM m") != 1)
+		if (steps_query(f->mfile, "SELECT count(*) FROM m") != 1)
 			violation(t, "committed but model data wrong", point, k);
 	} else if (n == 1 && strcmp(list[0].state, "ROLLED_BACK") == 0) {
 		t->rolled_back++;
-		if (query(f->ctl, "SELECT count(*) FROM steps") != 0)
+		if (steps_query(f->ctl, "SELECT count(*) FROM steps") != 0)
 			violation(t, "rolled back but rows left", point, k);
 		if (access(f->mfile, F_OK) == 0)
 			violation(t, "rolled back but model file left", point,
@@ -287,9 +267,9 @@ check_settled(struct fixture *f, struct tally *t, const char *point,
 		violation(t, "more than one migration", point, k);
 	}
 	/* n == 0: the crash came before the first commit; nothing ran. */
-	if (n == 0 && query(f->ctl, "SELECT count(*) FROM steps") != 0)
+	if (n == 0 && steps_query(f->ctl, "SELECT count(*) FROM steps") != 0)
 		violation(t, "rows without any journal record (W)", point, k);
-	if (query(f->ctl, "SELECT count(*) FROM tally WHERE n > 1") != 0)
+	if (steps_query(f->ctl, "SELECT count(*) FROM tally WHERE n > 1") != 0)
 		violation(t, "an op's work or undo committed twice", point, k);
 	mmig_migration_info_free(list, n);
 	mmig_journal_close(j);
@@ -557,7 +537,7 @@ file_hash(const char *path)
 static void
 wait_for_steps(struct fixture *f, long long n)
 {
-	for (int i = 0; i < 500 && query(f->ctl, "SELECT count(*) FROM steps") < n;
+	for (int i = 0; i < 500 && steps_query(f->ctl, "SELECT count(*) FROM steps") < n;
 	     i++)
 		usleep(10000);
 }
@@ -615,7 +595,7 @@ test_recover_live_owner_not_taken_over(void **state)
 	waitpid(pid, &status, 0);
 	assert_true(WIFEXITED(status));
 	assert_int_equal(WEXITSTATUS(status), 0);
-	assert_int_equal(query(f->ctl, "SELECT count(*) FROM steps"), N_OPS);
+	assert_int_equal(steps_query(f->ctl, "SELECT count(*) FROM steps"), N_OPS);
 }
 
 /*
@@ -635,7 +615,7 @@ test_recover_retries_in_the_same_process_after_a_failure(void **state)
 
 	wipe(f);
 	assert_true(crash_child(MMIG_FAULT_OP_EXECUTE, 2, run_migration));
-	assert_int_equal(query(f->ctl, "SELECT count(*) FROM steps"), 1);
+	assert_int_equal(steps_query(f->ctl, "SELECT count(*) FROM steps"), 1);
 	open_all(f, &j, &r, -1);
 	mmig__fault_arm(MMIG_FAULT_RECOVER_FENCED, 1, MMIG_FAULT_EIO);
 	assert_int_equal(mmig_recover(j, r, &o, &s), MMIG_OK);
@@ -652,7 +632,7 @@ test_recover_retries_in_the_same_process_after_a_failure(void **state)
 	assert_int_equal(s->n, 1);
 	assert_int_equal(s->items[0].action, MMIG_RECOVER_ROLLED_BACK);
 	mmig_recover_summary_free(s);
-	assert_int_equal(query(f->ctl, "SELECT count(*) FROM steps"), 0);
+	assert_int_equal(steps_query(f->ctl, "SELECT count(*) FROM steps"), 0);
 	mmig_journal_close(j);
 	mmig_registry_free(r);
 }
@@ -701,7 +681,7 @@ test_recover_leaves_what_this_process_runs(void **state)
 	close(go[0]);
 	close(go[1]);
 	assert_int_equal(d.rc, MMIG_OK);
-	assert_int_equal(query(f->ctl, "SELECT count(*) FROM steps"), N_OPS);
+	assert_int_equal(steps_query(f->ctl, "SELECT count(*) FROM steps"), N_OPS);
 	mmig_journal_close(d.j);
 	mmig_registry_free(r);
 }
@@ -778,7 +758,7 @@ test_recover_failed_rollback_needs_attention_then_retry(void **state)
 	snprintf(id, sizeof(id), "%s", s->items[0].id);
 	mmig_recover_summary_free(s);
 	/* ops 4..2 and 0 were undone, 1 was not */
-	assert_int_equal(query(f->ctl, "SELECT group_concat(op) FROM steps"),
+	assert_int_equal(steps_query(f->ctl, "SELECT group_concat(op) FROM steps"),
 			 1);
 	/* a plain recover leaves it to the operator */
 	assert_int_equal(mmig_recover(j, r, &o, &s), MMIG_OK);
@@ -848,7 +828,7 @@ test_recover_paused_left_alone_then_resumed_by_id(void **state)
 	mmig_recover_summary_free(s);
 	mmig_journal_close(j);
 	mmig_registry_free(r);
-	assert_int_equal(query(f->ctl, "SELECT count(*) FROM steps"), N_OPS);
+	assert_int_equal(steps_query(f->ctl, "SELECT count(*) FROM steps"), N_OPS);
 }
 
 static void
@@ -864,14 +844,14 @@ test_recover_resume_does_not_redo_committed_transactions(void **state)
 	recover_policy = MMIG_POLICY_RESUME;
 	wipe(f);
 	assert_true(crash_child(MMIG_FAULT_DB_COMMITTED, 3, run_migration));
-	assert_int_equal(query(f->ctl, "SELECT n FROM tally WHERE op = 2 AND "
+	assert_int_equal(steps_query(f->ctl, "SELECT n FROM tally WHERE op = 2 AND "
 				       "what = 'do'"),
 			 1);
 	assert_int_equal(recover_now(f), MMIG_OK);
 	check_settled(f, &t, "resume after DB commit", 3);
 	assert_int_equal(t.violations, 0);
 	assert_int_equal(t.committed, 1);
-	assert_int_equal(query(f->ctl, "SELECT n FROM tally WHERE op = 2 AND "
+	assert_int_equal(steps_query(f->ctl, "SELECT n FROM tally WHERE op = 2 AND "
 				       "what = 'do'"),
 			 1);
 }
@@ -903,8 +883,8 @@ test_recover_stale_owner_fenced_out(void **state)
 	waitpid(pid, &status, 0);
 	assert_true(WIFEXITED(status));
 	assert_int_equal(WEXITSTATUS(status), 0);
-	assert_int_equal(query(f->ctl, "SELECT count(*) FROM steps"), 0);
-	assert_int_equal(query(f->ctl, "SELECT count(*) FROM tally WHERE op = 2"),
+	assert_int_equal(steps_query(f->ctl, "SELECT count(*) FROM steps"), 0);
+	assert_int_equal(steps_query(f->ctl, "SELECT count(*) FROM tally WHERE op = 2"),
 			 0);
 }
 

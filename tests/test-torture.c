@@ -511,26 +511,6 @@ violation(struct tally *t, enum check c, const char *where)
 	t->by_check[c]++;
 }
 
-static long long
-query(const char *path, const char *sql)
-{
-	sqlite3 *db;
-	sqlite3_stmt *st;
-	long long v = -1;
-
-	if (access(path, F_OK) != 0)
-		return 0;
-	assert_int_equal(sqlite3_open(path, &db), SQLITE_OK);
-	if (sqlite3_prepare_v2(db, sql, -1, &st, NULL) == SQLITE_OK) {
-		if (sqlite3_step(st) == SQLITE_ROW)
-			v = sqlite3_column_int64(st, 0);
-		sqlite3_finalize(st);
-	} else {
-		v = 0; /* no such table: nothing committed */
-	}
-	sqlite3_close(db);
-	return v;
-}
 
 static long long
 queryf(const char *path, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
@@ -544,7 +524,7 @@ queryf(const char *path, const char *fmt, ...)
 	va_start(ap, fmt);
 	vsnprintf(sql, sizeof(sql), fmt, ap);
 	va_end(ap);
-	return query(path, sql);
+	return steps_query(path, sql);
 }
 
 /* One migration's transitions, decoded, in seq order. */
@@ -742,7 +722,7 @@ check_one(struct fixture *f, struct tally *t, struct mmig_journal *j,
 		    queryf(f->ctl, "SELECT count(*) FROM tally WHERE model = "
 				   "'%s' AND what = 'do' AND n = 1", uuid) !=
 			    N_OPS ||
-		    query(mfile, "SELECT count(*) FROM m") != 1)
+		    steps_query(mfile, "SELECT count(*) FROM m") != 1)
 			violation(t, CHECK_COMMITTED_DATA, where);
 		for (int i = 0; i < N_OPS; i++)
 			if (last[i] != 'X')
@@ -787,7 +767,7 @@ check_settled(struct fixture *f, struct tally *t, const char *where)
 	assert_int_equal(mmig_journal_list(j, true, &list, &n), MMIG_OK);
 	for (size_t i = 0; i < n; i++)
 		check_one(f, t, j, &list[i], where);
-	if (n == 0 && query(f->ctl, "SELECT count(*) FROM steps") > 0)
+	if (n == 0 && steps_query(f->ctl, "SELECT count(*) FROM steps") > 0)
 		violation(t, CHECK_WRITE_AHEAD, where);
 	mmig_migration_info_free(list, n);
 	mmig_journal_close(j);

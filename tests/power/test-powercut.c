@@ -47,6 +47,7 @@
  * valgrind build: an LD_PRELOAD shim does not mix with their runtimes).
  */
 #include "image.h"
+#include "../steps.h"
 #include "powercut.h"
 
 #include <mmig/mmig.h>
@@ -360,29 +361,6 @@ prepare_base(struct suite *s, const char *dir)
 
 /* ---- the databases ---------------------------------------------------------- */
 
-static long long
-query(const char *path, const char *sql)
-{
-	sqlite3_stmt *st;
-	sqlite3 *db;
-	long long v = -1;
-
-	if (access(path, F_OK) != 0)
-		return 0;
-	if (sqlite3_open(path, &db) != SQLITE_OK) {
-		sqlite3_close(db);
-		return -2;
-	}
-	if (sqlite3_prepare_v2(db, sql, -1, &st, NULL) == SQLITE_OK) {
-		if (sqlite3_step(st) == SQLITE_ROW)
-			v = sqlite3_column_int64(st, 0);
-		sqlite3_finalize(st);
-	} else {
-		v = 0; /* no such table: nothing committed */
-	}
-	sqlite3_close(db);
-	return v;
-}
 
 /* A hash of every row of every table but the markers' (0: no file). */
 static uint64_t
@@ -512,15 +490,15 @@ check(struct suite *s, const char *dir, int rec_status, enum report rep1,
 						    "database is not a clean "
 						    "import's");
 		} else {
-			if (query(ctl, "SELECT count(*) FROM steps") != N_OPS)
+			if (steps_query(ctl, "SELECT count(*) FROM steps") != N_OPS)
 				violation(s, where, "committed, but rows are "
 						    "missing");
-			if (query(ctl, "SELECT count(*) FROM tally WHERE what = "
+			if (steps_query(ctl, "SELECT count(*) FROM tally WHERE what = "
 				       "'do' AND n = 1") != N_OPS)
 				violation(s, where, "committed, but some op's "
 						    "work is not there exactly "
 						    "once");
-			if (query(mfile, "SELECT count(*) FROM m") != 1)
+			if (steps_query(mfile, "SELECT count(*) FROM m") != 1)
 				violation(s, where, "committed, but the model "
 						    "database is wrong");
 		}
@@ -543,12 +521,12 @@ check(struct suite *s, const char *dir, int rec_status, enum report rep1,
 			snprintf(sql, sizeof(sql),
 				 "SELECT count(*) FROM models WHERE uuid = '%s'",
 				 s->model_uuid);
-			if (query(ctl, sql) != 0)
+			if (steps_query(ctl, sql) != 0)
 				violation(s, where, "%s, but the controller "
 						    "row is there",
 					  what);
 		} else {
-			long long left = query(ctl, "SELECT count(*) FROM steps");
+			long long left = steps_query(ctl, "SELECT count(*) FROM steps");
 
 			if (left != 0)
 				violation(s, where, "%s, but %lld op row(s) "
@@ -559,7 +537,7 @@ check(struct suite *s, const char *dir, int rec_status, enum report rep1,
 		}
 	}
 	if (s->w != WL_IMPORT &&
-	    query(ctl, "SELECT count(*) FROM tally WHERE n > 1") != 0)
+	    steps_query(ctl, "SELECT count(*) FROM tally WHERE n > 1") != 0)
 		violation(s, where, "an op's work or undo committed twice");
 	for (int k = 0; k < 2; k++) {
 		enum report rep = k ? rep2 : rep1;
