@@ -182,7 +182,8 @@ steps_registry(int n, int skip)
 		step_vts[i] = (struct mmig_op_vtable){
 			.name = step_names[i],
 			.version = 1,
-			.flags = steps_knobs.idempotent ? MMIG_OP_IDEMPOTENT : 0,
+			.flags =
+				steps_knobs.idempotent ? MMIG_OP_IDEMPOTENT : 0,
 			.setup = step_setup,
 			.execute = step_execute,
 			.rollback = step_rollback,
@@ -203,8 +204,8 @@ steps_add(struct mmig_coordinator *c, const struct mmig_registry *r, int n)
 {
 	for (int i = 0; i < n; i++) {
 		struct mmig_op op;
-		struct mmig_error *err = mmig_registry_build(r, step_names[i],
-							     1, &op);
+		struct mmig_error *err =
+			mmig_registry_build(r, step_names[i], 1, &op);
 
 		if (err) {
 			mmig_error_free(err);

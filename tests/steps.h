@@ -27,7 +27,7 @@ struct steps_knobs {
 	int fail_execute_of;  /* this op's execute fails after its work; -1 */
 	int fail_rollback_of; /* this op's rollback fails; -1 */
 	int block_in_op;      /* this op's execute first reads a byte from */
-	int block_fd;         /* block_fd (the test says go); -1: none */
+	int block_fd;	      /* block_fd (the test says go); -1: none */
 	/* Called after an execute ('X') or rollback ('R') succeeded. */
 	void (*done)(char what, const char *model_uuid, int op);
 };
@@ -48,8 +48,7 @@ struct mmig_error *steps_ctor(void *arg, void **self);
 
 /* Build ops 0 .. @p n - 1 from @p r and add them to @p c.  @return
  * MMIG_OK, or MMIG_EUNKNOWNOP when @p r lacks one. */
-int steps_add(struct mmig_coordinator *c, const struct mmig_registry *r,
-	      int n);
+int steps_add(struct mmig_coordinator *c, const struct mmig_registry *r, int n);
 
 /* The first column of @p sql's first row, as an integer, on the database
  * at @p path (the steps' controller database, say): 0 when the file or the

@@ -250,8 +250,9 @@ check_settled(struct fixture *f, struct tally *t, const char *point,
 		t->committed++;
 		if (steps_query(f->ctl, "SELECT count(*) FROM steps") != N_OPS)
 			violation(t, "committed but rows missing", point, k);
-		if (steps_query(f->ctl, "SELECT count(*) FROM tally WHERE what = 'do' "
-				  "AND n = 1") != N_OPS)
+		if (steps_query(f->ctl,
+				"SELECT count(*) FROM tally WHERE what = 'do' "
+				"AND n = 1") != N_OPS)
 			violation(t, "committed but some op's work not exactly "
 				     "once", point, k);
 		if (steps_query(f->mfile, "SELECT count(*) FROM m") != 1)
@@ -537,7 +538,8 @@ file_hash(const char *path)
 static void
 wait_for_steps(struct fixture *f, long long n)
 {
-	for (int i = 0; i < 500 && steps_query(f->ctl, "SELECT count(*) FROM steps") < n;
+	for (int i = 0;
+	     i < 500 && steps_query(f->ctl, "SELECT count(*) FROM steps") < n;
 	     i++)
 		usleep(10000);
 }
@@ -595,7 +597,8 @@ test_recover_live_owner_not_taken_over(void **state)
 	waitpid(pid, &status, 0);
 	assert_true(WIFEXITED(status));
 	assert_int_equal(WEXITSTATUS(status), 0);
-	assert_int_equal(steps_query(f->ctl, "SELECT count(*) FROM steps"), N_OPS);
+	assert_int_equal(steps_query(f->ctl, "SELECT count(*) FROM steps"),
+			 N_OPS);
 }
 
 /*
@@ -681,7 +684,8 @@ test_recover_leaves_what_this_process_runs(void **state)
 	close(go[0]);
 	close(go[1]);
 	assert_int_equal(d.rc, MMIG_OK);
-	assert_int_equal(steps_query(f->ctl, "SELECT count(*) FROM steps"), N_OPS);
+	assert_int_equal(steps_query(f->ctl, "SELECT count(*) FROM steps"),
+			 N_OPS);
 	mmig_journal_close(d.j);
 	mmig_registry_free(r);
 }
@@ -758,8 +762,8 @@ test_recover_failed_rollback_needs_attention_then_retry(void **state)
 	snprintf(id, sizeof(id), "%s", s->items[0].id);
 	mmig_recover_summary_free(s);
 	/* ops 4..2 and 0 were undone, 1 was not */
-	assert_int_equal(steps_query(f->ctl, "SELECT group_concat(op) FROM steps"),
-			 1);
+	assert_int_equal(
+		steps_query(f->ctl, "SELECT group_concat(op) FROM steps"), 1);
 	/* a plain recover leaves it to the operator */
 	assert_int_equal(mmig_recover(j, r, &o, &s), MMIG_OK);
 	assert_int_equal(s->items[0].action, MMIG_RECOVER_SKIPPED_ATTENTION);
@@ -828,7 +832,8 @@ test_recover_paused_left_alone_then_resumed_by_id(void **state)
 	mmig_recover_summary_free(s);
 	mmig_journal_close(j);
 	mmig_registry_free(r);
-	assert_int_equal(steps_query(f->ctl, "SELECT count(*) FROM steps"), N_OPS);
+	assert_int_equal(steps_query(f->ctl, "SELECT count(*) FROM steps"),
+			 N_OPS);
 }
 
 static void
@@ -844,15 +849,17 @@ test_recover_resume_does_not_redo_committed_transactions(void **state)
 	recover_policy = MMIG_POLICY_RESUME;
 	wipe(f);
 	assert_true(crash_child(MMIG_FAULT_DB_COMMITTED, 3, run_migration));
-	assert_int_equal(steps_query(f->ctl, "SELECT n FROM tally WHERE op = 2 AND "
-				       "what = 'do'"),
+	assert_int_equal(steps_query(f->ctl,
+				     "SELECT n FROM tally WHERE op = 2 AND "
+				     "what = 'do'"),
 			 1);
 	assert_int_equal(recover_now(f), MMIG_OK);
 	check_settled(f, &t, "resume after DB commit", 3);
 	assert_int_equal(t.violations, 0);
 	assert_int_equal(t.committed, 1);
-	assert_int_equal(steps_query(f->ctl, "SELECT n FROM tally WHERE op = 2 AND "
-				       "what = 'do'"),
+	assert_int_equal(steps_query(f->ctl,
+				     "SELECT n FROM tally WHERE op = 2 AND "
+				     "what = 'do'"),
 			 1);
 }
 
@@ -884,8 +891,9 @@ test_recover_stale_owner_fenced_out(void **state)
 	assert_true(WIFEXITED(status));
 	assert_int_equal(WEXITSTATUS(status), 0);
 	assert_int_equal(steps_query(f->ctl, "SELECT count(*) FROM steps"), 0);
-	assert_int_equal(steps_query(f->ctl, "SELECT count(*) FROM tally WHERE op = 2"),
-			 0);
+	assert_int_equal(
+		steps_query(f->ctl, "SELECT count(*) FROM tally WHERE op = 2"),
+		0);
 }
 
 static void

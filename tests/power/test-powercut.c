@@ -490,11 +490,14 @@ check(struct suite *s, const char *dir, int rec_status, enum report rep1,
 						    "database is not a clean "
 						    "import's");
 		} else {
-			if (steps_query(ctl, "SELECT count(*) FROM steps") != N_OPS)
+			if (steps_query(ctl, "SELECT count(*) FROM steps") !=
+			    N_OPS)
 				violation(s, where, "committed, but rows are "
 						    "missing");
-			if (steps_query(ctl, "SELECT count(*) FROM tally WHERE what = "
-				       "'do' AND n = 1") != N_OPS)
+			if (steps_query(
+				    ctl,
+				    "SELECT count(*) FROM tally WHERE what = "
+				    "'do' AND n = 1") != N_OPS)
 				violation(s, where, "committed, but some op's "
 						    "work is not there exactly "
 						    "once");
@@ -526,7 +529,8 @@ check(struct suite *s, const char *dir, int rec_status, enum report rep1,
 						    "row is there",
 					  what);
 		} else {
-			long long left = steps_query(ctl, "SELECT count(*) FROM steps");
+			long long left =
+				steps_query(ctl, "SELECT count(*) FROM steps");
 
 			if (left != 0)
 				violation(s, where, "%s, but %lld op row(s) "
