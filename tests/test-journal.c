@@ -1090,6 +1090,42 @@ test_journal_holds_one_durability(void **state)
 	mmig_coordinator_free(c);
 }
 
+/*
+ * The rule holds at the first commit too, inside its write transaction:
+ * a migration created while the journal was empty, committed after a
+ * migration of the other durability, is refused and writes nothing.
+ */
+static void
+test_journal_one_durability_checked_at_first_commit(void **state)
+{
+	struct fixture *f = *state;
+	struct mmig_plan_op plan[1] = { { .name = "probe", .version = 1 } };
+	struct mmig_rec_header h = { .model_uuid = "m", .plan = plan,
+				     .n_ops = 1, .durability = MMIG_DURABLE };
+	struct mmig_coordinator *c;
+	struct mmig_error *err = NULL;
+	struct mmig__jmig *jm;
+	char data[200];
+	uint64_t before;
+
+	assert_int_equal(mmig__jmig_create(f->j, &h, &jm, NULL), MMIG_OK);
+	assert_int_equal(mmig__jmig_stage(jm, MMIG_REC_BEGIN, 0, NULL, 0, NULL),
+			 MMIG_OK);
+	c = probe_coordinator(1, MMIG_PROCESS);
+	assert_int_equal(mmig_coordinator_perform(c, NULL, f->scope, &f->model),
+			 MMIG_OK);
+	mmig_coordinator_free(c);
+	snprintf(data, sizeof(data), "%s/data.mdb", f->jdir);
+	before = file_hash(data);
+	assert_int_equal(mmig__jmig_commit(jm, MMIG__SYNC_FULL, &err),
+			 MMIG_EINVAL);
+	assert_non_null(strstr(mmig_error_message(err),
+			       "holds process migrations"));
+	mmig_error_free(err);
+	assert_true(file_hash(data) == before);
+	mmig__jmig_free(jm);
+}
+
 int
 main(void)
 {
@@ -1117,6 +1153,7 @@ main(void)
 		T(test_journal_corrupt_record_refused_and_journal_unchanged),
 		T(test_journal_ids_sort_by_creation_time),
 		T(test_journal_holds_one_durability),
+		T(test_journal_one_durability_checked_at_first_commit),
 #undef T
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
