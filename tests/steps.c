@@ -242,3 +242,18 @@ steps_query(const char *path, const char *sql)
 	sqlite3_close(db);
 	return v;
 }
+
+uint64_t
+steps_file_hash(const char *path)
+{
+	FILE *fp = fopen(path, "rb");
+	uint64_t h = 1469598103934665603ull;
+	int ch;
+
+	if (!fp)
+		return 0;
+	while ((ch = fgetc(fp)) != EOF)
+		h = (h ^ (uint64_t)ch) * 1099511628211ull;
+	fclose(fp);
+	return h;
+}

@@ -1,6 +1,6 @@
 /*
- * tests/steps.h - the operations the crash suites run: recover, torture and
- * the power-cut helper.
+ * tests/steps.h - the operations the crash suites run (recover, torture and
+ * the power-cut helper), and the helpers their checks share.
  *
  * "stepK" (K = 0 .. n-1, version 1).  Execute commits one transaction
  * through the controller database's runner: the row (model, K) in `steps`,
@@ -19,6 +19,7 @@
 #include <mmig/mmig.h>
 
 #include <stdbool.h>
+#include <stdint.h>
 
 #define STEPS_MAX 16
 
@@ -55,5 +56,9 @@ int steps_add(struct mmig_coordinator *c, const struct mmig_registry *r, int n);
  * table is not there (nothing committed), -1 when there is no row, -2 when
  * the file cannot be opened. */
 long long steps_query(const char *path, const char *sql);
+
+/* A hash (FNV-1a) of the file's bytes, 0 when it cannot be read: to show
+ * that a refusal changed nothing. */
+uint64_t steps_file_hash(const char *path);
 
 #endif

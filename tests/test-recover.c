@@ -519,20 +519,6 @@ options(struct fixture *f)
 	};
 }
 
-static uint64_t
-file_hash(const char *path)
-{
-	FILE *fp = fopen(path, "rb");
-	uint64_t h = 1469598103934665603ull;
-	int ch;
-
-	if (!fp)
-		return 0;
-	while ((ch = fgetc(fp)) != EOF)
-		h = (h ^ (uint64_t)ch) * 1099511628211ull;
-	fclose(fp);
-	return h;
-}
 
 /* Wait (up to 5 s) until @p n steps committed. */
 static void
@@ -704,8 +690,8 @@ test_recover_unknown_op_and_version_refused_nothing_changed(void **state)
 	wipe(f);
 	assert_true(crash_child(MMIG_FAULT_OP_EXECUTE, 4, run_migration));
 	snprintf(data, sizeof(data), "%s/data.mdb", f->jdir);
-	jh = file_hash(data);
-	ch = file_hash(f->ctl);
+	jh = steps_file_hash(data);
+	ch = steps_file_hash(f->ctl);
 	/* a registry without step3 */
 	open_all(f, &j, &r, 3);
 	assert_int_equal(mmig_recover(j, r, &o, &s), MMIG_OK);
@@ -735,8 +721,8 @@ test_recover_unknown_op_and_version_refused_nothing_changed(void **state)
 	mmig_journal_close(j);
 	/* nothing was written: the sync recovery starts with aside, the
 	 * journal's bytes and the database's are as they were */
-	assert_true(jh == file_hash(data));
-	assert_true(ch == file_hash(f->ctl));
+	assert_true(jh == steps_file_hash(data));
+	assert_true(ch == steps_file_hash(f->ctl));
 	/* with the right registry it settles */
 	assert_int_equal(recover_now(f), MMIG_OK);
 }
@@ -922,13 +908,13 @@ test_recover_plan_matches_recover_and_writes_nothing(void **state)
 				run_migration));
 	snprintf(data, sizeof(data), "%s/data.mdb", f->jdir);
 	open_all(f, &j, &r, -1);
-	jh = file_hash(data);
-	ch = file_hash(f->ctl);
+	jh = steps_file_hash(data);
+	ch = steps_file_hash(f->ctl);
 	assert_int_equal(mmig_recover_plan(j, r, &o, NULL,
 					   MMIG_RECOVER_MODE_POLICY, &plan),
 			 MMIG_OK);
-	assert_true(jh == file_hash(data));
-	assert_true(ch == file_hash(f->ctl));
+	assert_true(jh == steps_file_hash(data));
+	assert_true(ch == steps_file_hash(f->ctl));
 	assert_int_equal(plan->n, 1);
 	/* killed after the third commit (header + BEGIN 0, DONE 0 + BEGIN 1,
 	 * DONE 1 + BEGIN 2): op 3 is one ahead */

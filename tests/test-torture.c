@@ -1112,20 +1112,6 @@ test_torture_journal_io_errors(void **state)
 
 /* ---- (c) hostile journals ---------------------------------------------------- */
 
-static uint64_t
-file_hash(const char *path)
-{
-	FILE *fp = fopen(path, "rb");
-	uint64_t h = 1469598103934665603ull;
-	int ch;
-
-	if (!fp)
-		return 0;
-	while ((ch = fgetc(fp)) != EOF)
-		h = (h ^ (uint64_t)ch) * 1099511628211ull;
-	fclose(fp);
-	return h;
-}
 
 static int
 crash_b(struct fixture *f)
@@ -1465,9 +1451,9 @@ test_torture_hostile_journals(void **state)
 		rows = (uint64_t)queryf(f->ctl, "SELECT count(*) FROM steps "
 						"WHERE model = '%s'",
 					MODEL_B);
-		model = file_hash(bfile);
-		before.data = file_hash(f->data);
-		ctl = file_hash(f->ctl);
+		model = steps_file_hash(bfile);
+		before.data = steps_file_hash(f->data);
+		ctl = steps_file_hash(f->ctl);
 
 		/* verify names the bad record (an unknown op is only known
 		 * to a registry: verify has none) */
@@ -1504,8 +1490,8 @@ test_torture_hostile_journals(void **state)
 		}
 		mmig_recover_summary_free(s);
 		mmig_journal_close(j);
-		if (file_hash(f->data) != before.data ||
-		    file_hash(f->ctl) != ctl || file_hash(bfile) != model)
+		if (steps_file_hash(f->data) != before.data ||
+		    steps_file_hash(f->ctl) != ctl || steps_file_hash(bfile) != model)
 			fail_msg("%s: a refused recovery changed a file",
 				 damage_names[d]);
 		refused++;
@@ -1535,7 +1521,7 @@ test_torture_hostile_journals(void **state)
 		assert_true((uint64_t)queryf(f->ctl, "SELECT count(*) FROM "
 						     "steps WHERE model = '%s'",
 					     MODEL_B) == rows);
-		assert_true(file_hash(bfile) == model);
+		assert_true(steps_file_hash(bfile) == model);
 		assert_int_equal(queryf(f->ctl, "SELECT count(*) FROM steps "
 						"WHERE model <> '%s'",
 					MODEL_B),
@@ -1573,8 +1559,8 @@ test_torture_truncated_journal(void **state)
 
 		copy_tree(f->snap1, f->dir);
 		assert_int_equal(truncate(f->data, cuts[c]), 0);
-		data = file_hash(f->data);
-		ctl = file_hash(f->ctl);
+		data = steps_file_hash(f->data);
+		ctl = steps_file_hash(f->ctl);
 		pid = fork();
 		if (pid == 0) {
 			struct mmig_journal *j;
@@ -1610,8 +1596,8 @@ test_torture_truncated_journal(void **state)
 			continue;
 		}
 		assert_int_equal(WEXITSTATUS(status), 0);
-		assert_true(file_hash(f->data) == data);
-		assert_true(file_hash(f->ctl) == ctl);
+		assert_true(steps_file_hash(f->data) == data);
+		assert_true(steps_file_hash(f->ctl) == ctl);
 		clean++;
 	}
 	printf("truncated journals: %u refused cleanly, %u crashed, %u not "
