@@ -6,7 +6,8 @@ export DEBIAN_FRONTEND=noninteractive
 packages=(
 	build-essential meson ninja-build pkg-config
 	liblmdb-dev libsqlite3-dev libmsgpack-dev libjansson-dev libxxhash-dev
-	libcmocka-dev
+	libcmocka-dev libcurl4-openssl-dev libssl-dev
+	etcd-server etcd-client
 	sqlite3 lmdb-utils clang valgrind scdoc
 )
 missing=()

@@ -52,7 +52,11 @@ extern "C" {
 	XX(EPAUSED, 19, "paused")                                              \
 	XX(EATTENTION, 20, "needs attention")                                  \
 	XX(EILLEGAL, 21, "illegal transition")                                 \
-	XX(EMODEL, 22, "invalid model description")
+	XX(EMODEL, 22, "invalid model description")                           \
+	XX(EUNREACHABLE, 23, "store unreachable; nothing applied")             \
+	XX(EUNKNOWN, 24, "outcome unknown")                                    \
+	XX(ELEASE, 25, "lease expired")                                        \
+	XX(ECOMPACTED, 26, "revision compacted")
 
 enum mmig_errno {
 #define MMIG_XX_ENUM(name, off, text) MMIG_##name = MMIG_ERRNO_BASE - (off),
