@@ -44,6 +44,8 @@
 
 /* gRPC status codes etcd uses. */
 enum {
+	GRPC_CANCELED = 1,
+	GRPC_UNKNOWN = 2,
 	GRPC_INVALID_ARGUMENT = 3,
 	GRPC_DEADLINE_EXCEEDED = 4,
 	GRPC_NOT_FOUND = 5,
@@ -517,23 +519,30 @@ attempt(struct mmig__etcd *c, size_t i, const char *path, const char *body,
 		return ATTEMPT_UNKNOWN;
 	}
 	err = json_object_get(j, "error");
-	if (json_is_object(err)) /* a streamed answer's error */
-		j = (json_incref(err), json_decref(j), err);
-	if (status == 200 && !json_object_get(j, "code")) {
+	if (json_is_object(err)) {
+		/* A streamed answer's error: {"error": {"grpc_code": N,
+		 * "message": TEXT, ...}}. */
+		if (!get_i64(err, "grpc_code", &gcode) || gcode == 0)
+			gcode = -1;
+		msg = json_string_value(json_object_get(err, "message"));
+	} else if (status == 200 && !json_object_get(j, "code")) {
 		*resp = j;
 		return ATTEMPT_OK;
+	} else {
+		if (!get_i64(j, "code", &gcode) || gcode == 0)
+			gcode = -1;
+		msg = json_string_value(json_object_get(j, "message"));
 	}
-	if (!get_i64(j, "code", &gcode))
-		gcode = -1;
-	msg = json_string_value(json_object_get(j, "message"));
 	if (!msg)
 		msg = json_string_value(json_object_get(j, "error"));
 	if (!msg)
 		msg = "(no message)";
 	*why = mmig__asprintf("HTTP %ld: %s (gRPC code %lld)", status, msg,
 			      (long long)gcode);
+	/* Codes that do not say whether a write went through. */
 	if (gcode == GRPC_UNAVAILABLE || gcode == GRPC_DEADLINE_EXCEEDED ||
-	    gcode == -1 || refused_before_proposal(msg)) {
+	    gcode == GRPC_CANCELED || gcode == GRPC_UNKNOWN || gcode == -1 ||
+	    refused_before_proposal(msg)) {
 		enum attempt a = refused_before_proposal(msg)
 					 ? ATTEMPT_NOT_SENT
 					 : ATTEMPT_UNKNOWN;
@@ -608,20 +617,22 @@ call(struct mmig__etcd *c, const char *what, const char *path,
 				  c->eps[i], why ? why : "?");
 			break;
 		}
-		/* Not applied (or a read): the next endpoint. */
+		/* Not applied (or a read): the next endpoint, after a pause
+		 * once every endpoint has failed in turn. */
 		c->cur = (c->cur + 1) % c->n_eps;
 		tried++;
+		if (mmig__now_mono_ns() +
+			    (tried % c->n_eps == 0 ? (uint64_t)pause * 1000000u
+						   : 0) >=
+		    give_up) {
+			rc = fail(errp, MMIG_EUNREACHABLE,
+				  "etcd %s: no endpoint of %s could serve it, "
+				  "nothing applied; last, %s: %s",
+				  what, c->list, c->eps[last_ep],
+				  last ? last : "?");
+			break;
+		}
 		if (tried % c->n_eps == 0) {
-			if (mmig__now_mono_ns() + (uint64_t)pause * 1000000u >=
-			    give_up) {
-				rc = fail(errp, MMIG_EUNREACHABLE,
-					  "etcd %s: no endpoint of %s could "
-					  "serve it, nothing applied; last, "
-					  "%s: %s",
-					  what, c->list, c->eps[last_ep],
-					  last ? last : "?");
-				break;
-			}
 			sleep_ms(pause);
 			if (pause < 400)
 				pause *= 2;
