@@ -55,8 +55,8 @@ enum {
 };
 
 struct mmig__etcd {
-	char *list;                 /* as given */
-	char *eps[MAX_ENDPOINTS];   /* "host:port" */
+	char *list;		  /* as given */
+	char *eps[MAX_ENDPOINTS]; /* "host:port" */
 	size_t n_eps;
 	size_t cur;
 	struct mmig__etcd_opts opts;
@@ -86,8 +86,7 @@ set_err(struct mmig_error **errp, struct mmig_error *e)
 		mmig_error_free(e);
 }
 
-static int
-fail(struct mmig_error **errp, int code, const char *fmt, ...)
+static int fail(struct mmig_error **errp, int code, const char *fmt, ...)
 	__attribute__((format(printf, 3, 4)));
 
 static int
@@ -239,8 +238,7 @@ on_body(char *p, size_t size, size_t n, void *arg)
 
 /* Parse one "host:port" (optionally "http://host:port", "[v6]:port"). */
 static int
-parse_endpoint(const char *s, size_t len, char **out,
-	       struct mmig_error **errp)
+parse_endpoint(const char *s, size_t len, char **out, struct mmig_error **errp)
 {
 	const char *host, *colon;
 	size_t hlen;
@@ -282,8 +280,8 @@ parse_endpoint(const char *s, size_t len, char **out,
 	port = strtol(portbuf, &end, 10);
 	if (errno || *end || port < 1 || port > 65535)
 		return fail(errp, MMIG_EINVAL,
-			    "etcd endpoint '%.*s': bad port '%s'", (int)len,
-			    s, portbuf);
+			    "etcd endpoint '%.*s': bad port '%s'", (int)len, s,
+			    portbuf);
 	for (size_t i = 0; i < hlen; i++) {
 		unsigned char ch = (unsigned char)host[i];
 
@@ -430,10 +428,10 @@ enum call_kind {
 
 /* What one attempt at one endpoint came to. */
 enum attempt {
-	ATTEMPT_OK,        /* a JSON answer with HTTP 200 */
-	ATTEMPT_NOT_SENT,  /* certainly not applied: try elsewhere */
-	ATTEMPT_UNKNOWN,   /* sent, no usable answer */
-	ATTEMPT_FINAL,     /* etcd's own definite error */
+	ATTEMPT_OK,	  /* a JSON answer with HTTP 200 */
+	ATTEMPT_NOT_SENT, /* certainly not applied: try elsewhere */
+	ATTEMPT_UNKNOWN,  /* sent, no usable answer */
+	ATTEMPT_FINAL,	  /* etcd's own definite error */
 };
 
 /* An etcd error that says the request was refused before it was
@@ -495,8 +493,8 @@ attempt(struct mmig__etcd *c, size_t i, const char *path, const char *body,
 	curl_easy_setopt(c->curl, CURLOPT_POSTFIELDSIZE, (long)strlen(body));
 	crc = curl_easy_perform(c->curl);
 	if (crc != CURLE_OK) {
-		const char *text = c->curl_err[0] ? c->curl_err
-						  : curl_easy_strerror(crc);
+		const char *text =
+			c->curl_err[0] ? c->curl_err : curl_easy_strerror(crc);
 		curl_easy_getinfo(c->curl, CURLINFO_REQUEST_SIZE, &req_size);
 		*why = mmig__strdup(text);
 		if (crc == CURLE_COULDNT_CONNECT ||
@@ -543,9 +541,8 @@ attempt(struct mmig__etcd *c, size_t i, const char *path, const char *body,
 	if (gcode == GRPC_UNAVAILABLE || gcode == GRPC_DEADLINE_EXCEEDED ||
 	    gcode == GRPC_CANCELED || gcode == GRPC_UNKNOWN || gcode == -1 ||
 	    refused_before_proposal(msg)) {
-		enum attempt a = refused_before_proposal(msg)
-					 ? ATTEMPT_NOT_SENT
-					 : ATTEMPT_UNKNOWN;
+		enum attempt a = refused_before_proposal(msg) ? ATTEMPT_NOT_SENT
+							      : ATTEMPT_UNKNOWN;
 		json_decref(j);
 		return a;
 	}
@@ -573,8 +570,7 @@ sleep_ms(unsigned ms)
  */
 static int
 call(struct mmig__etcd *c, const char *what, const char *path,
-     enum call_kind kind, json_t *req, json_t **resp,
-     struct mmig_error **errp)
+     enum call_kind kind, json_t *req, json_t **resp, struct mmig_error **errp)
 {
 	char *body;
 	uint64_t give_up;
@@ -621,8 +617,8 @@ call(struct mmig__etcd *c, const char *what, const char *path,
 		 * once every endpoint has failed in turn. */
 		c->cur = (c->cur + 1) % c->n_eps;
 		tried++;
-		if (mmig__now_mono_ns() +
-			    (tried % c->n_eps == 0 ? (uint64_t)pause * 1000000u
+		if (mmig__now_mono_ns() + (tried % c->n_eps == 0
+						   ? (uint64_t)pause * 1000000u
 						   : 0) >=
 		    give_up) {
 			rc = fail(errp, MMIG_EUNREACHABLE,
@@ -698,8 +694,7 @@ range_json(const struct mmig__etcd_range *r)
 		goto fail;
 	if (r->keys_only && json_object_set_new(o, "keys_only", json_true()))
 		goto fail;
-	if (r->count_only &&
-	    json_object_set_new(o, "count_only", json_true()))
+	if (r->count_only && json_object_set_new(o, "count_only", json_true()))
 		goto fail;
 	return o;
 fail:
@@ -720,8 +715,8 @@ delete_json(const struct mmig__etcd_range *r)
 }
 
 static json_t *
-put_json(const void *key, size_t key_len, const void *value,
-	 size_t value_len, int64_t lease)
+put_json(const void *key, size_t key_len, const void *value, size_t value_len,
+	 int64_t lease)
 {
 	json_t *o = json_object();
 
@@ -852,8 +847,8 @@ mmig__etcd_get(struct mmig__etcd *c, const struct mmig__etcd_range *r,
 
 int
 mmig__etcd_get_each(struct mmig__etcd *c, const struct mmig__etcd_range *r,
-		    size_t page, int (*fn)(void *arg,
-					   const struct mmig__etcd_kv *kv),
+		    size_t page,
+		    int (*fn)(void *arg, const struct mmig__etcd_kv *kv),
 		    void *arg, int64_t *rev_out, struct mmig_error **errp)
 {
 	struct mmig__etcd_range q = *r;
@@ -871,7 +866,8 @@ mmig__etcd_get_each(struct mmig__etcd *c, const struct mmig__etcd_range *r,
 
 		end = mmig__malloc(r->key_len + 1);
 		if (!end)
-			return fail(errp, MMIG_ENOMEM, "etcd range: out of memory");
+			return fail(errp, MMIG_ENOMEM,
+				    "etcd range: out of memory");
 		n = mmig__etcd_prefix_end(r->key, r->key_len, end);
 		q.prefix = false;
 		q.end = end;
@@ -884,7 +880,8 @@ mmig__etcd_get_each(struct mmig__etcd *c, const struct mmig__etcd_range *r,
 		struct mmig__etcd_range_result res;
 		const struct mmig__etcd_kv *lastkv;
 
-		q.limit = (left && (uint64_t)left < page) ? left : (int64_t)page;
+		q.limit =
+			(left && (uint64_t)left < page) ? left : (int64_t)page;
 		rc = mmig__etcd_get(c, &q, &res, errp);
 		if (rc != MMIG_OK)
 			break;
@@ -906,7 +903,8 @@ mmig__etcd_get_each(struct mmig__etcd *c, const struct mmig__etcd_range *r,
 		next = mmig__malloc(lastkv->key_len + 1);
 		if (!next) {
 			mmig__etcd_range_result_free(&res);
-			rc = fail(errp, MMIG_ENOMEM, "etcd range: out of memory");
+			rc = fail(errp, MMIG_ENOMEM,
+				  "etcd range: out of memory");
 			break;
 		}
 		memcpy(next, lastkv->key, lastkv->key_len);
@@ -971,7 +969,7 @@ mmig__etcd_delete(struct mmig__etcd *c, const struct mmig__etcd_range *r,
 
 static const char *const target_names[] = {
 	[MMIG__ETCD_VERSION] = "VERSION", [MMIG__ETCD_CREATE] = "CREATE",
-	[MMIG__ETCD_MOD] = "MOD",         [MMIG__ETCD_VALUE] = "VALUE",
+	[MMIG__ETCD_MOD] = "MOD",	  [MMIG__ETCD_VALUE] = "VALUE",
 	[MMIG__ETCD_LEASE] = "LEASE",
 };
 static const char *const target_fields[] = {
@@ -1227,7 +1225,8 @@ mmig__etcd_lease_grant(struct mmig__etcd *c, int64_t ttl_s, int64_t *id_out,
 		return rc;
 	if (!get_i64(resp, "ID", &id) || !get_i64(resp, "TTL", &ttl) ||
 	    id == 0 || ttl <= 0) {
-		const char *e = json_string_value(json_object_get(resp, "error"));
+		const char *e =
+			json_string_value(json_object_get(resp, "error"));
 
 		rc = fail(errp, MMIG_EJOURNAL, "etcd lease grant at %s: %s",
 			  c->eps[c->cur], e ? e : "bad answer");
@@ -1243,8 +1242,8 @@ mmig__etcd_lease_grant(struct mmig__etcd *c, int64_t ttl_s, int64_t *id_out,
 }
 
 int
-mmig__etcd_lease_keepalive(struct mmig__etcd *c, int64_t id,
-			   int64_t *ttl_out, struct mmig_error **errp)
+mmig__etcd_lease_keepalive(struct mmig__etcd *c, int64_t id, int64_t *ttl_out,
+			   struct mmig_error **errp)
 {
 	json_t *resp, *result;
 	int64_t ttl;
@@ -1331,8 +1330,8 @@ struct mmig__etcd_keeper {
 	/* Under lock. */
 	uint64_t deadline; /* mono ns */
 	bool stopping;
-	bool lost;         /* etcd said the lease is gone */
-	char *why;         /* the last renewal's failure, or NULL */
+	bool lost; /* etcd said the lease is gone */
+	char *why; /* the last renewal's failure, or NULL */
 };
 
 static void
@@ -1493,8 +1492,7 @@ mmig__etcd_keeper_check(struct mmig__etcd_keeper *k, struct mmig_error **errp)
 	pthread_mutex_lock(&k->lock);
 	if (k->lost)
 		rc = fail(errp, MMIG_ELEASE, "etcd lease %llx: %s",
-			  (unsigned long long)k->id,
-			  k->why ? k->why : "gone");
+			  (unsigned long long)k->id, k->why ? k->why : "gone");
 	else if (now + k->margin_ns >= k->deadline) {
 		/* Past the point where we can vouch for it: never again,
 		 * even if a late renewal succeeds, since someone may

@@ -106,7 +106,7 @@ struct mmig__etcd_range {
 	const void *end;
 	size_t end_len;
 	bool prefix;
-	int64_t limit;    /* 0: no limit */
+	int64_t limit;	  /* 0: no limit */
 	int64_t revision; /* 0: the newest */
 	bool keys_only;
 	bool count_only;
@@ -116,8 +116,8 @@ struct mmig__etcd_range_result {
 	int64_t revision; /* the store's revision the read saw (header) */
 	struct mmig__etcd_kv *kvs; /* in key order */
 	size_t n;
-	bool more;        /* limit cut the answer short */
-	int64_t count;    /* keys in the range, limit or not */
+	bool more;     /* limit cut the answer short */
+	int64_t count; /* keys in the range, limit or not */
 };
 
 void mmig__etcd_range_result_free(struct mmig__etcd_range_result *r);
@@ -144,8 +144,8 @@ int mmig__etcd_get(struct mmig__etcd *c, const struct mmig__etcd_range *r,
  * @return as mmig__etcd_get(); MMIG_ECOMPACTED when the snapshot's
  * revision was compacted during the walk (start again at the newest).
  */
-int mmig__etcd_get_each(struct mmig__etcd *c,
-			const struct mmig__etcd_range *r, size_t page,
+int mmig__etcd_get_each(struct mmig__etcd *c, const struct mmig__etcd_range *r,
+			size_t page,
 			int (*fn)(void *arg, const struct mmig__etcd_kv *kv),
 			void *arg, int64_t *rev_out, struct mmig_error **errp);
 
@@ -168,11 +168,11 @@ int mmig__etcd_delete(struct mmig__etcd *c, const struct mmig__etcd_range *r,
 		      int64_t *deleted_out, struct mmig_error **errp);
 
 enum mmig__etcd_target {
-	MMIG__ETCD_VERSION,  /* the key's version: 0 when absent */
-	MMIG__ETCD_CREATE,   /* create_revision: 0 when absent */
-	MMIG__ETCD_MOD,      /* mod_revision: 0 when absent */
-	MMIG__ETCD_VALUE,    /* the value's bytes */
-	MMIG__ETCD_LEASE,    /* the lease the key is attached to, 0: none */
+	MMIG__ETCD_VERSION, /* the key's version: 0 when absent */
+	MMIG__ETCD_CREATE,  /* create_revision: 0 when absent */
+	MMIG__ETCD_MOD,	    /* mod_revision: 0 when absent */
+	MMIG__ETCD_VALUE,   /* the value's bytes */
+	MMIG__ETCD_LEASE,   /* the lease the key is attached to, 0: none */
 };
 
 enum mmig__etcd_result {
@@ -188,7 +188,7 @@ struct mmig__etcd_cmp {
 	size_t key_len;
 	enum mmig__etcd_target target;
 	enum mmig__etcd_result result;
-	int64_t number;    /* VERSION, CREATE, MOD, LEASE */
+	int64_t number;	   /* VERSION, CREATE, MOD, LEASE */
 	const void *value; /* VALUE */
 	size_t value_len;
 };
@@ -213,11 +213,11 @@ struct mmig__etcd_op {
 struct mmig__etcd_op_result {
 	enum mmig__etcd_op_kind kind;
 	struct mmig__etcd_range_result range; /* RANGE */
-	int64_t deleted;                      /* DELETE */
+	int64_t deleted;		      /* DELETE */
 };
 
 struct mmig__etcd_txn_result {
-	bool succeeded;   /* every compare held: the success ops ran */
+	bool succeeded;	  /* every compare held: the success ops ran */
 	int64_t revision; /* the store's revision after the txn */
 	struct mmig__etcd_op_result *results; /* one per op that ran */
 	size_t n;
@@ -264,9 +264,8 @@ int mmig__etcd_compact(struct mmig__etcd *c, int64_t revision,
  *   ttl:       seconds left (@p left_out) and granted (@p granted_out,
  *              may be NULL); MMIG_ELEASE when gone.
  */
-int mmig__etcd_lease_grant(struct mmig__etcd *c, int64_t ttl_s,
-			   int64_t *id_out, int64_t *ttl_out,
-			   struct mmig_error **errp);
+int mmig__etcd_lease_grant(struct mmig__etcd *c, int64_t ttl_s, int64_t *id_out,
+			   int64_t *ttl_out, struct mmig_error **errp);
 int mmig__etcd_lease_keepalive(struct mmig__etcd *c, int64_t id,
 			       int64_t *ttl_out, struct mmig_error **errp);
 int mmig__etcd_lease_revoke(struct mmig__etcd *c, int64_t id,

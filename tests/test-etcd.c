@@ -97,14 +97,15 @@ check_ok(int rc, struct mmig_error *e)
 static struct mmig__etcd_range
 one(const char *key)
 {
-	return (struct mmig__etcd_range){.key = key, .key_len = strlen(key)};
+	return (struct mmig__etcd_range){ .key = key, .key_len = strlen(key) };
 }
 
 static struct mmig__etcd_range
 prefix(const char *key)
 {
-	return (struct mmig__etcd_range){
-		.key = key, .key_len = strlen(key), .prefix = true};
+	return (struct mmig__etcd_range){ .key = key,
+					  .key_len = strlen(key),
+					  .prefix = true };
 }
 
 static void
@@ -150,16 +151,20 @@ ms_since(uint64_t t0)
  * lost), 0 fenced (the owner key changed), or a negative code.
  */
 static int
-append(struct mmig__etcd *c, const char *owner, int64_t epoch,
-       const char *key, const char *val, struct mmig_error **errp)
+append(struct mmig__etcd *c, const char *owner, int64_t epoch, const char *key,
+       const char *val, struct mmig_error **errp)
 {
 	struct mmig__etcd_cmp cmp[] = {
-		{.key = owner, .key_len = strlen(owner),
-		 .target = MMIG__ETCD_CREATE, .result = MMIG__ETCD_EQUAL,
-		 .number = epoch},
-		{.key = key, .key_len = strlen(key),
-		 .target = MMIG__ETCD_VERSION, .result = MMIG__ETCD_EQUAL,
-		 .number = 0},
+		{ .key = owner,
+		  .key_len = strlen(owner),
+		  .target = MMIG__ETCD_CREATE,
+		  .result = MMIG__ETCD_EQUAL,
+		  .number = epoch },
+		{ .key = key,
+		  .key_len = strlen(key),
+		  .target = MMIG__ETCD_VERSION,
+		  .result = MMIG__ETCD_EQUAL,
+		  .number = 0 },
 	};
 	struct mmig__etcd_op put_op = {
 		.kind = MMIG__ETCD_OP_PUT,
@@ -168,8 +173,8 @@ append(struct mmig__etcd *c, const char *owner, int64_t epoch,
 		.value_len = strlen(val),
 	};
 	struct mmig__etcd_op reads[] = {
-		{.kind = MMIG__ETCD_OP_RANGE, .range = one(owner)},
-		{.kind = MMIG__ETCD_OP_RANGE, .range = one(key)},
+		{ .kind = MMIG__ETCD_OP_RANGE, .range = one(owner) },
+		{ .kind = MMIG__ETCD_OP_RANGE, .range = one(key) },
 	};
 	struct mmig__etcd_txn_result res;
 	int rc;
@@ -224,16 +229,21 @@ static int64_t
 claim(struct mmig__etcd *c, const char *owner, const char *me, int64_t lease)
 {
 	struct mmig__etcd_cmp cmp = {
-		.key = owner, .key_len = strlen(owner),
-		.target = MMIG__ETCD_CREATE, .result = MMIG__ETCD_EQUAL,
+		.key = owner,
+		.key_len = strlen(owner),
+		.target = MMIG__ETCD_CREATE,
+		.result = MMIG__ETCD_EQUAL,
 		.number = 0,
 	};
 	struct mmig__etcd_op put_op = {
-		.kind = MMIG__ETCD_OP_PUT, .range = one(owner),
-		.value = me, .value_len = strlen(me), .lease = lease,
+		.kind = MMIG__ETCD_OP_PUT,
+		.range = one(owner),
+		.value = me,
+		.value_len = strlen(me),
+		.lease = lease,
 	};
-	struct mmig__etcd_op read = {
-		.kind = MMIG__ETCD_OP_RANGE, .range = one(owner)};
+	struct mmig__etcd_op read = { .kind = MMIG__ETCD_OP_RANGE,
+				      .range = one(owner) };
 	struct mmig__etcd_txn_result res;
 	struct mmig_error *e = NULL;
 	int64_t epoch = 0;
@@ -246,8 +256,8 @@ claim(struct mmig__etcd *c, const char *owner, const char *me, int64_t lease)
 		assert_int_equal(res.results[0].kind, MMIG__ETCD_OP_PUT);
 	} else {
 		assert_int_equal(res.results[0].range.n, 1);
-		assert_int_not_equal(res.results[0].range.kvs[0].create_revision,
-				     0);
+		assert_int_not_equal(
+			res.results[0].range.kvs[0].create_revision, 0);
 	}
 	mmig__etcd_txn_result_free(&res);
 	return epoch;
@@ -259,9 +269,17 @@ static void
 test_etcd_bad_endpoints_are_refused_by_name(void **state)
 {
 	static const char *const bad[] = {
-		"", "localhost", "localhost:", ":2379", "localhost:0",
-		"localhost:65536", "localhost:12x", "https://localhost:2379",
-		"a:1,b", "a:1,,b:2", "ho st:1",
+		"",
+		"localhost",
+		"localhost:",
+		":2379",
+		"localhost:0",
+		"localhost:65536",
+		"localhost:12x",
+		"https://localhost:2379",
+		"a:1,b",
+		"a:1,,b:2",
+		"ho st:1",
 	};
 	struct mmig__etcd *c;
 	struct mmig_error *e = NULL;
@@ -277,7 +295,9 @@ test_etcd_bad_endpoints_are_refused_by_name(void **state)
 		mmig_error_free(e);
 		e = NULL;
 	}
-	ok(mmig__etcd_open(&c, "http://127.0.0.1:1,[::1]:2,http://h:3/", NULL, &e), e);
+	ok(mmig__etcd_open(&c, "http://127.0.0.1:1,[::1]:2,http://h:3/", NULL,
+			   &e),
+	   e);
 	assert_string_equal(mmig__etcd_endpoint(c), "127.0.0.1:1");
 	mmig__etcd_close(c);
 	mmig__etcd_close(NULL);
@@ -312,7 +332,7 @@ port_of(int fd)
 static int
 loopback_socket(bool do_listen)
 {
-	struct sockaddr_in a = {.sin_family = AF_INET};
+	struct sockaddr_in a = { .sin_family = AF_INET };
 	int fd = socket(AF_INET, SOCK_STREAM, 0);
 
 	assert_true(fd >= 0);
@@ -376,7 +396,7 @@ struct walk {
 	int n;
 	char keys[16][32];
 	const char *write_key; /* written at the first call, if set */
-	bool compact;          /* compact to the newest at the first call */
+	bool compact;	       /* compact to the newest at the first call */
 };
 
 static int
@@ -487,7 +507,7 @@ test_etcd_put_range_paginate_delete(void **state)
 	/* Pages of 2 at one snapshot: a key written during the walk is not
 	 * seen, every other key is, once, in order. */
 	{
-		struct walk w = {.c = c, .write_key = "/t/pr/p/03a"};
+		struct walk w = { .c = c, .write_key = "/t/pr/p/03a" };
 
 		r = prefix("/t/pr/p/");
 		ok(mmig__etcd_get_each(c, &r, 2, walk_fn, &w, &snap, &e), e);
@@ -579,24 +599,27 @@ test_etcd_txn_fences_on_create_revision(void **state)
 	{
 		int64_t mod;
 		struct mmig__etcd_cmp cmp[2];
-		struct mmig__etcd_op op = {.kind = MMIG__ETCD_OP_PUT,
-					   .range = one(owner),
-					   .value = "node-b2",
-					   .value_len = 7};
+		struct mmig__etcd_op op = { .kind = MMIG__ETCD_OP_PUT,
+					    .range = one(owner),
+					    .value = "node-b2",
+					    .value_len = 7 };
 		struct mmig__etcd_txn_result tr;
 
 		r = one(owner);
 		ok(mmig__etcd_get(c, &r, &res, &e), e);
 		mod = res.kvs[0].mod_revision;
 		mmig__etcd_range_result_free(&res);
-		cmp[0] = (struct mmig__etcd_cmp){
-			.key = owner, .key_len = strlen(owner),
-			.target = MMIG__ETCD_MOD, .result = MMIG__ETCD_EQUAL,
-			.number = mod};
-		cmp[1] = (struct mmig__etcd_cmp){
-			.key = owner, .key_len = strlen(owner),
-			.target = MMIG__ETCD_VALUE, .result = MMIG__ETCD_EQUAL,
-			.value = "node-b", .value_len = 6};
+		cmp[0] = (struct mmig__etcd_cmp){ .key = owner,
+						  .key_len = strlen(owner),
+						  .target = MMIG__ETCD_MOD,
+						  .result = MMIG__ETCD_EQUAL,
+						  .number = mod };
+		cmp[1] = (struct mmig__etcd_cmp){ .key = owner,
+						  .key_len = strlen(owner),
+						  .target = MMIG__ETCD_VALUE,
+						  .result = MMIG__ETCD_EQUAL,
+						  .value = "node-b",
+						  .value_len = 6 };
 		ok(mmig__etcd_txn(c, cmp, 2, &op, 1, NULL, 0, &tr, &e), e);
 		assert_true(tr.succeeded);
 		assert_int_equal(tr.n, 1);
@@ -608,14 +631,16 @@ test_etcd_txn_fences_on_create_revision(void **state)
 		assert_int_equal(tr.n, 0);
 		mmig__etcd_txn_result_free(&tr);
 		/* GREATER / LESS on version. */
-		cmp[0] = (struct mmig__etcd_cmp){
-			.key = owner, .key_len = strlen(owner),
-			.target = MMIG__ETCD_VERSION,
-			.result = MMIG__ETCD_GREATER, .number = 1};
-		cmp[1] = (struct mmig__etcd_cmp){
-			.key = owner, .key_len = strlen(owner),
-			.target = MMIG__ETCD_VERSION, .result = MMIG__ETCD_LESS,
-			.number = 3};
+		cmp[0] = (struct mmig__etcd_cmp){ .key = owner,
+						  .key_len = strlen(owner),
+						  .target = MMIG__ETCD_VERSION,
+						  .result = MMIG__ETCD_GREATER,
+						  .number = 1 };
+		cmp[1] = (struct mmig__etcd_cmp){ .key = owner,
+						  .key_len = strlen(owner),
+						  .target = MMIG__ETCD_VERSION,
+						  .result = MMIG__ETCD_LESS,
+						  .number = 3 };
 		ok(mmig__etcd_txn(c, cmp, 2, NULL, 0, NULL, 0, &tr, &e), e);
 		assert_true(tr.succeeded); /* version is 2 */
 		mmig__etcd_txn_result_free(&tr);
@@ -624,10 +649,14 @@ test_etcd_txn_fences_on_create_revision(void **state)
 	/* A txn that writes one key twice is refused as invalid, by name. */
 	{
 		struct mmig__etcd_op ops[2] = {
-			{.kind = MMIG__ETCD_OP_PUT, .range = one("/t/fx/dup"),
-			 .value = "1", .value_len = 1},
-			{.kind = MMIG__ETCD_OP_PUT, .range = one("/t/fx/dup"),
-			 .value = "2", .value_len = 1},
+			{ .kind = MMIG__ETCD_OP_PUT,
+			  .range = one("/t/fx/dup"),
+			  .value = "1",
+			  .value_len = 1 },
+			{ .kind = MMIG__ETCD_OP_PUT,
+			  .range = one("/t/fx/dup"),
+			  .value = "2",
+			  .value_len = 1 },
 		};
 		struct mmig__etcd_txn_result tr;
 		int rc = mmig__etcd_txn(c, NULL, 0, ops, 2, NULL, 0, &tr, &e);
@@ -682,8 +711,7 @@ test_etcd_lease_of_killed_process_expires(void **state)
 
 		close(fds[0]);
 		if (mmig__etcd_open(&cc, endpoints, NULL, NULL) != MMIG_OK ||
-		    mmig__etcd_keeper_start(&k, cc, ttl_s, 0, NULL) !=
-			    MMIG_OK)
+		    mmig__etcd_keeper_start(&k, cc, ttl_s, 0, NULL) != MMIG_OK)
 			_exit(2);
 		id = mmig__etcd_keeper_id(k);
 		if (mmig__etcd_put(cc, key, strlen(key), "child", 5, id, NULL,
@@ -741,9 +769,9 @@ test_etcd_lease_of_killed_process_expires(void **state)
 	mmig_error_free(e);
 	e = NULL;
 	/* A put on the dead lease is refused. */
-	assert_int_equal(mmig__etcd_put(c, key, strlen(key), "x", 1, lease,
-					NULL, &e),
-			 MMIG_ELEASE);
+	assert_int_equal(
+		mmig__etcd_put(c, key, strlen(key), "x", 1, lease, NULL, &e),
+		MMIG_ELEASE);
 	mmig_error_free(e);
 	mmig__etcd_close(c);
 }
@@ -993,7 +1021,7 @@ test_etcd_compaction(void **state)
 		put(c, key, "v", NULL);
 	}
 	{
-		struct walk w = {.c = c, .compact = true};
+		struct walk w = { .c = c, .compact = true };
 		struct mmig__etcd_range p = prefix("/t/cp/w/");
 
 		rc = mmig__etcd_get_each(c, &p, 2, walk_fn, &w, NULL, &e);
