@@ -2,7 +2,8 @@
  * tests/test-etcd.c - the etcd v3 gateway client against a real 3-member
  * cluster: put/range/pagination/delete, txn compare-and-set fencing on an
  * owner key's create_revision, idempotent appends retried after lost
- * answers, a lease kept alive by a child that is then SIGKILLed, failover
+ * answers, a lease kept alive by a child that is then SIGKILLed, an owner
+ * frozen past its TTL that must not write once resumed, failover
  * while one member and then the leader are killed, the whole cluster down,
  * and compaction.
  *
@@ -776,6 +777,117 @@ test_etcd_lease_of_killed_process_expires(void **state)
 	mmig__etcd_close(c);
 }
 
+/*
+ * An owner frozen (SIGSTOP) past its lease's TTL: its lease expires, its
+ * owner key goes, another node claims with a larger epoch.  Resumed, the
+ * owner either finds its deadline passed before its next step (exit 5) or
+ * has its append refused by the epoch compare (exit 6): nothing it writes
+ * after the takeover lands.
+ */
+static void
+test_etcd_frozen_owner_stops_or_is_fenced(void **state)
+{
+	struct mmig__etcd *c = client(endpoints, 0, 0);
+	const char *owner = "/t/fz/owner";
+	struct mmig__etcd_range r = prefix("/t/fz/log/");
+	struct mmig__etcd_range_result res;
+	struct mmig_error *e = NULL;
+	int64_t epoch2, before, deleted, lease2, ttl2;
+	uint64_t t_stop;
+	double takeover_ms = -1;
+	int fds[2], st;
+	pid_t pid;
+	char *v;
+
+	(void)state;
+	assert_int_equal(pipe(fds), 0);
+	pid = fork();
+	assert_true(pid >= 0);
+	if (pid == 0) {
+		struct mmig__etcd *cc = NULL;
+		struct mmig__etcd_keeper *k = NULL;
+		int64_t epoch;
+		char key[64];
+
+		close(fds[0]);
+		if (mmig__etcd_open(&cc, endpoints, NULL, NULL) != MMIG_OK ||
+		    mmig__etcd_keeper_start(&k, cc, 2, 0, NULL) != MMIG_OK)
+			_exit(2);
+		epoch = claim(cc, owner, "node-a", mmig__etcd_keeper_id(k));
+		if (epoch <= 0)
+			_exit(3);
+		if (write(fds[1], &epoch, sizeof(epoch)) != sizeof(epoch))
+			_exit(4);
+		close(fds[1]);
+		for (int i = 0;; i++) {
+			int rc;
+
+			if (mmig__etcd_keeper_check(k, NULL) != MMIG_OK)
+				_exit(5);
+			snprintf(key, sizeof(key), "/t/fz/log/%06d", i);
+			rc = append(cc, owner, epoch, key, "a", NULL);
+			if (rc == 0)
+				_exit(6);
+			if (rc < 0)
+				_exit(7);
+			usleep(20000);
+		}
+	}
+	close(fds[1]);
+	{
+		int64_t epoch1;
+
+		assert_int_equal(read(fds[0], &epoch1, sizeof(epoch1)),
+				 sizeof(epoch1));
+	}
+	close(fds[0]);
+	usleep(300000); /* let it append a few */
+	kill(pid, SIGSTOP);
+	t_stop = mmig__now_mono_ns();
+	r.count_only = true;
+	ok(mmig__etcd_get(c, &r, &res, &e), e);
+	before = res.count;
+	mmig__etcd_range_result_free(&res);
+	assert_true(before > 0);
+
+	/* Node B waits for the owner key to go, then claims. */
+	ok(mmig__etcd_lease_grant(c, 10, &lease2, &ttl2, &e), e);
+	while ((v = get(c, owner, NULL)) != NULL) {
+		free(v);
+		if (ms_since(t_stop) > 30000)
+			fail_msg("owner key still there 30 s after SIGSTOP");
+		usleep(20000);
+	}
+	epoch2 = claim(c, owner, "node-b", lease2);
+	assert_true(epoch2 > 0);
+	takeover_ms = ms_since(t_stop);
+	printf("etcd: frozen owner (TTL 2 s) taken over %.0f ms after "
+	       "SIGSTOP\n",
+	       takeover_ms);
+
+	kill(pid, SIGCONT);
+	assert_int_equal(waitpid(pid, &st, 0), pid);
+	assert_true(WIFEXITED(st));
+	if (WEXITSTATUS(st) != 5 && WEXITSTATUS(st) != 6)
+		fail_msg("frozen owner exited %d", WEXITSTATUS(st));
+	printf("etcd: resumed owner stopped by %s\n",
+	       WEXITSTATUS(st) == 5 ? "its lease deadline check"
+				    : "the epoch compare of its append");
+	/* Nothing of A's landed after the stop; every record predates B. */
+	r.count_only = false;
+	ok(mmig__etcd_get(c, &r, &res, &e), e);
+	assert_int_equal(res.n, before);
+	for (size_t i = 0; i < res.n; i++)
+		assert_true(res.kvs[i].mod_revision < epoch2);
+	mmig__etcd_range_result_free(&res);
+
+	ok(mmig__etcd_lease_revoke(c, lease2, &e), e);
+	assert_null(get(c, owner, NULL));
+	r = prefix("/t/fz/");
+	ok(mmig__etcd_delete(c, &r, &deleted, &e), e);
+	mmig__etcd_close(c);
+}
+
 /* Grant, keepalive, revoke (the keys go with it), and a keeper that
  * vouches for its lease and stops cleanly. */
 static void
@@ -1054,6 +1166,7 @@ main(void)
 		cmocka_unit_test(test_etcd_txn_fences_on_create_revision),
 		cmocka_unit_test(test_etcd_lease_grant_keepalive_revoke),
 		cmocka_unit_test(test_etcd_lease_of_killed_process_expires),
+		cmocka_unit_test(test_etcd_frozen_owner_stops_or_is_fenced),
 		cmocka_unit_test(test_etcd_compaction),
 		cmocka_unit_test(test_etcd_failover_member_then_leader),
 		cmocka_unit_test(test_etcd_all_members_down),
