@@ -139,7 +139,7 @@ cmd_stop() {
 }
 
 cmd_start() {
-	local dir=$1 owner=${2:-} try i all
+	local dir=$1 owner=${2:-} rm_dir=${3:-} try i all
 	have_etcd || die "etcd or etcdctl not installed (Debian etcd-server, etcd-client)"
 	mkdir -p "$dir"
 	all=$(seq 1 $N | tr '\n' ' ')
@@ -162,6 +162,10 @@ cmd_start() {
 				pid=$(cat "$dir/m$i.pid" 2>/dev/null) || continue
 				kill -9 "$pid" 2>/dev/null || true
 			done
+			if [ -n "$rm_dir" ]; then
+				sleep 1
+				rm -rf "$dir"
+			fi
 		) </dev/null >/dev/null 2>&1 &
 		echo $! >"$dir/watcher.pid"
 	fi
@@ -221,7 +225,7 @@ cmd_run() {
 	trap 'exit 130' INT
 	trap 'exit 143' TERM
 	trap 'exit 129' HUP
-	MMIG_ETCD_ENDPOINTS=$(cmd_start "$dir" $$)
+	MMIG_ETCD_ENDPOINTS=$(cmd_start "$dir" $$ rm)
 	export MMIG_ETCD_ENDPOINTS MMIG_ETCD_DIR="$dir"
 	MMIG_ETCD_CLUSTER=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)/$(basename "${BASH_SOURCE[0]}")
 	export MMIG_ETCD_CLUSTER
