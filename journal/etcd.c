@@ -510,6 +510,15 @@ attempt(struct mmig__etcd *c, size_t i, const char *path, const char *body,
 		       JSON_DISABLE_EOF_CHECK, &jerr);
 	if (!j || !json_is_object(j)) {
 		json_decref(j);
+		if (status == 404 || status == 405) {
+			/* Nothing there serves this path: not etcd 3.4 or
+			 * later, or its gateway is off. */
+			*why = mmig__asprintf("HTTP %ld on /v3/%s: not an etcd "
+					      "v3 gateway (etcd >= 3.4 with "
+					      "--enable-grpc-gateway)",
+					      status, path);
+			return ATTEMPT_FINAL;
+		}
 		*why = mmig__asprintf("HTTP %ld, not a JSON object: %.80s",
 				      status, c->body ? c->body : "");
 		/* A proxy or a server in trouble: whether the request got
