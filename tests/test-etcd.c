@@ -957,6 +957,25 @@ test_etcd_lease_grant_keepalive_revoke(void **state)
 	assert_int_equal(mmig__etcd_lease_ttl(c, id, &left, NULL, &e),
 			 MMIG_ELEASE);
 	mmig_error_free(e);
+	e = NULL;
+
+	/* A lease revoked behind the keeper's back: its next renewal finds
+	 * it gone, and check() fails for good, saying so. */
+	ok(mmig__etcd_keeper_start(&k, c, 3, 0, &e), e);
+	ok(mmig__etcd_lease_revoke(c, mmig__etcd_keeper_id(k), &e), e);
+	d0 = mmig__now_mono_ns();
+	while (mmig__etcd_keeper_check(k, &e) == MMIG_OK) {
+		if (ms_since(d0) > 10000)
+			fail_msg("keeper still vouching 10 s after revoke");
+		usleep(20000);
+	}
+	assert_int_equal(mmig_error_code(e), MMIG_ELEASE);
+	assert_non_null(strstr(mmig_error_message(e), "gone"));
+	mmig_error_free(e);
+	e = NULL;
+	assert_int_equal(mmig__etcd_keeper_check(k, &e), MMIG_ELEASE);
+	mmig_error_free(e);
+	mmig__etcd_keeper_stop(k, true); /* revoking a gone lease: quiet */
 	mmig__etcd_close(c);
 }
 
