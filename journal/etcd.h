@@ -244,9 +244,9 @@ int mmig__etcd_txn(struct mmig__etcd *c, const struct mmig__etcd_cmp *cmp,
 /*
  * Compact the history up to @p revision (older revisions become
  * unreadable).  Compacting at or below what is already compacted is not
- * an error.
+ * an error, so a lost answer is simply retried.
  * @return MMIG_OK, MMIG_EINVAL (a future revision), MMIG_EUNREACHABLE,
- * MMIG_EUNKNOWN, MMIG_EJOURNAL.
+ * MMIG_EJOURNAL.
  */
 int mmig__etcd_compact(struct mmig__etcd *c, int64_t revision,
 		       struct mmig_error **errp);
