@@ -7,7 +7,8 @@ packages=(
 	build-essential meson ninja-build pkg-config
 	liblmdb-dev libsqlite3-dev libmsgpack-dev libjansson-dev libxxhash-dev
 	libcmocka-dev
-	sqlite3 lmdb-utils clang valgrind scdoc
+	sqlite3 lmdb-utils clang valgrind scdoc man-db groff-base
+	doxygen bash-completion
 )
 missing=()
 for p in "${packages[@]}"; do
