@@ -1,7 +1,8 @@
 /*
  * mmig/coordinator.h - runs an ordered list of operations as one migration.
  *
- * The baseline contract (DESIGN.md, "Coordinator semantics"):
+ * The baseline contract (docs/DESIGN.md, "Coordinator semantics";
+ * installed as share/doc/libmmig/DESIGN.md):
  *  - perform runs op 0..n-1: setup, execute, then the hook if one is set;
  *  - on the first error at op k it rolls back ops k, k-1, ..., 0 (the failing
  *    op too, since it may have half run), calls every rollback even when one
