@@ -30,6 +30,8 @@ for page in "$api"/man/man3/mmig_op_vtable.3mmig \
 	check "man -l $(basename "$page")" $([ -z "$out" ]; echo $?) "$out"
 done
 
+[ -f "$api/doxygen-warnings.log" ]
+check "Doxygen's warning log exists" $?
 undocumented=$(grep -E '\(function\).* is not documented' \
 	"$api/doxygen-warnings.log")
 check "every public function has a docstring" \
