@@ -70,8 +70,9 @@ table_exists(sqlite3 *db, const char *name)
 	sqlite3_stmt *st;
 	int found = 0;
 
-	if (sqlite3_prepare_v2(db, "SELECT 1 FROM sqlite_master WHERE "
-				   "type = 'table' AND name = ?1",
+	if (sqlite3_prepare_v2(db,
+			       "SELECT 1 FROM sqlite_master WHERE "
+			       "type = 'table' AND name = ?1",
 			       -1, &st, NULL) != SQLITE_OK)
 		return 0;
 	sqlite3_bind_text(st, 1, name, -1, SQLITE_STATIC);
@@ -117,11 +118,13 @@ create_row(sqlite3 *db, void *uuid)
 {
 	struct mmig_error *err;
 
-	err = exec1(db, "CREATE TABLE IF NOT EXISTS ledgers ("
-			"uuid TEXT PRIMARY KEY, status TEXT NOT NULL)",
+	err = exec1(db,
+		    "CREATE TABLE IF NOT EXISTS ledgers ("
+		    "uuid TEXT PRIMARY KEY, status TEXT NOT NULL)",
 		    NULL);
 	if (!err)
-		err = exec1(db, "INSERT OR IGNORE INTO ledgers VALUES (?1, 'new')",
+		err = exec1(db,
+			    "INSERT OR IGNORE INTO ledgers VALUES (?1, 'new')",
 			    uuid);
 	return err;
 }
@@ -130,8 +133,9 @@ static struct mmig_error *
 create_table(sqlite3 *db, void *arg)
 {
 	(void)arg;
-	return exec1(db, "CREATE TABLE IF NOT EXISTS entries ("
-			 "n INTEGER PRIMARY KEY, amount INTEGER NOT NULL)",
+	return exec1(db,
+		     "CREATE TABLE IF NOT EXISTS entries ("
+		     "n INTEGER PRIMARY KEY, amount INTEGER NOT NULL)",
 		     NULL);
 }
 
@@ -200,8 +204,9 @@ fill_batch(sqlite3 *db, void *arg)
 	sqlite3_stmt *st;
 	int rc;
 
-	rc = sqlite3_prepare_v2(db, "INSERT OR IGNORE INTO entries VALUES "
-				    "(?1, ?2)",
+	rc = sqlite3_prepare_v2(db,
+				"INSERT OR IGNORE INTO entries VALUES "
+				"(?1, ?2)",
 				-1, &st, NULL);
 	if (rc != SQLITE_OK)
 		return mmig_error_sqlite(db, rc, "insert entries");
@@ -377,7 +382,9 @@ int
 mmig_plugin_register(struct mmig_registry *r)
 {
 	static const struct mmig_op_vtable *const plan[] = {
-		&create_vt, &fill_vt, &open_vt,
+		&create_vt,
+		&fill_vt,
+		&open_vt,
 	};
 	int rc = MMIG_OK;
 

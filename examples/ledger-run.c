@@ -83,15 +83,33 @@ main(int argc, char **argv)
 
 	while ((opt = getopt_long(argc, argv, "h", longopts, NULL)) != -1) {
 		switch (opt) {
-		case 'p': plugin = optarg; break;
-		case 'j': journal_dir = optarg; break;
-		case 'c': paths.controller_db = optarg; break;
-		case 'm': paths.model_dir = optarg; break;
-		case 'u': uuid = optarg; break;
-		case 'H': hold.op = optarg; break;
-		case 'r': hold.ready = optarg; break;
-		case 'h': usage(stdout); return 0;
-		default: usage(stderr); return 2;
+		case 'p':
+			plugin = optarg;
+			break;
+		case 'j':
+			journal_dir = optarg;
+			break;
+		case 'c':
+			paths.controller_db = optarg;
+			break;
+		case 'm':
+			paths.model_dir = optarg;
+			break;
+		case 'u':
+			uuid = optarg;
+			break;
+		case 'H':
+			hold.op = optarg;
+			break;
+		case 'r':
+			hold.ready = optarg;
+			break;
+		case 'h':
+			usage(stdout);
+			return 0;
+		default:
+			usage(stderr);
+			return 2;
 		}
 	}
 	if (!plugin || !journal_dir || !paths.controller_db ||
@@ -110,7 +128,9 @@ main(int argc, char **argv)
 		 "\"ledger\",\"owner\":\"admin\",\"cloud\":\"example\"}}",
 		 uuid);
 	model = (struct mmig_model){
-		.uuid = uuid, .desc = desc, .desc_len = strlen(desc),
+		.uuid = uuid,
+		.desc = desc,
+		.desc_len = strlen(desc),
 	};
 
 	rc = mmig_registry_new(&reg);
