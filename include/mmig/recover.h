@@ -99,21 +99,23 @@ enum mmig_recover_action {
  *  "skipped-paused", "skipped-attention", "refused", "failed", "paused". */
 MMIG_EXPORT const char *mmig_recover_action_name(enum mmig_recover_action a);
 
+/** One migration in a summary.  Its strings are owned by the summary. */
 struct mmig_recover_item {
-	char id[37];
-	char model_uuid[37];
-	enum mmig_recover_action action;
+	char id[37];                     /**< migration id, UUID text */
+	char model_uuid[37];             /**< the model it migrates */
+	enum mmig_recover_action action; /**< what was (or would be) done */
 	/** Why (for refused, skipped, failed, needs-attention), or NULL. */
 	char *message;
 	/** The steps taken (or planned), in order, one line each:
 	 *  "rollback op 3 units (may have started: one ahead)", ... */
 	char **steps;
-	size_t n_steps;
+	size_t n_steps; /**< lines in @c steps */
 };
 
+/** What a recovery or a plan did, one item per migration looked at. */
 struct mmig_recover_summary {
-	struct mmig_recover_item *items;
-	size_t n;
+	struct mmig_recover_item *items; /**< @c n items, oldest first */
+	size_t n;                        /**< items in @c items */
 	/** Items that are not settled (needs attention, refused, failed). */
 	size_t n_unsettled;
 };
