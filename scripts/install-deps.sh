@@ -8,7 +8,8 @@ packages=(
 	liblmdb-dev libsqlite3-dev libmsgpack-dev libjansson-dev libxxhash-dev
 	libcmocka-dev libcurl4-openssl-dev libssl-dev
 	etcd-server etcd-client
-	sqlite3 lmdb-utils clang valgrind scdoc
+	sqlite3 lmdb-utils clang valgrind scdoc man-db groff-base
+	doxygen bash-completion
 )
 missing=()
 for p in "${packages[@]}"; do

@@ -58,6 +58,7 @@ enum mmig_durability {
 /** @return "durable" or "process"; "?" for anything else. */
 MMIG_EXPORT const char *mmig_durability_name(enum mmig_durability d);
 
+/** How much a log line matters; a sink may drop the lower levels. */
 enum mmig_log_level {
 	MMIG_LOG_DEBUG = 0,
 	MMIG_LOG_INFO = 1,

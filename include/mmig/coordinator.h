@@ -1,7 +1,8 @@
 /*
  * mmig/coordinator.h - runs an ordered list of operations as one migration.
  *
- * The baseline contract (DESIGN.md, "Coordinator semantics"):
+ * The baseline contract (docs/DESIGN.md, "Coordinator semantics";
+ * installed as share/doc/libmmig/DESIGN.md):
  *  - perform runs op 0..n-1: setup, execute, then the hook if one is set;
  *  - on the first error at op k it rolls back ops k, k-1, ..., 0 (the failing
  *    op too, since it may have half run), calls every rollback even when one
@@ -15,6 +16,13 @@
  * context fails the migration at the operation that was about to run
  * ("before operation NAME: context canceled") and rolls back from there.
  * Rollbacks run under a context of their own, never the forward one.
+ *
+ * Threads: a coordinator is used by one thread at a time.  Many coordinators
+ * may perform at once, in threads of one process, sharing one journal (their
+ * commits are grouped).  Every callback -- the operations, the hook, the
+ * logger -- runs on the thread that called perform.  Cancel or pause a
+ * running perform from another thread or a signal handler through its
+ * context (mmig/ctx.h).
  */
 #ifndef MMIG_COORDINATOR_H
 #define MMIG_COORDINATOR_H
@@ -75,6 +83,7 @@ MMIG_EXPORT void mmig_coordinator_set_rollback_timeout(
 
 /**
  * Run the migration.
+ * @param c     the coordinator; at most one perform at a time.
  * @param ctx   cancellation and deadline for the forward run; may be NULL.
  * @param scope the databases; required.
  * @param model passed through to every execute and rollback; required.
@@ -134,10 +143,14 @@ enum mmig_outcome {
 	                                   recovery */
 };
 
+/** @return how the last perform ended (MMIG_OUTCOME_NONE before any, and
+ *  when perform refused to start).  Cannot fail. */
 MMIG_EXPORT enum mmig_outcome
 mmig_coordinator_outcome(const struct mmig_coordinator *c);
 
-/** @return "committed", "rolled-back", ... */
+/** @return "none", "committed", "rolled-back", "needs-attention",
+ *  "paused", "interrupted"; "?" for a value this library does not know.
+ *  A static string. */
 MMIG_EXPORT const char *mmig_outcome_name(enum mmig_outcome o);
 
 /**
@@ -176,6 +189,7 @@ MMIG_EXPORT int mmig_op_checkpoint_now(struct mmig_ctx *ctx, const void *data,
  * the op's transactions are the same ones, in the same order, as in the run
  * that was interrupted (the journal recognises them by their number).
  * @return true and the bytes (valid during the execute) when there is one.
+ * Call it only from the operation's execute, with the context it was given.
  */
 MMIG_EXPORT bool mmig_op_resume_point(struct mmig_ctx *ctx, const void **data,
 				      size_t *len);

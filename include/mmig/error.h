@@ -14,6 +14,10 @@
  * Messages are never truncated: every frame is allocated to its length.
  * When memory runs out, the functions below return a shared static value
  * whose code is MMIG_ENOMEM; mmig_error_free() ignores it.
+ *
+ * Threads: an error value is owned by one thread at a time (it may be handed
+ * over); the functions that only read codes (mmig_strerror(),
+ * mmig_err_name()) may be called from any thread.
  */
 #ifndef MMIG_ERROR_H
 #define MMIG_ERROR_H
@@ -26,7 +30,9 @@
 extern "C" {
 #endif
 
+/** Success. */
 #define MMIG_OK 0
+/** libmmig's own codes are MMIG_ERRNO_BASE - offset, below any -errno. */
 #define MMIG_ERRNO_BASE (-1000)
 
 /* The one table of libmmig's own codes: name, offset, text. */
@@ -80,6 +86,8 @@ struct mmig_error;
  */
 MMIG_EXPORT struct mmig_error *mmig_error_new(int code, const char *fmt, ...)
 	__attribute__((format(printf, 2, 3)));
+/** mmig_error_new() with a va_list; @p ap is consumed.
+ *  @return a value the caller owns; never NULL. */
 MMIG_EXPORT struct mmig_error *mmig_error_newv(int code, const char *fmt,
 					       va_list ap);
 

@@ -20,6 +20,12 @@
  *
  * Caveats: an open journal must not cross fork(); keep the directory on a
  * local filesystem; all threads of a process should share one handle.
+ *
+ * Threads: every function here may be called from any thread on one shared
+ * handle, concurrently (readers run in their own LMDB read transaction,
+ * writers are serialized inside the handle), except mmig_journal_close(),
+ * which must be the last call on the handle, made when no other thread
+ * uses it.  Times are nanoseconds of CLOCK_REALTIME since the Unix epoch.
  */
 #ifndef MMIG_JOURNAL_H
 #define MMIG_JOURNAL_H
@@ -62,14 +68,17 @@ MMIG_EXPORT int mmig_journal_open(struct mmig_journal **out, const char *dir,
 				  const struct mmig_journal_options *opts,
 				  struct mmig_error **errp);
 
-/** Close; every migration handle on it must be finished.  NULL is a no-op. */
+/** Close; every migration handle on it must be finished (no coordinator
+ *  or recovery still using it).  NULL is a no-op. */
 MMIG_EXPORT void mmig_journal_close(struct mmig_journal *j);
 
 /**
  * Force everything committed so far to disk, data and meta page.  Recovery
  * calls it before reading, so it never acts on a commit a power cut could
- * still undo.
- * @return MMIG_OK or MMIG_EJOURNAL.
+ * still undo.  On a read-only handle, fdatasync()s the data file, which
+ * flushes what other processes wrote.
+ * @return MMIG_OK; MMIG_EJOURNAL or -errno (an I/O error) from the sync;
+ * MMIG_ENOMEM (read-only handle).
  */
 MMIG_EXPORT int mmig_journal_sync(struct mmig_journal *j);
 
@@ -83,7 +92,9 @@ struct mmig_journal_stats {
 	uint64_t map_grows; /**< times the map was grown */
 };
 
-/** Counters since open, for tests and benchmarks. */
+/** Counters since open, for tests and benchmarks; @p out is filled in
+ *  (the caller owns it).  Cannot fail.  The counters are read one by one,
+ *  so with concurrent writers they need not be from one instant. */
 MMIG_EXPORT void mmig_journal_get_stats(const struct mmig_journal *j,
 					struct mmig_journal_stats *out);
 
@@ -117,12 +128,21 @@ struct mmig_migration_info {
  * List migrations: those in flight (any state but COMMITTED and
  * ROLLED_BACK), or every one with @p all.  In-flight ones are found through
  * the in-flight index, so the cost does not grow with history.
- * @param[out] out array of @p *n entries; free with
- *             mmig_migration_info_free().
- * @return MMIG_OK, MMIG_ENOMEM or MMIG_EJOURNAL.
+ * A migration whose records cannot be read is still listed, with
+ * @c problem set.
+ * @param j     the journal (read-only or not).
+ * @param all   false: in flight only; true: every migration.
+ * @param[out] out array of @p *n entries, oldest first (ids sort by
+ *             creation time); owned by the caller, free with
+ *             mmig_migration_info_free().  NULL on failure.
+ * @param[out] n the number of entries.
+ * @return MMIG_OK, MMIG_ENOMEM or MMIG_EJOURNAL (an LMDB error), or
+ * MMIG_ECORRUPT when LMDB finds the file itself damaged.
  */
 MMIG_EXPORT int mmig_journal_list(struct mmig_journal *j, bool all,
 				  struct mmig_migration_info **out, size_t *n);
+/** Free an array from mmig_journal_list(): its @p n entries' strings and the
+ *  array.  NULL is a no-op. */
 MMIG_EXPORT void mmig_migration_info_free(struct mmig_migration_info *a,
 					  size_t n);
 /** Free what one entry owns (for mmig_journal_get()); the struct stays. */
@@ -131,7 +151,10 @@ MMIG_EXPORT void mmig_migration_info_clear(struct mmig_migration_info *i);
 /**
  * Find a migration by its id or a unique prefix of it.  Release @p out with
  * mmig_migration_info_clear().
- * @return MMIG_OK, MMIG_ENOTFOUND, MMIG_EINVAL (prefix not unique), ...
+ * @param id  the id (UUID text) or a prefix of it.
+ * @param[out] out filled in on success (its strings owned by @p out).
+ * @return MMIG_OK, MMIG_ENOTFOUND, MMIG_EINVAL (prefix not unique),
+ * MMIG_ENOMEM, MMIG_EJOURNAL, MMIG_ECORRUPT.
  */
 MMIG_EXPORT int mmig_journal_get(struct mmig_journal *j, const char *id,
 				 struct mmig_migration_info *out);
@@ -139,14 +162,24 @@ MMIG_EXPORT int mmig_journal_get(struct mmig_journal *j, const char *id,
 /**
  * Write a migration's header and every transition to @p out as JSON, one
  * object per line: first {"record":"header",...} then one
- * {"record":"transition","seq":N,...} per transition.
- * @return MMIG_OK, MMIG_ENOTFOUND, MMIG_ECORRUPT (the bad record is named in
- * *errp and printed as {"record":"corrupt",...}), ...
+ * {"record":"transition","seq":N,...} per transition.  Times are RFC 3339,
+ * UTC.  Writes nothing to the journal.
+ * @param id  the id or a unique prefix of it.
+ * @param out where the JSON goes (the caller's stream, not closed).
+ * @param[out] errp if not NULL, on failure an error naming the migration
+ *             and record; the caller frees it with mmig_error_free().
+ * @return MMIG_OK, MMIG_ENOTFOUND, MMIG_EINVAL (prefix not unique),
+ * MMIG_ECORRUPT or MMIG_EFORMAT (the bad record is named in *errp and
+ * printed as {"record":"corrupt",...}; what is readable is still printed),
+ * MMIG_ENOMEM, MMIG_EJOURNAL.
  */
 MMIG_EXPORT int mmig_journal_show(struct mmig_journal *j, const char *id,
 				  FILE *out, struct mmig_error **errp);
 
-/** mmig_journal_show() for every migration, in id order. */
+/** mmig_journal_show() for every migration, in id order.  A bad record does
+ *  not stop the others from being printed.
+ *  @return MMIG_OK, or the first error met (as mmig_journal_show(); *errp
+ *  names its record). */
 MMIG_EXPORT int mmig_journal_dump(struct mmig_journal *j, FILE *out,
 				  struct mmig_error **errp);
 
@@ -155,9 +188,15 @@ MMIG_EXPORT int mmig_journal_dump(struct mmig_journal *j, FILE *out,
  * each migration's transitions fold legally, the status's state agrees with
  * the fold, and the in-flight index lists exactly the migrations not final.
  * Each problem is passed to @p report (a line naming migration and record).
+ * Reads everything in one read transaction and writes nothing.
+ * @param j       the journal (read-only or not).
+ * @param report  called once per problem, on the calling thread, with a
+ *                message valid only during the call; may be NULL.
+ * @param arg     passed to @p report.
  * @param[out] n_problems the count.
  * @return MMIG_OK when the journal could be read (problems or not),
- * otherwise an error code.
+ * otherwise MMIG_ENOMEM, MMIG_EJOURNAL or MMIG_ECORRUPT (LMDB found the
+ * file itself damaged).
  */
 MMIG_EXPORT int mmig_journal_verify(struct mmig_journal *j,
 				    void (*report)(void *arg, const char *msg),
@@ -167,8 +206,18 @@ MMIG_EXPORT int mmig_journal_verify(struct mmig_journal *j,
  * Delete final (COMMITTED or ROLLED_BACK) migrations whose latest record is
  * older than @p older_than_ns (0: no age limit), keeping the newest
  * @p keep of them whatever their age.  Migrations in flight are never
- * pruned.
- * @param[out] n_pruned how many were deleted.
+ * pruned, nor are migrations whose status record cannot be read (verify
+ * reports those).  Everything is deleted in one write transaction, fully
+ * synced: all of it or none of it.
+ * @param j  a journal opened read-write.
+ * @param older_than_ns  minimum age in nanoseconds of the latest record
+ *           (CLOCK_REALTIME; a time ahead of the clock counts as new).
+ * @param keep  how many of the newest final migrations to keep whatever
+ *           their age; 0 keeps none.
+ * @param[out] n_pruned how many were deleted; 0 on failure.
+ * @return MMIG_OK; MMIG_EINVAL on a read-only handle; MMIG_ENOMEM;
+ * MMIG_EJOURNAL or -errno when LMDB fails (nothing is deleted then).
+ * Thread-safe on a shared handle; serialized with the handle's writers.
  */
 MMIG_EXPORT int mmig_journal_prune(struct mmig_journal *j,
 				   uint64_t older_than_ns, size_t keep,

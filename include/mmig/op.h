@@ -43,12 +43,19 @@ struct mmig_scope;
  * outlive the call it is passed to.
  */
 struct mmig_model {
-	const char *uuid;
-	const void *desc;
-	size_t desc_len;
-	void *data;
+	const char *uuid;     /**< the model's UUID, canonical lower-case */
+	const void *desc;     /**< the description bytes, as given */
+	size_t desc_len;      /**< bytes in @c desc */
+	void *data;           /**< the embedder's parsed form, or NULL */
 };
 
+/**
+ * An operation's code, shared by every instance (normally a static const
+ * that outlives every coordinator and registry using it).  Each callback
+ * gets the instance's @c self and runs on the thread that called perform or
+ * recovery.  A callback returns NULL on success or an error the coordinator
+ * takes ownership of.
+ */
 struct mmig_op_vtable {
 	/** Stable name: the journal records it, recovery looks it up. */
 	const char *name;
@@ -56,18 +63,25 @@ struct mmig_op_vtable {
 	uint32_t version;
 	/** MMIG_OP_IDEMPOTENT, MMIG_OP_RESUMABLE. */
 	unsigned flags;
+	/** Bind to the scope's databases; no side effects.  @p scope is
+	 *  borrowed for the migration. */
 	struct mmig_error *(*setup)(void *self, struct mmig_scope *scope);
+	/** Do the work, its writes through mmig_txn_run(); check @p ctx
+	 *  between units of work. */
 	struct mmig_error *(*execute)(void *self, struct mmig_ctx *ctx,
 				      const struct mmig_model *model);
+	/** Undo it, best effort; safe on an operation that never ran, half
+	 *  ran or ran twice.  @p ctx carries the rollback deadline. */
 	struct mmig_error *(*rollback)(void *self, struct mmig_ctx *ctx,
 				       const struct mmig_model *model);
+	/** Free @p self; called once, when its owner is freed. */
 	void (*destroy)(void *self);
 };
 
 /** An operation instance, as the coordinator holds it. */
 struct mmig_op {
-	const struct mmig_op_vtable *vt;
-	void *self;
+	const struct mmig_op_vtable *vt; /**< the operation's code */
+	void *self;                      /**< the instance */
 };
 
 #ifdef __cplusplus

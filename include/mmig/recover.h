@@ -26,6 +26,12 @@
  * A migration whose plan names an operation or version the registry lacks,
  * or whose records cannot be trusted, is refused with a message and left
  * exactly as it was.
+ *
+ * Threads: these functions may be called from any thread, and several
+ * recoveries (threads or processes) may run at once on one journal: the
+ * claim lets one of them act on each migration.  The operations, the
+ * scope_for_model callback and the logger run on the calling thread.
+ * Recovery blocks for as long as the rollbacks or resumes it runs take.
  */
 #ifndef MMIG_RECOVER_H
 #define MMIG_RECOVER_H
@@ -42,9 +48,10 @@
 extern "C" {
 #endif
 
+/** What mmig_recover() does with a migration in flight. */
 enum mmig_policy {
-	MMIG_POLICY_ROLLBACK = 0,
-	MMIG_POLICY_RESUME = 1,
+	MMIG_POLICY_ROLLBACK = 0, /**< undo it (the default, always safe) */
+	MMIG_POLICY_RESUME = 1,   /**< run it on, where its ops allow */
 };
 
 /** Build the scope for one model (the origin's ScopeForModel). */
@@ -92,37 +99,50 @@ enum mmig_recover_action {
  *  "skipped-paused", "skipped-attention", "refused", "failed", "paused". */
 MMIG_EXPORT const char *mmig_recover_action_name(enum mmig_recover_action a);
 
+/** One migration in a summary.  Its strings are owned by the summary. */
 struct mmig_recover_item {
-	char id[37];
-	char model_uuid[37];
-	enum mmig_recover_action action;
+	char id[37];                     /**< migration id, UUID text */
+	char model_uuid[37];             /**< the model it migrates */
+	enum mmig_recover_action action; /**< what was (or would be) done */
 	/** Why (for refused, skipped, failed, needs-attention), or NULL. */
 	char *message;
 	/** The steps taken (or planned), in order, one line each:
 	 *  "rollback op 3 units (may have started: one ahead)", ... */
 	char **steps;
-	size_t n_steps;
+	size_t n_steps; /**< lines in @c steps */
 };
 
+/** What a recovery or a plan did, one item per migration looked at. */
 struct mmig_recover_summary {
-	struct mmig_recover_item *items;
-	size_t n;
+	struct mmig_recover_item *items; /**< @c n items, oldest first */
+	size_t n;                        /**< items in @c items */
 	/** Items that are not settled (needs attention, refused, failed). */
 	size_t n_unsettled;
 };
 
 /**
- * Settle every orphaned migration by @p opts->policy.
- * @param[out] out the summary (free with mmig_recover_summary_free()).
+ * Settle every orphaned migration by @p opts->policy.  First syncs the
+ * journal (so nothing a power cut could still undo is acted on), then
+ * claims, fences and settles each migration in turn.
+ * @param j    a journal opened read-write (a plan may use a read-only one).
+ * @param r    the operations of every plan in the journal, by name and
+ *             version, and the model loader.  Borrowed for the call.
+ * @param opts the policy and callbacks; borrowed for the call.
+ * @param[out] out the summary, owned by the caller (free with
+ *             mmig_recover_summary_free()); NULL when the journal could not
+ *             be read.  Set even with MMIG_ENOMEM, holding the items done.
  * @return MMIG_OK when the journal could be read and every item was
- * looked at (items may still be unsettled: see n_unsettled); otherwise an
- * error code (the journal could not be read or synced).
+ * looked at (items may still be unsettled: see n_unsettled); otherwise
+ * MMIG_EJOURNAL, MMIG_ECORRUPT, -errno (the sync or a read failed) or
+ * MMIG_ENOMEM.  A failure to settle one migration is its item's action and
+ * message, never the return code.
  */
 MMIG_EXPORT int mmig_recover(struct mmig_journal *j,
 			     const struct mmig_registry *r,
 			     const struct mmig_recover_options *opts,
 			     struct mmig_recover_summary **out);
 
+/** How mmig_recover_one() and mmig_recover_plan() treat the migration. */
 enum mmig_recover_mode {
 	MMIG_RECOVER_MODE_POLICY = 0, /**< as mmig_recover() would */
 	MMIG_RECOVER_MODE_RESUME,     /**< resume (also a PAUSED one) */
@@ -132,8 +152,14 @@ enum mmig_recover_mode {
 };
 
 /**
- * Settle one migration, named by id or a unique prefix of it.
- * @return as mmig_recover(); MMIG_ENOTFOUND for an unknown id.
+ * Settle one migration, named by id or a unique prefix of it, in @p mode:
+ * also a PAUSED or NEEDS_ATTENTION one.  With @p opts->force, take it over
+ * even from a live owner (which is then fenced out).
+ * @param id  the id (UUID text) or a unique prefix of it.
+ * @param[out] out a summary of one item (owned by the caller, free with
+ *             mmig_recover_summary_free()); NULL on failure.
+ * @return as mmig_recover(); MMIG_ENOTFOUND for an unknown id; MMIG_EINVAL
+ * for a prefix that matches several migrations.
  */
 MMIG_EXPORT int mmig_recover_one(struct mmig_journal *j,
 				 const struct mmig_registry *r,
@@ -143,7 +169,12 @@ MMIG_EXPORT int mmig_recover_one(struct mmig_journal *j,
 
 /**
  * What mmig_recover() (or, with @p id, mmig_recover_one() in @p mode)
- * would do, step by step, without writing anything.
+ * would do, step by step, without writing anything: no claim, no record,
+ * no database change.  The items' steps say what would be done.
+ * @param id  NULL for every migration in flight, or an id or prefix.
+ * @param[out] out the summary, owned by the caller (free with
+ *             mmig_recover_summary_free()).
+ * @return as mmig_recover() (with @p id NULL) or mmig_recover_one().
  */
 MMIG_EXPORT int mmig_recover_plan(struct mmig_journal *j,
 				  const struct mmig_registry *r,
@@ -151,6 +182,7 @@ MMIG_EXPORT int mmig_recover_plan(struct mmig_journal *j,
 				  const char *id, enum mmig_recover_mode mode,
 				  struct mmig_recover_summary **out);
 
+/** Free a summary, its items and their strings.  NULL is a no-op. */
 MMIG_EXPORT void mmig_recover_summary_free(struct mmig_recover_summary *s);
 
 #ifdef __cplusplus

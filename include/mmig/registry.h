@@ -13,6 +13,11 @@
  * Plug-ins: a shared object that exports
  *     int mmig_plugin_register(struct mmig_registry *r);
  * adds its operations when loaded with mmig_registry_load_plugin().
+ * Writing one: docs/plugins.md (installed as share/doc/libmmig/plugins.md).
+ *
+ * Threads: fill a registry from one thread (add, load_plugin, set the
+ * loader); once filled it is only read, and recoveries in several threads
+ * may share it.  A plug-in stays loaded until the registry is freed.
  */
 #ifndef MMIG_REGISTRY_H
 #define MMIG_REGISTRY_H
@@ -38,10 +43,12 @@ typedef struct mmig_error *(*mmig_op_ctor_fn)(void *arg, void **self);
 /** Rebuild model->data from the journaled description bytes. */
 typedef struct mmig_error *(*mmig_model_load_fn)(void *arg, const void *desc,
 						  size_t len, void **data);
+/** Free what a mmig_model_load_fn made. */
 typedef void (*mmig_model_unload_fn)(void *arg, void *data);
 
 /** The symbol a plug-in exports; returns MMIG_OK or an error code. */
 typedef int (*mmig_plugin_register_fn)(struct mmig_registry *r);
+/** The name of the function a plug-in exports (a mmig_plugin_register_fn). */
 #define MMIG_PLUGIN_SYMBOL "mmig_plugin_register"
 
 /** @return MMIG_OK or MMIG_ENOMEM; *out is NULL on failure. */
@@ -78,6 +85,11 @@ MMIG_EXPORT struct mmig_error *mmig_registry_build(
 	const struct mmig_registry *r, const char *name, uint32_t version,
 	struct mmig_op *op);
 
+/**
+ * Set how a journaled description becomes model->data for the operations
+ * (replacing any loader set before).  Without one, data is NULL.  @p arg is
+ * passed to both functions and must outlive the registry.  Cannot fail.
+ */
 MMIG_EXPORT void mmig_registry_set_model_loader(struct mmig_registry *r,
 						mmig_model_load_fn load,
 						mmig_model_unload_fn unload,
@@ -87,6 +99,7 @@ MMIG_EXPORT void mmig_registry_set_model_loader(struct mmig_registry *r,
 MMIG_EXPORT struct mmig_error *mmig_registry_load_model(
 	const struct mmig_registry *r, const void *desc, size_t len,
 	void **data);
+/** Release data from mmig_registry_load_model().  NULL data is a no-op. */
 MMIG_EXPORT void mmig_registry_unload_model(const struct mmig_registry *r,
 					    void *data);
 

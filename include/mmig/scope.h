@@ -10,6 +10,12 @@
  * Every connection is put in WAL mode with `synchronous` set from the
  * durability the scope was made with: FULL for MMIG_DURABLE, OFF for
  * MMIG_PROCESS.
+ *
+ * Threads: a scope and its runners belong to one migration and are used by
+ * one thread at a time (SQLite connections are not shared); another
+ * migration, in another thread, gets a scope of its own.  Many processes
+ * and scopes may use the same database files at once: SQLite's locks and
+ * the runner's busy retries order them.
  */
 #ifndef MMIG_SCOPE_H
 #define MMIG_SCOPE_H
@@ -74,6 +80,8 @@ MMIG_EXPORT void mmig_scope_free(struct mmig_scope *scope);
 
 /** @return the paths the scope was made with; owned by the scope. */
 MMIG_EXPORT const char *mmig_scope_controller_path(const struct mmig_scope *s);
+/** @return the model database path; owned by the scope, valid until it is
+ *  freed. */
 MMIG_EXPORT const char *mmig_scope_model_path(const struct mmig_scope *s);
 
 /**
@@ -83,6 +91,10 @@ MMIG_EXPORT const char *mmig_scope_model_path(const struct mmig_scope *s);
  */
 MMIG_EXPORT struct mmig_error *
 mmig_scope_controller_db(struct mmig_scope *s, struct mmig_txn_runner **out);
+/** The runner on the model database, opened (and so the file created) on
+ *  first call, and cached; owned by the scope.
+ *  @return NULL and *out set, or an error (MMIG_EDB, MMIG_ENOMEM) naming the
+ *  file that did not open; the caller frees it. */
 MMIG_EXPORT struct mmig_error *
 mmig_scope_model_db(struct mmig_scope *s, struct mmig_txn_runner **out);
 
@@ -100,10 +112,13 @@ MMIG_EXPORT struct mmig_error *mmig_scope_delete_model(struct mmig_scope *s);
 MMIG_EXPORT bool mmig_uuid_valid(const char *s);
 
 /**
- * The default model deleter: unlink @p path and its "-wal" and "-shm"
- * files.  Files that are already gone are not an error.  The -wal and -shm
- * go first and the first failure stops it, so a stale -wal is never left
- * beside no database (it would be replayed into the next one made there).
+ * The default model deleter: remove @p path and its "-wal" and "-shm"
+ * files.  Files that are already gone are not an error.  Each file is first
+ * renamed to a tombstone beside it, the -wal and -shm before the database,
+ * the directory is synced, then the tombstones are unlinked; the first
+ * failure stops it.  So a stale -wal is never left beside no database (it
+ * would be replayed into the next one made there), and a crash leaves the
+ * files or tombstones that the next call removes.  @p arg is unused.
  * @return NULL, or an error naming the file with code -errno.
  */
 MMIG_EXPORT struct mmig_error *mmig_model_db_remove(void *arg,
