@@ -1035,12 +1035,13 @@ test_import_killed_mid_op_resumes_with_its_own_batches(void **state)
 	int status;
 
 	load_generated(f, 100, 4, 250, 0);
-	/* database commits: create-model 2, config 1, machines 1,
-	 * applications 1, then units 1..10: the 10th is units' 5th */
+	/* database commits: create-model 3 (its controller row, the fenced
+	 * creation of the model database, its schema), config 1, machines 1,
+	 * applications 1, then units 1..10: the 11th is units' 5th */
 	pid = fork();
 	assert_true(pid >= 0);
 	if (pid == 0) {
-		mmig__fault_arm(MMIG_FAULT_DB_COMMITTED, 10, MMIG_FAULT_KILL);
+		mmig__fault_arm(MMIG_FAULT_DB_COMMITTED, 11, MMIG_FAULT_KILL);
 		run(f, &o, NULL, NULL);
 		_exit(0);
 	}
