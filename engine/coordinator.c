@@ -41,8 +41,9 @@
  *   ROLLED_BACK                      fully synced (T)
  *
  * An op's rollback that deletes the model database (through the scope)
- * commits MODEL_DELETED right after the files are gone (scope.c fences the
- * deletion itself by the owner epoch).
+ * stages MODEL_DELETED right after the files are gone; it commits with
+ * that op's UNDO_DONE (scope.c fences the deletion itself by the owner
+ * epoch).
  *
  * A failed rollback is recorded as UNDO_FAIL and the migration ends
  * NEEDS_ATTENTION.  When the journal itself fails nothing more is done: an
@@ -751,8 +752,12 @@ out:
 
 /*
  * The scope deleted the model database (fenced, inside an op's rollback or
- * execute): record it before anything else happens, so that the journal
- * tells recovery and the operator what is gone.
+ * execute): MODEL_DELETED is staged at once and rides on the migration's
+ * next commit -- UNDO_DONE of the op whose rollback deleted it (or its
+ * UNDO_FAIL), at the latest the terminal record -- which costs no sync of
+ * its own.  A crash before that commit loses it together with UNDO_DONE,
+ * so recovery runs the op's rollback again and deletes again: deleting is
+ * idempotent, and the record is made then.
  */
 static struct mmig_error *
 note_model_deleted(void *arg)
@@ -760,7 +765,7 @@ note_model_deleted(void *arg)
 	struct run *r = arg;
 
 	jnote(r, MMIG_REC_MODEL_DELETED, -1, NULL);
-	if (!jcommit(r, MMIG__SYNC_DATA))
+	if (r->jerr)
 		return mmig_error_new(mmig_error_code(r->jerr),
 				      "record MODEL_DELETED: %s",
 				      mmig_error_message(r->jerr));

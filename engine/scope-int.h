@@ -41,7 +41,7 @@ struct mmig__txn_binding {
 	uint64_t txn_no;   /* of the op's latest mmig_txn_run */
 	uint64_t skipped;  /* transactions skipped as already done */
 	/* Called right after mmig_scope_delete_model() removed the model
-	 * database (fenced): the coordinator commits MODEL_DELETED there.
+	 * database (fenced): the coordinator records MODEL_DELETED there.
 	 * NULL: nothing to record.  An error fails the deletion. */
 	struct mmig_error *(*model_deleted)(void *arg);
 	void *model_deleted_arg;

@@ -136,8 +136,9 @@ MMIG_EXPORT const char *mmig_coordinator_errmsg(const struct mmig_coordinator *c
  * With a journal, perform writes the migration's header and BEGIN 0 (fully
  * synced) before op 0 runs; DONE i together with BEGIN i+1 in one commit
  * (one sync) before op i+1 runs; UNDO_DONE i before the rollback of op i-1
- * starts; MODEL_DELETED as soon as an op deleted the model database through
- * the scope; and returns only once COMMITTED or ROLLED_BACK is fully synced.
+ * starts (with MODEL_DELETED when that op's rollback deleted the model
+ * database through the scope); and returns only once COMMITTED or
+ * ROLLED_BACK is fully synced.
  * If the journal itself fails, perform stops at once without rolling back
  * (it could not record the rollback) and returns the journal's error: the
  * migration is left for recovery, and this coordinator refuses further

@@ -114,7 +114,9 @@ mmig_scope_model_db(struct mmig_scope *s, struct mmig_txn_runner **out);
  * inside a transaction on the controller database that first checks the
  * migration's owner epoch there (MMIG_EFENCED for a process that lost the
  * migration: nothing is deleted), and the coordinator records
- * MODEL_DELETED as soon as the files are gone.  The deleter then runs with
+ * MODEL_DELETED once the files are gone (it commits with the op's
+ * UNDO_DONE: a crash before that makes recovery delete again, which is
+ * harmless).  The deleter runs with
  * the controller database's write lock held.
  *
  * The model runner stays valid but has no connection (mmig_txn_run() on it
