@@ -16,6 +16,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "mmig/mmig.h"
 
@@ -505,6 +506,34 @@ test_coordinator_perform_never_calls_the_deleter(void **state)
 	assert_null(strstr(f->calls.logger, "delet"));
 }
 
+/* The same with a journal: a journaled perform, failed or rolled back,
+ * calls no deleter either (the journal's ROLLED_BACK needs none). */
+static void
+test_coordinator_journaled_perform_never_calls_the_deleter(void **state)
+{
+	struct fixture *f = *state;
+	char dir[] = "/tmp/mmig-test-coord-XXXXXX", cmd[128];
+	struct mmig_journal *j;
+
+	assert_non_null(mkdtemp(dir));
+	assert_int_equal(mmig_journal_open(&j, dir, NULL, NULL), MMIG_OK);
+	mmig_coordinator_set_journal(f->c, j, MMIG_PROCESS);
+	add_op(f->c, &f->calls, "a", FAIL_NONE, NULL, &full_vt);
+	add_op(f->c, &f->calls, "b", FAIL_EXECUTE, "boom", &full_vt);
+	assert_int_equal(perform(f, NULL), MMIG_EOP);
+	assert_int_equal(mmig_coordinator_outcome(f->c),
+			 MMIG_OUTCOME_ROLLED_BACK);
+	assert_string_equal(f->calls.log,
+			    "setup:a execute:a hook:a setup:b execute:b "
+			    "rollback:b rollback:a");
+	assert_int_equal(f->calls.deletes, 0);
+	mmig_coordinator_free(f->c);
+	f->c = NULL;
+	mmig_journal_close(j);
+	snprintf(cmd, sizeof(cmd), "rm -rf %s", dir);
+	assert_int_equal(system(cmd), 0);
+}
+
 /* An op that made the model database deletes it in its own rollback,
  * through the deleter the scope hands out (the origin's ModelDeleter). */
 static struct mmig_scope *creator_scope;
@@ -675,6 +704,7 @@ main(void)
 		T(test_coordinator_missing_execute_is_not_implemented),
 		T(test_coordinator_missing_rollback_is_a_noop),
 		T(test_coordinator_perform_never_calls_the_deleter),
+		T(test_coordinator_journaled_perform_never_calls_the_deleter),
 		T(test_coordinator_op_deletes_through_the_scope),
 		T(test_coordinator_deleter_failure_is_that_rollbacks_error),
 		T(test_coordinator_cancel_between_ops),
