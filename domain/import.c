@@ -2,7 +2,8 @@
  * domain/import.c - the reference import: seven operations that write a
  * parsed model description (domain/model.c) into the controller database
  * and the model's own database, their registration, and the scope they run
- * in (with a model deleter that never removes a model it did not create).
+ * in.  The model database is deleted only by create-model's rollback, through
+ * mmig_scope_delete_model(), and only when this migration made it.
  *
  * Every write goes through mmig_txn_run() with prepared statements and bound
  * parameters, so the journal's invariants (markers written in the same
@@ -302,6 +303,86 @@ controller_setup(void *self, struct mmig_scope *scope)
 	return mmig_scope_controller_db(scope, &op->db);
 }
 
+static struct mmig_error *controller_row_ours(struct import_op *op,
+					      const char *uuid, bool *ours);
+
+/*
+ * Is there a model database at the scope's path that is not this
+ * import's?  One with a table of its own (not our markers) belongs to
+ * someone else unless this op made it: in a journaled migration, this
+ * op's forward transaction in this migration (its marker) is there;
+ * without a journal, the controller holds an "importing" row for the model
+ * (create_controller_txn() takes such a row for its own, too).  An import
+ * must never adopt another's database, or its rollback would delete it.
+ * An empty file has nothing to lose.  Read-only, outside the scope, so
+ * that nothing is created here.
+ */
+static struct mmig_error *
+model_db_foreign(struct import_op *op, const char *uuid, bool *foreign)
+{
+	struct mmig_scope *scope = op->scope;
+	const char *path = mmig_scope_model_path(scope);
+	const struct mmig__txn_binding *b = &scope->binding;
+	sqlite3 *db = NULL;
+	sqlite3_stmt *st = NULL;
+	struct mmig_error *err = NULL;
+	struct stat sb;
+	bool tables = false, ours = false;
+	int rc;
+
+	*foreign = false;
+	if (stat(path, &sb) != 0)
+		return NULL;
+	rc = sqlite3_open_v2(path, &db,
+			     SQLITE_OPEN_READONLY | SQLITE_OPEN_NOMUTEX, NULL);
+	if (rc == SQLITE_OK)
+		sqlite3_busy_timeout(db, 5000);
+	if (rc == SQLITE_OK)
+		rc = sqlite3_prepare_v2(db,
+					"SELECT 1 FROM sqlite_master WHERE "
+					"type = 'table' AND name NOT LIKE "
+					"'mmig\\_%' ESCAPE '\\'",
+					-1, &st, NULL);
+	if (rc == SQLITE_OK) {
+		rc = sqlite3_step(st);
+		tables = rc == SQLITE_ROW;
+		if (rc == SQLITE_ROW || rc == SQLITE_DONE)
+			rc = SQLITE_OK;
+		sqlite3_finalize(st);
+		st = NULL;
+	}
+	if (rc == SQLITE_OK && tables && !b->bound) {
+		sqlite3_close_v2(db);
+		db = NULL;
+		err = controller_row_ours(op, uuid, &ours);
+	} else if (rc == SQLITE_OK && tables) {
+		bool markers = false;
+
+		err = table_exists(db, "mmig_applied", &markers);
+		if (!err && markers &&
+		    (rc = sqlite3_prepare_v2(db,
+					     "SELECT 1 FROM mmig_applied WHERE "
+					     "migration = ? AND op = ? AND "
+					     "kind = 'do'",
+					     -1, &st, NULL)) == SQLITE_OK) {
+			bind_text(st, 1, b->migration);
+			sqlite3_bind_int64(st, 2, b->op);
+			rc = sqlite3_step(st);
+			ours = rc == SQLITE_ROW;
+			if (rc == SQLITE_ROW || rc == SQLITE_DONE)
+				rc = SQLITE_OK;
+			sqlite3_finalize(st);
+		}
+	}
+	if (!err && rc != SQLITE_OK)
+		err = mmig_error_sqlite(db, rc, "read");
+	sqlite3_close_v2(db);
+	if (err)
+		return mmig_error_wrap(err, "model database %s", path);
+	*foreign = tables && !ours;
+	return NULL;
+}
+
 static struct mmig_error *
 create_model_execute(void *self, struct mmig_ctx *ctx,
 		     const struct mmig_model *model)
@@ -310,6 +391,7 @@ create_model_execute(void *self, struct mmig_ctx *ctx,
 	struct controller_row row;
 	struct mmig_txn_runner *mdb = NULL;
 	struct mmig_error *err;
+	bool foreign = false;
 
 	err = model_desc(model, &row.d);
 	if (err)
@@ -321,13 +403,26 @@ create_model_execute(void *self, struct mmig_ctx *ctx,
 				      model->uuid, row.d->uuid);
 	row.journaled = mmig__scope_journaled(op->scope);
 	report(op, 0, 1);
+	/* Before anything is written: a model database that is someone
+	 * else's is refused, and so never touched, nor deleted by our
+	 * rollback (which deletes only after our controller row). */
+	err = model_db_foreign(op, row.d->uuid, &foreign);
+	if (!err && foreign)
+		err = mmig_error_new(MMIG_EEXIST,
+				     "model %s already exists: its database "
+				     "%s is not this import's",
+				     row.d->uuid,
+				     mmig_scope_model_path(op->scope));
+	if (err)
+		return err;
 	err = mmig_txn_run(op->db, ctx, create_controller_txn, &row);
 	if (err)
 		return err;
 	/*
 	 * The model database is opened -- and so created -- only now, once
 	 * the controller row is ours: a refused duplicate never opens the
-	 * existing model's database at all.
+	 * existing model's database at all.  In a journaled migration its
+	 * creation is fenced (scope.c): a stale owner cannot make it.
 	 */
 	err = mmig_scope_model_db(op->scope, &mdb);
 	if (!err)
@@ -375,6 +470,59 @@ status_txn(sqlite3 *db, void *arg)
 	return err;
 }
 
+/*
+ * Is the controller's row for @p uuid this import's?  Only an "importing"
+ * row can be; in a journaled migration it must also be this op's (its
+ * marker is in the controller database: another migration of the same
+ * model may be importing it right now).  Without a journal an "importing"
+ * row counts as ours, as in create_controller_txn().  A plain read
+ * outside any transaction: only this migration changes its own row.
+ */
+static struct mmig_error *
+controller_row_ours(struct import_op *op, const char *uuid, bool *ours)
+{
+	sqlite3 *db = mmig_txn_runner_db(op->db);
+	sqlite3_stmt *st = NULL;
+	struct mmig_error *err;
+	bool yes = false;
+	int rc;
+
+	*ours = false;
+	if (!db)
+		return mmig_error_new(MMIG_EDB, "rollback: controller database "
+						"is not open");
+	err = table_exists(db, "models", &yes);
+	if (err || !yes)
+		return err;
+	err = prepare(db,
+		      "SELECT 1 FROM models WHERE uuid = ? "
+		      "AND status = 'importing'",
+		      &st);
+	if (err)
+		return err;
+	bind_text(st, 1, uuid);
+	rc = sqlite3_step(st);
+	if (rc != SQLITE_ROW && rc != SQLITE_DONE)
+		err = mmig_error_sqlite(db, rc, "read models");
+	yes = rc == SQLITE_ROW;
+	sqlite3_finalize(st);
+	if (err || !yes)
+		return err;
+	if (!mmig__scope_journaled(op->scope)) {
+		*ours = true;
+		return NULL;
+	}
+	return mmig__scope_op_committed(op->scope, op->db, ours);
+}
+
+/*
+ * The model database first, then the controller row, so that whether the
+ * database is ours is decided from the row while it is still there: a
+ * crash between the two finds the row again and deletes again (deleting
+ * is idempotent); a crash after both finds no row and deletes nothing.
+ * The deletion goes through mmig_scope_delete_model(), which fences it by
+ * the owner epoch and has the coordinator journal MODEL_DELETED.
+ */
 static struct mmig_error *
 create_model_rollback(void *self, struct mmig_ctx *ctx,
 		      const struct mmig_model *model)
@@ -391,9 +539,16 @@ create_model_rollback(void *self, struct mmig_ctx *ctx,
 		       "AND status = 'importing'",
 		.what = "delete model",
 	};
+	struct mmig_error *err;
+	bool ours = false;
 
 	if (!sc.uuid)
 		return mmig_error_new(MMIG_EINVAL, "rollback: no model uuid");
+	err = controller_row_ours(op, sc.uuid, &ours);
+	if (!err && ours)
+		err = mmig_scope_delete_model(op->scope);
+	if (err)
+		return err;
 	return mmig_txn_run(op->db, ctx, status_txn, &sc);
 }
 
@@ -801,8 +956,8 @@ static const struct mmig_op_vtable create_model_vt = {
 	.destroy = import_op_destroy,
 };
 
-/* The model database operations have no rollback: the model deleter
- * removes the whole database after the rollbacks. */
+/* The model database operations have no rollback: create-model's removes
+ * the whole database, which this import made. */
 static const struct mmig_op_vtable config_vt = {
 	.name = "model-config",
 	.version = 1,
@@ -968,52 +1123,24 @@ mmig_import_add_ops(struct mmig_coordinator *c)
  * The scope and its model deleter
  * ------------------------------------------------------------------------ */
 
-/* Open the controller database without creating it. */
-static int
-controller_open(const char *path, sqlite3 **db)
-{
-	int rc = sqlite3_open_v2(path, db,
-				 SQLITE_OPEN_READWRITE | SQLITE_OPEN_NOMUTEX,
-				 NULL);
-
-	/*
-	 * A connection of our own, outside any migration's transactions:
-	 * waiting out a writer here is right (the runners do their own
-	 * backoff, this one has nothing to retry but one read).
-	 */
-	if (rc == SQLITE_OK)
-		sqlite3_busy_timeout(*db, 5000);
-	return rc;
-}
-
 /*
- * The import's model deleter.  The coordinator calls the scope's deleter
- * after every failed migration, and recovery after every rollback -- also
- * when create-model failed because the model already existed, or was being
- * imported by another migration at that moment.  That model's database is
- * at the very path of this scope, and deleting it would destroy a model
- * this import never touched.  So the database goes only when the
- * controller has no row for the model: by the time the deleter runs, the
- * rollbacks have removed this import's own row, so a row still there is
- * another migration's (or ours, when its undo failed: the database then
- * stays for the retry).  Any doubt (the controller cannot be read) is an
- * error, never a deletion.
+ * The import's model deleter: mmig_model_db_remove(), for a path named
+ * "<uuid>.db" only -- a last guard against removing a file that is no
+ * model database.  Whether the database is this import's is decided by
+ * create-model's rollback, the only caller (through
+ * mmig_scope_delete_model()), before it asks.
  */
 static struct mmig_error *
 import_delete_model(void *arg, const char *path)
 {
-	const struct mmig_import_paths *p = arg;
 	const char *base, *uuid_end;
 	char uuid[37];
-	sqlite3 *db = NULL;
-	sqlite3_stmt *st = NULL;
-	struct mmig_error *err = NULL;
-	bool taken = false;
-	int rc;
+	struct mmig_error *err;
 
-	if (!p || !p->controller_db || !path)
+	(void)arg;
+	if (!path)
 		return mmig_error_new(MMIG_EINVAL,
-				      "delete model database: no paths");
+				      "delete model database: no path");
 	base = strrchr(path, '/');
 	base = base ? base + 1 : path;
 	uuid_end = strstr(base, ".db");
@@ -1029,43 +1156,7 @@ import_delete_model(void *arg, const char *path)
 				      "delete model database %s: not named "
 				      "<uuid>.db",
 				      path);
-	rc = controller_open(p->controller_db, &db);
-	if (rc == SQLITE_CANTOPEN) {
-		/* No controller database: no model can be active. */
-		goto remove;
-	} else if (rc != SQLITE_OK) {
-		err = mmig_error_sqlite(db, rc, "open controller database");
-		goto out;
-	}
-	rc = sqlite3_prepare_v2(db, "SELECT 1 FROM models WHERE uuid = ?", -1,
-				&st, NULL);
-	if (rc != SQLITE_OK) {
-		bool yes = false;
-
-		/* No models table is no model, like no database. */
-		err = table_exists(db, "models", &yes);
-		if (!err && yes)
-			err = mmig_error_sqlite(db, rc,
-						"read controller database");
-		if (err)
-			goto out;
-		goto remove;
-	}
-	bind_text(st, 1, uuid);
-	rc = sqlite3_step(st);
-	if (rc == SQLITE_ROW) {
-		taken = true;
-	} else if (rc != SQLITE_DONE) {
-		err = mmig_error_sqlite(db, rc, "read controller database");
-		goto out;
-	}
-	if (taken)
-		goto out; /* not ours: see above */
-remove:
 	err = mmig_model_db_remove(NULL, path);
-out:
-	sqlite3_finalize(st);
-	sqlite3_close_v2(db);
 	if (err)
 		err = mmig_error_wrap(err, "delete model database %s", path);
 	return err;

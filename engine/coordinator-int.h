@@ -22,8 +22,8 @@ int mmig__coordinator_resume(struct mmig_coordinator *c, struct mmig__jmig *jm,
 			     const struct mmig_model *model, size_t from,
 			     struct mmig_ctx *ctx);
 
-/* Roll back ops @p hi..0 of @p jm, skipping those already undone, delete
- * the model database, record ROLLED_BACK (or NEEDS_ATTENTION). */
+/* Roll back ops @p hi..0 of @p jm, skipping those already undone, and
+ * record ROLLED_BACK (or NEEDS_ATTENTION).  Deletes nothing by itself. */
 int mmig__coordinator_rollback(struct mmig_coordinator *c,
 			       struct mmig__jmig *jm, struct mmig_scope *scope,
 			       const struct mmig_model *model, size_t hi,

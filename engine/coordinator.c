@@ -10,8 +10,15 @@
  *
  * and on the first failure at op k:
  *
- *     log "migration failed" -> rollback k, k-1, ..., 0 (each logged, every
- *     one called even when one fails) -> delete the model database
+ *     log "import failed" -> rollback k, k-1, ..., 0 (each logged, every
+ *     one called even when one fails)
+ *
+ * As in the origin, the coordinator never deletes the model database by
+ * itself: the scope hands mmig_scope_delete_model() to the operations, and
+ * the operation that created the model database deletes it in its own
+ * rollback.  A migration that runs against a model database that already
+ * existed (an upgrade step, a second migration of a live model) must never
+ * lose it because one of its operations failed.
  *
  * Rollbacks get a context of their own (never the forward one, which may be
  * the very thing that was cancelled), with the coordinator's rollback
@@ -31,7 +38,12 @@
  *   rollback k
  *   UNDO_DONE k + UNDO_BEGIN k-1     one commit, before rollback k-1 (C)
  *   ...
- *   MODEL_DELETED + ROLLED_BACK      fully synced (T)
+ *   ROLLED_BACK                      fully synced (T)
+ *
+ * An op's rollback that deletes the model database (through the scope)
+ * stages MODEL_DELETED right after the files are gone; it commits with
+ * that op's UNDO_DONE (scope.c fences the deletion itself by the owner
+ * epoch).
  *
  * A failed rollback is recorded as UNDO_FAIL and the migration ends
  * NEEDS_ATTENTION.  When the journal itself fails nothing more is done: an
@@ -367,7 +379,7 @@ static struct mmig_error *
 op_setup(const struct mmig_op *op, struct mmig_scope *scope)
 {
 	if (!op->vt->setup)
-		return mmig_error_new(MMIG_ENOTIMPL, "not implemented");
+		return mmig_error_new(MMIG_ENOTIMPL, "setup not implemented");
 	return op->vt->setup(op->self, scope);
 }
 
@@ -376,7 +388,7 @@ op_execute(const struct mmig_op *op, struct mmig_ctx *ctx,
 	   const struct mmig_model *model)
 {
 	if (!op->vt->execute)
-		return mmig_error_new(MMIG_ENOTIMPL, "not implemented");
+		return mmig_error_new(MMIG_ENOTIMPL, "execute not implemented");
 	return op->vt->execute(op->self, ctx, model);
 }
 
@@ -476,8 +488,9 @@ terminal_sync(void)
 }
 
 /*
- * Roll back ops k..0 (skipping those the journal says are undone), then
- * delete the model database.  Every rollback is called even when one fails;
+ * Roll back ops k..0 (skipping those the journal says are undone).  Nothing
+ * else: the model database goes only with the rollback of the op that
+ * created it.  Every rollback is called even when one fails;
  * each failure wraps @p err, so the first failure stays at the end of the
  * message and keeps its code.  @p *all_ok says whether everything was undone.
  */
@@ -548,18 +561,6 @@ roll_back(struct run *r, size_t k, struct mmig_error *err, bool *all_ok)
 	if (late >= 0) /* TEST-ONLY BREAK */
 		jnote(r, MMIG_REC_UNDO_DONE, late, NULL);
 	mmig__scope_bind_op(r->scope, -1, false);
-	logf_(c, MMIG_LOG_INFO, "deleting model database");
-	rb_err = mmig_scope_delete_model(r->scope);
-	if (rb_err) {
-		*all_ok = false;
-		logf_(c, MMIG_LOG_ERROR, "delete model database failed: %s",
-		      mmig_error_message(rb_err));
-		err = mmig_error_wrap(err, "delete model database with %s",
-				      mmig_error_message(rb_err));
-		mmig_error_free(rb_err);
-	} else {
-		jnote(r, MMIG_REC_MODEL_DELETED, -1, NULL);
-	}
 	if (*all_ok)
 		jnote(r, MMIG_REC_ROLLED_BACK, -1, NULL);
 	else
@@ -726,8 +727,7 @@ run_forward(struct run *r, struct mmig_ctx *ctx, size_t from)
 		rc = MMIG_OK;
 		goto out;
 	}
-	logf_(c, MMIG_LOG_ERROR, "migration failed: %s",
-	      mmig_error_message(err));
+	logf_(c, MMIG_LOG_ERROR, "import failed: %s", mmig_error_message(err));
 	if (r->jm && mmig_error_code(err) == MMIG_ECANCELED &&
 	    mmig_ctx_pause_requested(ctx)) {
 		/* Paused: nothing is undone; recovery or an operator resumes
@@ -750,12 +750,37 @@ out:
 	return rc;
 }
 
+/*
+ * The scope deleted the model database (fenced, inside an op's rollback or
+ * execute): MODEL_DELETED is staged at once and rides on the migration's
+ * next commit -- UNDO_DONE of the op whose rollback deleted it (or its
+ * UNDO_FAIL), at the latest the terminal record -- which costs no sync of
+ * its own.  A crash before that commit loses it together with UNDO_DONE,
+ * so recovery runs the op's rollback again and deletes again: deleting is
+ * idempotent, and the record is made then.
+ */
+static struct mmig_error *
+note_model_deleted(void *arg)
+{
+	struct run *r = arg;
+
+	jnote(r, MMIG_REC_MODEL_DELETED, -1, NULL);
+	if (r->jerr)
+		return mmig_error_new(mmig_error_code(r->jerr),
+				      "record MODEL_DELETED: %s",
+				      mmig_error_message(r->jerr));
+	return NULL;
+}
+
 /* Bind the scope's runners to the journaled migration (invariant E). */
 static void
 bind_scope(struct run *r)
 {
-	if (r->jm)
-		mmig__scope_bind(r->scope, r->jm->id_text, r->jm->epoch);
+	if (!r->jm)
+		return;
+	mmig__scope_bind(r->scope, r->jm->id_text, r->jm->epoch);
+	r->scope->binding.model_deleted = note_model_deleted;
+	r->scope->binding.model_deleted_arg = r;
 }
 
 int

@@ -17,6 +17,19 @@
  *      the journal may have lost (rule 6/7), and run the decision through
  *      the coordinator with the ops rebuilt and set up in this process.
  * A plan is steps 1-4 with nothing written.
+ *
+ * Recovery deletes nothing by itself: the model database goes only with
+ * the rollback of the op that created it (through mmig_scope_delete_model(),
+ * fenced and journaled), never as a step of its own.
+ *
+ * Settling what needs attention: `rollback ID` of a NEEDS_ATTENTION
+ * migration claims it and rolls back again every op not undone (its
+ * UNDO_BEGIN takes the state back to ROLLING_BACK), whatever failed before
+ * -- an op's undo, or the deletion of the model database inside one.  A
+ * retry that fails again adds the same few records (CLAIMED, UNDO_BEGIN,
+ * UNDO_FAIL, NEEDS_ATTENTION for the op that still fails), never more
+ * for ops already undone, so retrying cannot make the journal grow but by
+ * a constant per try.
  */
 #include "coordinator-int.h"
 #include "fault.h"
@@ -348,7 +361,8 @@ decide(struct mmig_journal *j, const struct mmig_registry *reg,
 						  : "");
 		}
 	}
-	item_step(it, "delete model database");
+	/* No step of its own deletes the model database: the rollback of
+	 * the op that created it does (and records MODEL_DELETED). */
 	item_step(it, "record ROLLED_BACK");
 	return DECIDE_ROLLBACK;
 }

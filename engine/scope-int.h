@@ -40,9 +40,21 @@ struct mmig__txn_binding {
 	bool undo;
 	uint64_t txn_no;   /* of the op's latest mmig_txn_run */
 	uint64_t skipped;  /* transactions skipped as already done */
+	/* Called right after mmig_scope_delete_model() removed the model
+	 * database (fenced): the coordinator records MODEL_DELETED there.
+	 * NULL: nothing to record.  An error fails the deletion. */
+	struct mmig_error *(*model_deleted)(void *arg);
+	void *model_deleted_arg;
 };
 
-/* Bind (or with NULL @p migration, unbind) the scope's runners. */
+/*
+ * Bind (or with NULL @p migration, unbind) the scope's runners.  While
+ * bound, the model database file is fenced like a transaction: it is
+ * created only by a forward transaction of the owner (under the controller
+ * database's write lock, after the epoch check), and deleted only by
+ * mmig_scope_delete_model() under the same lock and check; a stale owner
+ * gets MMIG_EFENCED and the file is left as it is.
+ */
 void mmig__scope_bind(struct mmig_scope *s, const char *migration,
 		      uint64_t epoch);
 /* True while the scope's runners are bound to a journaled migration (and
@@ -54,6 +66,15 @@ void mmig__scope_bind_op(struct mmig_scope *s, int64_t op, bool undo);
  * model database when its file exists, so a stale owner is fenced out
  * before the new one does anything. */
 struct mmig_error *mmig__scope_fence(struct mmig_scope *s);
+/*
+ * Whether the bound op committed a forward transaction in @p r's database
+ * in this migration (its 'do' marker is there): how an op's rollback tells
+ * what its own execute made from what was there before.  Unbound: false.
+ * Reads outside any transaction.
+ */
+struct mmig_error *mmig__scope_op_committed(struct mmig_scope *s,
+					    struct mmig_txn_runner *r,
+					    bool *yes);
 /* True when either database holds an 'undo' marker of the migration. */
 struct mmig_error *mmig__scope_any_undo(struct mmig_scope *s,
 					const char *migration, bool *any);
@@ -69,6 +90,10 @@ struct mmig_txn_runner {
 	/* Tries that hit SQLITE_BUSY (or an MMIG_EBUSY from the work) and were
 	 * retried or given up on; for tests and benchmarks. */
 	uint64_t busy_retries;
+	/* Model runner of a bound scope whose file did not exist when it was
+	 * asked for: the first forward transaction creates it (fenced); an
+	 * undo transaction finds nothing to undo and creates nothing. */
+	bool pending;
 };
 
 struct mmig_scope {

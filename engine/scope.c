@@ -20,6 +20,17 @@
  *
  * Invariant: mmig_txn_run() never returns with a transaction open on the
  * runner's connection that it began itself, whatever failed.
+ *
+ * The model database file is fenced like a transaction (invariant F) while
+ * the scope is bound to a journaled migration: the file is created by the
+ * owner's first forward transaction on it, and deleted by
+ * mmig_scope_delete_model(), each inside a transaction on the controller
+ * database that first checks the owner epoch there.  The controller's write
+ * lock is held across the creation or the deletion, so a new owner's
+ * fencing transaction (recovery's first step) comes either before -- and
+ * the stale owner is refused and touches no file -- or after, and then
+ * finds the file as the stale owner left it.  The coordinator journals a
+ * deletion (MODEL_DELETED) right after it.
  */
 #include "scope-int.h"
 
@@ -211,11 +222,15 @@ exec_setup(sqlite3 *db, const char *sql, struct backoff *b, char *res,
 	return rc;
 }
 
+/*
+ * Open the runner's database; with @p create false a missing file is not
+ * made (SQLITE_CANTOPEN, *missing set).
+ */
 static struct mmig_error *
-runner_open(struct mmig_txn_runner *r)
+runner_open(struct mmig_txn_runner *r, bool create, bool *missing)
 {
-	const int flags = SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE |
-			  SQLITE_OPEN_NOMUTEX;
+	const int flags = SQLITE_OPEN_READWRITE | SQLITE_OPEN_NOMUTEX |
+			  (create ? SQLITE_OPEN_CREATE : 0);
 	const struct mmig_scope *s = r->scope;
 	struct mmig_error *err = NULL;
 	sqlite3 *db = NULL;
@@ -224,10 +239,17 @@ runner_open(struct mmig_txn_runner *r)
 	char mode[16] = "";
 	int rc;
 
+	if (missing)
+		*missing = false;
 	if (r->db)
 		return NULL;
 	rc = sqlite3_open_v2(r->path, &db, flags, NULL);
 	if (rc != SQLITE_OK) {
+		struct stat st;
+
+		if (!create && missing && stat(r->path, &st) != 0 &&
+		    errno == ENOENT)
+			*missing = true;
 		err = runner_error(r, db, rc, "open");
 		goto fail;
 	}
@@ -261,6 +283,7 @@ runner_open(struct mmig_txn_runner *r)
 		goto fail;
 	}
 	r->db = db;
+	r->pending = false;
 	return NULL;
 
 fail:
@@ -372,8 +395,25 @@ static struct mmig_error *
 scope_runner(struct mmig_scope *s, struct mmig_txn_runner *r,
 	     struct mmig_txn_runner **out)
 {
-	struct mmig_error *err = runner_open(r);
+	struct mmig_error *err;
+	bool missing = false;
 
+	if (r != &s->model || !s->binding.bound) {
+		err = runner_open(r, true, NULL);
+	} else {
+		/*
+		 * Bound: an existing model database is opened, a missing one
+		 * is not made here (setup must have no side effects, and a
+		 * stale owner must not make it): the runner waits for its
+		 * first forward transaction, which makes it fenced.
+		 */
+		err = runner_open(r, false, &missing);
+		if (err && missing) {
+			mmig_error_free(err);
+			err = NULL;
+			r->pending = true;
+		}
+	}
 	*out = err ? NULL : r;
 	return err;
 }
@@ -401,6 +441,70 @@ mmig_scope_model_db(struct mmig_scope *s, struct mmig_txn_runner **out)
 	return scope_runner(s, &s->model, out);
 }
 
+/* Inside the controller's fencing transaction: remove the model database
+ * through the scope's deleter. */
+static struct mmig_error *
+delete_model_txn(sqlite3 *db, void *arg)
+{
+	struct mmig_scope *s = arg;
+
+	(void)db;
+	if (MMIG_FAULT(MODEL_DELETE))
+		return mmig_error_new(-EIO, "delete model database %s: "
+					    "injected I/O error",
+				      s->model_path);
+	return s->delete_model(s->delete_arg, s->model_path);
+}
+
+/* Inside the controller's fencing transaction: make the model database
+ * (opening it with SQLITE_OPEN_CREATE writes its first page). */
+static struct mmig_error *
+create_model_txn(sqlite3 *db, void *arg)
+{
+	struct mmig_scope *s = arg;
+
+	(void)db;
+	return runner_open(&s->model, true, NULL);
+}
+
+static struct mmig_error *fence_run(struct mmig_scope *s, mmig_txn_fn fn);
+
+/*
+ * Create or delete the model database file of a bound scope, fenced: @p fn
+ * runs inside a transaction on the controller database that first checks
+ * (and records) the owner epoch there, so a process that lost the
+ * migration gets MMIG_EFENCED and touches no file.  A deletion is then
+ * reported to the binding's model_deleted (the journal's MODEL_DELETED).
+ */
+static struct mmig_error *
+fenced_file_step(struct mmig_scope *s, mmig_txn_fn fn)
+{
+	struct mmig_error *err = fence_run(s, fn);
+
+	if (fn == create_model_txn) {
+		if (!err && MMIG_FAULT(MODEL_CREATED))
+			err = mmig_error_new(-EIO, "create model database %s: "
+						   "injected I/O error after "
+						   "the creation",
+					     s->model_path);
+		if (err) {
+			/* The next transaction tries again. */
+			runner_close(&s->model);
+			s->model.pending = true;
+		}
+		return err ? mmig_error_wrap(err, "create model database %s",
+					     s->model_path)
+			   : NULL;
+	}
+	if (!err && MMIG_FAULT(MODEL_DELETED))
+		err = mmig_error_new(-EIO, "delete model database %s: injected "
+					   "I/O error after the deletion",
+				     s->model_path);
+	if (!err && s->binding.model_deleted)
+		err = s->binding.model_deleted(s->binding.model_deleted_arg);
+	return err;
+}
+
 struct mmig_error *
 mmig_scope_delete_model(struct mmig_scope *s)
 {
@@ -423,10 +527,15 @@ mmig_scope_delete_model(struct mmig_scope *s)
 	 * a new database made at the same path.
 	 */
 	runner_close(&s->model);
-	if (MMIG_FAULT(MODEL_DELETE))
-		return mmig_error_new(-EIO, "delete model database %s: "
-					    "injected I/O error", s->model_path);
-	return s->delete_model(s->delete_arg, s->model_path);
+	s->model.pending = false;
+	if (!s->binding.bound) {
+		if (MMIG_FAULT(MODEL_DELETE))
+			return mmig_error_new(-EIO, "delete model database %s: "
+						    "injected I/O error",
+					      s->model_path);
+		return s->delete_model(s->delete_arg, s->model_path);
+	}
+	return fenced_file_step(s, delete_model_txn);
 }
 
 /* fsync the directory holding @p path, so renames and unlinks in it are
@@ -711,6 +820,24 @@ fence_txn(sqlite3 *db, void *arg)
 	return NULL; /* marker_check() does the fencing */
 }
 
+/* Run @p fn in a fencing transaction (op -1: epoch check, no marker) on
+ * the controller database; the binding is as it was afterwards, the op's
+ * transaction numbers included. */
+static struct mmig_error *
+fence_run(struct mmig_scope *s, mmig_txn_fn fn)
+{
+	struct mmig__txn_binding saved = s->binding;
+	struct mmig_txn_runner *r;
+	struct mmig_error *err;
+
+	mmig__scope_bind_op(s, -1, false);
+	err = mmig_scope_controller_db(s, &r);
+	if (!err)
+		err = mmig_txn_run(r, NULL, fn, s);
+	s->binding = saved;
+	return err;
+}
+
 struct mmig_error *
 mmig__scope_fence(struct mmig_scope *s)
 {
@@ -733,6 +860,29 @@ mmig__scope_fence(struct mmig_scope *s)
 	}
 	mmig__scope_bind_op(s, op, undo);
 	return err;
+}
+
+struct mmig_error *
+mmig__scope_op_committed(struct mmig_scope *s, struct mmig_txn_runner *r,
+			 bool *yes)
+{
+	bool table = false;
+	int rc;
+
+	*yes = false;
+	if (!s->binding.bound || s->binding.op < 0 || !r || !r->db)
+		return NULL;
+	rc = marker_query(r->db,
+			  "SELECT 1 FROM sqlite_master WHERE name = 'mmig_applied'",
+			  "", 0, 0, NULL, &table, NULL);
+	if (rc == SQLITE_OK && table)
+		rc = marker_query(r->db,
+				  "SELECT 1 FROM mmig_applied WHERE migration = ? "
+				  "AND op = ? AND kind = 'do'",
+				  s->binding.migration, s->binding.op, 0, NULL,
+				  yes, NULL);
+	return rc == SQLITE_OK ? NULL
+			       : runner_error(r, r->db, rc, "read markers in");
 }
 
 static struct mmig_error *
@@ -822,7 +972,9 @@ txn_try(struct mmig_txn_runner *r, mmig_txn_fn fn, void *arg,
 		enum marker_plan plan;
 
 		err = marker_check(r, &plan);
-		if (!err && plan == MARK_RUN)
+		/* A fencing transaction's work runs once the epoch is
+		 * checked: the model file's creation or deletion. */
+		if (!err && (plan == MARK_RUN || plan == MARK_FENCE))
 			err = fn(db, arg);
 		if (!err && plan != MARK_SKIP && plan != MARK_FENCE)
 			err = marker_write(r);
@@ -895,6 +1047,20 @@ mmig_txn_run(struct mmig_txn_runner *r, struct mmig_ctx *ctx, mmig_txn_fn fn,
 		return mmig_error_new(MMIG_EINVAL,
 				      "transaction: runner and function are "
 				      "required");
+	if (!r->db && r->pending && r->scope->binding.bound &&
+	    r->scope->binding.undo) {
+		/* The model database was never made: an undo has nothing to
+		 * undo there (rule 5), and must not make it. */
+		r->scope->binding.txn_no++;
+		return NULL;
+	}
+	if (!r->db && r->pending) {
+		err = r->scope->binding.bound
+			      ? fenced_file_step(r->scope, create_model_txn)
+			      : runner_open(r, true, NULL);
+		if (err)
+			return err;
+	}
 	if (!r->db)
 		return mmig_error_new(MMIG_EDB,
 				      "transaction on %s: connection closed "

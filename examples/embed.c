@@ -3,10 +3,13 @@
  * operations of its own.
  *
  * Two operations move a "model" into two databases:
- *   register-model  inserts the model's row in the controller database
- *                   (rollback deletes it);
+ *   register-model  inserts the model's row in the controller database;
+ *                   it makes the model, so its rollback deletes the model
+ *                   database (through the scope's deleter), then the row;
  *   fill-model      creates the model database and fills it (no rollback:
- *                   the coordinator deletes the model database instead).
+ *                   register-model's removes the whole database).
+ * As in the origin, the coordinator never deletes a database by itself:
+ * the op that made the model does, in its own rollback.
  * Every step is journaled.  `--fail-at fill-model` makes that op fail after
  * its writes, to show the rollback.
  *
@@ -38,6 +41,7 @@ struct example {
 	const struct config *cfg;
 	int rows;
 	const char *fail_at;
+	struct mmig_scope *scope;
 	struct mmig_txn_runner *db;
 };
 
@@ -54,6 +58,7 @@ register_setup(void *self, struct mmig_scope *scope)
 {
 	struct example *ex = self;
 
+	ex->scope = scope;
 	return mmig_scope_controller_db(scope, &ex->db);
 }
 
@@ -105,12 +110,37 @@ unregister_txn(sqlite3 *db, void *arg)
 	return rc == SQLITE_DONE ? NULL : mmig_error_sqlite(db, rc, "delete");
 }
 
+/* Is the model's row there?  (A real embedder also tells its own row from
+ * another migration's: the reference import keeps a status for that.) */
+static bool
+registered(struct example *ex, const struct mmig_model *m)
+{
+	sqlite3 *db = mmig_txn_runner_db(ex->db);
+	sqlite3_stmt *st;
+	bool yes = false;
+
+	if (sqlite3_prepare_v2(db, "SELECT 1 FROM models WHERE uuid = ?", -1,
+			       &st, NULL) != SQLITE_OK)
+		return false; /* no table: nothing registered */
+	sqlite3_bind_text(st, 1, m->uuid, -1, SQLITE_STATIC);
+	yes = sqlite3_step(st) == SQLITE_ROW;
+	sqlite3_finalize(st);
+	return yes;
+}
+
 static struct mmig_error *
 register_rollback(void *self, struct mmig_ctx *ctx, const struct mmig_model *m)
 {
 	struct example *ex = self;
+	struct mmig_error *err = NULL;
 
-	return mmig_txn_run(ex->db, ctx, unregister_txn, (void *)m);
+	/* The database first, while the row says the model is ours; both
+	 * steps may be repeated after a crash. */
+	if (registered(ex, m))
+		err = mmig_scope_delete_model(ex->scope);
+	if (!err)
+		err = mmig_txn_run(ex->db, ctx, unregister_txn, (void *)m);
+	return err;
 }
 
 static void

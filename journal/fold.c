@@ -24,12 +24,18 @@
  *   UNDO_DONE i    ROLLING_BACK; UNDO_BEGIN i seen; i not undone
  *   UNDO_FAIL i    ROLLING_BACK; UNDO_BEGIN i seen; i not undone;
  *                  its text becomes last_error
- *   MODEL_DELETED  ROLLING_BACK (no op); idempotent
+ *   MODEL_DELETED  RUNNING or ROLLING_BACK (no op); idempotent.  The op that
+ *                  created the model database deleted it (normally in its
+ *                  rollback); informative, never required.
  *   NEEDS_ATTENTION ROLLING_BACK -> NEEDS_ATTENTION (no op); its text, if
  *                  any, becomes last_error.  Not final: an operator may
  *                  retry the rollback with UNDO_BEGIN.
  *   COMMITTED      RUNNING, every op DONE (no op)
- *   ROLLED_BACK    ROLLING_BACK, model deleted, every begun op undone
+ *   ROLLED_BACK    ROLLING_BACK, or NEEDS_ATTENTION once every begun op is
+ *                  undone (settling one whose failure was not an op's);
+ *                  every begun op undone.  No MODEL_DELETED needed: only
+ *                  the op that created the model database deletes it, and
+ *                  a migration of an existing one deletes nothing.
  *   PAUSED         RUNNING -> PAUSED (no op)
  *   RESUMED        PAUSED -> RUNNING (no op)
  *   CLAIMED        any non-final state, no change (no op)
@@ -233,6 +239,11 @@ check(const struct mmig_fold *f, const struct mmig_rec_transition *t,
 			return WHY("op %" PRIu32 " is already undone", i);
 		break;
 	case MMIG_REC_MODEL_DELETED:
+		if (f->state != MMIG_STATE_RUNNING &&
+		    f->state != MMIG_STATE_ROLLING_BACK)
+			return WHY("state is %s, not RUNNING or ROLLING_BACK",
+				   st);
+		break;
 	case MMIG_REC_NEEDS_ATTENTION:
 		WANT_STATE(ROLLING_BACK);
 		break;
@@ -243,9 +254,11 @@ check(const struct mmig_fold *f, const struct mmig_rec_transition *t,
 				return WHY("op %" PRIu32 " is not done", j);
 		break;
 	case MMIG_REC_ROLLED_BACK:
-		WANT_STATE(ROLLING_BACK);
-		if (!f->model_deleted)
-			return WHY("the model is not deleted");
+		if (f->state != MMIG_STATE_ROLLING_BACK &&
+		    f->state != MMIG_STATE_NEEDS_ATTENTION)
+			return WHY("state is %s, not ROLLING_BACK or "
+				   "NEEDS_ATTENTION",
+				   st);
 		for (uint32_t j = 0; j < f->n_ops; j++)
 			if (f->begun[j] && !f->undone[j])
 				return WHY("op %" PRIu32 " began but is not "

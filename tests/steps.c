@@ -33,9 +33,17 @@ steps_knobs_reset(void)
 struct step {
 	int index;
 	const char *uuid; /* the model's, from execute or rollback */
+	struct mmig_scope *scope;
 	struct mmig_txn_runner *ctl;
 	struct mmig_txn_runner *model;
 };
+
+/* Does step 0 make (and delete) the model database? */
+static bool
+makes_model(const struct step *s)
+{
+	return s->index == 0 && !steps_knobs.keep_model;
+}
 
 static struct mmig_error *
 exec_sql(sqlite3 *db, const char *sql)
@@ -51,7 +59,8 @@ step_setup(void *self, struct mmig_scope *scope)
 	struct step *s = self;
 	struct mmig_error *err = mmig_scope_controller_db(scope, &s->ctl);
 
-	if (!err && s->index == 2)
+	s->scope = scope;
+	if (!err && (s->index == 2 || makes_model(s)))
 		err = mmig_scope_model_db(scope, &s->model);
 	return err;
 }
@@ -83,9 +92,55 @@ do_txn(sqlite3 *db, void *arg)
 static struct mmig_error *
 model_txn(sqlite3 *db, void *arg)
 {
-	(void)arg;
-	return exec_sql(db, "CREATE TABLE IF NOT EXISTS m (x);"
-			    "INSERT INTO m VALUES (1)");
+	struct step *s = arg;
+	char sql[256];
+
+	if (s->index == 0)
+		return exec_sql(db, "CREATE TABLE IF NOT EXISTS made (x)");
+	snprintf(sql, sizeof(sql),
+		 "CREATE TABLE IF NOT EXISTS m (model TEXT, op INTEGER);"
+		 "INSERT INTO m VALUES ('%s', %d)",
+		 s->uuid, s->index);
+	return exec_sql(db, sql);
+}
+
+static struct mmig_error *
+model_undo_txn(sqlite3 *db, void *arg)
+{
+	struct step *s = arg;
+	char sql[256];
+
+	/* Runs only when the op's model transaction committed (rule 5). */
+	snprintf(sql, sizeof(sql), "DELETE FROM m WHERE model = '%s' AND op = %d",
+		 s->uuid, s->index);
+	return exec_sql(db, sql);
+}
+
+/* Is this op's row (model, index) in the controller database? */
+static struct mmig_error *
+own_row(struct step *s, bool *yes)
+{
+	sqlite3 *db = mmig_txn_runner_db(s->ctl);
+	sqlite3_stmt *st = NULL;
+	char sql[256];
+	int rc;
+
+	*yes = false;
+	snprintf(sql, sizeof(sql),
+		 "SELECT 1 FROM steps WHERE model = '%s' AND op = %d", s->uuid,
+		 s->index);
+	rc = sqlite3_prepare_v2(db, sql, -1, &st, NULL);
+	if (rc != SQLITE_OK) {
+		/* No steps table: nothing committed. */
+		sqlite3_finalize(st);
+		return NULL;
+	}
+	rc = sqlite3_step(st);
+	*yes = rc == SQLITE_ROW;
+	sqlite3_finalize(st);
+	return rc == SQLITE_ROW || rc == SQLITE_DONE
+		       ? NULL
+		       : mmig_error_sqlite(db, rc, "read steps");
 }
 
 static struct mmig_error *
@@ -103,6 +158,12 @@ step_execute(void *self, struct mmig_ctx *ctx, const struct mmig_model *m)
 			return mmig_error_new(-errno, "block");
 	}
 	err = mmig_txn_run(s->ctl, ctx, do_txn, s);
+	if (!err && makes_model(s) && steps_knobs.block_before_model) {
+		char c;
+
+		if (read(steps_knobs.block_fd, &c, 1) < 0)
+			return mmig_error_new(-errno, "block");
+	}
 	if (!err && s->model)
 		err = mmig_txn_run(s->model, ctx, model_txn, s);
 	if (!err && s->index == steps_knobs.fail_execute_of)
@@ -137,7 +198,20 @@ step_rollback(void *self, struct mmig_ctx *ctx, const struct mmig_model *m)
 	s->uuid = m->uuid;
 	if (s->index == steps_knobs.fail_rollback_of)
 		return mmig_error_new(MMIG_EOP, "sad at %d", s->index);
-	err = mmig_txn_run(s->ctl, ctx, undo_txn, s);
+	if (s->index == 2)
+		err = mmig_txn_run(s->model, ctx, model_undo_txn, s);
+	else
+		err = NULL;
+	if (!err && makes_model(s)) {
+		bool ours = false;
+
+		/* The model database first, while the row says it is ours. */
+		err = own_row(s, &ours);
+		if (!err && ours)
+			err = mmig_scope_delete_model(s->scope);
+	}
+	if (!err)
+		err = mmig_txn_run(s->ctl, ctx, undo_txn, s);
 	if (!err && steps_knobs.done)
 		steps_knobs.done('R', m->uuid, s->index);
 	return err;

@@ -4,9 +4,19 @@
  *
  * "stepK" (K = 0 .. n-1, version 1).  Execute commits one transaction
  * through the controller database's runner: the row (model, K) in `steps`,
- * and one more 'do' for (model, K) in `tally`; step 2 also commits a row to
- * the model database.  Rollback deletes the row and adds an 'undo' to the
- * tally, in one transaction.  The runner's markers (invariant E) make a
+ * and one more 'do' for (model, K) in `tally`; step 2 also commits a row
+ * (model, 2) to table `m` of the model database.  Rollback deletes the row
+ * and adds an 'undo' to the tally, in one transaction; step 2's also
+ * deletes its row in `m` (only when it committed there: rule 5).
+ *
+ * Step 0 makes the model database, as the import's create-model does: after
+ * its controller transaction it commits one to the model database (table
+ * `made`), which creates the file; its rollback deletes the model database
+ * through mmig_scope_delete_model() while its own row (model, 0) is still
+ * there -- the row says the database is this migration's -- then undoes the
+ * row.  With the knob keep_model, step 0 neither makes nor deletes it: a
+ * migration of a model database that existed before, which no path of the
+ * library may delete.  The runner's markers (invariant E) make a
  * committed transaction run once, so a plain INSERT never meets its own
  * row, and a tally above 1 is a transaction done twice.
  *
@@ -29,6 +39,11 @@ struct steps_knobs {
 	int fail_rollback_of; /* this op's rollback fails; -1 */
 	int block_in_op;      /* this op's execute first reads a byte from */
 	int block_fd;	      /* block_fd (the test says go); -1: none */
+	/* Step 0 reads a byte from block_fd between its controller
+	 * transaction and its first use of the model database. */
+	bool block_before_model;
+	/* Step 0 neither makes nor deletes the model database. */
+	bool keep_model;
 	/* Called after an execute ('X') or rollback ('R') succeeded. */
 	void (*done)(char what, const char *model_uuid, int op);
 };

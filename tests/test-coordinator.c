@@ -1,6 +1,9 @@
 /*
  * tests/test-coordinator.c - the coordinator's baseline contract: order of
- * calls, rollback k..0, error wording, defaults, deleter, cancellation, logs.
+ * calls, rollback k..0, error wording, defaults, cancellation, logs, and
+ * the model deleter: called by no perform on its own (as in the origin,
+ * where Perform never calls it), only by an op through the scope.
+ * Public API only.
  *
  * Test operations append what they are asked to do to a shared call log
  * ("setup:a execute:a hook:a ..."), so each test asserts the exact sequence.
@@ -13,6 +16,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "mmig/mmig.h"
 
@@ -266,7 +270,7 @@ test_coordinator_rollback_at_setup(void **state)
 	assert_int_equal(perform(f, NULL), MMIG_EOP);
 	assert_string_equal(f->calls.log,
 			    "setup:a execute:a hook:a setup:b "
-			    "rollback:b rollback:a delete:model");
+			    "rollback:b rollback:a");
 	assert_string_equal(mmig_coordinator_errmsg(f->c),
 			    "setup operation b: boom");
 }
@@ -281,7 +285,7 @@ test_coordinator_rollback_at_execute(void **state)
 	assert_int_equal(perform(f, NULL), MMIG_EOP);
 	assert_string_equal(f->calls.log,
 			    "setup:a execute:a hook:a setup:b execute:b "
-			    "rollback:b rollback:a delete:model");
+			    "rollback:b rollback:a");
 	assert_string_equal(mmig_coordinator_errmsg(f->c),
 			    "execute operation b: boom");
 }
@@ -296,7 +300,7 @@ test_coordinator_rollback_at_hook(void **state)
 	add_op(f->c, &f->calls, "b", FAIL_NONE, NULL, &full_vt);
 	assert_int_equal(perform(f, NULL), MMIG_EOP);
 	assert_string_equal(f->calls.log,
-			    "setup:a execute:a hook:a rollback:a delete:model");
+			    "setup:a execute:a hook:a rollback:a");
 	assert_string_equal(mmig_coordinator_errmsg(f->c),
 			    "hook operation a: hooked");
 }
@@ -331,12 +335,13 @@ test_coordinator_rollback_order_k_to_0_for_every_k(void **state)
 		for (size_t i = k + 1; i-- > 0;)
 			snprintf(want + strlen(want), sizeof(want) - strlen(want),
 				 " rollback:o%zu", i);
-		strcat(want, " delete:model");
+		strcat(want, "");
 		assert_int_equal(
 			mmig_coordinator_perform(c, NULL, f->scope, &f->model),
 			MMIG_EOP);
 		assert_string_equal(f->calls.log, want);
-		assert_int_equal(f->calls.deletes, 1);
+		/* The origin's Perform never calls the deleter itself. */
+		assert_int_equal(f->calls.deletes, 0);
 		mmig_coordinator_free(c);
 	}
 }
@@ -358,7 +363,7 @@ test_coordinator_rollback_errors_wrapped_in_order(void **state)
 		"rollback operation at 2 with sad-c: execute operation d: boom");
 	/* Every rollback was called although two failed. */
 	assert_non_null(strstr(f->calls.log, "rollback:d rollback:c "
-					     "rollback:b rollback:a delete:model"));
+					     "rollback:b rollback:a"));
 	/* The first failure is still the cause, with its code. */
 	assert_string_equal(
 		mmig_error_message(mmig_error_cause(mmig_coordinator_error(f->c))),
@@ -420,9 +425,12 @@ test_coordinator_missing_setup_is_not_implemented(void **state)
 	assert_int_equal(mmig_coordinator_add(f->c, &vt, NULL), MMIG_OK);
 	assert_int_equal(perform(f, NULL), MMIG_ENOTIMPL);
 	assert_string_equal(mmig_coordinator_errmsg(f->c),
-			    "setup operation bare: not implemented");
-	/* The missing rollback was a no-op, the deleter still ran. */
-	assert_int_equal(f->calls.deletes, 1);
+			    "setup operation bare: setup not implemented");
+	assert_int_equal(mmig_error_code(mmig_error_cause(
+				 mmig_coordinator_error(f->c))),
+			 MMIG_ENOTIMPL);
+	/* The missing rollback was a no-op; nothing deleted anything. */
+	assert_int_equal(f->calls.deletes, 0);
 }
 
 static void
@@ -437,7 +445,9 @@ test_coordinator_missing_execute_is_not_implemented(void **state)
 	assert_int_equal(mmig_coordinator_add(f->c, &vt, NULL), MMIG_OK);
 	assert_int_equal(perform(f, NULL), MMIG_ENOTIMPL);
 	assert_string_equal(mmig_coordinator_errmsg(f->c),
-			    "execute operation setup-only: not implemented");
+			    "execute operation setup-only: execute not "
+			    "implemented");
+	assert_int_equal(f->calls.deletes, 0);
 }
 
 static void
@@ -452,26 +462,118 @@ test_coordinator_missing_rollback_is_a_noop(void **state)
 	add_op(f->c, &f->calls, "c", FAIL_EXECUTE, "boom", &full_vt);
 	assert_int_equal(perform(f, NULL), MMIG_EOP);
 	assert_non_null(strstr(f->calls.log,
-			       "execute:c rollback:c rollback:a delete:model"));
+			       "execute:c rollback:c rollback:a"));
 	/* No rollback error was added for the op without a rollback. */
 	assert_string_equal(mmig_coordinator_errmsg(f->c),
 			    "execute operation c: boom");
 }
 
+/* Every way a perform can fail: the deleter is never called by it. */
 static void
-test_coordinator_deleter_called_once_after_rollbacks(void **state)
+test_coordinator_perform_never_calls_the_deleter(void **state)
 {
 	struct fixture *f = *state;
-	const char *log = f->calls.log;
+	static const enum fail_at fails[] = { FAIL_SETUP, FAIL_EXECUTE,
+					      FAIL_ROLLBACK };
+	struct mmig_ctx *ctx;
 
+	for (size_t i = 0; i < 3; i++) {
+		struct mmig_coordinator *c;
+
+		assert_int_equal(mmig_coordinator_new(&c, capture_log,
+						      &f->calls),
+				 MMIG_OK);
+		n_vts = 0;
+		add_op(c, &f->calls, "a", fails[i], "x", &full_vt);
+		add_op(c, &f->calls, "b", FAIL_EXECUTE, "boom", &full_vt);
+		assert_int_equal(
+			mmig_coordinator_perform(c, NULL, f->scope, &f->model),
+			MMIG_EOP);
+		mmig_coordinator_free(c);
+	}
+	/* hook failure, cancel, success */
+	f->calls.hook_fail_name = "a";
+	add_op(f->c, &f->calls, "a", FAIL_NONE, NULL, &full_vt);
+	assert_int_equal(perform(f, NULL), MMIG_EOP);
+	f->calls.hook_fail_name = NULL;
+	assert_int_equal(perform(f, NULL), MMIG_OK);
+	assert_int_equal(mmig_ctx_new(&ctx), MMIG_OK);
+	mmig_ctx_cancel(ctx);
+	assert_int_equal(perform(f, ctx), MMIG_ECANCELED);
+	mmig_ctx_free(ctx);
+	assert_int_equal(f->calls.deletes, 0);
+	assert_null(strstr(f->calls.log, "delete"));
+	assert_null(strstr(f->calls.logger, "delet"));
+}
+
+/* The same with a journal: a journaled perform, failed or rolled back,
+ * calls no deleter either (the journal's ROLLED_BACK needs none). */
+static void
+test_coordinator_journaled_perform_never_calls_the_deleter(void **state)
+{
+	struct fixture *f = *state;
+	char dir[] = "/tmp/mmig-test-coord-XXXXXX", cmd[128];
+	struct mmig_journal *j;
+
+	assert_non_null(mkdtemp(dir));
+	assert_int_equal(mmig_journal_open(&j, dir, NULL, NULL), MMIG_OK);
+	mmig_coordinator_set_journal(f->c, j, MMIG_PROCESS);
 	add_op(f->c, &f->calls, "a", FAIL_NONE, NULL, &full_vt);
 	add_op(f->c, &f->calls, "b", FAIL_EXECUTE, "boom", &full_vt);
-	perform(f, NULL);
+	assert_int_equal(perform(f, NULL), MMIG_EOP);
+	assert_int_equal(mmig_coordinator_outcome(f->c),
+			 MMIG_OUTCOME_ROLLED_BACK);
+	assert_string_equal(f->calls.log,
+			    "setup:a execute:a hook:a setup:b execute:b "
+			    "rollback:b rollback:a");
+	assert_int_equal(f->calls.deletes, 0);
+	mmig_coordinator_free(f->c);
+	f->c = NULL;
+	mmig_journal_close(j);
+	snprintf(cmd, sizeof(cmd), "rm -rf %s", dir);
+	assert_int_equal(system(cmd), 0);
+}
+
+/* An op that made the model database deletes it in its own rollback,
+ * through the deleter the scope hands out (the origin's ModelDeleter). */
+static struct mmig_scope *creator_scope;
+
+static struct mmig_error *
+creator_setup(void *self, struct mmig_scope *scope)
+{
+	creator_scope = scope;
+	return t_setup(self, scope);
+}
+
+static struct mmig_error *
+creator_rollback(void *self, struct mmig_ctx *ctx,
+		 const struct mmig_model *model)
+{
+	struct mmig_error *err = t_rollback(self, ctx, model);
+
+	return err ? err : mmig_scope_delete_model(creator_scope);
+}
+
+static void
+test_coordinator_op_deletes_through_the_scope(void **state)
+{
+	struct fixture *f = *state;
+	struct mmig_op_vtable creator = full_vt;
+
+	creator.setup = creator_setup;
+	creator.rollback = creator_rollback;
+	add_op(f->c, &f->calls, "create", FAIL_NONE, NULL, &creator);
+	add_op(f->c, &f->calls, "b", FAIL_NONE, NULL, &full_vt);
+	add_op(f->c, &f->calls, "c", FAIL_EXECUTE, "boom", &full_vt);
+	assert_int_equal(perform(f, NULL), MMIG_EOP);
 	assert_int_equal(f->calls.deletes, 1);
-	/* delete is the last call, after every rollback */
-	assert_string_equal(log + strlen(log) - strlen("delete:model"),
+	assert_string_equal(f->calls.log,
+			    "setup:create execute:create hook:create "
+			    "setup:b execute:b hook:b setup:c execute:c "
+			    "rollback:c rollback:b rollback:create "
 			    "delete:model");
-	assert_true(strstr(log, "rollback:a") < strstr(log, "delete:model"));
+	assert_string_equal(mmig_coordinator_errmsg(f->c),
+			    "execute operation c: boom");
 }
 
 static struct mmig_error *
@@ -482,10 +584,12 @@ failing_delete(void *arg, const char *path)
 	return mmig_error_new(MMIG_EDB, "disk gone");
 }
 
+/* A failed deletion is the failure of the rollback that asked for it. */
 static void
-test_coordinator_deleter_failure_is_reported_beside_cause(void **state)
+test_coordinator_deleter_failure_is_that_rollbacks_error(void **state)
 {
 	struct fixture *f = *state;
+	struct mmig_op_vtable creator = full_vt;
 	struct mmig_scope *scope;
 	struct mmig_scope_config cfg = {
 		.controller_db = "/nonexistent/c.db",
@@ -493,13 +597,19 @@ test_coordinator_deleter_failure_is_reported_beside_cause(void **state)
 		.delete_model = failing_delete,
 	};
 
+	creator.setup = creator_setup;
+	creator.rollback = creator_rollback;
 	assert_int_equal(mmig_scope_new(&scope, &cfg), MMIG_OK);
+	add_op(f->c, &f->calls, "create", FAIL_NONE, NULL, &creator);
 	add_op(f->c, &f->calls, "a", FAIL_EXECUTE, "boom", &full_vt);
 	assert_int_equal(
 		mmig_coordinator_perform(f->c, NULL, scope, &f->model), MMIG_EOP);
 	assert_string_equal(mmig_coordinator_errmsg(f->c),
-			    "delete model database with disk gone: "
+			    "rollback operation at 0 with disk gone: "
 			    "execute operation a: boom");
+	assert_non_null(strstr(f->calls.logger,
+			       "error: rollback operation for create failed: "
+			       "disk gone\n"));
 	mmig_scope_free(scope);
 }
 
@@ -519,7 +629,7 @@ test_coordinator_cancel_between_ops(void **state)
 	/* c never ran; c (about to run), b, a rolled back. */
 	assert_string_equal(f->calls.log,
 			    "setup:a execute:a hook:a setup:b execute:b hook:b "
-			    "rollback:c rollback:b rollback:a delete:model");
+			    "rollback:c rollback:b rollback:a");
 	assert_string_equal(mmig_coordinator_errmsg(f->c),
 			    "before operation c: context canceled");
 	/* Rollbacks ran under their own, live context. */
@@ -540,7 +650,7 @@ test_coordinator_deadline_passed_stops_before_first_op(void **state)
 		;
 	add_op(f->c, &f->calls, "a", FAIL_NONE, NULL, &full_vt);
 	assert_int_equal(perform(f, ctx), MMIG_ETIMEDOUT);
-	assert_string_equal(f->calls.log, "rollback:a delete:model");
+	assert_string_equal(f->calls.log, "rollback:a");
 	assert_string_equal(mmig_coordinator_errmsg(f->c),
 			    "before operation a: deadline exceeded");
 	mmig_ctx_free(ctx);
@@ -558,11 +668,10 @@ test_coordinator_logs_ops_rollbacks_and_failures(void **state)
 		f->calls.logger,
 		"info: running operation: a\n"
 		"info: running operation: b\n"
-		"error: migration failed: execute operation b: boom\n"
+		"error: import failed: execute operation b: boom\n"
 		"info: rolling back operation: b\n"
 		"info: rolling back operation: a\n"
-		"error: rollback operation for a failed: sad\n"
-		"info: deleting model database\n");
+		"error: rollback operation for a failed: sad\n");
 }
 
 static void
@@ -594,8 +703,10 @@ main(void)
 		T(test_coordinator_missing_setup_is_not_implemented),
 		T(test_coordinator_missing_execute_is_not_implemented),
 		T(test_coordinator_missing_rollback_is_a_noop),
-		T(test_coordinator_deleter_called_once_after_rollbacks),
-		T(test_coordinator_deleter_failure_is_reported_beside_cause),
+		T(test_coordinator_perform_never_calls_the_deleter),
+		T(test_coordinator_journaled_perform_never_calls_the_deleter),
+		T(test_coordinator_op_deletes_through_the_scope),
+		T(test_coordinator_deleter_failure_is_that_rollbacks_error),
 		T(test_coordinator_cancel_between_ops),
 		T(test_coordinator_deadline_passed_stops_before_first_op),
 		T(test_coordinator_logs_ops_rollbacks_and_failures),

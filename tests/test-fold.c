@@ -248,6 +248,36 @@ test_fold_needs_attention_then_retry(void **state)
 }
 
 static void
+test_fold_model_deleted_is_informative(void **state)
+{
+	struct mmig_fold f;
+
+	(void)state;
+	/* A migration of an existing model database deletes nothing: its
+	 * rollback ends without MODEL_DELETED. */
+	RUN_OK(&f, 2, { B, 0, 0, NULL }, { F, 0, 0, "boom" },
+	       { UB, 0, 0, NULL }, { UD, 0, 0, NULL }, { RB, -1, 0, NULL });
+	assert_int_equal(f.state, MMIG_STATE_ROLLED_BACK);
+	assert_false(f.model_deleted);
+	mmig__fold_free(&f);
+	/* An op may delete (and make again) the model database while it
+	 * runs forward. */
+	RUN_OK(&f, 1, { B, 0, 0, NULL }, { MD, -1, 0, NULL },
+	       { D, 0, 0, NULL }, { CM, -1, 0, NULL });
+	assert_int_equal(f.state, MMIG_STATE_COMMITTED);
+	assert_true(f.model_deleted);
+	mmig__fold_free(&f);
+	/* A NEEDS_ATTENTION whose every begun op is undone (an older
+	 * journal's failed deletion) settles straight to ROLLED_BACK. */
+	RUN_OK(&f, 1, { B, 0, 0, NULL }, { F, 0, 0, "boom" },
+	       { UB, 0, 0, NULL }, { UD, 0, 0, NULL },
+	       { NA, -1, 0, "delete failed" }, { CL, -1, 2, "operator" },
+	       { RB, -1, 2, NULL });
+	assert_int_equal(f.state, MMIG_STATE_ROLLED_BACK);
+	mmig__fold_free(&f);
+}
+
+static void
 test_fold_checkpoints(void **state)
 {
 	struct mmig_fold f;
@@ -351,19 +381,20 @@ static const struct illegal_case cases[] = {
 	  P(S(B, 0, 0, NULL), S(F, 0, 0, NULL), S(UB, 0, 0, NULL),
 	    S(UD, 0, 0, NULL)),
 	  S(UB, 0, 0, NULL), "seq 4 UNDO_BEGIN op 0: op 0 is already undone" },
-	{ "ROLLED_BACK before the model is deleted", 1,
-	  P(S(B, 0, 0, NULL), S(F, 0, 0, NULL), S(UB, 0, 0, NULL),
-	    S(UD, 0, 0, NULL)),
-	  S(RB, -1, 0, NULL), "seq 4 ROLLED_BACK: the model is not deleted" },
+	{ "ROLLED_BACK while running", 1, P(S(B, 0, 0, NULL)),
+	  S(RB, -1, 0, NULL),
+	  "seq 1 ROLLED_BACK: state is RUNNING, not ROLLING_BACK or "
+	  "NEEDS_ATTENTION" },
 	{ "ROLLED_BACK with a begun op not undone", 2,
 	  P(S(B, 0, 0, NULL), S(D, 0, 0, NULL), S(B, 1, 0, NULL),
 	    S(F, 1, 0, NULL), S(UB, 1, 0, NULL), S(UD, 1, 0, NULL),
 	    S(MD, -1, 0, NULL)),
 	  S(RB, -1, 0, NULL),
 	  "seq 7 ROLLED_BACK: op 0 began but is not undone" },
-	{ "MODEL_DELETED while running", 1, P(S(B, 0, 0, NULL)),
-	  S(MD, -1, 0, NULL),
-	  "seq 1 MODEL_DELETED: state is RUNNING, not ROLLING_BACK" },
+	{ "MODEL_DELETED while paused", 1,
+	  P(S(B, 0, 0, NULL), S(PA, -1, 0, NULL)), S(MD, -1, 0, NULL),
+	  "seq 2 MODEL_DELETED: state is PAUSED, not RUNNING or "
+	  "ROLLING_BACK" },
 	{ "NEEDS_ATTENTION while running", 1, P(S(B, 0, 0, NULL)),
 	  S(NA, -1, 0, "x"),
 	  "seq 1 NEEDS_ATTENTION: state is RUNNING, not ROLLING_BACK" },
@@ -499,6 +530,7 @@ main(void)
 		cmocka_unit_test(test_fold_init),
 		cmocka_unit_test(test_fold_commit),
 		cmocka_unit_test(test_fold_fail_then_rollback),
+		cmocka_unit_test(test_fold_model_deleted_is_informative),
 		cmocka_unit_test(
 			test_fold_fail_before_begin_and_rollback_without_fail),
 		cmocka_unit_test(test_fold_resume_after_rebegin),

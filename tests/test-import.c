@@ -1035,12 +1035,13 @@ test_import_killed_mid_op_resumes_with_its_own_batches(void **state)
 	int status;
 
 	load_generated(f, 100, 4, 250, 0);
-	/* database commits: create-model 2, config 1, machines 1,
-	 * applications 1, then units 1..10: the 10th is units' 5th */
+	/* database commits: create-model 3 (its controller row, the fenced
+	 * creation of the model database, its schema), config 1, machines 1,
+	 * applications 1, then units 1..10: the 11th is units' 5th */
 	pid = fork();
 	assert_true(pid >= 0);
 	if (pid == 0) {
-		mmig__fault_arm(MMIG_FAULT_DB_COMMITTED, 10, MMIG_FAULT_KILL);
+		mmig__fault_arm(MMIG_FAULT_DB_COMMITTED, 11, MMIG_FAULT_KILL);
 		run(f, &o, NULL, NULL);
 		_exit(0);
 	}
@@ -1067,12 +1068,118 @@ test_import_killed_mid_op_resumes_with_its_own_batches(void **state)
 			 10);
 }
 
+/* A model database at the model's path, with rows of its own, that no
+ * import made: refused before anything is written, and left exactly. */
+static void
+test_import_existing_model_db_refused_and_kept(void **state)
+{
+	struct fixture *f = *state;
+	struct run_opts o = { .journal = true, .fail_at = -1 };
+	enum mmig_outcome outcome;
+	char *msg = NULL, *rows;
+	sqlite3 *db;
+
+	load_small(f);
+	assert_int_equal(sqlite3_open(f->model_db, &db), SQLITE_OK);
+	assert_int_equal(sqlite3_exec(db,
+				      "CREATE TABLE mine (k TEXT);"
+				      "INSERT INTO mine VALUES ('a'), ('b');",
+				      NULL, NULL, NULL),
+			 SQLITE_OK);
+	sqlite3_close(db);
+	for (int journal = 1; journal >= 0; journal--) {
+		o.journal = journal;
+		assert_int_equal(run(f, &o, &outcome, &msg), MMIG_EEXIST);
+		assert_int_equal(outcome, MMIG_OUTCOME_ROLLED_BACK);
+		assert_non_null(strstr(msg, "is not this import's"));
+		free(msg);
+		rows = sql_rows(f->model_db, "SELECT k FROM mine");
+		assert_string_equal(rows, "a;b");
+		free(rows);
+		assert_int_equal(sql_int(f->model_db,
+					 "SELECT count(*) FROM sqlite_master "
+					 "WHERE name NOT LIKE 'mmig%'"),
+				 1);
+		assert_int_equal(controller_rows(f, UUID), 0);
+	}
+}
+
+/* The rollback's deletion of the model database fails: NEEDS_ATTENTION,
+ * with the database and the row kept for the retry; `rollback ID` settles
+ * it once the fault is gone, and the deletion is journaled. */
+static void
+test_import_failed_delete_settled_by_rollback_id(void **state)
+{
+	struct fixture *f = *state;
+	struct run_opts o = { .journal = true, .fail_at = 3 };
+	struct mmig_recover_options ro = {
+		.scope_for_model = mmig_import_scope_for_model,
+		.scope_arg = &f->paths,
+		.log = quiet_log,
+		.rollback_tries = 1,
+	};
+	struct mmig_recover_summary *sum;
+	struct mmig_migration_info info;
+	struct mmig_registry *r;
+	enum mmig_outcome outcome;
+	char *msg = NULL;
+	char id[37];
+
+	load_small(f);
+	mmig__fault_arm(MMIG_FAULT_MODEL_DELETE, 1, MMIG_FAULT_EIO);
+	assert_int_equal(run(f, &o, &outcome, &msg), MMIG_EOP);
+	mmig__fault_disarm();
+	assert_int_equal(outcome, MMIG_OUTCOME_NEEDS_ATTENTION);
+	assert_non_null(strstr(msg, "rollback operation at 0 with "));
+	free(msg);
+	assert_true(model_files_exist(f));
+	assert_int_equal(controller_rows(f, UUID), 1);
+	{
+		struct mmig_migration_info *list;
+		size_t n;
+
+		assert_int_equal(mmig_journal_list(f->j, false, &list, &n),
+				 MMIG_OK);
+		assert_int_equal(n, 1);
+		assert_string_equal(list[0].state, "NEEDS_ATTENTION");
+		snprintf(id, sizeof(id), "%s", list[0].id);
+		mmig_migration_info_free(list, n);
+	}
+	mmig_scope_free(f->scope); /* recovery makes its own */
+	f->scope = NULL;
+	assert_int_equal(mmig_registry_new(&r), MMIG_OK);
+	assert_int_equal(mmig_import_register(r), MMIG_OK);
+	/* a plain recover leaves it to the operator */
+	assert_int_equal(mmig_recover(f->j, r, &ro, &sum), MMIG_OK);
+	assert_int_equal(sum->items[0].action, MMIG_RECOVER_SKIPPED_ATTENTION);
+	mmig_recover_summary_free(sum);
+	assert_true(model_files_exist(f));
+	/* fixed: rollback by id */
+	assert_int_equal(mmig_recover_one(f->j, r, &ro, id,
+					  MMIG_RECOVER_MODE_ROLLBACK, &sum),
+			 MMIG_OK);
+	assert_int_equal(sum->items[0].action, MMIG_RECOVER_ROLLED_BACK);
+	mmig_recover_summary_free(sum);
+	mmig_registry_free(r);
+	assert_false(model_files_exist(f));
+	assert_int_equal(controller_rows(f, UUID), 0);
+	assert_int_equal(mmig_journal_get(f->j, id, &info), MMIG_OK);
+	assert_string_equal(info.state, "ROLLED_BACK");
+	mmig_migration_info_clear(&info);
+}
+
 int
 main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test_setup_teardown(test_import_small_exact, setup,
 						teardown),
+		cmocka_unit_test_setup_teardown(
+			test_import_existing_model_db_refused_and_kept, setup,
+			teardown),
+		cmocka_unit_test_setup_teardown(
+			test_import_failed_delete_settled_by_rollback_id, setup,
+			teardown),
 		cmocka_unit_test_setup_teardown(test_import_large_counts, setup,
 						teardown),
 		cmocka_unit_test_setup_teardown(test_import_fail_at_each_op,

@@ -466,6 +466,38 @@ same "$(sqlite3 "$M/$model.db" "SELECT count(*) FROM machines")" 5 "resumed impo
 same "$(sqlite3 "$M/$model.db" "SELECT count(*) FROM units")" 4 "resumed import's units"
 expect 0 R verify
 
+# The rollback's deletion of the model database fails (EIO): the import
+# needs attention, the database stays; `rollback ID` settles it once the
+# fault is gone, and the deletion is journaled.
+"$mmig" gen-model --machines 2 --applications 1 --seed 7 -o "$work/model7.json" ||
+	fail "mmig gen-model --seed 7"
+model7=$(jget "$(cat "$work/model7.json")" "d['model']['uuid']")
+MMIG_FAULT=MODEL_DELETE:1:eio "$mmig" import "${imp[@]}" --quiet --test-rollback \
+	"$work/model7.json" >/dev/null 2>&1
+same "$?" 3 "import whose model deletion failed needs attention"
+i7=$(R list --json | jget "$(cat)" "[m['id'] for m in d if m['model_uuid'] == '$model7'][0]")
+same "$(state_of "$i7")" NEEDS_ATTENTION "a failed deletion needs attention"
+[ -e "$M/$model7.db" ] || fail "the model database went although its deletion failed"
+expect 0 R recover && has "$out" "$i7 $model7 skipped-attention" "recover leaves it to the operator"
+expect 0 R rollback "$i7" && same "$(state_of "$i7")" ROLLED_BACK "rollback ID settles a failed deletion"
+[ -e "$M/$model7.db" ] && fail "settled, but the model database is there"
+same "$(sqlite3 "$C" "SELECT count(*) FROM models WHERE uuid = '$model7'")" 0 \
+	"settled, and no controller row"
+expect 0 R show "$i7" && has "$out" "MODEL_DELETED" "the deletion is journaled"
+expect 0 R rollback "$i7"
+expect 0 R verify
+
+# A model database that is there already, and that no import made: the
+# import (and --test-rollback) refuses it and leaves every row as it was.
+sqlite3 "$M/$model7.db" "CREATE TABLE mine (k TEXT); INSERT INTO mine VALUES ('kept');"
+"$mmig" import "${imp[@]}" --quiet "$work/model7.json" >/dev/null 2>&1
+same "$?" 1 "import over a database that is not its own refused"
+"$mmig" import "${imp[@]}" --quiet --test-rollback "$work/model7.json" >/dev/null 2>&1
+[ "$?" = 0 ] && fail "--test-rollback over a database that is not its own"
+same "$(sqlite3 "$M/$model7.db" "SELECT k FROM mine")" kept "the existing database kept its rows"
+rm -f "$M/$model7.db"
+expect 0 R verify
+
 use crash
 expect 1 R "${P[@]}" resume ffffffff && same "$err" "mmig-recover: resume: migration ffffffff: not in the journal" "resume unknown"
 expect 1 R "${P[@]}" rollback ffffffff

@@ -58,6 +58,8 @@ struct fixture {
 	char mdir[128];
 	char mfile[200];
 	enum mmig_durability durability;
+	int n_ops; /* ops the migration runs; 0: N_OPS */
+	char id[37]; /* a migration a test works on */
 };
 
 static struct fixture *F;
@@ -89,6 +91,7 @@ setup(void **state)
 	snprintf(f->mfile, sizeof(f->mfile), "%s/%s.db", f->mdir, MODEL_UUID);
 	assert_int_equal(mkdir(f->mdir, 0700), 0);
 	f->durability = MMIG_DURABLE;
+	f->n_ops = 0;
 	steps_knobs_reset();
 	mmig__fault_disarm();
 	F = f;
@@ -135,7 +138,7 @@ perform_on(struct fixture *f, struct mmig_journal *j)
 	int rc;
 
 	mmig_coordinator_new(&c, quiet, NULL);
-	if (steps_add(c, r, N_OPS) != MMIG_OK)
+	if (steps_add(c, r, f->n_ops ? f->n_ops : N_OPS) != MMIG_OK)
 		return MMIG_EUNKNOWNOP;
 	mmig_coordinator_set_journal(c, j, f->durability);
 	mmig_scope_for_model(&scope, f->ctl, f->mdir, MODEL_UUID, f->durability);
@@ -830,11 +833,14 @@ test_recover_resume_does_not_redo_committed_transactions(void **state)
 
 	/* killed right after op 2's controller transaction committed, before
 	 * DONE 2: resume runs op 2 again, its committed transaction is
-	 * skipped (the tally would count 2 otherwise) */
+	 * skipped (the tally would count 2 otherwise).  Commits before it:
+	 * op 0's controller transaction, the fenced creation of the model
+	 * database (a controller transaction too), op 0's model transaction,
+	 * op 1's. */
 	steps_knobs.idempotent = true;
 	recover_policy = MMIG_POLICY_RESUME;
 	wipe(f);
-	assert_true(crash_child(MMIG_FAULT_DB_COMMITTED, 3, run_migration));
+	assert_true(crash_child(MMIG_FAULT_DB_COMMITTED, 5, run_migration));
 	assert_int_equal(steps_query(f->ctl,
 				     "SELECT n FROM tally WHERE op = 2 AND "
 				     "what = 'do'"),
@@ -922,13 +928,418 @@ test_recover_plan_matches_recover_and_writes_nothing(void **state)
 			    "roll back op 3 step3 (may have started: one "
 			    "ahead)");
 	assert_string_equal(plan->items[0].steps[3], "roll back op 0 step0");
-	assert_string_equal(plan->items[0].steps[4], "delete model database");
+	/* No step deletes the model database: step 0's rollback does. */
+	assert_string_equal(plan->items[0].steps[4], "record ROLLED_BACK");
+	assert_int_equal(plan->items[0].n_steps, 5);
 	assert_int_equal(mmig_recover(j, r, &o, &done), MMIG_OK);
 	steps_equal(&plan->items[0], &done->items[0]);
 	mmig_recover_summary_free(plan);
 	mmig_recover_summary_free(done);
 	mmig_journal_close(j);
 	mmig_registry_free(r);
+}
+
+/* ---- a model database that existed before the migration ---------------- */
+
+/* A model database with rows of its own, made before any migration. */
+static void
+make_existing_model(struct fixture *f)
+{
+	sqlite3 *db;
+
+	assert_int_equal(sqlite3_open(f->mfile, &db), SQLITE_OK);
+	assert_int_equal(sqlite3_exec(db,
+				      "PRAGMA journal_mode=WAL;"
+				      "CREATE TABLE pre (k INTEGER PRIMARY KEY, "
+				      "v TEXT);"
+				      "INSERT INTO pre VALUES (1, 'one'), "
+				      "(2, 'two'), (3, 'three');",
+				      NULL, NULL, NULL),
+			 SQLITE_OK);
+	sqlite3_close(db);
+}
+
+/* Its rows as text, to compare with what was there; "" when gone. */
+static void
+existing_rows(struct fixture *f, char *out, size_t size)
+{
+	sqlite3_stmt *st;
+	sqlite3 *db;
+
+	out[0] = '\0';
+	if (access(f->mfile, F_OK) != 0)
+		return;
+	assert_int_equal(sqlite3_open_v2(f->mfile, &db, SQLITE_OPEN_READONLY,
+					 NULL),
+			 SQLITE_OK);
+	if (sqlite3_prepare_v2(db,
+			       "SELECT group_concat(k || '=' || v, ',') FROM "
+			       "(SELECT * FROM pre ORDER BY k)",
+			       -1, &st, NULL) == SQLITE_OK) {
+		if (sqlite3_step(st) == SQLITE_ROW &&
+		    sqlite3_column_text(st, 0))
+			snprintf(out, size, "%s",
+				 (const char *)sqlite3_column_text(st, 0));
+		sqlite3_finalize(st);
+	}
+	sqlite3_close(db);
+}
+
+#define EXISTING_ROWS "1=one,2=two,3=three"
+
+/* The invariants of a migration of an existing model database: settled,
+ * and the database there with every row it had. */
+static void
+check_kept(struct fixture *f, struct tally *t, const char *point, uint64_t k)
+{
+	struct mmig_migration_info *list;
+	struct mmig_journal *j;
+	char rows[256];
+	size_t n, problems;
+	int n_ops = f->n_ops ? f->n_ops : N_OPS;
+
+	t->trials++;
+	existing_rows(f, rows, sizeof(rows));
+	if (strcmp(rows, EXISTING_ROWS) != 0)
+		violation(t, "the existing model database lost rows", point, k);
+	if (steps_query(f->mfile, "SELECT count(*) FROM pre") != 3)
+		violation(t, "the existing model database changed", point, k);
+	assert_int_equal(mmig_journal_open(&j, f->jdir, NULL, NULL), MMIG_OK);
+	assert_int_equal(mmig_journal_list(j, false, &list, &n), MMIG_OK);
+	if (n)
+		violation(t, "still in flight", point, k);
+	mmig_migration_info_free(list, n);
+	assert_int_equal(mmig_journal_verify(j, NULL, NULL, &problems), MMIG_OK);
+	if (problems)
+		violation(t, "journal does not verify", point, k);
+	assert_int_equal(mmig_journal_list(j, true, &list, &n), MMIG_OK);
+	if (n == 1 && strcmp(list[0].state, "COMMITTED") == 0) {
+		t->committed++;
+		if (steps_query(f->ctl, "SELECT count(*) FROM steps") != n_ops)
+			violation(t, "committed but rows missing", point, k);
+		if (steps_query(f->mfile, "SELECT count(*) FROM m") != 1)
+			violation(t, "committed but model data wrong", point, k);
+	} else if (n == 1 && strcmp(list[0].state, "ROLLED_BACK") == 0) {
+		t->rolled_back++;
+		if (steps_query(f->ctl, "SELECT count(*) FROM steps") != 0)
+			violation(t, "rolled back but rows left", point, k);
+		/* what the ops wrote there is undone, the rest stays */
+		if (steps_query(f->mfile, "SELECT count(*) FROM m") > 0)
+			violation(t, "rolled back but op 2's row left", point,
+				  k);
+	} else if (n > 1) {
+		violation(t, "more than one migration", point, k);
+	}
+	if (steps_query(f->ctl, "SELECT count(*) FROM tally WHERE n > 1") != 0)
+		violation(t, "an op's work or undo committed twice", point, k);
+	mmig_migration_info_free(list, n);
+	mmig_journal_close(j);
+}
+
+static void
+test_recover_existing_model_db_kept_after_failed_perform(void **state)
+{
+	struct fixture *f = *state;
+	struct tally t = { 0 };
+	char rows[256];
+
+	/* four ops that never delete the model database; op 2 of 4 fails
+	 * after writing to it */
+	wipe(f);
+	f->n_ops = 4;
+	steps_knobs.keep_model = true;
+	steps_knobs.fail_execute_of = 2;
+	make_existing_model(f);
+	assert_int_equal(run_migration(f), MMIG_EOP);
+	existing_rows(f, rows, sizeof(rows));
+	assert_string_equal(rows, EXISTING_ROWS);
+	check_kept(f, &t, "failed perform", 0);
+	assert_int_equal(t.rolled_back, 1);
+	assert_int_equal(t.violations, 0);
+	/* a rollback by recovery, of a crash before anything was undone */
+	wipe(f);
+	make_existing_model(f);
+	assert_true(crash_child(MMIG_FAULT_OP_EXECUTE, 3, run_migration));
+	recover_policy = MMIG_POLICY_ROLLBACK;
+	assert_int_equal(recover_now(f), MMIG_OK);
+	check_kept(f, &t, "OP_EXECUTE", 3);
+	assert_int_equal(t.rolled_back, 2);
+	assert_int_equal(t.violations, 0);
+}
+
+/* Crash at every hit of every point, recover with @p policy, check. */
+static unsigned
+crash_every_point_kept(struct fixture *f, struct tally *t,
+		       enum mmig_policy policy)
+{
+	uint64_t hits[MMIG_FAULT_COUNT];
+	unsigned points = 0;
+
+	recover_policy = policy;
+	wipe(f);
+	make_existing_model(f);
+	count_hits(run_migration, hits);
+	for (int p = 0; p < MMIG_FAULT_COUNT; p++) {
+		points += (unsigned)hits[p];
+		for (uint64_t k = 1; k <= hits[p]; k++) {
+			wipe(f);
+			make_existing_model(f);
+			assert_true(crash_child((enum mmig_fault_point)p, k,
+						run_migration));
+			assert_int_equal(recover_now(f), MMIG_OK);
+			check_kept(f, t, mmig__fault_name(p), k);
+		}
+	}
+	return points;
+}
+
+static void
+test_recover_existing_model_db_kept_after_crash_at_every_point(void **state)
+{
+	struct fixture *f = *state;
+	struct tally t = { 0 };
+	unsigned points = 0;
+
+	f->n_ops = 4;
+	f->durability = MMIG_PROCESS;
+	steps_knobs.keep_model = true;
+	/* rollback policy: a run that would commit, and one whose op 2
+	 * fails (killed while it rolls back) */
+	steps_knobs.fail_execute_of = -1;
+	points += crash_every_point_kept(f, &t, MMIG_POLICY_ROLLBACK);
+	steps_knobs.fail_execute_of = 2;
+	points += crash_every_point_kept(f, &t, MMIG_POLICY_ROLLBACK);
+	/* resume policy (the ops may be run again) */
+	steps_knobs.fail_execute_of = -1;
+	steps_knobs.idempotent = true;
+	points += crash_every_point_kept(f, &t, MMIG_POLICY_RESUME);
+	print_tally("existing model database, both policies", &t);
+	assert_int_equal(t.trials, points);
+	assert_true(points >= 3 * 10);
+	assert_int_equal(t.violations, 0);
+	assert_true(t.committed > 0);
+	assert_true(t.rolled_back > 0);
+}
+
+/* ---- a failed deletion of the model database, settled ------------------- */
+
+/* The fold of migration @p id, read from the journal. */
+static void
+read_fold(struct fixture *f, const char *id, struct mmig_fold *fold)
+{
+	struct mmig_journal *j;
+	struct mmig_rec_header h;
+	struct mmig_error *err = NULL;
+	uint8_t bin[MMIG_ID_LEN];
+	MDB_txn *txn;
+
+	assert_int_equal(mmig__id_parse(id, bin), MMIG_OK);
+	assert_int_equal(mmig_journal_open(&j, f->jdir, NULL, NULL), MMIG_OK);
+	assert_int_equal(mmig__journal_read_begin(j, &txn), MMIG_OK);
+	assert_int_equal(mmig__journal_header(j, txn, bin, &h, &err), MMIG_OK);
+	assert_int_equal(mmig__journal_fold(j, txn, bin, h.n_ops, fold, NULL,
+					    &err),
+			 MMIG_OK);
+	mmig__journal_read_end(j, txn);
+	mmig__rec_header_free(&h);
+	mmig_journal_close(j);
+}
+
+/* `rollback ID` of the test's migration; @return the action. */
+static enum mmig_recover_action
+settle(struct fixture *f)
+{
+	struct mmig_recover_options o = options(f);
+	struct mmig_recover_summary *s = NULL;
+	struct mmig_registry *r = registry(-1);
+	struct mmig_journal *j;
+	enum mmig_recover_action a = MMIG_RECOVER_FAILED;
+
+	o.rollback_tries = 1;
+	assert_int_equal(mmig_journal_open(&j, f->jdir, NULL, NULL), MMIG_OK);
+	if (mmig_recover_one(j, r, &o, f->id, MMIG_RECOVER_MODE_ROLLBACK,
+			     &s) == MMIG_OK)
+		a = s->items[0].action;
+	mmig_recover_summary_free(s);
+	mmig_journal_close(j);
+	mmig_registry_free(r);
+	return a;
+}
+
+static int
+settle_child(struct fixture *f)
+{
+	return settle(f) == MMIG_RECOVER_ROLLED_BACK ? MMIG_OK : MMIG_EOP;
+}
+
+/* A perform whose op 3 fails and whose deletion of the model database
+ * (in op 0's rollback) fails with EIO: NEEDS_ATTENTION. */
+static void
+fail_the_delete(struct fixture *f)
+{
+	struct mmig_migration_info *list;
+	struct mmig_journal *j;
+	size_t n;
+
+	wipe(f);
+	steps_knobs.fail_execute_of = 3;
+	mmig__fault_arm(MMIG_FAULT_MODEL_DELETE, 1, MMIG_FAULT_EIO);
+	assert_int_equal(run_migration(f), MMIG_EOP);
+	mmig__fault_disarm();
+	steps_knobs.fail_execute_of = -1;
+	assert_int_equal(mmig_journal_open(&j, f->jdir, NULL, NULL), MMIG_OK);
+	assert_int_equal(mmig_journal_list(j, false, &list, &n), MMIG_OK);
+	assert_int_equal(n, 1);
+	assert_string_equal(list[0].state, "NEEDS_ATTENTION");
+	assert_non_null(strstr(list[0].last_error, "injected I/O error"));
+	snprintf(f->id, sizeof(f->id), "%s", list[0].id);
+	mmig_migration_info_free(list, n);
+	mmig_journal_close(j);
+	/* the database is still there, and so is op 0's row, which says it
+	 * is this migration's */
+	assert_int_equal(access(f->mfile, F_OK), 0);
+	assert_int_equal(
+		steps_query(f->ctl, "SELECT group_concat(op) FROM steps"), 0);
+}
+
+static void
+test_recover_failed_delete_needs_attention_then_settled(void **state)
+{
+	struct fixture *f = *state;
+	struct tally t = { 0 };
+	struct mmig_fold fold;
+	uint64_t before, grew = 0;
+
+	fail_the_delete(f);
+	read_fold(f, f->id, &fold);
+	assert_false(fold.model_deleted);
+	before = fold.n_records;
+	mmig__fold_free(&fold);
+	/* retried while the cause is still there: each try fails the same
+	 * way and adds the same few records, however many tries */
+	for (int i = 0; i < 4; i++) {
+		mmig__fault_arm(MMIG_FAULT_MODEL_DELETE, 1, MMIG_FAULT_EIO);
+		assert_int_equal(settle(f), MMIG_RECOVER_NEEDS_ATTENTION);
+		mmig__fault_disarm();
+		read_fold(f, f->id, &fold);
+		assert_int_equal(fold.state, MMIG_STATE_NEEDS_ATTENTION);
+		grew = fold.n_records - before;
+		/* CLAIMED, UNDO_BEGIN 0, UNDO_FAIL 0, NEEDS_ATTENTION; the
+		 * first try also undoes op 4 once (UNDO_BEGIN 4, UNDO_DONE
+		 * 4): recovery's one ahead, which perform did not need */
+		assert_int_equal(grew, i == 0 ? 6 : 4);
+		before = fold.n_records;
+		mmig__fold_free(&fold);
+		assert_int_equal(access(f->mfile, F_OK), 0);
+	}
+	/* the cause is gone: settled, the file gone, and recorded */
+	assert_int_equal(settle(f), MMIG_RECOVER_ROLLED_BACK);
+	read_fold(f, f->id, &fold);
+	assert_int_equal(fold.state, MMIG_STATE_ROLLED_BACK);
+	assert_true(fold.model_deleted);
+	mmig__fold_free(&fold);
+	check_settled(f, &t, "failed delete, then rollback by id", 0);
+	assert_int_equal(t.rolled_back, 1);
+	assert_int_equal(t.violations, 0);
+	/* and again: nothing more to do, nothing written */
+	read_fold(f, f->id, &fold);
+	before = fold.n_records;
+	mmig__fold_free(&fold);
+	assert_int_equal(settle(f), MMIG_RECOVER_ROLLED_BACK);
+	read_fold(f, f->id, &fold);
+	assert_int_equal(fold.n_records, before);
+	mmig__fold_free(&fold);
+}
+
+static void
+test_recover_failed_delete_settle_crashed_at_every_point(void **state)
+{
+	struct fixture *f = *state;
+	struct tally t = { 0 };
+	uint64_t hits[MMIG_FAULT_COUNT];
+	char snap[128];
+	unsigned points = 0;
+
+	snprintf(snap, sizeof(snap), "%s.snap", f->dir);
+	fail_the_delete(f);
+	snapshot(f, snap);
+	count_hits(settle_child, hits);
+	assert_true(hits[MMIG_FAULT_MODEL_DELETE] >= 1);
+	assert_true(hits[MMIG_FAULT_MODEL_DELETED] >= 1);
+	for (int p = 0; p < MMIG_FAULT_COUNT; p++) {
+		for (uint64_t k = 1; k <= hits[p]; k++) {
+			restore(f, snap);
+			assert_true(crash_child((enum mmig_fault_point)p, k,
+						settle_child));
+			points++;
+			/* crashed while settling: settle again */
+			assert_int_equal(settle(f), MMIG_RECOVER_ROLLED_BACK);
+			check_settled(f, &t, mmig__fault_name(p), k);
+		}
+	}
+	print_tally("failed delete, settle crashed at every point", &t);
+	assert_int_equal(t.trials, points);
+	assert_true(points >= 8);
+	assert_int_equal(t.rolled_back, points);
+	assert_int_equal(t.violations, 0);
+	{
+		char cmd[256];
+
+		snprintf(cmd, sizeof(cmd), "rm -rf %s", snap);
+		assert_int_equal(system(cmd), 0);
+	}
+}
+
+/* ---- a stale owner neither makes nor deletes the model database --------- */
+
+static void
+test_recover_stale_owner_paused_before_model_db_makes_no_file(void **state)
+{
+	struct fixture *f = *state;
+	struct mmig_recover_options o = options(f);
+	struct mmig_recover_summary *s;
+	struct mmig_registry *r;
+	struct mmig_journal *j;
+	struct tally t = { 0 };
+	int go[2], status;
+	pid_t pid;
+
+	wipe(f);
+	assert_int_equal(pipe(go), 0);
+	steps_knobs.block_before_model = true;
+	steps_knobs.block_fd = go[0];
+	pid = fork();
+	assert_true(pid >= 0);
+	if (pid == 0) {
+		close(go[1]);
+		_exit(run_migration(f) == MMIG_OK ? 0 : 1);
+	}
+	close(go[0]);
+	steps_knobs_reset();
+	/* the owner is in op 0, its controller transaction committed, its
+	 * model database not yet opened */
+	while (steps_query(f->ctl, "SELECT count(*) FROM steps") != 1)
+		usleep(10000);
+	assert_int_equal(access(f->mfile, F_OK), -1);
+	/* the operator forces a rollback, taking the migration over */
+	o.force = true;
+	open_all(f, &j, &r, -1);
+	assert_int_equal(mmig_recover(j, r, &o, &s), MMIG_OK);
+	assert_int_equal(s->n, 1);
+	assert_int_equal(s->items[0].action, MMIG_RECOVER_ROLLED_BACK);
+	mmig_recover_summary_free(s);
+	mmig_journal_close(j);
+	mmig_registry_free(r);
+	/* the stale owner goes on: it may not make the file */
+	assert_int_equal(write(go[1], "g", 1), 1);
+	close(go[1]);
+	assert_int_equal(waitpid(pid, &status, 0), pid);
+	assert_true(WIFEXITED(status));
+	assert_int_equal(WEXITSTATUS(status), 1);
+	assert_int_equal(access(f->mfile, F_OK), -1);
+	check_settled(f, &t, "stale owner after a forced rollback", 0);
+	assert_int_equal(t.rolled_back, 1);
+	assert_int_equal(t.violations, 0);
 }
 
 int
@@ -949,7 +1360,16 @@ main(void)
 		T(test_recover_resume_does_not_redo_committed_transactions),
 		T(test_recover_stale_owner_fenced_out),
 		T(test_recover_plan_matches_recover_and_writes_nothing),
+		T(test_recover_existing_model_db_kept_after_failed_perform),
+		T(test_recover_existing_model_db_kept_after_crash_at_every_point),
+		T(test_recover_failed_delete_needs_attention_then_settled),
+		T(test_recover_failed_delete_settle_crashed_at_every_point),
+		T(test_recover_stale_owner_paused_before_model_db_makes_no_file),
 #undef T
 	};
+
+	/* MMIG_TEST_FILTER=PATTERN runs only the tests it matches. */
+	if (getenv("MMIG_TEST_FILTER"))
+		cmocka_set_test_filter(getenv("MMIG_TEST_FILTER"));
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

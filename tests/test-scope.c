@@ -1031,23 +1031,128 @@ test_scope_model_db_made_late_by_stale_owner_is_fenced(void **state)
 	struct mmig_scope *stale = new_scope(f, MMIG_DURABLE, 0);
 	struct mmig_txn_runner *m;
 	struct mmig_error *err;
+	int calls = 0;
 
+	/* the stale owner (epoch 1) was bound before it lost the migration,
+	 * as the coordinator binds before the first setup */
+	mmig__scope_bind(stale, "m-1", 1);
 	/* the new owner fences: the model database does not exist yet, so
 	 * only the controller gets the epoch */
 	controller_with_table(owner);
 	mmig__scope_bind(owner, "m-1", 2);
 	assert_null(mmig__scope_fence(owner));
 	assert_false(exists(f->model));
-	/* the stale owner now makes the model database: refused, because
-	 * the controller's epoch is newer than its own */
+	/* the stale owner asks for the model database: not made (setup must
+	 * have no side effects) ... */
 	assert_null(mmig_scope_model_db(stale, &m));
-	mmig__scope_bind(stale, "m-1", 1);
+	assert_non_null(m);
+	assert_null(mmig_txn_runner_db(m));
+	assert_false(exists(f->model));
+	/* ... and its first transaction, which would make it, is refused
+	 * before the file is created: the controller's epoch is newer */
 	mmig__scope_bind_op(stale, 0, false);
+	err = mmig_txn_run(m, NULL, insert_row, &calls);
+	assert_int_equal(mmig_error_code(err), MMIG_EFENCED);
+	mmig_error_free(err);
+	assert_int_equal(calls, 0);
+	assert_false(exists(f->model));
+	/* the owner makes it */
+	assert_null(mmig_scope_model_db(owner, &m));
+	mmig__scope_bind_op(owner, 0, false);
+	assert_null(mmig_txn_run(m, NULL, create_table, NULL));
+	assert_true(exists(f->model));
+	mmig_scope_free(stale);
+	mmig_scope_free(owner);
+}
+
+static void
+test_scope_undo_never_makes_the_model_db(void **state)
+{
+	struct fixture *f = *state;
+	struct mmig_scope *s = new_scope(f, MMIG_DURABLE, 0);
+	struct mmig_txn_runner *m;
+	int calls = 0;
+
+	mmig__scope_bind(s, "m-1", 1);
+	assert_null(mmig_scope_model_db(s, &m));
+	/* the rollback of an op that never ran: nothing to undo there, and
+	 * the file is not made for it */
+	mmig__scope_bind_op(s, 0, true);
+	assert_null(mmig_txn_run(m, NULL, insert_row, &calls));
+	assert_int_equal(calls, 0);
+	assert_false(exists(f->model));
+	mmig_scope_free(s);
+}
+
+struct deleted_probe {
+	int calls;
+	bool file_gone;
+	const char *path;
+	struct mmig_error *result;
+};
+
+static struct mmig_error *
+on_deleted(void *arg)
+{
+	struct deleted_probe *p = arg;
+
+	p->calls++;
+	p->file_gone = !exists(p->path);
+	return p->result;
+}
+
+static void
+test_scope_stale_owner_cannot_delete_the_model_db(void **state)
+{
+	struct fixture *f = *state;
+	struct mmig_scope *stale = new_scope(f, MMIG_DURABLE, 0);
+	struct mmig_scope *owner = new_scope(f, MMIG_DURABLE, 0);
+	struct deleted_probe p = { .path = f->model };
+	struct mmig_txn_runner *m;
+	struct mmig_error *err;
+
+	/* epoch 1 made the model database */
+	mmig__scope_bind(stale, "m-1", 1);
+	stale->binding.model_deleted = on_deleted;
+	stale->binding.model_deleted_arg = &p;
+	assert_null(mmig_scope_model_db(stale, &m));
+	mmig__scope_bind_op(stale, 0, false);
+	assert_null(mmig_txn_run(m, NULL, create_table, NULL));
+	assert_true(exists(f->model));
+	/* epoch 2 takes over and fences both databases */
+	mmig__scope_bind(owner, "m-1", 2);
+	owner->binding.model_deleted = on_deleted;
+	owner->binding.model_deleted_arg = &p;
+	assert_null(mmig__scope_fence(owner));
+	/* epoch 1, in its rollback, may not delete it */
+	mmig__scope_bind_op(stale, 0, true);
+	err = mmig_scope_delete_model(stale);
+	assert_int_equal(mmig_error_code(err), MMIG_EFENCED);
+	mmig_error_free(err);
+	assert_true(exists(f->model));
+	assert_int_equal(p.calls, 0);
+	/* the owner may, and its deletion is reported once the file is
+	 * gone (the coordinator records MODEL_DELETED there) */
+	mmig__scope_bind_op(owner, 0, true);
+	assert_null(mmig_scope_delete_model(owner));
+	assert_false(exists(f->model));
+	assert_int_equal(p.calls, 1);
+	assert_true(p.file_gone);
+	/* idempotent; a failure to record fails the deletion */
+	p.result = mmig_error_new(MMIG_EJOURNAL, "journal gone");
+	err = mmig_scope_delete_model(owner);
+	assert_ptr_equal(err, p.result);
+	mmig_error_free(err);
+	assert_int_equal(p.calls, 2);
+	/* the stale owner cannot make it again either */
+	assert_null(mmig_scope_model_db(stale, &m));
+	mmig__scope_bind_op(stale, 1, false);
 	err = mmig_txn_run(m, NULL, create_table, NULL);
 	assert_int_equal(mmig_error_code(err), MMIG_EFENCED);
 	mmig_error_free(err);
-	mmig_scope_free(stale);
+	assert_false(exists(f->model));
 	mmig_scope_free(owner);
+	mmig_scope_free(stale);
 }
 
 int
@@ -1080,6 +1185,8 @@ main(void)
 		T(test_scope_undo_only_what_committed_and_never_twice),
 		T(test_scope_every_takeover_fences_even_when_work_is_skipped),
 		T(test_scope_model_db_made_late_by_stale_owner_is_fenced),
+		T(test_scope_undo_never_makes_the_model_db),
+		T(test_scope_stale_owner_cannot_delete_the_model_db),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

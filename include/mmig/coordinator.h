@@ -1,21 +1,49 @@
 /*
  * mmig/coordinator.h - runs an ordered list of operations as one migration.
  *
- * The baseline contract (docs/DESIGN.md, "Coordinator semantics";
- * installed as share/doc/libmmig/DESIGN.md):
+ * The baseline contract is the origin's (Juju's core/modelmigration
+ * coordinator, as published Nov 2024; docs/DESIGN.md, "Coordinator
+ * semantics", installed as share/doc/libmmig/DESIGN.md):
  *  - perform runs op 0..n-1: setup, execute, then the hook if one is set;
  *  - on the first error at op k it rolls back ops k, k-1, ..., 0 (the failing
- *    op too, since it may have half run), calls every rollback even when one
- *    fails, then deletes the model database through the scope's deleter;
+ *    op too, since it may have half run) and calls every rollback even when
+ *    one fails;
  *  - the error returned is the first failure annotated with where it
- *    happened ("execute operation NAME: ..."), and each failed rollback wraps
- *    it as "rollback operation at I with ROLLBACK_ERR: ...";
- *  - each op run and each rollback is logged through the logger.
+ *    happened ("setup operation NAME: ...", "execute operation NAME: ...",
+ *    "hook operation NAME: ..."), and each failed rollback wraps it as
+ *    "rollback operation at I with ROLLBACK_ERR: ..." (the first failure
+ *    stays the cause, with its code);
+ *  - a NULL setup fails with "setup not implemented", a NULL execute with
+ *    "execute not implemented" (both MMIG_ENOTIMPL); a NULL rollback is a
+ *    no-op;
+ *  - logged besides: "running operation: NAME" before each op, "import
+ *    failed: ERR", "rolling back operation: NAME", "rollback operation for
+ *    NAME failed: ERR";
+ *  - perform never deletes the model database: the scope hands
+ *    mmig_scope_delete_model() to the operations (the origin's
+ *    ModelDeleter()), and the operation that created the model database
+ *    deletes it in its own rollback.  A migration that runs against a model
+ *    database that already existed never loses it.  Recovery does not
+ *    delete it either.
  *
- * Cancellation: the context is checked before each operation; a cancelled
- * context fails the migration at the operation that was about to run
- * ("before operation NAME: context canceled") and rolls back from there.
- * Rollbacks run under a context of their own, never the forward one.
+ * Deliberate differences from the origin (docs/origin-differences.md gives
+ * the reasons at length):
+ *  - the context is checked before each operation: a cancelled or expired
+ *    context fails the migration at the operation about to run ("before
+ *    operation NAME: context canceled") and rolls back from there, that op
+ *    included -- so that a cancel stops a long migration between steps
+ *    instead of only inside an op that happens to look;
+ *  - rollbacks run under a context of their own, with the deadline of
+ *    mmig_coordinator_set_rollback_timeout(), never the forward one: that
+ *    one may be the very thing that was cancelled, and a rollback that
+ *    stops at once leaves half-done work;
+ *  - the hook can be set by the embedder (mmig_coordinator_set_hook()),
+ *    where the origin's is fixed: a test or an embedder can fail a
+ *    migration after any op on purpose (mmig import --test-rollback does);
+ *  - a default logger exists: a NULL log function logs to stderr, so that
+ *    failures are never silent;
+ *  - setup must have no side effects: recovery calls it again, in another
+ *    process, before a rollback (see mmig/op.h).
  *
  * Threads: a coordinator is used by one thread at a time.  Many coordinators
  * may perform at once, in threads of one process, sharing one journal (their
@@ -89,8 +117,9 @@ MMIG_EXPORT void mmig_coordinator_set_rollback_timeout(
  * @param model passed through to every execute and rollback; required.
  * @return MMIG_OK when every operation ran; otherwise the code of the first
  * failure (the operation's own code, MMIG_ENOTIMPL, MMIG_ECANCELED, ...),
- * after the rollbacks and the model deletion have run.  The whole message is
- * then available from mmig_coordinator_error().
+ * after the rollbacks have run.  The whole message is then available from
+ * mmig_coordinator_error().  Perform itself never calls the scope's model
+ * deleter.
  */
 MMIG_EXPORT int mmig_coordinator_perform(struct mmig_coordinator *c,
 					 struct mmig_ctx *ctx,
@@ -116,7 +145,9 @@ MMIG_EXPORT const char *mmig_coordinator_errmsg(const struct mmig_coordinator *c
  * With a journal, perform writes the migration's header and BEGIN 0 (fully
  * synced) before op 0 runs; DONE i together with BEGIN i+1 in one commit
  * (one sync) before op i+1 runs; UNDO_DONE i before the rollback of op i-1
- * starts; and returns only once COMMITTED or ROLLED_BACK is fully synced.
+ * starts (with MODEL_DELETED when that op's rollback deleted the model
+ * database through the scope); and returns only once COMMITTED or
+ * ROLLED_BACK is fully synced.
  * If the journal itself fails, perform stops at once without rolling back
  * (it could not record the rollback) and returns the journal's error: the
  * migration is left for recovery, and this coordinator refuses further
@@ -136,8 +167,9 @@ enum mmig_outcome {
 	MMIG_OUTCOME_NONE = 0,        /**< no perform yet */
 	MMIG_OUTCOME_COMMITTED,       /**< every op ran; COMMITTED durable */
 	MMIG_OUTCOME_ROLLED_BACK,     /**< failed; every rollback succeeded */
-	MMIG_OUTCOME_NEEDS_ATTENTION, /**< failed, and a rollback or the model
-	                                   deletion failed too */
+	MMIG_OUTCOME_NEEDS_ATTENTION, /**< failed, and a rollback failed too
+	                                   (also one whose deletion of the
+	                                   model database failed) */
 	MMIG_OUTCOME_PAUSED,          /**< cancelled with pause: resumable */
 	MMIG_OUTCOME_INTERRUPTED,     /**< the journal failed: left for
 	                                   recovery */

@@ -280,16 +280,25 @@ MMIG_EXPORT int mmig_model_desc_generate(const struct mmig_gen_opts *o,
  * and on resume they start from there.  A checkpoint that does not read as
  * such an index is ignored (the op starts over, which is safe).
  *
- * Rollbacks.  create-model's deletes the controller row only while it is
- * "importing", so a refused duplicate never removes the model that was
- * there; activate's turns "active" back into "importing" (activate only runs
+ * Rollbacks.  create-model's deletes the model database, then the
+ * controller row, and only when the row is this import's: "importing", and
+ * in a journaled migration written by this very migration (its marker is in
+ * the controller database).  So a refused duplicate never removes the model
+ * that was there, nor its database.  The database goes through
+ * mmig_scope_delete_model(), fenced by the owner epoch and journaled
+ * (MODEL_DELETED); when that fails the migration needs attention, and
+ * `mmig-recover rollback ID` finishes it once the cause is fixed.
+ * activate's turns "active" back into "importing" (activate only runs
  * after create-model succeeded in the same migration, and create-model
- * refuses an active model, so an active row by then is this import's).  The
- * model database operations have none: the model deleter of
- * mmig_import_scope_for_model() removes the model database afterwards --
- * unless the controller still holds a row for the model: by then this
- * import's own row is gone, so the row and the database are another
- * migration's (or this one's, when an undo failed, kept for the retry).
+ * refuses an active model, so an active row by then is this import's).
+ * The model database operations have none: their rows go with the
+ * database, which this import made.
+ *
+ * A model database file that is already there with tables of its own, and
+ * that this migration did not make, is refused by create-model
+ * (MMIG_EEXIST, "model UUID already exists: its database PATH is not this
+ * import's") before anything is written: an import never adopts, and so
+ * never deletes, a database that is not its own.
  *
  * Two imports of one model UUID at once.  A journaled create-model takes no
  * existing row for its own: once its transaction committed, its marker
@@ -360,13 +369,13 @@ struct mmig_import_paths {
  * The scope for importing (or recovering the import of) one model: a
  * mmig_scope_for_model_fn for mmig_recover_options.scope_for_model.  Creates
  * @p paths->model_dir (and its parents) when missing.  The scope's model
- * deleter removes "<model_dir>/<uuid>.db" and its -wal/-shm only when the
- * controller database has no row for the model, so a failed import of a
- * model that exists, or is being imported by another migration, never
- * deletes that model's database.
+ * deleter removes "<model_dir>/<uuid>.db" and its -wal/-shm (and refuses
+ * any other name); only create-model's rollback asks for it, once it has
+ * seen that the database is this import's, so a failed import of a model
+ * that exists, or is being imported by another migration, never deletes
+ * that model's database.
  *
- * @param arg a struct mmig_import_paths *, which must outlive the scope
- *            (the deleter reads it).
+ * @param arg a struct mmig_import_paths *, which must outlive the scope.
  * @param[out] out the scope, NULL on failure.
  * @return MMIG_OK; MMIG_EINVAL (no paths, or @p model_uuid not a canonical
  * lower-case UUID); MMIG_ENOMEM; -errno when the model directory cannot be

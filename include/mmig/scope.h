@@ -7,6 +7,21 @@
  * operation's setup takes what it needs from the scope; its execute and
  * rollback then run their work through mmig_txn_run().
  *
+ * The model deleter is for the operations (the origin's ModelDeleter()):
+ * the operation that created the model database deletes it in its own
+ * rollback, with mmig_scope_delete_model().  Neither the coordinator nor
+ * recovery ever calls it.
+ *
+ * In a journaled migration the model database file is fenced like a
+ * transaction (invariant F): mmig_scope_model_db() opens it only if it
+ * exists; a missing one is created by the first forward transaction run
+ * on it, and deleted by mmig_scope_delete_model(), each under the
+ * controller database's write lock after checking the migration's owner
+ * epoch there.  A process that no longer owns the migration gets
+ * MMIG_EFENCED and neither creates nor deletes the file.  An undo
+ * transaction on a model database that was never made does nothing (there
+ * is nothing to undo) and does not make it.
+ *
  * Every connection is put in WAL mode with `synchronous` set from the
  * durability the scope was made with: FULL for MMIG_DURABLE, OFF for
  * MMIG_PROCESS.
@@ -86,7 +101,10 @@ MMIG_EXPORT const char *mmig_scope_model_path(const struct mmig_scope *s);
 
 /**
  * The runner on the controller (or model) database, opened on first call and
- * cached; owned by the scope.
+ * cached; owned by the scope.  In a journaled migration a model database
+ * that does not exist yet is not created here (setup has no side effects):
+ * the runner is returned without a connection (mmig_txn_runner_db() is
+ * NULL) and its first forward transaction creates the file, fenced.
  * @return NULL and *out set, or an error naming the file that did not open.
  */
 MMIG_EXPORT struct mmig_error *
@@ -100,11 +118,27 @@ mmig_scope_model_db(struct mmig_scope *s, struct mmig_txn_runner **out);
 
 /**
  * Remove the model database through the scope's deleter, closing the
- * scope's own connection to it first.  The model runner stays valid but has
- * no connection (mmig_txn_run() on it fails) until mmig_scope_model_db() is
- * called again, which opens -- and so creates -- the database anew.
- * @return NULL, the deleter's error as it is, or MMIG_EINVAL when a
- * transaction is open on the model database.
+ * scope's own connection to it first.  For the operation that created the
+ * model database, in its rollback; nothing else in the library calls it.
+ * Idempotent: deleting what is not there succeeds.
+ *
+ * In a journaled migration the deletion is fenced and journaled: it runs
+ * inside a transaction on the controller database that first checks the
+ * migration's owner epoch there (MMIG_EFENCED for a process that lost the
+ * migration: nothing is deleted), and the coordinator records
+ * MODEL_DELETED once the files are gone (it commits with the op's
+ * UNDO_DONE: a crash before that makes recovery delete again, which is
+ * harmless).  The deleter runs with
+ * the controller database's write lock held.
+ *
+ * The model runner stays valid but has no connection (mmig_txn_run() on it
+ * fails) until mmig_scope_model_db() is called again, which opens -- and
+ * so creates -- the database anew (in a journaled migration: on its first
+ * forward transaction).
+ * @return NULL, the deleter's error as it is, MMIG_EFENCED, the journal's
+ * error (the deletion happened but could not be recorded), an error of the
+ * controller database, or MMIG_EINVAL when a transaction is open on the
+ * model database.
  */
 MMIG_EXPORT struct mmig_error *mmig_scope_delete_model(struct mmig_scope *s);
 

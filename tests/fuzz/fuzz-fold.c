@@ -77,8 +77,6 @@ fold_check_state(const struct mmig_fold *f)
 			if (!f->done[i])
 				abort();
 	if (f->state == MMIG_STATE_ROLLED_BACK) {
-		if (!f->model_deleted)
-			abort();
 		for (uint32_t i = 0; i < f->n_ops; i++)
 			if (f->begun[i] && !f->undone[i])
 				abort();
