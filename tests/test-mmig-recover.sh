@@ -382,8 +382,13 @@ same "$(state_of "$d_")" ROLLED_BACK "fallback state"
 ue=e0000000-0000-4000-8000-000000000005
 e=$(crashed $ue --ops 3 --pause-at 1)
 same "$(state_of "$e")" PAUSED "paused"
-expect 0 R "${P[@]}" recover && has "$out" "$e $ue skipped-paused" "recover leaves PAUSED alone"
+# ... and exits 1: a paused migration is left unsettled (issue 13).
+expect 1 R "${P[@]}" recover && has "$out" "$e $ue skipped-paused" "recover leaves PAUSED alone"
 same "$(state_of "$e")" PAUSED "still paused"
+expect 1 R "${P[@]}" recover --json && pyjson "$out" "
+assert [i['action'] for i in d['items']] == ['skipped-paused'], d
+"
+expect 1 R "${P[@]}" plan && has "$out" "$e $ue skipped-paused" "plan exits as recover would"
 expect 0 R "${P[@]}" rollback "${e:0:24}" && same "$out" "$e $ue rolled-back" "rollback ID"
 same "$(state_of "$e")" ROLLED_BACK "rolled back by name"
 same "$(steps_n $ue)" 0 "paused one fully undone"
@@ -399,6 +404,9 @@ same "$(steps_n $uf)" 3 "resumed by name ran the rest"
 ug=90000000-0000-4000-8000-000000000007
 g=$(crashed $ug --ops 2 --crash-at 1)
 CRASH_FAIL_ROLLBACK=1 expect 1 R "${P[@]}" recover && has "$out" "$g $ug needs-attention" "failed rollback"
+# Left alone by the next recover, which still exits 1 (issue 13: it exited
+# 0, so `mmig-recover recover || alert` never alerted).
+expect 1 R "${P[@]}" recover && has "$out" "$g $ug skipped-attention: needs attention" "recover skips NEEDS_ATTENTION, exit 1"
 expect 0 R list --json && pyjson "$out" "
 m = [m for m in d if m['id'] == '$g'][0]
 assert m['state'] == 'NEEDS_ATTENTION' and m['last_error'], m
@@ -439,6 +447,21 @@ use import
 	fail "mmig gen-model"
 model=$(jget "$(cat "$work/model.json")" "d['model']['uuid']")
 imp=(--journal "$J" --controller-db "$C" --model-dir "$M")
+# The journal refuses the first commit (a full disk at the header): nothing
+# was written, so the import says so and exits 1, not 3 "interrupted,
+# settle it with mmig-recover" (issue 13); there is nothing to settle.
+expect 1 env MMIG_FAULT=JOURNAL_COMMIT:1:enospc "$mmig" import "${imp[@]}" "$work/model.json" && {
+	same "$out" "import not started: nothing was written, nothing to settle" "refused first commit: stdout"
+	has "$err" "mmig: import: the journal refused its first commit, nothing was written: journal $J: commit: No space left on device" "refused first commit: the cause"
+	hasnt "$err" "left for recovery" "refused first commit: nothing left for recovery"
+}
+expect 0 R list --json && same "$out" "[]" "refused first commit: the journal holds nothing"
+expect 0 R recover && same "$out" "nothing to recover" "refused first commit: nothing to recover"
+# A first commit that took effect though reported failed is still left for
+# recovery (exit 3), and recovery settles it.
+expect 3 env MMIG_FAULT=JOURNAL_COMMITTED:1:eio "$mmig" import "${imp[@]}" "$work/model.json" &&
+	has "$err" "left for recovery" "first commit done but reported failed"
+expect 0 R recover && has "$out" " $model rolled-back" "first commit done but reported failed: settled"
 MMIG_FAULT=OP_EXECUTE:4:kill "$mmig" import "${imp[@]}" --quiet "$work/model.json" >/dev/null 2>&1
 same "$?" 137 "mmig import killed before op 3"
 expect 0 R list --json && pyjson "$out" "

@@ -828,10 +828,16 @@ settle(struct cli *cli, enum settle_kind kind)
 		print_summary(s, kind == SETTLE_PLAN);
 	if (ex == EXIT_OK && s->n_unsettled > 0)
 		ex = EXIT_ATTENTION;
-	/* One migration by name: anything but settled (skipped because its
-	 * owner lives, paused again, refused) is a failure to do as asked. */
-	for (size_t i = 0; kind >= SETTLE_RESUME && i < s->n; i++)
-		if (!action_settled(s->items[i].action))
+	/* recover (and its plan): anything left unsettled -- needs
+	 * attention, paused, refused, failed -- is exit 1, so that
+	 * `mmig-recover recover || alert` alerts.  A migration whose owner
+	 * is alive is that owner's to settle, not left over.  One migration
+	 * by name: anything but settled (skipped because its owner lives,
+	 * paused again, refused) is a failure to do as asked. */
+	for (size_t i = 0; i < s->n; i++)
+		if (!action_settled(s->items[i].action) &&
+		    (kind >= SETTLE_RESUME ||
+		     s->items[i].action != MMIG_RECOVER_SKIPPED_LIVE))
 			ex = EXIT_ATTENTION;
 out:
 	mmig_recover_summary_free(s);
@@ -979,7 +985,7 @@ static const struct command commands[] = {
 	  "Show, step by step, what recover would do (with ID and --policy:\n"
 	  "what resume ID or rollback ID would do).  Writes nothing: the\n"
 	  "journal is opened read-only.  Exits 1 when something would be\n"
-	  "refused or left unsettled.\n" },
+	  "refused or left unsettled (as recover would exit).\n" },
 	{ "recover", cmd_recover, F_POLICY | F_FALLBACK | F_JSON, ARG_NONE,
 	  "recover [--policy rollback|resume] [--fallback] [--json]",
 	  "Settle every migration whose owner is dead: roll it back (the\n"
@@ -988,7 +994,10 @@ static const struct command commands[] = {
 	  "cannot be resumed instead of refusing it.  PAUSED and\n"
 	  "NEEDS_ATTENTION migrations are left for resume ID / rollback ID.\n"
 	  "Prints one line per migration: ID MODEL ACTION[: MESSAGE].\n"
-	  "Exits 1 when any migration is left unsettled.\n" },
+	  "Exits 0 only when everything is settled (or owned by a live\n"
+	  "process); 1 when any migration is left unsettled: needs attention\n"
+	  "(skipped-attention too), paused (skipped-paused too), refused or\n"
+	  "failed.\n" },
 	{ "resume", cmd_resume, F_JSON, ARG_ID, "resume ID [--json]",
 	  "Resume one migration (a PAUSED one too) to its end.\n" },
 	{ "rollback", cmd_rollback, F_FORCE | F_JSON, ARG_ID,
@@ -1022,8 +1031,8 @@ static const char global_help[] =
 	"  -h, --help            this help; COMMAND --help for a command's\n"
 	"  -V, --version         the version\n"
 	"\n"
-	"Exit status: 0 all settled or clean; 1 something failed, was refused\n"
-	"or needs attention; 2 usage error.\n";
+	"Exit status: 0 all settled or clean; 1 something failed, was refused,\n"
+	"needs attention or is paused (left unsettled); 2 usage error.\n";
 
 static void
 usage(FILE *out)

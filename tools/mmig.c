@@ -174,9 +174,11 @@ usage_import(FILE *out)
 		"Also when it\n"
 		"     was refused before it started (the journal cannot be "
 		"opened, holds\n"
-		"     migrations of the other durability, or a migration of "
+		"     migrations of the other durability, a migration of "
 		"the same model\n"
-		"     is in flight), and with "
+		"     is in flight, or it refused the first commit: a full "
+		"disk, say;\n"
+		"     nothing was written, nothing to settle), and with "
 		"--test-rollback\n"
 		"     when the databases differ after the rollback\n"
 		"  2  usage error, including a description that cannot be "
@@ -788,7 +790,13 @@ run_import(const struct import_args *a, struct mmig_journal *j,
 	o = mmig_coordinator_outcome(c);
 	if (rc != MMIG_OK && !(hook && o == MMIG_OUTCOME_ROLLED_BACK))
 		errorf("import", "%s", mmig_coordinator_errmsg(c));
-	if (!a->quiet) {
+	if (!a->quiet && o == MMIG_OUTCOME_NONE) {
+		/* Refused before anything was written: no migration to name,
+		 * none to settle. */
+		printf("import not started: nothing was written, nothing to "
+		       "settle\n");
+		fflush(stdout);
+	} else if (!a->quiet) {
 		printf("migration %s: %s%s\n", mmig_coordinator_migration_id(c),
 		       mmig_outcome_name(o),
 		       o == MMIG_OUTCOME_PAUSED
