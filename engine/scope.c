@@ -211,6 +211,26 @@ exec_setup(sqlite3 *db, const char *sql, struct backoff *b, char *res,
 	return rc;
 }
 
+int
+mmig__db_file_create(const char *path, unsigned mode)
+{
+	int fd, rc = MMIG_OK;
+
+	if (!path || !*path || strcmp(path, ":memory:") == 0 ||
+	    strncmp(path, "file:", 5) == 0)
+		return MMIG_OK;
+	fd = open(path, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC,
+		  (mode_t)mode);
+	if (fd < 0)
+		return errno == EEXIST ? MMIG_OK : -errno;
+	/* O_EXCL follows no symlink: a link is EEXIST, left as it is.  open()
+	 * applied the umask; the mode asked for is the mode wanted. */
+	if (fchmod(fd, (mode_t)mode) != 0)
+		rc = -errno;
+	close(fd);
+	return rc;
+}
+
 static struct mmig_error *
 runner_open(struct mmig_txn_runner *r)
 {
@@ -226,6 +246,12 @@ runner_open(struct mmig_txn_runner *r)
 
 	if (r->db)
 		return NULL;
+	rc = mmig__db_file_create(r->path, s->file_mode);
+	if (rc != MMIG_OK) {
+		err = mmig_error_new(rc, "create %s: %s", r->path,
+				     mmig_strerror(rc));
+		goto fail;
+	}
 	rc = sqlite3_open_v2(r->path, &db, flags, NULL);
 	if (rc != SQLITE_OK) {
 		err = runner_error(r, db, rc, "open");
@@ -302,6 +328,7 @@ mmig_scope_new(struct mmig_scope **out, const struct mmig_scope_config *cfg)
 	s->delete_arg = cfg->delete_arg;
 	s->busy_budget_ms = cfg->busy_budget_ms ? cfg->busy_budget_ms
 						: MMIG__BUSY_BUDGET_DEFAULT_MS;
+	s->file_mode = MMIG__DB_FILE_MODE;
 	runner_init(&s->controller, s, s->controller_path);
 	runner_init(&s->model, s, s->model_path);
 	*out = s;
@@ -366,6 +393,15 @@ const char *
 mmig_scope_model_path(const struct mmig_scope *s)
 {
 	return s ? s->model_path : NULL;
+}
+
+int
+mmig_scope_set_file_mode(struct mmig_scope *s, unsigned mode)
+{
+	if (!s || (mode & ~0666u) || (mode & 0600u) != 0600u)
+		return MMIG_EINVAL;
+	s->file_mode = mode;
+	return MMIG_OK;
 }
 
 static struct mmig_error *

@@ -489,6 +489,23 @@ same "$(sqlite3 "$M/$model.db" "SELECT count(*) FROM machines")" 5 "resumed impo
 same "$(sqlite3 "$M/$model.db" "SELECT count(*) FROM units")" 4 "resumed import's units"
 expect 0 R verify
 
+# Modes (issue 13): what recovery creates is 0600 by default; --file-mode
+# widens exactly that, whatever the umask, and changes nothing that exists.
+use modes
+imp=(--journal "$J" --controller-db "$C" --model-dir "$M")
+(umask 000 && MMIG_FAULT=OP_EXECUTE:1:kill "$mmig" import "${imp[@]}" --quiet "$work/model.json") >/dev/null 2>&1
+same "$?" 137 "import killed before create-model ran"
+same "$(stat -c %a "$M")" 700 "the model directory the import made, umask 000"
+same "$(stat -c %a "$C")" 600 "the controller database the import made, umask 000"
+[ -e "$M/$model.db" ] && fail "create-model had not run, yet its database exists"
+(umask 077 && R --file-mode 0640 recover --policy resume) >"$work/modes.out" 2>&1
+same "$?" 0 "resume creating the model database: $(cat "$work/modes.out")"
+same "$(stat -c %a "$M/$model.db")" 640 "--file-mode 0640: the model database recovery created"
+same "$(stat -c %a "$C")" 600 "--file-mode: the import's controller database (umask 000) is not changed"
+same "$(stat -c %a "$M")" 700 "--file-mode: an existing directory is not changed"
+expect 2 R --file-mode 0755 list && has "$err" "mmig-recover: usage: --file-mode: \"0755\" is not an octal mode" "--file-mode 0755 refused"
+expect 2 R --file-mode rw list
+
 use crash
 expect 1 R "${P[@]}" resume ffffffff && same "$err" "mmig-recover: resume: migration ffffffff: not in the journal" "resume unknown"
 expect 1 R "${P[@]}" rollback ffffffff
