@@ -248,7 +248,8 @@ runner_open(struct mmig_txn_runner *r)
 		return NULL;
 	rc = mmig__db_file_create(r->path, s->file_mode);
 	if (rc != MMIG_OK) {
-		err = mmig_error_new(rc, "create %s: %s", r->path,
+		/* MMIG_EDB, as when SQLite cannot open it; the cause named */
+		err = mmig_error_new(MMIG_EDB, "open %s: create: %s", r->path,
 				     mmig_strerror(rc));
 		goto fail;
 	}
