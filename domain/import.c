@@ -1162,7 +1162,9 @@ import_delete_model(void *arg, const char *path)
 	return err;
 }
 
-/* mkdir -p: make @p dir and its missing parents. */
+/* mkdir -p: make @p dir and its missing parents, each 0700 whatever the
+ * umask (the model databases hold config and credentials); directories
+ * that exist are left as they are. */
 static int
 make_dirs(const char *dir)
 {
@@ -1178,8 +1180,12 @@ make_dirs(const char *dir)
 		if (*p != '/' && !last)
 			continue;
 		*p = '\0';
-		if (mkdir(copy, 0755) != 0 && errno != EEXIST)
+		if (mkdir(copy, MMIG__DIR_MODE) == 0) {
+			if (chmod(copy, MMIG__DIR_MODE) != 0)
+				rc = -errno;
+		} else if (errno != EEXIST) {
 			rc = -errno;
+		}
 		if (last)
 			break;
 		*p = '/';
@@ -1234,6 +1240,13 @@ mmig_import_controller_init(const char *controller_db,
 		*errp = NULL;
 	if (!controller_db || !*controller_db)
 		return MMIG_EINVAL;
+	/* Owner-only, as a scope creates it (scope-int.h). */
+	rc = mmig__db_file_create(controller_db, MMIG__DB_FILE_MODE);
+	if (rc != MMIG_OK) {
+		err = mmig_error_new(rc, "controller database %s: create: %s",
+				     controller_db, mmig_strerror(rc));
+		goto out;
+	}
 	rc = sqlite3_open_v2(controller_db, &db, flags, NULL);
 	if (rc == SQLITE_OK) {
 		sqlite3_busy_timeout(db, 5000);
@@ -1248,6 +1261,7 @@ mmig_import_controller_init(const char *controller_db,
 		err = mmig_error_wrap(mmig_error_sqlite(db, rc, "create schema"),
 				      "controller database %s", controller_db);
 	sqlite3_close_v2(db);
+out:
 	rc = mmig_error_code(err);
 	if (errp)
 		*errp = err;

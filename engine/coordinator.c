@@ -655,6 +655,33 @@ refused(struct run *r)
 	return mmig_error_code(c->last_error);
 }
 
+/*
+ * The migration's first commit (header and BEGIN 0) failed.  A commit is
+ * all or nothing, so when the journal does not hold the migration now,
+ * nothing was written and no op ran (a full disk at the header, say): the
+ * journal refused it, and there is nothing for recovery to settle.  When it
+ * does hold it (the commit took effect though reported failed), or the
+ * journal cannot tell, it is a journal failure like any later one.
+ */
+static int
+first_commit_failed(struct run *r)
+{
+	struct mmig_coordinator *c = r->c;
+	struct mmig_migration_info info;
+	int rc = mmig_journal_get(c->journal, c->migration_id, &info);
+
+	if (rc == MMIG_OK)
+		mmig_migration_info_clear(&info);
+	if (rc != MMIG_ENOTFOUND)
+		return interrupted(r, NULL);
+	mmig__jmig_free(r->jm);
+	r->jm = NULL;
+	c->migration_id[0] = '\0';
+	r->jerr = mmig_error_wrap(r->jerr, "the journal refused its first "
+					   "commit, nothing was written");
+	return refused(r);
+}
+
 /* Reset the per-perform results; @return false (with the error set) when
  * the coordinator may not run. */
 static bool
@@ -794,7 +821,7 @@ mmig_coordinator_perform(struct mmig_coordinator *c, struct mmig_ctx *ctx,
 	if (!begin_run(c, scope, model))
 		return mmig_error_code(c->last_error);
 	if (c->journal && journal_start(&r) != MMIG_OK)
-		return r.jm ? interrupted(&r, NULL) : refused(&r);
+		return r.jm ? first_commit_failed(&r) : refused(&r);
 	bind_scope(&r);
 	rc = run_forward(&r, ctx, 0);
 	mmig__scope_bind(scope, NULL, 0);

@@ -1,8 +1,13 @@
 /*
  * engine/fault.c - the fault-injection points' state and the MMIG_FAULT
- * environment variable (see fault.h).
+ * and MMIG_TEST_UNSAFE environment variables (see fault.h).  Compiled only
+ * with the meson option fault_injection.
  */
 #include "fault.h"
+
+#ifndef MMIG_FAULT_INJECTION
+#error "engine/fault.c is only built with -Dfault_injection=true"
+#endif
 #include "internal.h"
 
 #include <errno.h>

@@ -1,5 +1,12 @@
 /*
- * engine/fault.h - fault-injection points, compiled into every build.
+ * engine/fault.h - fault-injection points and unsafe designs, compiled only
+ * into test builds: the meson option `fault_injection` (default false)
+ * defines MMIG_FAULT_INJECTION.  Without it -- the library and tools users
+ * build and install -- MMIG_FAULT() and MMIG_UNSAFE() are constant false,
+ * fault.c is not compiled, and nothing reads MMIG_FAULT or
+ * MMIG_TEST_UNSAFE from the environment (as SQLite keeps its test hooks
+ * behind SQLITE_TEST).  The test suites, scripts/test.sh and the crash
+ * checks turn the option on.
  *
  * One table lists every point.  A point reads
  *
@@ -20,8 +27,11 @@
 #ifndef MMIG_FAULT_H
 #define MMIG_FAULT_H
 
+#include <errno.h>
 #include <stdbool.h>
 #include <stdint.h>
+
+#ifdef MMIG_FAULT_INJECTION
 
 /* name, where it is */
 #define MMIG_FAULT_MAP(XX)                                                     \
@@ -103,5 +113,22 @@ enum mmig_unsafe {
 
 extern bool mmig__unsafe_on[MMIG_UNSAFE_COUNT];
 #define MMIG_UNSAFE(name) __builtin_expect(mmig__unsafe_on[MMIG_UNSAFE_##name], 0)
+
+#else /* !MMIG_FAULT_INJECTION: no point fires, no design is unsafe */
+
+/* Not even the point's name is kept: the release binaries must hold no
+ * trace of the test switches (tests/check-test-switches.sh). */
+#define MMIG_FAULT(name) false
+#define MMIG_UNSAFE(name) false
+
+/* Only reached under a point that never fires; keeps those branches
+ * compiling unchanged. */
+static inline int
+mmig__fault_errno(void)
+{
+	return EIO;
+}
+
+#endif /* MMIG_FAULT_INJECTION */
 
 #endif

@@ -96,6 +96,21 @@ struct mmig_txn_runner {
 	bool pending;
 };
 
+/* Database files (and, through SQLite, their -wal and -shm) are created
+ * owner-only: they hold model config and credentials. */
+#define MMIG__DB_FILE_MODE 0600u
+#define MMIG__DIR_MODE 0700u
+
+/*
+ * Create the database file @p path empty, with exactly @p mode whatever
+ * the umask, unless it exists (an existing file is never changed).  SQLite
+ * takes an empty file for a new database, and gives the -wal and -shm it
+ * creates beside it the database file's mode.  Paths that name no file of
+ * their own (":memory:", "", "file:" URIs) are left to SQLite.
+ * @return MMIG_OK or -errno.
+ */
+int mmig__db_file_create(const char *path, unsigned mode);
+
 struct mmig_scope {
 	char *controller_path;
 	char *model_path;
@@ -103,6 +118,7 @@ struct mmig_scope {
 	mmig_model_deleter_fn delete_model; /* never NULL once made */
 	void *delete_arg;
 	unsigned busy_budget_ms; /* never 0 once made */
+	unsigned file_mode; /* of the database files it creates; 0600 */
 	struct mmig_txn_runner controller;
 	struct mmig_txn_runner model;
 	struct mmig__txn_binding binding;

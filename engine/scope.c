@@ -226,6 +226,27 @@ exec_setup(sqlite3 *db, const char *sql, struct backoff *b, char *res,
  * Open the runner's database; with @p create false a missing file is not
  * made (SQLITE_CANTOPEN, *missing set).
  */
+
+int
+mmig__db_file_create(const char *path, unsigned mode)
+{
+	int fd, rc = MMIG_OK;
+
+	if (!path || !*path || strcmp(path, ":memory:") == 0 ||
+	    strncmp(path, "file:", 5) == 0)
+		return MMIG_OK;
+	fd = open(path, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC,
+		  (mode_t)mode);
+	if (fd < 0)
+		return errno == EEXIST ? MMIG_OK : -errno;
+	/* O_EXCL follows no symlink: a link is EEXIST, left as it is.  open()
+	 * applied the umask; the mode asked for is the mode wanted. */
+	if (fchmod(fd, (mode_t)mode) != 0)
+		rc = -errno;
+	close(fd);
+	return rc;
+}
+
 static struct mmig_error *
 runner_open(struct mmig_txn_runner *r, bool create, bool *missing)
 {
@@ -243,6 +264,15 @@ runner_open(struct mmig_txn_runner *r, bool create, bool *missing)
 		*missing = false;
 	if (r->db)
 		return NULL;
+	/* Made with its mode here, only where it may be made at all: a bound
+	 * model runner makes its file only in its fenced first transaction. */
+	rc = create ? mmig__db_file_create(r->path, s->file_mode) : MMIG_OK;
+	if (rc != MMIG_OK) {
+		/* MMIG_EDB, as when SQLite cannot open it; the cause named */
+		err = mmig_error_new(MMIG_EDB, "open %s: create: %s", r->path,
+				     mmig_strerror(rc));
+		goto fail;
+	}
 	rc = sqlite3_open_v2(r->path, &db, flags, NULL);
 	if (rc != SQLITE_OK) {
 		struct stat st;
@@ -325,6 +355,7 @@ mmig_scope_new(struct mmig_scope **out, const struct mmig_scope_config *cfg)
 	s->delete_arg = cfg->delete_arg;
 	s->busy_budget_ms = cfg->busy_budget_ms ? cfg->busy_budget_ms
 						: MMIG__BUSY_BUDGET_DEFAULT_MS;
+	s->file_mode = MMIG__DB_FILE_MODE;
 	runner_init(&s->controller, s, s->controller_path);
 	runner_init(&s->model, s, s->model_path);
 	*out = s;
@@ -389,6 +420,15 @@ const char *
 mmig_scope_model_path(const struct mmig_scope *s)
 {
 	return s ? s->model_path : NULL;
+}
+
+int
+mmig_scope_set_file_mode(struct mmig_scope *s, unsigned mode)
+{
+	if (!s || (mode & ~0666u) || (mode & 0600u) != 0600u)
+		return MMIG_EINVAL;
+	s->file_mode = mode;
+	return MMIG_OK;
 }
 
 static struct mmig_error *

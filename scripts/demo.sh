@@ -2,16 +2,18 @@
 # The main job, on built-in defaults, in a scratch directory:
 #   1. install what is needed and build;
 #   2. generate a model of 10,000 machines and 50,000 units;
-#   3. import it as a journaled migration and kill the import with SIGKILL
-#      half-way through (an injected crash point: the process dies exactly
-#      as under `kill -9`, after its seventh database commit, inside the
-#      `units` operation);
+#   3. import it as a journaled migration and kill the import with
+#      `kill -9` half-way through its `units` operation: the import is
+#      watched (SIGSTOP, look, SIGCONT, a few milliseconds at a time) until
+#      units rows are committed, and killed there, frozen, so the kill lands
+#      inside `units` on a fast disk or a slow one;
 #   4. show what mmig-recover sees, and what it would do;
 #   5. recover it by resuming, and check the databases hold exactly the
 #      description;
 #   6. do the same with a second model, recover by rolling back (the
 #      default), and check that nothing of it is left.
-# Exits non-zero if any check fails.
+# It runs the tools as users build them (the default build, no test
+# switches).  Exits non-zero if any check fails.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 root=$PWD
@@ -30,19 +32,98 @@ fail() { echo "FAIL: $*" >&2; exit 1; }
 count() { sqlite3 "models/$1.db" "SELECT count(*) FROM $2"; }
 uuid_of() { python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["model"]["uuid"])' "$1"; }
 
+# freeze_in_units PID DB: let the import PID run a few milliseconds at a
+# time (SIGSTOP, look at its model database DB read-only, SIGCONT) until
+# units rows are committed; leave it stopped there and print how many.
+# Fails if the import ends first.  Being stopped while it is looked at, it
+# cannot finish the operation between the look and the kill.
+freeze_in_units() {
+	python3 - "$1" "$2" <<'PY'
+import os, signal, sqlite3, sys, time
+pid, db = int(sys.argv[1]), sys.argv[2]
+
+def state():
+    try:
+        with open(f"/proc/{pid}/stat") as f:
+            return f.read().rsplit(")", 1)[1].split()[0]
+    except FileNotFoundError:
+        return "gone"
+
+def signal_it(sig):
+    try:
+        os.kill(pid, sig)
+    except ProcessLookupError:
+        sys.exit("the import ended before it could be killed in units")
+
+def units():
+    # Read-only, never creating the file; no database or no table yet is 0.
+    try:
+        c = sqlite3.connect(f"file:{db}?mode=ro", uri=True, timeout=0)
+        try:
+            return c.execute("SELECT count(*) FROM units").fetchone()[0]
+        finally:
+            c.close()
+    except sqlite3.Error:
+        return 0
+
+deadline = time.monotonic() + 300
+while time.monotonic() < deadline:
+    signal_it(signal.SIGSTOP)
+    while state() not in ("T", "t", "Z", "X", "gone"):
+        time.sleep(0.0002)
+    if state() != "T":
+        sys.exit("the import ended before it could be killed in units")
+    n = units()
+    if n > 0:
+        print(n)
+        sys.exit(0)
+    signal_it(signal.SIGCONT)
+    time.sleep(0.002)
+sys.exit("the import never got to units")
+PY
+}
+
+# kill_in_units UUID ARGS...: run `mmig import ARGS...` and kill -9 it once
+# it is frozen inside units; check that it died of the signal.  The import
+# starts stopped (its shell stops itself, then execs mmig when continued),
+# so that it cannot get ahead while the watcher starts.
+kill_in_units() {
+	local model=$1 pid n status t0
+	shift
+	t0=$(date +%s.%N)
+	bash -c 'kill -STOP $$; exec "$@"' import "$mmig" import "$@" &
+	pid=$!
+	n=$(freeze_in_units "$pid" "models/$model.db") ||
+		{ kill -9 "$pid" 2>/dev/null; fail "could not stop the import in units"; }
+	kill -9 "$pid"
+	set +e
+	{ wait "$pid"; } 2>/dev/null # the shell's own "Killed" job notice
+	status=$?
+	set -e
+	echo "killed (kill -9) inside units, $n of its rows committed," \
+		"$(python3 -c 'import sys, time; print(f"{time.time() - float(sys.argv[1]):.1f}")' "$t0") s" \
+		"after it started;"
+	echo "mmig import exited with status $status (137 = killed by SIGKILL)"
+	[ "$status" = 137 ] || fail "the import was not killed"
+	# The journal agrees: units (op 4) begun, not done; the owner dead.
+	"$recover" list --json | python3 -c '
+import json, sys
+d = [m for m in json.load(sys.stdin) if m["model_uuid"] == sys.argv[1]]
+assert len(d) == 1, d
+m = d[0]
+assert m["state"] == "RUNNING" and m["ops_done"] == 4, m
+assert m["owner_alive"] is False, m
+' "$model" || fail "the journal does not show the import killed in units"
+}
+
 say "1. generate a model (in $work)"
 "$mmig" gen-model --machines 10000 --applications 200 --units-per-app 250 \
 	--relations 500 --seed 1 -o model.json
 uuid=$(uuid_of model.json)
 echo "model.json: model $uuid, $(wc -c <model.json) bytes"
 
-say "2. import it; the import is killed with SIGKILL half-way"
-set +e
-MMIG_FAULT=DB_COMMITTED:7:kill "$mmig" import model.json
-status=$?
-set -e
-echo "mmig import exited with status $status (137 = killed by SIGKILL)"
-[ "$status" = 137 ] || fail "the import was not killed"
+say "2. import it; the import is killed with kill -9 half-way, inside units"
+kill_in_units "$uuid" model.json
 
 say "3. mmig-recover list: the migration is in flight, its owner dead"
 "$recover" list
@@ -69,11 +150,7 @@ say "7. a second model, killed the same way, recovered by rolling back (the defa
 "$mmig" gen-model --machines 10000 --applications 200 --units-per-app 250 \
 	--relations 500 --seed 2 -o second.json
 second=$(uuid_of second.json)
-set +e
-MMIG_FAULT=DB_COMMITTED:7:kill "$mmig" import --quiet second.json
-status=$?
-set -e
-[ "$status" = 137 ] || fail "the second import was not killed"
+kill_in_units "$second" --quiet second.json
 "$recover" recover
 rows=$(sqlite3 controller.db "SELECT count(*) FROM models WHERE uuid = '$second'")
 [ "$rows" = 0 ] || fail "controller row of the rolled-back model is left"

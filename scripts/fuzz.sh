@@ -19,7 +19,8 @@ build=${BUILD:-$root/build-fuzz}
 jobs=${JOBS:-1}
 
 if [ ! -f "$build/build.ninja" ]; then
-	CC=clang meson setup "$build" "$root" -Dfuzz=true -Dwerror=true
+	CC=clang meson setup "$build" "$root" -Dfuzz=true -Dwerror=true \
+		-Dfault_injection=true
 fi
 ninja -C "$build" tests/fuzz/fuzz-record tests/fuzz/fuzz-fold \
 	tests/fuzz/fuzz-model

@@ -8,7 +8,11 @@
 #   3. everything but the power suite (its LD_PRELOAD shim does not mix
 #      with sanitizers) and the bench under AddressSanitizer +
 #      UndefinedBehaviorSanitizer;
-#   4. each libFuzzer target for FUZZ_SECONDS (default 60) under ASan+UBSan.
+#   4. each libFuzzer target for FUZZ_SECONDS (default 60) under ASan+UBSan;
+#   5. the default build, as users get it (no -Dfault_injection): its
+#      library and tools hold no fault point and no unsafe switch.
+# The builds of 1-4 are test builds, -Dfault_injection=true: the crash,
+# power-cut and tools suites arm the fault points (engine/fault.h).
 # Ends with one line, "N passed, M failed", over all of it; exits non-zero
 # when anything fails.
 set -euo pipefail
@@ -31,13 +35,14 @@ mtest() { meson test --print-errorlogs --num-processes 2 "$@"; }
 status=0
 fuzz_ok=0
 echo "== 1. build, and every suite"
-build build-test
+build build-test -Dfault_injection=true
 mtest -C build-test || status=1
 echo "== 2. unit, example and tools suites under valgrind memcheck"
 mtest -C build-test --setup valgrind --suite unit --suite example \
 	--suite tools || status=1
 echo "== 3. build with ASan + UBSan, and every suite but power and bench"
-build build-test-asan -Db_sanitize=address,undefined -Db_lundef=false
+build build-test-asan -Dfault_injection=true \
+	-Db_sanitize=address,undefined -Db_lundef=false
 mtest -C build-test-asan --no-suite power --no-suite bench || status=1
 echo "== 4. fuzzing, ${FUZZ_SECONDS:-60} s per target"
 rm -rf build-fuzz
@@ -46,12 +51,16 @@ if bash scripts/fuzz.sh "${FUZZ_SECONDS:-60}"; then
 else
 	status=1
 fi
+echo "== 5. the default build: no test switch in the library or the tools"
+build build-release
+mtest -C build-release no-test-switches || status=1
 
 # One plain closing line, counted from meson's own logs (a skipped test,
 # exit 77, counts as neither) and the fuzz run (one per target).
 python3 - "$fuzz_ok" build-test/meson-logs/testlog.json \
 	build-test/meson-logs/testlog-valgrind.json \
-	build-test-asan/meson-logs/testlog.json <<'PY'
+	build-test-asan/meson-logs/testlog.json \
+	build-release/meson-logs/testlog.json <<'PY'
 import json, sys
 passed = failed = skipped = 0
 fuzz_ok = sys.argv[1] == "1"

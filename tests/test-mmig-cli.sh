@@ -283,4 +283,46 @@ set -e
 [ $rc = 1 ] && grep -q "in flight" "$d/err3" || fail "import while paused: exit $rc"
 ok
 
+# ---- modes (issue 13): owner-only whatever the umask; --file-mode widens
+d=$(fresh modes)
+"$mmig" gen-model --machines 2 --applications 1 --units-per-app 1 -o "$d/m.json"
+(cd "$d" && umask 000 && "$mmig" import --quiet m.json) || fail "modes: import"
+for f in controller.db models mmig-journal; do
+	want=600
+	[ -d "$d/$f" ] && want=700
+	[ "$(stat -c %a "$d/$f")" = $want ] || fail "modes: $f is $(stat -c %a "$d/$f"), want $want"
+done
+for f in "$d"/models/*; do
+	[ "$(stat -c %a "$f")" = 600 ] || fail "modes: $f is $(stat -c %a "$f")"
+done
+d=$(fresh modes-wide)
+"$mmig" gen-model --machines 2 --applications 1 --units-per-app 1 -o "$d/m.json"
+(cd "$d" && umask 077 && "$mmig" import --quiet --file-mode 0640 \
+	--model-dir var/models m.json) || fail "modes: import --file-mode 0640"
+for f in controller.db var/models/*.db; do
+	[ "$(stat -c %a "$d"/$f)" = 640 ] || fail "modes: --file-mode 0640: $f is $(stat -c %a "$d"/$f)"
+done
+for f in var var/models; do
+	[ "$(stat -c %a "$d/$f")" = 750 ] || fail "modes: --file-mode 0640: $f is $(stat -c %a "$d/$f")"
+done
+# --test-rollback makes the controller database itself: the same mode.
+d=$(fresh modes-test-rollback)
+"$mmig" gen-model --machines 2 --applications 1 --units-per-app 1 -o "$d/m.json"
+(cd "$d" && umask 000 && "$mmig" import --quiet --test-rollback m.json) ||
+	fail "modes: --test-rollback"
+[ "$(stat -c %a "$d/controller.db")" = 600 ] || fail "modes: --test-rollback: controller.db"
+d=$(fresh modes-test-rollback-wide)
+"$mmig" gen-model --machines 2 --applications 1 --units-per-app 1 -o "$d/m.json"
+(cd "$d" && "$mmig" import --quiet --test-rollback --file-mode 0660 m.json) ||
+	fail "modes: --test-rollback --file-mode 0660"
+[ "$(stat -c %a "$d/controller.db")" = 660 ] || fail "modes: --test-rollback: controller.db 0660"
+for bad in 0755 0400 4600 rw 06000 ""; do
+	set +e
+	(cd "$d" && "$mmig" import --file-mode "$bad" m.json >/dev/null 2>"$d/err")
+	rc=$?
+	set -e
+	[ $rc = 2 ] && grep -q -- "--file-mode" "$d/err" || fail "--file-mode '$bad': exit $rc"
+done
+ok
+
 echo "mmig-cli: $passed passed, 0 failed"

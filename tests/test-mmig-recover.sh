@@ -382,8 +382,13 @@ same "$(state_of "$d_")" ROLLED_BACK "fallback state"
 ue=e0000000-0000-4000-8000-000000000005
 e=$(crashed $ue --ops 3 --pause-at 1)
 same "$(state_of "$e")" PAUSED "paused"
-expect 0 R "${P[@]}" recover && has "$out" "$e $ue skipped-paused" "recover leaves PAUSED alone"
+# ... and exits 1: a paused migration is left unsettled (issue 13).
+expect 1 R "${P[@]}" recover && has "$out" "$e $ue skipped-paused" "recover leaves PAUSED alone"
 same "$(state_of "$e")" PAUSED "still paused"
+expect 1 R "${P[@]}" recover --json && pyjson "$out" "
+assert [i['action'] for i in d['items']] == ['skipped-paused'], d
+"
+expect 1 R "${P[@]}" plan && has "$out" "$e $ue skipped-paused" "plan exits as recover would"
 expect 0 R "${P[@]}" rollback "${e:0:24}" && same "$out" "$e $ue rolled-back" "rollback ID"
 same "$(state_of "$e")" ROLLED_BACK "rolled back by name"
 same "$(steps_n $ue)" 0 "paused one fully undone"
@@ -399,6 +404,9 @@ same "$(steps_n $uf)" 3 "resumed by name ran the rest"
 ug=90000000-0000-4000-8000-000000000007
 g=$(crashed $ug --ops 2 --crash-at 1)
 CRASH_FAIL_ROLLBACK=1 expect 1 R "${P[@]}" recover && has "$out" "$g $ug needs-attention" "failed rollback"
+# Left alone by the next recover, which still exits 1 (issue 13: it exited
+# 0, so `mmig-recover recover || alert` never alerted).
+expect 1 R "${P[@]}" recover && has "$out" "$g $ug skipped-attention: needs attention" "recover skips NEEDS_ATTENTION, exit 1"
 expect 0 R list --json && pyjson "$out" "
 m = [m for m in d if m['id'] == '$g'][0]
 assert m['state'] == 'NEEDS_ATTENTION' and m['last_error'], m
@@ -439,6 +447,21 @@ use import
 	fail "mmig gen-model"
 model=$(jget "$(cat "$work/model.json")" "d['model']['uuid']")
 imp=(--journal "$J" --controller-db "$C" --model-dir "$M")
+# The journal refuses the first commit (a full disk at the header): nothing
+# was written, so the import says so and exits 1, not 3 "interrupted,
+# settle it with mmig-recover" (issue 13); there is nothing to settle.
+expect 1 env MMIG_FAULT=JOURNAL_COMMIT:1:enospc "$mmig" import "${imp[@]}" "$work/model.json" && {
+	same "$out" "import not started: nothing was written, nothing to settle" "refused first commit: stdout"
+	has "$err" "mmig: import: the journal refused its first commit, nothing was written: journal $J: commit: No space left on device" "refused first commit: the cause"
+	hasnt "$err" "left for recovery" "refused first commit: nothing left for recovery"
+}
+expect 0 R list --json && same "$out" "[]" "refused first commit: the journal holds nothing"
+expect 0 R recover && same "$out" "nothing to recover" "refused first commit: nothing to recover"
+# A first commit that took effect though reported failed is still left for
+# recovery (exit 3), and recovery settles it.
+expect 3 env MMIG_FAULT=JOURNAL_COMMITTED:1:eio "$mmig" import "${imp[@]}" "$work/model.json" &&
+	has "$err" "left for recovery" "first commit done but reported failed"
+expect 0 R recover && has "$out" " $model rolled-back" "first commit done but reported failed: settled"
 MMIG_FAULT=OP_EXECUTE:4:kill "$mmig" import "${imp[@]}" --quiet "$work/model.json" >/dev/null 2>&1
 same "$?" 137 "mmig import killed before op 3"
 expect 0 R list --json && pyjson "$out" "
@@ -478,7 +501,7 @@ same "$?" 3 "import whose model deletion failed needs attention"
 i7=$(R list --json | jget "$(cat)" "[m['id'] for m in d if m['model_uuid'] == '$model7'][0]")
 same "$(state_of "$i7")" NEEDS_ATTENTION "a failed deletion needs attention"
 [ -e "$M/$model7.db" ] || fail "the model database went although its deletion failed"
-expect 0 R recover && has "$out" "$i7 $model7 skipped-attention" "recover leaves it to the operator"
+expect 1 R recover && has "$out" "$i7 $model7 skipped-attention" "recover leaves it to the operator"
 expect 0 R rollback "$i7" && same "$(state_of "$i7")" ROLLED_BACK "rollback ID settles a failed deletion"
 [ -e "$M/$model7.db" ] && fail "settled, but the model database is there"
 same "$(sqlite3 "$C" "SELECT count(*) FROM models WHERE uuid = '$model7'")" 0 \
@@ -497,6 +520,23 @@ same "$?" 1 "import over a database that is not its own refused"
 same "$(sqlite3 "$M/$model7.db" "SELECT k FROM mine")" kept "the existing database kept its rows"
 rm -f "$M/$model7.db"
 expect 0 R verify
+
+# Modes (issue 13): what recovery creates is 0600 by default; --file-mode
+# widens exactly that, whatever the umask, and changes nothing that exists.
+use modes
+imp=(--journal "$J" --controller-db "$C" --model-dir "$M")
+(umask 000 && MMIG_FAULT=OP_EXECUTE:1:kill "$mmig" import "${imp[@]}" --quiet "$work/model.json") >/dev/null 2>&1
+same "$?" 137 "import killed before create-model ran"
+same "$(stat -c %a "$M")" 700 "the model directory the import made, umask 000"
+same "$(stat -c %a "$C")" 600 "the controller database the import made, umask 000"
+[ -e "$M/$model.db" ] && fail "create-model had not run, yet its database exists"
+(umask 077 && R --file-mode 0640 recover --policy resume) >"$work/modes.out" 2>&1
+same "$?" 0 "resume creating the model database: $(cat "$work/modes.out")"
+same "$(stat -c %a "$M/$model.db")" 640 "--file-mode 0640: the model database recovery created"
+same "$(stat -c %a "$C")" 600 "--file-mode: the import's controller database (umask 000) is not changed"
+same "$(stat -c %a "$M")" 700 "--file-mode: an existing directory is not changed"
+expect 2 R --file-mode 0755 list && has "$err" "mmig-recover: usage: --file-mode: \"0755\" is not an octal mode" "--file-mode 0755 refused"
+expect 2 R --file-mode rw list
 
 use crash
 expect 1 R "${P[@]}" resume ffffffff && same "$err" "mmig-recover: resume: migration ffffffff: not in the journal" "resume unknown"

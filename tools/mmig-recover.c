@@ -19,6 +19,8 @@
  */
 #include <mmig/mmig.h>
 
+#include "file-mode.h"
+
 #include <errno.h>
 #include <getopt.h>
 #include <inttypes.h>
@@ -53,6 +55,7 @@ enum opt_code {
 	OPT_FORCE,
 	OPT_OLDER_THAN,
 	OPT_KEEP,
+	OPT_FILE_MODE,
 };
 
 /* Which command-specific options a command accepts. */
@@ -92,6 +95,7 @@ struct cli {
 	const char *journal;
 	const char *controller_db;
 	const char *model_dir;
+	unsigned file_mode; /* --file-mode; 0: the library's 0600 / 0700 */
 	const char **plugins;
 	size_t n_plugins;
 	const char *id;
@@ -703,15 +707,47 @@ print_summary(const struct mmig_recover_summary *s, bool steps)
 	}
 }
 
+/* Where the databases are, and the mode of those recovery creates. */
+struct scope_where {
+	struct mmig_import_paths paths; /* the import's deleter reads these */
+	unsigned file_mode;             /* 0: the library's */
+};
+
+/* The import's scope for a model (mmig_scope_for_model_fn), with
+ * --file-mode's mode for the files and directory it creates. */
+static int
+scope_for_model(void *arg, const char *model_uuid, enum mmig_durability d,
+		struct mmig_scope **out)
+{
+	struct scope_where *w = arg;
+	int rc;
+
+	if (w->file_mode) {
+		rc = file_mode_make_dirs(w->paths.model_dir,
+					 file_mode_dir(w->file_mode));
+		if (rc != 0)
+			return rc;
+	}
+	rc = mmig_import_scope_for_model(&w->paths, model_uuid, d, out);
+	if (rc == MMIG_OK && w->file_mode) {
+		rc = mmig_scope_set_file_mode(*out, w->file_mode);
+		if (rc != MMIG_OK) {
+			mmig_scope_free(*out);
+			*out = NULL;
+		}
+	}
+	return rc;
+}
+
 static void
-recover_options(struct cli *cli, struct mmig_import_paths *paths,
+recover_options(struct cli *cli, struct scope_where *where,
 		struct mmig_recover_options *o)
 {
 	*o = (struct mmig_recover_options){
 		.policy = cli->policy, /* 0, rollback, unless --policy */
 		.fallback_to_rollback = cli->fallback,
-		.scope_for_model = mmig_import_scope_for_model,
-		.scope_arg = paths,
+		.scope_for_model = scope_for_model,
+		.scope_arg = where,
 		.log = log_stderr,
 		.log_arg = cli,
 		.force = cli->force,
@@ -755,9 +791,12 @@ warn_force(const struct cli *cli, struct mmig_journal *j)
 static int
 settle(struct cli *cli, enum settle_kind kind)
 {
-	struct mmig_import_paths paths = {
-		.controller_db = cli->controller_db,
-		.model_dir = cli->model_dir,
+	struct scope_where where = {
+		.paths = {
+			.controller_db = cli->controller_db,
+			.model_dir = cli->model_dir,
+		},
+		.file_mode = cli->file_mode,
 	};
 	struct mmig_recover_options o;
 	struct mmig_recover_summary *s = NULL;
@@ -766,7 +805,7 @@ settle(struct cli *cli, enum settle_kind kind)
 	enum mmig_recover_mode mode = MMIG_RECOVER_MODE_POLICY;
 	int rc, ex;
 
-	recover_options(cli, &paths, &o);
+	recover_options(cli, &where, &o);
 	ex = open_journal(cli, kind == SETTLE_PLAN, &j);
 	if (ex != EXIT_OK)
 		return ex;
@@ -828,10 +867,16 @@ settle(struct cli *cli, enum settle_kind kind)
 		print_summary(s, kind == SETTLE_PLAN);
 	if (ex == EXIT_OK && s->n_unsettled > 0)
 		ex = EXIT_ATTENTION;
-	/* One migration by name: anything but settled (skipped because its
-	 * owner lives, paused again, refused) is a failure to do as asked. */
-	for (size_t i = 0; kind >= SETTLE_RESUME && i < s->n; i++)
-		if (!action_settled(s->items[i].action))
+	/* recover (and its plan): anything left unsettled -- needs
+	 * attention, paused, refused, failed -- is exit 1, so that
+	 * `mmig-recover recover || alert` alerts.  A migration whose owner
+	 * is alive is that owner's to settle, not left over.  One migration
+	 * by name: anything but settled (skipped because its owner lives,
+	 * paused again, refused) is a failure to do as asked. */
+	for (size_t i = 0; i < s->n; i++)
+		if (!action_settled(s->items[i].action) &&
+		    (kind >= SETTLE_RESUME ||
+		     s->items[i].action != MMIG_RECOVER_SKIPPED_LIVE))
 			ex = EXIT_ATTENTION;
 out:
 	mmig_recover_summary_free(s);
@@ -979,7 +1024,7 @@ static const struct command commands[] = {
 	  "Show, step by step, what recover would do (with ID and --policy:\n"
 	  "what resume ID or rollback ID would do).  Writes nothing: the\n"
 	  "journal is opened read-only.  Exits 1 when something would be\n"
-	  "refused or left unsettled.\n" },
+	  "refused or left unsettled (as recover would exit).\n" },
 	{ "recover", cmd_recover, F_POLICY | F_FALLBACK | F_JSON, ARG_NONE,
 	  "recover [--policy rollback|resume] [--fallback] [--json]",
 	  "Settle every migration whose owner is dead: roll it back (the\n"
@@ -988,7 +1033,10 @@ static const struct command commands[] = {
 	  "cannot be resumed instead of refusing it.  PAUSED and\n"
 	  "NEEDS_ATTENTION migrations are left for resume ID / rollback ID.\n"
 	  "Prints one line per migration: ID MODEL ACTION[: MESSAGE].\n"
-	  "Exits 1 when any migration is left unsettled.\n" },
+	  "Exits 0 only when everything is settled (or owned by a live\n"
+	  "process); 1 when any migration is left unsettled: needs attention\n"
+	  "(skipped-attention too), paused (skipped-paused too), refused or\n"
+	  "failed.\n" },
 	{ "resume", cmd_resume, F_JSON, ARG_ID, "resume ID [--json]",
 	  "Resume one migration (a PAUSED one too) to its end.\n" },
 	{ "rollback", cmd_rollback, F_FORCE | F_JSON, ARG_ID,
@@ -1018,20 +1066,25 @@ static const char global_help[] =
 	"  --controller-db FILE  the controller database (default\n"
 	"                        ./controller.db)\n"
 	"  --model-dir DIR       model databases (default ./models)\n"
+	"  --file-mode MODE      database files recovery creates get MODE\n"
+	"                        (octal, 0600 plus any of 0066; default 0600\n"
+	"                        whatever the umask), a model directory it\n"
+	"                        creates MODE with x wherever r (default\n"
+	"                        0700); what exists is never changed\n"
 	"  --plugin FILE.so      load operations from a plug-in; repeatable\n"
 	"  -h, --help            this help; COMMAND --help for a command's\n"
 	"  -V, --version         the version\n"
 	"\n"
-	"Exit status: 0 all settled or clean; 1 something failed, was refused\n"
-	"or needs attention; 2 usage error.\n";
+	"Exit status: 0 all settled or clean; 1 something failed, was refused,\n"
+	"needs attention or is paused (left unsettled); 2 usage error.\n";
 
 static void
 usage(FILE *out)
 {
 	fprintf(out, "usage: " PROG " [--journal DIR] [--controller-db FILE] "
 		     "[--model-dir DIR]\n"
-		     "                    [--plugin FILE.so]... COMMAND "
-		     "[ARGS]\n\nCommands:\n");
+		     "                    [--file-mode MODE] [--plugin "
+		     "FILE.so]... COMMAND [ARGS]\n\nCommands:\n");
 	for (size_t i = 0; i < N_COMMANDS; i++)
 		fprintf(out, "  %s\n", commands[i].synopsis);
 	fprintf(out, "\n%s", global_help);
@@ -1106,6 +1159,7 @@ parse_opts(struct cli *cli, int argc, char **argv, bool global_only)
 		{ "force", no_argument, NULL, OPT_FORCE },
 		{ "older-than", required_argument, NULL, OPT_OLDER_THAN },
 		{ "keep", required_argument, NULL, OPT_KEEP },
+		{ "file-mode", required_argument, NULL, OPT_FILE_MODE },
 		{ 0 },
 	};
 	const char *step = global_only ? "usage" : cli->cmd->name;
@@ -1139,6 +1193,14 @@ parse_opts(struct cli *cli, int argc, char **argv, bool global_only)
 			break;
 		case OPT_MODEL_DIR:
 			cli->model_dir = optarg;
+			break;
+		case OPT_FILE_MODE:
+			if (!file_mode_parse(optarg, &cli->file_mode)) {
+				fail_msg(step, "--file-mode: \"%s\" is not an "
+					       "octal mode of 0600 plus any "
+					       "of 0066", optarg);
+				return EXIT_USAGE;
+			}
 			break;
 		case OPT_PLUGIN:
 			grown = realloc(cli->plugins, (cli->n_plugins + 1) *

@@ -23,6 +23,7 @@
 #include <mmig/mmig.h>
 
 #include "bench.h"
+#include "file-mode.h"
 
 #include <errno.h>
 #include <getopt.h>
@@ -56,6 +57,7 @@ enum opt_code {
 	OPT_POLICY,
 	OPT_QUIET,
 	OPT_TEST_ROLLBACK,
+	OPT_FILE_MODE,
 	OPT_MACHINES,
 	OPT_APPLICATIONS,
 	OPT_UNITS_PER_APP,
@@ -120,6 +122,7 @@ usage_import(FILE *out)
 		"durable|process]\n"
 		"                  [--policy rollback|pause] [--quiet] "
 		"[--test-rollback]\n"
+		"                  [--file-mode MODE]\n"
 		"\n"
 		"Import the model description MODEL.json: a controller row "
 		"(status\n"
@@ -149,6 +152,15 @@ usage_import(FILE *out)
 		"with mmig-recover\n"
 		"  --quiet               no progress and no summary; errors "
 		"only\n"
+		"  --file-mode MODE      database files this import creates "
+		"get MODE (octal,\n"
+		"                        0600 plus any of 0066; default 0600 "
+		"whatever the\n"
+		"                        umask), a model directory it creates "
+		"MODE with x\n"
+		"                        wherever r (0640: 0750; default "
+		"0700); what exists\n"
+		"                        is never changed\n"
 		"  --test-rollback       import, roll everything back on "
 		"purpose, check both\n"
 		"                        databases are exactly as before "
@@ -174,9 +186,11 @@ usage_import(FILE *out)
 		"Also when it\n"
 		"     was refused before it started (the journal cannot be "
 		"opened, holds\n"
-		"     migrations of the other durability, or a migration of "
+		"     migrations of the other durability, a migration of "
 		"the same model\n"
-		"     is in flight), and with "
+		"     is in flight, or it refused the first commit: a full "
+		"disk, say;\n"
+		"     nothing was written, nothing to settle), and with "
 		"--test-rollback\n"
 		"     when the databases differ after the rollback\n"
 		"  2  usage error, including a description that cannot be "
@@ -707,6 +721,8 @@ struct import_args {
 	bool pause;
 	bool quiet;
 	bool test_rollback;
+	/* --file-mode: 0 when not given (the library's 0600 / 0700) */
+	unsigned file_mode;
 };
 
 /* --test-rollback's hook: after the last operation, fail on purpose. */
@@ -788,7 +804,13 @@ run_import(const struct import_args *a, struct mmig_journal *j,
 	o = mmig_coordinator_outcome(c);
 	if (rc != MMIG_OK && !(hook && o == MMIG_OUTCOME_ROLLED_BACK))
 		errorf("import", "%s", mmig_coordinator_errmsg(c));
-	if (!a->quiet) {
+	if (!a->quiet && o == MMIG_OUTCOME_NONE) {
+		/* Refused before anything was written: no migration to name,
+		 * none to settle. */
+		printf("import not started: nothing was written, nothing to "
+		       "settle\n");
+		fflush(stdout);
+	} else if (!a->quiet) {
 		printf("migration %s: %s%s\n", mmig_coordinator_migration_id(c),
 		       mmig_outcome_name(o),
 		       o == MMIG_OUTCOME_PAUSED
@@ -866,8 +888,18 @@ test_rollback(const struct import_args *a, struct mmig_journal *j,
 	/*
 	 * The models table is made first: schema, once made, is not undone
 	 * by a rollback, so a controller database that did not exist yet
-	 * would otherwise "gain" it.
+	 * would otherwise "gain" it.  With --file-mode, a missing file is
+	 * made here first, with that mode (the library would make it 0600).
 	 */
+	if (a->file_mode) {
+		int rc = file_mode_create(a->paths.controller_db, a->file_mode);
+
+		if (rc != 0) {
+			errorf("test-rollback", "%s: %s",
+			       a->paths.controller_db, mmig_strerror(rc));
+			return EXIT_FAILED;
+		}
+	}
 	if (mmig_import_controller_init(a->paths.controller_db, &err) !=
 	    MMIG_OK) {
 		errorf("test-rollback", "%s", mmig_error_message(err));
@@ -945,6 +977,7 @@ parse_import_args(int argc, char **argv, struct import_args *a)
 		{ "policy", required_argument, NULL, OPT_POLICY },
 		{ "quiet", no_argument, NULL, OPT_QUIET },
 		{ "test-rollback", no_argument, NULL, OPT_TEST_ROLLBACK },
+		{ "file-mode", required_argument, NULL, OPT_FILE_MODE },
 		{ "help", no_argument, NULL, OPT_HELP },
 		{ 0 },
 	};
@@ -996,6 +1029,14 @@ parse_import_args(int argc, char **argv, struct import_args *a)
 			break;
 		case OPT_TEST_ROLLBACK:
 			a->test_rollback = true;
+			break;
+		case OPT_FILE_MODE:
+			if (!file_mode_parse(optarg, &a->file_mode)) {
+				errorf("usage", "--file-mode %s: not an octal "
+						"mode of 0600 plus any of 0066",
+				       optarg);
+				return -1;
+			}
 			break;
 		case OPT_HELP:
 			usage_import(stdout);
@@ -1062,8 +1103,21 @@ cmd_import(int argc, char **argv)
 	}
 	if (check_in_flight(j, d->uuid) != 0)
 		goto out;
+	if (a.file_mode) {
+		/* Made here with the wider mode; the library would make it
+		 * 0700, and leaves an existing one alone. */
+		rc = file_mode_make_dirs(a.paths.model_dir,
+					 file_mode_dir(a.file_mode));
+		if (rc != 0) {
+			errorf("scope", "%s: %s", a.paths.model_dir,
+			       mmig_strerror(rc));
+			goto out;
+		}
+	}
 	rc = mmig_import_scope_for_model(&a.paths, d->uuid, a.durability,
 					 &scope);
+	if (rc == MMIG_OK && a.file_mode)
+		rc = mmig_scope_set_file_mode(scope, a.file_mode);
 	if (rc != MMIG_OK) {
 		errorf("scope", "%s: %s", a.paths.model_dir,
 		       mmig_strerror(rc));

@@ -157,6 +157,13 @@ MMIG_EXPORT const char *mmig_coordinator_errmsg(const struct mmig_coordinator *c
  * unsynced process-mode commit could take durable migrations down with it
  * in a power cut.  Perform with the other durability returns MMIG_EINVAL
  * before anything is written or run (outcome MMIG_OUTCOME_NONE).
+ *
+ * When the migration's first commit fails and the journal does not hold
+ * the migration (nothing was written, no op ran: a full disk at the header,
+ * say), perform returns the journal's error (e.g. -ENOSPC) with outcome
+ * MMIG_OUTCOME_NONE and an empty migration id: there is nothing to recover,
+ * and the coordinator is not poisoned.  If the journal holds it, or cannot
+ * tell, the outcome is MMIG_OUTCOME_INTERRUPTED as for any later failure.
  */
 MMIG_EXPORT void mmig_coordinator_set_journal(struct mmig_coordinator *c,
 					      struct mmig_journal *j,
@@ -164,7 +171,8 @@ MMIG_EXPORT void mmig_coordinator_set_journal(struct mmig_coordinator *c,
 
 /** How the last perform ended. */
 enum mmig_outcome {
-	MMIG_OUTCOME_NONE = 0,        /**< no perform yet */
+	MMIG_OUTCOME_NONE = 0,        /**< no perform yet, or it was refused
+	                                   before anything was written */
 	MMIG_OUTCOME_COMMITTED,       /**< every op ran; COMMITTED durable */
 	MMIG_OUTCOME_ROLLED_BACK,     /**< failed; every rollback succeeded */
 	MMIG_OUTCOME_NEEDS_ATTENTION, /**< failed, and a rollback failed too

@@ -368,7 +368,9 @@ struct mmig_import_paths {
 /**
  * The scope for importing (or recovering the import of) one model: a
  * mmig_scope_for_model_fn for mmig_recover_options.scope_for_model.  Creates
- * @p paths->model_dir (and its parents) when missing.  The scope's model
+ * @p paths->model_dir (and its parents) when missing, 0700 whatever the
+ * umask; the scope creates database files 0600 (mmig_scope_set_file_mode()
+ * widens that).  The scope's model
  * deleter removes "<model_dir>/<uuid>.db" and its -wal/-shm (and refuses
  * any other name); only create-model's rollback asks for it, once it has
  * seen that the database is this import's, so a failed import of a model
@@ -390,8 +392,10 @@ MMIG_EXPORT int mmig_import_scope_for_model(void *arg, const char *model_uuid,
  * create-model does it too; tools call it to take a "before" picture of a
  * controller database that does not exist yet (mmig import
  * --test-rollback), since schema, once made, is not undone by a rollback.
+ * A missing file is created 0600, whatever the umask.
  * @param[out] errp if not NULL, on failure an error naming the file.
- * @return MMIG_OK, MMIG_EDB, MMIG_EBUSY, MMIG_ENOMEM, MMIG_EINVAL.
+ * @return MMIG_OK, MMIG_EDB, MMIG_EBUSY, MMIG_ENOMEM, MMIG_EINVAL, -errno
+ * when the file cannot be created.
  */
 MMIG_EXPORT int mmig_import_controller_init(const char *controller_db,
 					    struct mmig_error **errp);

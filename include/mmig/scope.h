@@ -100,6 +100,20 @@ MMIG_EXPORT const char *mmig_scope_controller_path(const struct mmig_scope *s);
 MMIG_EXPORT const char *mmig_scope_model_path(const struct mmig_scope *s);
 
 /**
+ * The permission bits of the database files the scope creates from now on
+ * (the controller and the model database, when missing; SQLite gives their
+ * -wal and -shm the same).  The default is 0600, owner only, whatever the
+ * process's umask: the databases hold model config and credentials.  A
+ * wider @p mode (0640 for a group of readers, say) is set exactly, also
+ * regardless of the umask.  A file that exists already is never changed.
+ * Added in MMIG_0.2.
+ * @param mode owner read and write (0600) plus any of 0066.
+ * @return MMIG_OK, or MMIG_EINVAL (@p s NULL, bits outside 0666, or the
+ * owner cannot read and write).
+ */
+MMIG_EXPORT int mmig_scope_set_file_mode(struct mmig_scope *s, unsigned mode);
+
+/**
  * The runner on the controller (or model) database, opened on first call and
  * cached; owned by the scope.  In a journaled migration a model database
  * that does not exist yet is not created here (setup has no side effects):
