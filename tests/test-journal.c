@@ -950,6 +950,75 @@ test_journal_resting_migration_may_be_claimed_once(void **state)
 	mmig_coordinator_free(c);
 }
 
+
+/*
+ * A journal whose data fills its map exactly: a new process opens it with a
+ * map smaller than the file, and LMDB sizes the map to the pages in use.
+ * Every write path must grow it and retry (issue 13, item 1): the claim,
+ * prune, a new migration.
+ */
+static void
+fill_journal_then_reopen_tight(struct fixture *f, const char *name,
+			       uint8_t id[MMIG_ID_LEN])
+{
+	struct mmig_journal_options tiny = { .initial_map_size = 64 * 1024 };
+	char *big = malloc(300 * 1024);
+	char dir[160];
+
+	memset(big, 'x', 300 * 1024);
+	snprintf(dir, sizeof(dir), "%s/%s", f->dir, name);
+	mmig_journal_close(f->j);
+	assert_int_equal(mmig_journal_open(&f->j, dir, &tiny, NULL), MMIG_OK);
+	f->model.desc = big;
+	f->model.desc_len = 300 * 1024;
+	for (int i = 0; i < 3; i++) {
+		struct mmig_coordinator *c = probe_coordinator(2, MMIG_DURABLE);
+
+		assert_int_equal(
+			mmig_coordinator_perform(c, NULL, f->scope, &f->model),
+			MMIG_OK);
+		mmig_coordinator_free(c);
+	}
+	/* one left in flight, driven by nobody: claimable */
+	mmig__jmig_free(start_running_migration(f, id));
+	mmig_journal_close(f->j);
+	f->model.desc = "{\"version\":1}";
+	f->model.desc_len = strlen(f->model.desc);
+	free(big);
+	assert_int_equal(mmig_journal_open(&f->j, dir, &tiny, NULL), MMIG_OK);
+}
+
+static void
+test_journal_full_map_grows_on_every_write_path(void **state)
+{
+	struct fixture *f = *state;
+	struct mmig_journal_stats stats;
+	struct mmig_migration_info *list;
+	struct mmig_rec_header h;
+	struct mmig__jmig *jm = NULL;
+	struct mmig_error *err = NULL;
+	uint8_t id[MMIG_ID_LEN];
+	size_t n = 0;
+
+	fill_journal_then_reopen_tight(f, "full", id);
+	/* opened with room to spare, not with the map LMDB sized to the
+	 * pages in use */
+	mmig_journal_get_stats(f->j, &stats);
+	assert_true(stats.map_grows >= 1);
+	assert_int_equal(mmig__jmig_claim(f->j, id, 0, false, &h, &jm, &err),
+			 MMIG_OK);
+	mmig__rec_header_free(&h);
+	mmig__jmig_free(jm);
+	assert_int_equal(mmig_journal_prune_v2(f->j, 0, 0, &n, &err), MMIG_OK);
+	assert_int_equal(n, 3);
+	assert_int_equal(run_noop_migrations(f->j, f->scope, &f->model, 2, 2,
+					     MMIG_DURABLE),
+			 MMIG_OK);
+	assert_int_equal(mmig_journal_list(f->j, true, &list, &n), MMIG_OK);
+	assert_int_equal(n, 3); /* the claimed one and the two new */
+	mmig_migration_info_free(list, n);
+}
+
 static uint64_t
 file_hash(const char *path)
 {
@@ -1154,6 +1223,7 @@ main(void)
 		T(test_journal_ids_sort_by_creation_time),
 		T(test_journal_holds_one_durability),
 		T(test_journal_one_durability_checked_at_first_commit),
+		T(test_journal_full_map_grows_on_every_write_path),
 #undef T
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
