@@ -7,7 +7,7 @@ packages=(
 	build-essential meson ninja-build pkg-config
 	liblmdb-dev libsqlite3-dev libmsgpack-dev libjansson-dev libxxhash-dev
 	libcmocka-dev
-	sqlite3 lmdb-utils clang valgrind scdoc
+	sqlite3 lmdb-utils clang valgrind scdoc strace
 )
 missing=()
 for p in "${packages[@]}"; do

@@ -244,6 +244,15 @@ assert b['id'] == '$bad_id' and b['state'] == 'ROLLED_BACK', b
 assert 'failing on purpose' in b['cause'], b
 "
 
+# list and show sync the journal before reporting progress, as recovery
+# does before acting on it: a power cut cannot then undo what they showed.
+for args in "list --all" "show $good_id"; do
+	# shellcheck disable=SC2086
+	strace -f -e trace=fdatasync,fsync -o "$work/trace" "$recover" --journal "$J" $args >/dev/null 2>&1 ||
+		fail "strace $args"
+	has "$(<"$work/trace")" "sync(" "$args syncs before it reads"
+done
+
 # show: by a prefix, readable, op names from the plan, errors.  Ids begin
 # with their creation time, so two made a moment apart share a prefix: that
 # one is refused, a longer one (into the random part) is not.
