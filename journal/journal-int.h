@@ -127,11 +127,25 @@ void mmig__jmig_free(struct mmig__jmig *m);
  * transaction. */
 int mmig__journal_read_begin(struct mmig_journal *j, MDB_txn **txn);
 void mmig__journal_read_end(struct mmig_journal *j, MDB_txn *txn);
+/* mmig__journal_read_begin() with LMDB's cause in *errp. */
+int mmig__journal_read_begin2(struct mmig_journal *j, MDB_txn **txn,
+			      struct mmig_error **errp);
 /* A write transaction outside group commit (maintenance: prune); its
- * commit is fully synced. */
+ * commit is fully synced.  Begin waits for the journal's write lock no
+ * longer than the handle's lock timeout (MMIG_EBUSY, naming the holder in
+ * *errp). */
 int mmig__journal_write_begin(struct mmig_journal *j, MDB_txn **txn);
+int mmig__journal_write_begin2(struct mmig_journal *j, MDB_txn **txn,
+			       struct mmig_error **errp);
 int mmig__journal_write_commit(struct mmig_journal *j, MDB_txn *txn);
+/* The commit, returning LMDB's own code (MDB_MAP_FULL: grow, retry). */
+int mmig__journal_write_commit_mdb(struct mmig_journal *j, MDB_txn *txn);
 void mmig__journal_write_abort(struct mmig_journal *j, MDB_txn *txn);
+/* Double the map; no transaction of this process may be open.  @return
+ * an LMDB code, MDB_MAP_FULL when it cannot grow further. */
+int mmig__journal_map_grow(struct mmig_journal *j);
+/* The directory the journal was opened with. */
+const char *mmig__journal_path(const struct mmig_journal *j);
 
 int mmig__journal_header(struct mmig_journal *j, MDB_txn *txn,
 			 const uint8_t id[MMIG_ID_LEN],

@@ -51,7 +51,39 @@
  * batch is written again; MDB_MAP_RESIZED (another process grew it) adopts
  * the new size.  Resizing needs no transaction open in this process, so
  * every transaction holds `map_lock` shared and a resize takes it
- * exclusively.
+ * exclusively.  Every write path -- group commit, claim, prune, table
+ * creation -- grows and retries, on a put and on the commit alike (a
+ * commit saving LMDB's free list can itself need a page).  A journal is
+ * opened with room to spare: LMDB sizes the map of a file larger than the
+ * size asked for to exactly the pages in use, so a new process would
+ * otherwise start with a full map.
+ *
+ * The write lock, bounded.  LMDB's writers wait on a process-shared robust
+ * mutex in lock.mdb (mdb_txn_begin, LOCK_MUTEX: pthread_mutex_lock without
+ * a timeout).  Robustness covers a holder that dies, not one that is
+ * stopped (SIGSTOP, Ctrl-Z) or hung: every other writer would wait forever,
+ * silently.  LMDB offers no timed variant, so every writer here first takes
+ * a POSIX record lock of our own on one byte of lock.mdb (WLOCK_OFFSET, far
+ * beyond the bytes LMDB locks: byte 0 and one byte per reader pid), polling
+ * F_SETLK until a deadline the caller sets (mmig_journal_set_lock_timeout,
+ * 5 s by default), and only then calls mdb_txn_begin.  Every libmmig
+ * writer holds that byte before LMDB's mutex, so a writer that got it
+ * never waits long on the mutex.  A record lock is chosen over a second
+ * mutex because F_GETLK names the process holding it, so the error can
+ * say which process to resume or end, and because the kernel releases it
+ * when the holder dies.  A record lock is released when its process closes
+ * any descriptor of the file: lock.mdb is opened once per journal handle
+ * here (LMDB opens its own), closed only after the environment, and a
+ * journal is open at most once per process (see the registry below) --
+ * the rule LMDB's own record locks already need.
+ *
+ * One handle per journal per process.  LMDB's locks belong to the process:
+ * a second environment on the same files in one process would drop them
+ * when it closes.  mmig_journal_open() refuses a journal this process has
+ * open already (MMIG_EBUSY), found by the directory's device and inode in
+ * a process-wide registry -- the one mutable global of the library, since
+ * the rule it enforces is per process.  Entries record the pid that made
+ * them, so a child after fork() may open the journal afresh.
  */
 #include "fault.h"
 #include "internal.h"
@@ -59,6 +91,9 @@
 
 #include <dirent.h>
 #include <errno.h>
+#include <signal.h>
+#include <time.h>
+#include <sys/statvfs.h>
 #include <stdarg.h>
 #include <stdatomic.h>
 #include <stdio.h>
@@ -71,6 +106,13 @@
 
 #define JOURNAL_FORMAT 1u
 #define DEFAULT_MAP_SIZE ((size_t)64 << 20)
+#define DEFAULT_LOCK_TIMEOUT_NS ((uint64_t)5000000000u)
+/* The byte of lock.mdb our writers lock (see "The write lock" above). */
+#define WLOCK_OFFSET ((off_t)1 << 40)
+/* Where a journal is built before it is moved into its directory, and
+ * where a compacted copy is written: names no journal file has. */
+#define NEW_PREFIX ".mmig-new-"
+#define COMPACT_PREFIX ".mmig-compact-"
 
 struct commit_req {
 	struct mmig__jmig *m;
@@ -124,7 +166,205 @@ struct mmig_journal {
 	pthread_mutex_t write_lock;
 
 	atomic_uint_fast64_t commits, syncs, records, bytes, map_grows;
+
+	/* Our descriptor of lock.mdb, for the write lock; -1 if none. */
+	int lock_fd;
+	atomic_uint_fast64_t lock_timeout_ns;
+
+	/* In the registry of journals this process has open. */
+	bool registered;
+	dev_t reg_dev;
+	ino_t reg_ino;
+	pid_t reg_pid;
+	struct mmig_journal *reg_next;
 };
+
+/* ---- one handle per journal per process --------------------------------- */
+
+static pthread_mutex_t registry_lock = PTHREAD_MUTEX_INITIALIZER;
+static struct mmig_journal *registry;
+
+/* Enter @p j for directory @p dir; refused when this process has it open.
+ * @return MMIG_OK, MMIG_EBUSY (message in *errp), -errno. */
+static int
+registry_add(struct mmig_journal *j, const char *dir, struct mmig_error **errp)
+{
+	struct stat st;
+	pid_t self = getpid();
+	int rc = MMIG_OK;
+
+	if (stat(dir, &st) != 0)
+		return -errno;
+	pthread_mutex_lock(&registry_lock);
+	for (struct mmig_journal *e = registry; e; e = e->reg_next) {
+		if (e->reg_pid == self && e->reg_dev == st.st_dev &&
+		    e->reg_ino == st.st_ino) {
+			rc = MMIG_EBUSY;
+			break;
+		}
+	}
+	if (rc == MMIG_OK) {
+		j->reg_dev = st.st_dev;
+		j->reg_ino = st.st_ino;
+		j->reg_pid = self;
+		j->reg_next = registry;
+		registry = j;
+		j->registered = true;
+	}
+	pthread_mutex_unlock(&registry_lock);
+	if (rc != MMIG_OK && errp)
+		*errp = mmig_error_new(
+			rc,
+			"%s: this journal is already open in this process "
+			"(pid %d); share that handle, since LMDB's locks belong "
+			"to the process and a second handle would drop them",
+			dir, (int)self);
+	return rc;
+}
+
+static void
+registry_remove(struct mmig_journal *j)
+{
+	struct mmig_journal **p;
+
+	if (!j->registered)
+		return;
+	pthread_mutex_lock(&registry_lock);
+	for (p = &registry; *p; p = &(*p)->reg_next) {
+		if (*p == j) {
+			*p = j->reg_next;
+			break;
+		}
+	}
+	pthread_mutex_unlock(&registry_lock);
+	j->registered = false;
+}
+
+/* True when this process has directory @p dir open as a journal. */
+static bool
+registry_has(const char *dir)
+{
+	struct stat st;
+	pid_t self = getpid();
+	bool found = false;
+
+	if (stat(dir, &st) != 0)
+		return false;
+	pthread_mutex_lock(&registry_lock);
+	for (struct mmig_journal *e = registry; e && !found; e = e->reg_next)
+		found = e->reg_pid == self && e->reg_dev == st.st_dev &&
+			e->reg_ino == st.st_ino;
+	pthread_mutex_unlock(&registry_lock);
+	return found;
+}
+
+/* ---- the bounded write lock ------------------------------------------- */
+
+/* "stopped", "running", ... from /proc/PID/stat, or NULL. */
+static const char *
+proc_state(pid_t pid)
+{
+	char path[64], buf[512], *p;
+	FILE *f;
+	size_t n;
+
+	snprintf(path, sizeof(path), "/proc/%d/stat", (int)pid);
+	f = fopen(path, "re");
+	if (!f)
+		return NULL;
+	n = fread(buf, 1, sizeof(buf) - 1, f);
+	fclose(f);
+	buf[n] = '\0';
+	p = strrchr(buf, ')'); /* the command name may hold anything */
+	if (!p || p[1] != ' ')
+		return NULL;
+	switch (p[2]) {
+	case 'T':
+	case 't':
+		return "stopped";
+	case 'D':
+		return "in uninterruptible sleep";
+	case 'Z':
+		return "a zombie";
+	default:
+		return "running";
+	}
+}
+
+/*
+ * Take our write lock on lock.mdb, polling until the handle's deadline.
+ * Polled, not F_SETLKW: a blocking wait has no timeout, and a signal to
+ * interrupt it is not a library's to send.  The sleep doubles from 50 us
+ * to 5 ms, short against a commit, so a free lock is taken promptly.
+ * @return MMIG_OK, or MMIG_EBUSY with *errp naming the holder.
+ */
+static int
+wlock_take(struct mmig_journal *j, struct mmig_error **errp)
+{
+	uint64_t timeout = atomic_load(&j->lock_timeout_ns);
+	uint64_t start = mmig__now_mono_ns(), sleep_ns = 50000;
+	struct flock fl = { .l_type = F_WRLCK, .l_whence = SEEK_SET,
+			    .l_start = WLOCK_OFFSET, .l_len = 1 };
+	pid_t holder = 0;
+	const char *state;
+
+	if (j->lock_fd < 0)
+		return MMIG_OK;
+	for (;;) {
+		struct flock probe = fl;
+		struct timespec ts;
+
+		fl.l_type = F_WRLCK;
+		if (fcntl(j->lock_fd, F_SETLK, &fl) == 0)
+			return MMIG_OK;
+		if (errno != EAGAIN && errno != EACCES && errno != EINTR) {
+			int e = errno;
+
+			if (errp)
+				*errp = mmig_error_new(-e, "journal %s: write lock: %s",
+						       j->path, strerror(e));
+			return -e;
+		}
+		if (fcntl(j->lock_fd, F_GETLK, &probe) == 0 &&
+		    probe.l_type != F_UNLCK)
+			holder = probe.l_pid;
+		if (timeout != UINT64_MAX &&
+		    mmig__now_mono_ns() - start >= timeout)
+			break;
+		ts.tv_sec = 0;
+		ts.tv_nsec = (long)sleep_ns;
+		nanosleep(&ts, NULL);
+		if (sleep_ns < 5000000)
+			sleep_ns *= 2;
+	}
+	state = holder > 0 ? proc_state(holder) : NULL;
+	if (errp)
+		*errp = mmig_error_new(
+			MMIG_EBUSY,
+			"journal %s: its write lock is held by pid %d%s%s%s for "
+			"more than %.1f s; if that process is stopped, resume it "
+			"(kill -CONT %d) or end it, then try again",
+			j->path, (int)holder, state ? " (" : "",
+			state ? state : "", state ? ")" : "",
+			(double)timeout / 1e9, (int)holder);
+	return MMIG_EBUSY;
+}
+
+static void
+wlock_release(struct mmig_journal *j)
+{
+	struct flock fl = { .l_type = F_UNLCK, .l_whence = SEEK_SET,
+			    .l_start = WLOCK_OFFSET, .l_len = 1 };
+
+	if (j->lock_fd >= 0)
+		fcntl(j->lock_fd, F_SETLK, &fl);
+}
+
+void
+mmig_journal_set_lock_timeout(struct mmig_journal *j, uint64_t timeout_ns)
+{
+	atomic_store(&j->lock_timeout_ns, timeout_ns);
+}
 
 int
 mmig__from_mdb(int rc)
@@ -159,9 +399,32 @@ mmig__mdb_error(int rc, const char *fmt, ...)
 	va_start(ap, fmt);
 	vsnprintf(what, (size_t)n + 1, fmt, ap);
 	va_end(ap);
-	e = mmig_error_new(mmig__from_mdb(rc), "%s: %s", what, mdb_strerror(rc));
+	e = mmig_error_new(mmig__from_mdb(rc), "%s: %s%s", what, mdb_strerror(rc),
+			   rc == MDB_READERS_FULL
+				   ? " (every reader slot is held by a live "
+				     "process, even after clearing those of "
+				     "dead ones; close some journal handles)"
+			   : rc == MDB_MAP_FULL
+				   ? " (the map could not grow further)"
+				   : "");
 	mmig__free(what);
 	return e;
+}
+
+/*
+ * LMDB reports a short write as EIO, which is what a full file system
+ * gives it: call that ENOSPC when the file system holding the journal has
+ * (almost) nothing left, so the operator is told the real cause.
+ */
+static int
+cause_of(const char *path, int rc)
+{
+	struct statvfs vfs;
+
+	if (rc == EIO && statvfs(path, &vfs) == 0 &&
+	    (uint64_t)vfs.f_bavail * vfs.f_frsize < ((uint64_t)1 << 20))
+		return ENOSPC;
+	return rc;
 }
 
 static void
@@ -230,9 +493,21 @@ txn_begin(struct mmig_journal *j, unsigned flags, MDB_txn **txn)
 {
 	int rc;
 
+	bool cleared = false;
+
 	for (;;) {
 		pthread_rwlock_rdlock(&j->map_lock);
 		rc = mdb_txn_begin(j->env, NULL, flags, txn);
+		if (rc == MDB_READERS_FULL && !cleared) {
+			int dead;
+
+			/* Slots left by killed processes: clear them and try
+			 * once more (issue 13, item 12). */
+			pthread_rwlock_unlock(&j->map_lock);
+			mdb_reader_check(j->env, &dead);
+			cleared = true;
+			continue;
+		}
 		if (rc != MDB_MAP_RESIZED)
 			break;
 		pthread_rwlock_unlock(&j->map_lock);
@@ -273,28 +548,49 @@ sync_flags_for(enum mmig__sync sync)
 	return 0;
 }
 
-/* Begin a write transaction whose commit syncs as @p sync asks. */
+/*
+ * Begin a write transaction whose commit syncs as @p sync asks: this
+ * process's write_lock, then the journal's write lock (bounded), then
+ * LMDB's.
+ * @return MMIG_OK, or an error code with the message in *errp (never
+ * NULL on failure).
+ */
 static int
-write_begin(struct mmig_journal *j, enum mmig__sync sync, MDB_txn **txn)
+write_begin(struct mmig_journal *j, enum mmig__sync sync, MDB_txn **txn,
+	    struct mmig_error **errp)
 {
 	unsigned want = sync_flags_for(sync);
 	int rc;
 
+	*errp = NULL;
 	pthread_mutex_lock(&j->write_lock);
+	rc = wlock_take(j, errp);
+	if (rc != MMIG_OK) {
+		pthread_mutex_unlock(&j->write_lock);
+		if (!*errp)
+			*errp = mmig_error_new(rc, "journal %s: write lock: %s",
+					       j->path, mmig_strerror(rc));
+		return rc;
+	}
 	rc = mdb_env_set_flags(j->env, MDB_NOSYNC | MDB_NOMETASYNC, 0);
 	if (rc == MDB_SUCCESS && want)
 		rc = mdb_env_set_flags(j->env, want, 1);
 	if (rc == MDB_SUCCESS)
 		rc = txn_begin(j, 0, txn);
-	if (rc != MDB_SUCCESS)
+	if (rc != MDB_SUCCESS) {
+		wlock_release(j);
 		pthread_mutex_unlock(&j->write_lock);
-	return rc;
+		*errp = mmig__mdb_error(rc, "journal %s: begin", j->path);
+		return mmig__from_mdb(rc);
+	}
+	return MMIG_OK;
 }
 
 static void
 write_abort(struct mmig_journal *j, MDB_txn *txn)
 {
 	txn_abort(j, txn);
+	wlock_release(j);
 	pthread_mutex_unlock(&j->write_lock);
 }
 
@@ -309,7 +605,9 @@ write_commit(struct mmig_journal *j, MDB_txn *txn, enum mmig__sync sync)
 		return mmig__fault_errno();
 	}
 	rc = txn_commit(j, txn);
+	wlock_release(j);
 	pthread_mutex_unlock(&j->write_lock);
+	rc = cause_of(j->path, rc);
 	if (rc == MDB_SUCCESS && MMIG_FAULT(JOURNAL_COMMITTED))
 		rc = mmig__fault_errno(); /* committed, but reported failed */
 	if (rc == MDB_SUCCESS) {
@@ -334,17 +632,62 @@ mmig__journal_read_end(struct mmig_journal *j, MDB_txn *txn)
 }
 
 int
+mmig__journal_write_begin2(struct mmig_journal *j, MDB_txn **txn,
+			   struct mmig_error **errp)
+{
+	struct mmig_error *err = NULL;
+	int rc;
+
+	if (j->flags & MMIG_JOURNAL_RDONLY) {
+		set_err(errp, mmig_error_new(MMIG_EINVAL,
+					     "journal %s is open read-only",
+					     j->path));
+		return MMIG_EINVAL;
+	}
+	rc = write_begin(j, MMIG__SYNC_FULL, txn, &err);
+	set_err(errp, err);
+	return rc;
+}
+
+int
 mmig__journal_write_begin(struct mmig_journal *j, MDB_txn **txn)
 {
-	if (j->flags & MMIG_JOURNAL_RDONLY)
-		return MMIG_EINVAL;
-	return mmig__from_mdb(write_begin(j, MMIG__SYNC_FULL, txn));
+	return mmig__journal_write_begin2(j, txn, NULL);
+}
+
+int
+mmig__journal_write_commit_mdb(struct mmig_journal *j, MDB_txn *txn)
+{
+	return write_commit(j, txn, MMIG__SYNC_FULL);
 }
 
 int
 mmig__journal_write_commit(struct mmig_journal *j, MDB_txn *txn)
 {
 	return mmig__from_mdb(write_commit(j, txn, MMIG__SYNC_FULL));
+}
+
+int
+mmig__journal_map_grow(struct mmig_journal *j)
+{
+	return map_grow(j);
+}
+
+int
+mmig__journal_read_begin2(struct mmig_journal *j, MDB_txn **txn,
+			  struct mmig_error **errp)
+{
+	int rc = txn_begin(j, MDB_RDONLY, txn);
+
+	if (rc != MDB_SUCCESS)
+		set_err(errp, mmig__mdb_error(rc, "journal %s: read", j->path));
+	return mmig__from_mdb(rc);
+}
+
+const char *
+mmig__journal_path(const struct mmig_journal *j)
+{
+	return j->path;
 }
 
 void
@@ -355,71 +698,168 @@ mmig__journal_write_abort(struct mmig_journal *j, MDB_txn *txn)
 
 /* ---- open / close -------------------------------------------------------- */
 
+static const struct {
+	const char *name;
+	size_t off;
+} tables[] = {
+	{ "meta", offsetof(struct mmig__dbs, meta) },
+	{ "hdr", offsetof(struct mmig__dbs, hdr) },
+	{ "status", offsetof(struct mmig__dbs, status) },
+	{ "log", offsetof(struct mmig__dbs, log) },
+	{ "inflight", offsetof(struct mmig__dbs, inflight) },
+};
+
+static MDB_dbi *
+table_dbi(struct mmig_journal *j, size_t i)
+{
+	return (MDB_dbi *)((char *)&j->dbs + tables[i].off);
+}
+
+/* Check the stored format of an open journal (in @p txn). */
+static int
+check_format(struct mmig_journal *j, MDB_txn *txn, bool *missing,
+	     struct mmig_error **errp)
+{
+	MDB_val key = { .mv_size = 6, .mv_data = "format" }, val;
+	uint32_t format;
+	int rc;
+
+	*missing = false;
+	rc = mdb_get(txn, j->dbs.meta, &key, &val);
+	if (rc == MDB_NOTFOUND) {
+		*missing = true;
+		return MMIG_OK;
+	}
+	if (rc != MDB_SUCCESS) {
+		set_err(errp, mmig__mdb_error(rc, "%s: format", j->path));
+		return mmig__from_mdb(rc);
+	}
+	if (val.mv_size != sizeof(format)) {
+		set_err(errp, mmig_error_new(MMIG_ECORRUPT,
+					     "%s: journal format record is corrupt",
+					     j->path));
+		return MMIG_ECORRUPT;
+	}
+	memcpy(&format, val.mv_data, sizeof(format));
+	if (format > JOURNAL_FORMAT) {
+		set_err(errp, mmig_error_new(
+				      MMIG_EFORMAT,
+				      "%s: journal format %u is newer than this build's %u",
+				      j->path, format, JOURNAL_FORMAT));
+		return MMIG_EFORMAT;
+	}
+	return MMIG_OK;
+}
+
+/*
+ * Open the tables.  First in a read transaction, which writes nothing and
+ * needs no write lock: a journal (every table there) is simply opened; an
+ * environment holding anything else is another program's and refused
+ * before a byte of it is written (invariant N, issue 13 item 3).  Only an
+ * empty environment -- a journal being created -- gets a write
+ * transaction, to create the tables and the format key.
+ */
 static int
 open_dbs(struct mmig_journal *j, struct mmig_error **errp)
 {
-	bool rdonly = j->flags & MMIG_JOURNAL_RDONLY;
-	unsigned dbflags = rdonly ? 0 : MDB_CREATE;
-	struct {
-		const char *name;
-		MDB_dbi *dbi;
-	} dbs[] = {
-		{ "meta", &j->dbs.meta },       { "hdr", &j->dbs.hdr },
-		{ "status", &j->dbs.status },   { "log", &j->dbs.log },
-		{ "inflight", &j->dbs.inflight },
-	};
-	MDB_val key = { .mv_size = 6, .mv_data = "format" }, val;
-	uint32_t format = JOURNAL_FORMAT;
+	bool rdonly = j->flags & MMIG_JOURNAL_RDONLY, missing = false;
+	struct mmig_error *err = NULL;
+	const char *absent = NULL;
+	MDB_dbi main_dbi;
+	MDB_stat st;
 	MDB_txn *txn;
 	int rc;
 
-	rc = txn_begin(j, rdonly ? MDB_RDONLY : 0, &txn);
+	rc = txn_begin(j, MDB_RDONLY, &txn);
 	if (rc != MDB_SUCCESS) {
 		set_err(errp, mmig__mdb_error(rc, "%s: begin", j->path));
 		return mmig__from_mdb(rc);
 	}
-	for (size_t i = 0; i < MMIG_ARRAY_LEN(dbs); i++) {
-		rc = mdb_dbi_open(txn, dbs[i].name, dbflags, dbs[i].dbi);
-		if (rc == MDB_NOTFOUND) {
-			set_err(errp, mmig_error_new(
-					      MMIG_ECORRUPT,
-					      "%s: not a libmmig journal (no '%s' table)",
-					      j->path, dbs[i].name));
-			txn_abort(j, txn);
-			return MMIG_ECORRUPT;
-		}
-		if (rc != MDB_SUCCESS)
+	for (size_t i = 0; i < MMIG_ARRAY_LEN(tables) && !absent; i++) {
+		rc = mdb_dbi_open(txn, tables[i].name, 0, table_dbi(j, i));
+		if (rc == MDB_NOTFOUND || rc == MDB_INCOMPATIBLE)
+			absent = tables[i].name;
+		else if (rc != MDB_SUCCESS)
 			goto fail;
 	}
-	rc = mdb_get(txn, j->dbs.meta, &key, &val);
-	if (rc == MDB_NOTFOUND && !rdonly) {
-		val = (MDB_val){ .mv_size = sizeof(format), .mv_data = &format };
-		rc = mdb_put(txn, j->dbs.meta, &key, &val, 0);
-	} else if (rc == MDB_SUCCESS) {
-		if (val.mv_size != sizeof(format)) {
-			set_err(errp, mmig_error_new(MMIG_ECORRUPT,
-						     "%s: journal format record is corrupt",
-						     j->path));
+	if (!absent) {
+		rc = check_format(j, txn, &missing, errp);
+		if (rc != MMIG_OK) {
 			txn_abort(j, txn);
-			return MMIG_ECORRUPT;
+			return rc;
 		}
-		memcpy(&format, val.mv_data, sizeof(format));
-		if (format > JOURNAL_FORMAT) {
-			set_err(errp, mmig_error_new(
-					      MMIG_EFORMAT,
-					      "%s: journal format %u is newer than this build's %u",
-					      j->path, format, JOURNAL_FORMAT));
-			txn_abort(j, txn);
-			return MMIG_EFORMAT;
+		if (missing && rdonly)
+			missing = false; /* read-only and empty: nothing to read */
+		if (!missing) {
+			/* Committed, not aborted: the table handles opened in
+			 * a transaction live on only if it commits. */
+			rc = txn_commit(j, txn);
+			if (rc != MDB_SUCCESS) {
+				set_err(errp, mmig__mdb_error(rc, "%s: open tables",
+							      j->path));
+				return mmig__from_mdb(rc);
+			}
+			return MMIG_OK;
 		}
-	} else if (rc == MDB_NOTFOUND) {
-		rc = MDB_SUCCESS; /* read-only and empty: nothing to read */
 	}
+	/* Not (or not yet) a journal: only an empty environment may become
+	 * one. */
+	rc = mdb_dbi_open(txn, NULL, 0, &main_dbi);
+	if (rc == MDB_SUCCESS)
+		rc = mdb_stat(txn, main_dbi, &st);
 	if (rc != MDB_SUCCESS)
 		goto fail;
-	rc = txn_commit(j, txn);
+	txn_abort(j, txn);
+	if (rdonly || (st.ms_entries > 0 && (absent || !missing))) {
+		set_err(errp, mmig_error_new(
+				      MMIG_ECORRUPT,
+				      "%s: not a libmmig journal (no '%s' table); "
+				      "left as it was",
+				      j->path, absent ? absent : "format"));
+		return MMIG_ECORRUPT;
+	}
+	if (st.ms_entries > 0 && missing) {
+		/* Our tables without a format key: a foreign program's
+		 * tables that happen to share our names. */
+		set_err(errp, mmig_error_new(
+				      MMIG_ECORRUPT,
+				      "%s: not a libmmig journal (no format key); "
+				      "left as it was",
+				      j->path));
+		return MMIG_ECORRUPT;
+	}
+	rc = write_begin(j, MMIG__SYNC_FULL, &txn, &err);
+	if (rc != MMIG_OK) {
+		set_err(errp, err);
+		return rc;
+	}
+	for (size_t i = 0; i < MMIG_ARRAY_LEN(tables); i++) {
+		rc = mdb_dbi_open(txn, tables[i].name, MDB_CREATE,
+				  table_dbi(j, i));
+		if (rc != MDB_SUCCESS)
+			break;
+	}
+	if (rc == MDB_SUCCESS) {
+		MDB_val key = { .mv_size = 6, .mv_data = "format" }, val;
+		uint32_t format = JOURNAL_FORMAT;
+
+		val = (MDB_val){ .mv_size = sizeof(format), .mv_data = &format };
+		rc = mdb_put(txn, j->dbs.meta, &key, &val, MDB_NOOVERWRITE);
+		if (rc == MDB_KEYEXIST)
+			rc = MDB_SUCCESS; /* another process made it first */
+	}
 	if (rc != MDB_SUCCESS) {
-		set_err(errp, mmig__mdb_error(rc, "%s: open tables", j->path));
+		write_abort(j, txn);
+		set_err(errp, mmig__mdb_error(rc, "%s: create tables", j->path));
+		return mmig__from_mdb(rc);
+	}
+	/* Not write_commit(): the making of a journal is no migration's
+	 * commit, and the fault points count those. */
+	rc = txn_commit(j, txn);
+	wlock_release(j);
+	pthread_mutex_unlock(&j->write_lock);
+	if (rc != MDB_SUCCESS) {
+		set_err(errp, mmig__mdb_error(rc, "%s: create tables", j->path));
 		return mmig__from_mdb(rc);
 	}
 	return MMIG_OK;
@@ -461,19 +901,90 @@ parent_of(const char *path)
 	return p;
 }
 
-static bool
-dir_is_missing_or_empty(const char *path)
+/* Remove a work directory of ours (NEW_PREFIX, COMPACT_PREFIX) and the
+ * LMDB files in it. */
+static void
+remove_workdir(const char *path)
+{
+	static const char *const files[] = { "data.mdb", "lock.mdb" };
+
+	for (size_t i = 0; i < MMIG_ARRAY_LEN(files); i++) {
+		char *f = mmig__asprintf("%s/%s", path, files[i]);
+
+		if (f)
+			unlink(f);
+		mmig__free(f);
+	}
+	rmdir(path);
+}
+
+/* The pid in a work directory's name, or 0. */
+static pid_t
+workdir_pid(const char *name)
+{
+	const char *p = NULL;
+	char *end;
+	long v;
+
+	if (strncmp(name, NEW_PREFIX, strlen(NEW_PREFIX)) == 0)
+		p = name + strlen(NEW_PREFIX);
+	else if (strncmp(name, COMPACT_PREFIX, strlen(COMPACT_PREFIX)) == 0)
+		p = name + strlen(COMPACT_PREFIX);
+	if (!p)
+		return 0;
+	v = strtol(p, &end, 10);
+	return *end == '\0' && v > 0 ? (pid_t)v : 0;
+}
+
+enum dir_kind {
+	DIR_MISSING,
+	DIR_EMPTY,   /* nothing but work directories of ours */
+	DIR_JOURNAL, /* has data.mdb */
+	DIR_OTHER,   /* holds something else */
+	DIR_ERROR,
+};
+
+/*
+ * What directory @p path holds.  Work directories a creation or a
+ * compaction left behind when it died are ours: removed when their
+ * process is gone (kill(pid, 0)), ignored otherwise.
+ */
+static enum dir_kind
+dir_kind(const char *path, int *err)
 {
 	DIR *d = opendir(path);
 	struct dirent *e;
-	bool empty = true;
+	enum dir_kind kind = DIR_EMPTY;
 
-	if (!d)
-		return errno == ENOENT;
-	while (empty && (e = readdir(d)))
-		empty = strcmp(e->d_name, ".") == 0 || strcmp(e->d_name, "..") == 0;
+	*err = 0;
+	if (!d) {
+		*err = errno;
+		return errno == ENOENT ? DIR_MISSING : DIR_ERROR;
+	}
+	while ((e = readdir(d))) {
+		pid_t pid;
+
+		if (strcmp(e->d_name, ".") == 0 || strcmp(e->d_name, "..") == 0)
+			continue;
+		if (strcmp(e->d_name, "data.mdb") == 0) {
+			kind = DIR_JOURNAL;
+			break;
+		}
+		pid = workdir_pid(e->d_name);
+		if (pid == 0) {
+			kind = DIR_OTHER;
+			continue;
+		}
+		if (pid != getpid() && kill(pid, 0) != 0 && errno == ESRCH) {
+			char *w = mmig__asprintf("%s/%s", path, e->d_name);
+
+			if (w)
+				remove_workdir(w);
+			mmig__free(w);
+		}
+	}
 	closedir(d);
-	return empty;
+	return kind;
 }
 
 /*
@@ -513,57 +1024,68 @@ check_length(struct mmig_journal *j, const char *dir, struct mmig_error **errp)
 }
 
 static int open_at(struct mmig_journal **out, const char *dir,
-		   const struct mmig_journal_options *opts,
+		   const struct mmig_journal_options *opts, bool reg,
 		   struct mmig_error **errp);
 
 /*
- * Make a new journal so that a crash or a power cut at any instant leaves
- * either no journal or a whole one: build it in a directory of its own,
- * sync its files and the directory, rename it into place, and sync the
- * parent.  (LMDB writes a new file's first meta pages without a sync, and
+ * Make a new journal in directory @p dir (created 0700 when missing; an
+ * existing empty one is kept as it is: its inode, mode, owner, a symlink
+ * to it, a file system mounted on it) so that a crash or a power cut at
+ * any instant leaves either no journal or a whole one.  The journal is
+ * built in a work directory inside @p dir, its data file synced, then
+ * moved into @p dir with a rename that never replaces (another process
+ * creating the same journal at once wins or loses whole), and @p dir
+ * synced.  (LMDB writes a new file's first meta pages without a sync, and
  * nothing would sync the directory entries: a power cut could otherwise
- * lose a journal whose migrations' effects are already in the databases.)
+ * lose a journal whose migrations' effects are already in the
+ * databases.)  A work directory left by a crash is not a journal and is
+ * removed by the next open.
  */
 static int
-create_atomically(const char *dir, const struct mmig_journal_options *opts,
-		  struct mmig_error **errp)
+create_inside(const char *dir, bool made, const struct mmig_journal_options *opts,
+	      struct mmig_error **errp)
 {
 	struct mmig_journal *tmp_j = NULL;
-	char *tmp = mmig__asprintf("%s.new-%d", dir, (int)getpid());
+	char *tmp = mmig__asprintf("%s/" NEW_PREFIX "%d", dir, (int)getpid());
+	char *from = tmp ? mmig__asprintf("%s/data.mdb", tmp) : NULL;
+	char *to = mmig__asprintf("%s/data.mdb", dir);
 	char *parent = parent_of(dir);
 	int rc;
 
-	if (!tmp || !parent) {
+	if (!tmp || !from || !to || !parent) {
 		rc = MMIG_ENOMEM;
 		goto out;
 	}
-	rc = open_at(&tmp_j, tmp, opts, errp);
+	/* A new directory's own entry must be durable too. */
+	rc = made ? sync_dir(parent) : MMIG_OK;
+	if (rc == MMIG_OK)
+		rc = open_at(&tmp_j, tmp, opts, false, errp);
 	if (rc == MMIG_OK)
 		rc = mmig__from_mdb(mdb_env_sync(tmp_j->env, 1));
 	mmig_journal_close(tmp_j);
-	if (rc == MMIG_OK)
-		rc = sync_dir(tmp);
-	if (rc == MMIG_OK && rename(tmp, dir) != 0) {
-		rc = errno == ENOTEMPTY || errno == EEXIST ? MMIG_OK : -errno;
-		/* Another process made it first: use theirs. */
-		for (const char *f = "data.mdb"; f; f = strcmp(f, "data.mdb") == 0
-							  ? "lock.mdb"
-							  : NULL) {
-			char *file = mmig__asprintf("%s/%s", tmp, f);
-
-			if (file)
-				unlink(file);
-			mmig__free(file);
+	if (rc == MMIG_OK &&
+	    renameat2(AT_FDCWD, from, AT_FDCWD, to, RENAME_NOREPLACE) != 0) {
+		if (errno == EINVAL || errno == ENOSYS) {
+			/* A file system without RENAME_NOREPLACE: a link
+			 * never replaces either. */
+			rc = link(from, to) == 0 || errno == EEXIST ? MMIG_OK
+								    : -errno;
+		} else {
+			/* EEXIST: another process made it first; use theirs. */
+			rc = errno == EEXIST ? MMIG_OK : -errno;
 		}
-		rmdir(tmp);
 	}
+	if (tmp)
+		remove_workdir(tmp);
 	if (rc == MMIG_OK)
-		rc = sync_dir(parent);
+		rc = sync_dir(dir);
 	if (rc != MMIG_OK && errp && !*errp)
 		*errp = mmig_error_new(rc, "%s: create: %s", dir,
 				       mmig_strerror(rc));
 out:
 	mmig__free(tmp);
+	mmig__free(from);
+	mmig__free(to);
 	mmig__free(parent);
 	return rc;
 }
@@ -574,26 +1096,88 @@ mmig_journal_open(struct mmig_journal **out, const char *dir,
 		  struct mmig_error **errp)
 {
 	bool rdonly = opts && (opts->flags & MMIG_JOURNAL_RDONLY);
-	int rc;
+	bool made = false;
+	int rc, err;
 
 	*out = NULL;
 	if (errp)
 		*errp = NULL;
-	if (!rdonly && dir_is_missing_or_empty(dir)) {
-		rc = create_atomically(dir, opts, errp);
+	/* Refused before anything is touched: even opening lock.mdb again
+	 * would drop this process's locks on it. */
+	if (registry_has(dir)) {
+		struct mmig_journal probe = { 0 };
+
+		return registry_add(&probe, dir, errp);
+	}
+	switch (dir_kind(dir, &err)) {
+	case DIR_MISSING:
+		if (rdonly)
+			break; /* LMDB names the missing directory */
+		if (mkdir(dir, 0700) != 0 && errno != EEXIST) {
+			rc = -errno;
+			set_err(errp, mmig_error_new(rc, "%s: %s", dir,
+						     strerror(-rc)));
+			return rc;
+		}
+		made = true;
+		/* fall through */
+	case DIR_EMPTY:
+		if (rdonly)
+			break;
+		rc = create_inside(dir, made, opts, errp);
 		if (rc != MMIG_OK)
 			return rc;
+		break;
+	case DIR_OTHER:
+		if (rdonly)
+			break; /* LMDB finds no data.mdb and says so */
+		set_err(errp, mmig_error_new(
+				      MMIG_ECORRUPT,
+				      "%s: not a libmmig journal (the directory "
+				      "holds other files and no data.mdb); left "
+				      "as it was",
+				      dir));
+		return MMIG_ECORRUPT;
+	case DIR_ERROR:
+		rc = -err;
+		set_err(errp, mmig_error_new(rc, "%s: %s", dir, strerror(err)));
+		return rc;
+	case DIR_JOURNAL:
+		break;
 	}
-	return open_at(out, dir, opts, errp);
+	return open_at(out, dir, opts, true, errp);
+}
+
+/*
+ * Give the map room to spare: at least twice the pages in use.  LMDB
+ * sizes the map of a file larger than asked to exactly its pages, so a
+ * process opening a journal that grew elsewhere would start full.
+ */
+static void
+map_room(struct mmig_journal *j)
+{
+	MDB_envinfo info;
+	MDB_stat st;
+	size_t used;
+
+	if (mdb_env_info(j->env, &info) != MDB_SUCCESS ||
+	    mdb_env_stat(j->env, &st) != MDB_SUCCESS)
+		return;
+	used = (info.me_last_pgno + 1) * (size_t)st.ms_psize;
+	if (info.me_mapsize < 2 * used && 2 * used <= MAX_MAP_SIZE &&
+	    mdb_env_set_mapsize(j->env, 2 * used) == MDB_SUCCESS)
+		atomic_fetch_add(&j->map_grows, 1);
 }
 
 static int
 open_at(struct mmig_journal **out, const char *dir,
-	const struct mmig_journal_options *opts, struct mmig_error **errp)
+	const struct mmig_journal_options *opts, bool reg,
+	struct mmig_error **errp)
 {
 	struct mmig_journal_options defaults = { 0 };
 	struct mmig_journal *j;
 	unsigned envflags;
+	char *lock_path;
 	int rc, dead;
 
 	*out = NULL;
@@ -606,6 +1190,8 @@ open_at(struct mmig_journal **out, const char *dir,
 		return MMIG_ENOMEM;
 	j->flags = opts->flags;
 	j->queue_tail = &j->queue;
+	j->lock_fd = -1;
+	atomic_store(&j->lock_timeout_ns, DEFAULT_LOCK_TIMEOUT_NS);
 	pthread_mutex_init(&j->lock, NULL);
 	pthread_mutex_init(&j->active_lock, NULL);
 	pthread_rwlock_init(&j->map_lock, NULL);
@@ -619,6 +1205,13 @@ open_at(struct mmig_journal **out, const char *dir,
 		rc = -errno;
 		set_err(errp, mmig_error_new(rc, "%s: %s", dir, strerror(-rc)));
 		goto fail;
+	}
+	if (reg) {
+		rc = registry_add(j, dir, errp);
+		if (rc == -ENOENT)
+			rc = MMIG_OK; /* LMDB names the missing directory */
+		if (rc != MMIG_OK)
+			goto fail;
 	}
 	rc = mdb_env_create(&j->env);
 	if (rc != MDB_SUCCESS) {
@@ -641,11 +1234,31 @@ open_at(struct mmig_journal **out, const char *dir,
 		rc = mmig__from_mdb(rc);
 		goto fail;
 	}
+	if (!(j->flags & MMIG_JOURNAL_RDONLY)) {
+		/* Our own descriptor of lock.mdb, for the write lock; closed
+		 * only after the environment (see "The write lock"). */
+		lock_path = mmig__asprintf("%s/lock.mdb", dir);
+		if (!lock_path) {
+			rc = MMIG_ENOMEM;
+			goto fail;
+		}
+		j->lock_fd = open(lock_path, O_RDWR | O_CLOEXEC);
+		rc = j->lock_fd < 0 ? -errno : MMIG_OK;
+		if (rc != MMIG_OK)
+			set_err(errp, mmig_error_new(rc, "%s: %s", lock_path,
+						     strerror(-rc)));
+		mmig__free(lock_path);
+		if (rc != MMIG_OK)
+			goto fail;
+	}
 	/* Clear reader slots left by processes that were killed. */
 	mdb_reader_check(j->env, &dead);
 	rc = check_length(j, dir, errp);
-	if (rc == MMIG_OK)
-		rc = open_dbs(j, errp);
+	if (rc != MMIG_OK)
+		goto fail;
+	if (!(j->flags & MMIG_JOURNAL_RDONLY))
+		map_room(j);
+	rc = open_dbs(j, errp);
 	if (rc != MMIG_OK)
 		goto fail;
 	*out = j;
@@ -662,6 +1275,11 @@ mmig_journal_close(struct mmig_journal *j)
 		return;
 	if (j->env)
 		mdb_env_close(j->env);
+	/* After the environment: closing any descriptor of lock.mdb drops
+	 * every record lock this process holds on it, LMDB's included. */
+	if (j->lock_fd >= 0)
+		close(j->lock_fd);
+	registry_remove(j);
 	mmig__owner_free(&j->self);
 	mmig__free(j->path);
 	pthread_rwlock_destroy(&j->map_lock);
@@ -672,15 +1290,20 @@ mmig_journal_close(struct mmig_journal *j)
 }
 
 int
-mmig_journal_sync(struct mmig_journal *j)
+mmig_journal_sync_v2(struct mmig_journal *j, struct mmig_error **errp)
 {
 	char *path;
 	int fd, rc = MMIG_OK;
 
+	if (errp)
+		*errp = NULL;
 	if (!(j->flags & MMIG_JOURNAL_RDONLY)) {
-		rc = mmig__from_mdb(mdb_env_sync(j->env, 1));
+		rc = cause_of(j->path, mdb_env_sync(j->env, 1));
 		atomic_fetch_add(&j->syncs, 1);
-		return rc;
+		if (rc != MDB_SUCCESS)
+			set_err(errp, mmig__mdb_error(rc, "journal %s: sync",
+						      j->path));
+		return mmig__from_mdb(rc);
 	}
 	/* Read-only handles cannot ask LMDB to sync, but an fdatasync on any
 	 * descriptor of the file flushes what other processes wrote. */
@@ -689,12 +1312,21 @@ mmig_journal_sync(struct mmig_journal *j)
 		return MMIG_ENOMEM;
 	fd = open(path, O_RDONLY | O_CLOEXEC);
 	if (fd < 0 || fdatasync(fd) != 0)
-		rc = -errno;
+		rc = -cause_of(j->path, errno);
 	if (fd >= 0)
 		close(fd);
+	if (rc != MMIG_OK)
+		set_err(errp, mmig_error_new(rc, "journal %s: sync: %s", path,
+					     strerror(-rc)));
 	mmig__free(path);
 	atomic_fetch_add(&j->syncs, 1);
 	return rc;
+}
+
+int
+mmig_journal_sync(struct mmig_journal *j)
+{
+	return mmig_journal_sync_v2(j, NULL);
 }
 
 void
@@ -878,6 +1510,7 @@ write_batch(struct mmig_journal *j, struct commit_req *batch)
 {
 	enum mmig__sync sync = MMIG__SYNC_NONE;
 	bool alone = batch->next == NULL;
+	struct mmig_error *berr = NULL;
 	struct commit_req *req;
 	MDB_txn *txn;
 	int rc;
@@ -886,9 +1519,21 @@ write_batch(struct mmig_journal *j, struct commit_req *batch)
 		if (req->sync > sync)
 			sync = req->sync;
 again:
-	rc = write_begin(j, sync, &txn);
-	if (rc != MDB_SUCCESS)
-		goto fail;
+	rc = write_begin(j, sync, &txn, &berr);
+	if (rc != MMIG_OK) {
+		/* The write lock not taken in time, or LMDB refused to begin:
+		 * every request fails with that cause. */
+		for (req = batch; req; req = req->next) {
+			if (req->excluded)
+				continue;
+			mmig_error_free(req->err);
+			req->rc = rc;
+			req->err = mmig_error_new(rc, "%s",
+						  mmig_error_message(berr));
+		}
+		mmig_error_free(berr);
+		return;
+	}
 	for (req = batch; req; req = req->next) {
 		if (req->excluded)
 			continue;
@@ -917,6 +1562,8 @@ again:
 	if (rc == MDB_SUCCESS)
 		return;
 fail:
+	/* A put or the commit itself (saving the free list needs pages
+	 * too) filled the map: grow it and write the batch again. */
 	if (rc == MDB_MAP_FULL && map_grow(j) == MDB_SUCCESS)
 		goto again;
 	for (req = batch; req; req = req->next) {
@@ -1152,12 +1799,9 @@ mmig__jmig_create(struct mmig_journal *j, const struct mmig_rec_header *h,
 	}
 	/* Refused here, before anything is staged; the first commit checks
 	 * again, atomically, against a creation in another process. */
-	rc = mmig__journal_read_begin(j, &txn);
-	if (rc != MMIG_OK) {
-		set_err(errp, mmig_error_new(rc, "journal %s: read: %s",
-					     j->path, mmig_strerror(rc)));
+	rc = mmig__journal_read_begin2(j, &txn, errp);
+	if (rc != MMIG_OK)
 		return rc;
-	}
 	err = one_durability(j, txn, (enum mmig_durability)h->durability);
 	mmig__journal_read_end(j, txn);
 	if (err) {
@@ -1434,10 +2078,17 @@ again:
 	}
 	/* A claim is fully synced: the new epoch is what fences the old
 	 * owner out, so it must not be lost. */
-	mdb_rc = write_begin(j, MMIG__SYNC_FULL, &txn);
-	if (mdb_rc != MDB_SUCCESS) {
-		err = mmig__mdb_error(mdb_rc, "migration %s: claim", m->id_text);
-		rc = mmig__from_mdb(mdb_rc);
+	rc = write_begin(j, MMIG__SYNC_FULL, &txn, &err);
+	if (rc == MMIG_EBUSY) {
+		/* The journal's write lock is held by a process that does
+		 * not let go (stopped, hung): a live owner as far as this
+		 * claim can tell, so recovery reports it so and goes on. */
+		err = mmig_error_wrap(err, "migration %s: claim", m->id_text);
+		rc = MMIG_EOWNED;
+		goto fail;
+	}
+	if (rc != MMIG_OK) {
+		err = mmig_error_wrap(err, "migration %s: claim", m->id_text);
 		goto fail;
 	}
 	rc = claim_in_txn(j, txn, m, expected_epoch, force, header_out,
@@ -1454,6 +2105,13 @@ again:
 		goto fail;
 	}
 	mdb_rc = write_commit(j, txn, MMIG__SYNC_FULL);
+	if (mdb_rc == MDB_MAP_FULL && map_grow(j) == MDB_SUCCESS) {
+		/* The commit saving LMDB's free list needed a page: the
+		 * transaction is gone, so make the claim again. */
+		mmig__rec_header_free(header_out);
+		mmig__jmig_free(m);
+		goto again;
+	}
 	if (mdb_rc != MDB_SUCCESS) {
 		err = mmig__mdb_error(mdb_rc, "migration %s: claim", m->id_text);
 		rc = mmig__from_mdb(mdb_rc);
@@ -1470,5 +2128,161 @@ fail:
 	mmig__rec_header_free(header_out);
 	mmig__jmig_free(m);
 	set_err(errp, err);
+	return rc;
+}
+
+/* ---- compaction ----------------------------------------------------------- */
+
+static int
+file_size(const char *path, uint64_t *out)
+{
+	struct stat st;
+
+	if (stat(path, &st) != 0)
+		return -errno;
+	*out = (uint64_t)st.st_size;
+	return MMIG_OK;
+}
+
+/* fsync a file by path. */
+static int
+sync_file(const char *path)
+{
+	int fd = open(path, O_RDONLY | O_CLOEXEC), rc = MMIG_OK;
+
+	if (fd < 0 || fsync(fd) != 0)
+		rc = -errno;
+	if (fd >= 0)
+		close(fd);
+	return rc;
+}
+
+/*
+ * Compaction needs the journal to itself, and whoever opens it next must
+ * find LMDB's lock file consistent with the new data file (a compacted
+ * copy starts its transaction ids afresh; the lock file remembers the old
+ * ones, and only an opener that finds itself alone re-reads them).
+ *
+ * So: open it here (refused if this process has it open), then upgrade
+ * LMDB's own shared record lock on byte 0 of lock.mdb -- which every
+ * process holds while it has the environment open -- to an exclusive one,
+ * without waiting.  That fails while any other process has the journal
+ * open, and once held makes every new opener wait in mdb_env_open() until
+ * it is released.  Under it: the compacting copy into a work directory
+ * inside the journal's, fsync, rename over data.mdb, fsync the directory.
+ * Then a second environment is opened on the new file: record locks do
+ * not conflict within a process, so it finds itself alone and rebuilds
+ * the lock file from the new data file before it shares the lock -- and
+ * only then can a waiting opener go on.  Both environments are closed
+ * (closing either drops every lock of this process on lock.mdb, which is
+ * why this is done only with nothing else of the journal open here).
+ */
+int
+mmig_journal_compact(const char *dir, uint64_t *bytes_before,
+		     uint64_t *bytes_after, struct mmig_error **errp)
+{
+	struct mmig_journal *j = NULL, *fresh = NULL;
+	struct flock fl = { .l_type = F_WRLCK, .l_whence = SEEK_SET,
+			    .l_start = 0, .l_len = 1 };
+	char *tmp = NULL, *from = NULL, *to = NULL, *lock_path = NULL;
+	uint64_t before = 0, after = 0;
+	struct mmig_error *err = NULL;
+	int rc, fd = -1;
+
+	if (errp)
+		*errp = NULL;
+	if (bytes_before)
+		*bytes_before = 0;
+	if (bytes_after)
+		*bytes_after = 0;
+	if (dir_kind(dir, &rc) != DIR_JOURNAL) {
+		rc = -ENOENT;
+		set_err(errp, mmig_error_new(rc, "%s: compact: no journal there",
+					     dir));
+		return rc;
+	}
+	rc = mmig_journal_open(&j, dir, NULL, &err);
+	if (rc != MMIG_OK) {
+		set_err(errp, mmig_error_wrap(err, "compact"));
+		return rc;
+	}
+	tmp = mmig__asprintf("%s/" COMPACT_PREFIX "%d", dir, (int)getpid());
+	from = tmp ? mmig__asprintf("%s/data.mdb", tmp) : NULL;
+	to = mmig__asprintf("%s/data.mdb", dir);
+	lock_path = mmig__asprintf("%s/lock.mdb", dir);
+	if (!tmp || !from || !to || !lock_path) {
+		rc = MMIG_ENOMEM;
+		goto out;
+	}
+	/* The same file description LMDB's lock lives on is not reachable;
+	 * any descriptor of the file will do, since record locks belong to
+	 * the process: this one upgrades LMDB's shared lock in place. */
+	if (fcntl(j->lock_fd, F_SETLK, &fl) != 0) {
+		struct flock probe = fl;
+
+		if (fcntl(j->lock_fd, F_GETLK, &probe) != 0)
+			probe.l_pid = 0;
+		rc = MMIG_EBUSY;
+		err = mmig_error_new(rc,
+				     "%s: compact: the journal is open in another "
+				     "process (pid %d); compaction needs it to "
+				     "itself",
+				     dir, (int)probe.l_pid);
+		goto out;
+	}
+	rc = file_size(to, &before);
+	if (rc == MMIG_OK && mkdir(tmp, 0700) != 0)
+		rc = -errno;
+	if (rc != MMIG_OK) {
+		err = mmig_error_new(rc, "%s: compact: %s", dir, mmig_strerror(rc));
+		goto out;
+	}
+	rc = mdb_env_copy2(j->env, tmp, MDB_CP_COMPACT);
+	if (rc != MDB_SUCCESS) {
+		rc = cause_of(dir, rc);
+		err = mmig__mdb_error(rc, "%s: compact: copy", dir);
+		rc = mmig__from_mdb(rc);
+		goto out;
+	}
+	rc = sync_file(from);
+	if (rc == MMIG_OK && rename(from, to) != 0)
+		rc = -errno;
+	if (rc == MMIG_OK)
+		rc = sync_dir(dir);
+	if (rc != MMIG_OK) {
+		err = mmig_error_new(rc, "%s: compact: %s", dir, mmig_strerror(rc));
+		goto out;
+	}
+	/* The new data file is in place: rebuild the lock file from it while
+	 * still holding the exclusive lock (see above). */
+	rc = open_at(&fresh, dir, NULL, false, &err);
+	if (rc != MMIG_OK) {
+		err = mmig_error_wrap(err, "%s: compact: reopen", dir);
+		goto out;
+	}
+	rc = file_size(to, &after);
+out:
+	if (tmp)
+		remove_workdir(tmp);
+	mmig_journal_close(fresh);
+	/* Closing j's environment and descriptor drops the lock. */
+	mmig_journal_close(j);
+	if (fd >= 0)
+		close(fd);
+	if (rc == MMIG_OK) {
+		if (bytes_before)
+			*bytes_before = before;
+		if (bytes_after)
+			*bytes_after = after;
+	} else if (!err) {
+		err = mmig_error_new(rc, "%s: compact: %s", dir, mmig_strerror(rc));
+	}
+	set_err(errp, rc == MMIG_OK ? NULL : err);
+	if (rc == MMIG_OK)
+		mmig_error_free(err);
+	mmig__free(tmp);
+	mmig__free(from);
+	mmig__free(to);
+	mmig__free(lock_path);
 	return rc;
 }

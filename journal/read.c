@@ -314,6 +314,14 @@ int
 mmig_journal_list(struct mmig_journal *j, bool all,
 		  struct mmig_migration_info **out, size_t *n)
 {
+	return mmig_journal_list_v2(j, all, out, n, NULL);
+}
+
+int
+mmig_journal_list_v2(struct mmig_journal *j, bool all,
+		     struct mmig_migration_info **out, size_t *n,
+		     struct mmig_error **errp)
+{
 	uint8_t(*ids)[MMIG_ID_LEN];
 	size_t n_ids;
 	MDB_txn *txn;
@@ -321,14 +329,22 @@ mmig_journal_list(struct mmig_journal *j, bool all,
 
 	*out = NULL;
 	*n = 0;
-	rc = mmig__journal_read_begin(j, &txn);
+	if (errp)
+		*errp = NULL;
+	rc = mmig__journal_read_begin2(j, &txn, errp);
 	if (rc != MMIG_OK)
 		return rc;
 	rc = mmig__journal_ids(j, txn, all, &ids, &n_ids);
+	if (rc != MMIG_OK)
+		set_err(errp, mmig_error_new(rc, "journal %s: list: %s",
+					     mmig__journal_path(j),
+					     mmig_strerror(rc)));
 	if (rc == MMIG_OK) {
-		*out = mmig__calloc(n_ids, sizeof(**out));
-		if (!*out)
+		*out = mmig__calloc(n_ids ? n_ids : 1, sizeof(**out));
+		if (!*out) {
 			rc = MMIG_ENOMEM;
+			set_err(errp, mmig_error_new(rc, "list: out of memory"));
+		}
 	}
 	if (rc == MMIG_OK) {
 		for (size_t i = 0; i < n_ids; i++)
@@ -374,13 +390,22 @@ int
 mmig_journal_get(struct mmig_journal *j, const char *id_text,
 		 struct mmig_migration_info *out)
 {
+	return mmig_journal_get_v2(j, id_text, out, NULL);
+}
+
+int
+mmig_journal_get_v2(struct mmig_journal *j, const char *id_text,
+		    struct mmig_migration_info *out, struct mmig_error **errp)
+{
 	uint8_t id[MMIG_ID_LEN];
 	MDB_val key = { .mv_size = MMIG_ID_LEN, .mv_data = id }, val;
 	MDB_txn *txn;
 	int rc;
 
 	memset(out, 0, sizeof(*out));
-	rc = mmig__journal_read_begin(j, &txn);
+	if (errp)
+		*errp = NULL;
+	rc = mmig__journal_read_begin2(j, &txn, errp);
 	if (rc != MMIG_OK)
 		return rc;
 	rc = resolve_id(j, txn, id_text, id);
@@ -389,6 +414,12 @@ mmig_journal_get(struct mmig_journal *j, const char *id_text,
 		rc = MMIG_ENOTFOUND;
 	if (rc == MMIG_OK)
 		read_info(j, txn, id, out);
+	else
+		set_err(errp, mmig_error_new(rc, "migration %s: %s", id_text,
+					     rc == MMIG_EINVAL ? AMBIGUOUS
+					     : rc == MMIG_ENOTFOUND
+						     ? "not in the journal"
+						     : mmig_strerror(rc)));
 	mmig__journal_read_end(j, txn);
 	return rc;
 }
@@ -518,7 +549,7 @@ mmig_journal_show(struct mmig_journal *j, const char *id_text, FILE *out,
 
 	if (errp)
 		*errp = NULL;
-	rc = mmig__journal_read_begin(j, &txn);
+	rc = mmig__journal_read_begin2(j, &txn, errp);
 	if (rc != MMIG_OK)
 		return rc;
 	rc = resolve_id(j, txn, id_text, id);
@@ -542,7 +573,7 @@ mmig_journal_dump(struct mmig_journal *j, FILE *out, struct mmig_error **errp)
 
 	if (errp)
 		*errp = NULL;
-	rc = mmig__journal_read_begin(j, &txn);
+	rc = mmig__journal_read_begin2(j, &txn, errp);
 	if (rc != MMIG_OK)
 		return rc;
 	rc = mmig__journal_ids(j, txn, true, &ids, &n_ids);

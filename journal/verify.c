@@ -11,6 +11,9 @@
  *
  * prune deletes whole final migrations (header, status, every transition)
  * in one fully synced write transaction; it never touches one in flight.
+ * When the map fills (a delete copies pages too, and so does the commit
+ * saving LMDB's free list), the transaction is dropped, the map grown and
+ * the whole prune made again.
  */
 #include "internal.h"
 #include "journal-int.h"
@@ -146,6 +149,14 @@ mmig_journal_verify(struct mmig_journal *j,
 		    void (*report)(void *arg, const char *msg), void *arg,
 		    size_t *n_problems)
 {
+	return mmig_journal_verify_v2(j, report, arg, n_problems, NULL);
+}
+
+int
+mmig_journal_verify_v2(struct mmig_journal *j,
+		       void (*report)(void *arg, const char *msg), void *arg,
+		       size_t *n_problems, struct mmig_error **errp)
+{
 	const struct mmig__dbs *dbs = mmig__journal_dbs(j);
 	struct reporter r = { .report = report, .arg = arg };
 	uint8_t(*ids)[MMIG_ID_LEN] = NULL;
@@ -154,7 +165,9 @@ mmig_journal_verify(struct mmig_journal *j,
 	int rc;
 
 	*n_problems = 0;
-	rc = mmig__journal_read_begin(j, &txn);
+	if (errp)
+		*errp = NULL;
+	rc = mmig__journal_read_begin2(j, &txn, errp);
 	if (rc != MMIG_OK)
 		return rc;
 	rc = mmig__journal_ids(j, txn, true, &ids, &n_ids);
@@ -171,6 +184,9 @@ mmig_journal_verify(struct mmig_journal *j,
 	mmig__free(ids);
 	mmig__journal_read_end(j, txn);
 	*n_problems = r.n;
+	if (rc != MMIG_OK && errp)
+		*errp = mmig_error_new(rc, "journal %s: verify: %s",
+				       mmig__journal_path(j), mmig_strerror(rc));
 	return rc;
 }
 
@@ -191,6 +207,7 @@ newest_first(const void *a, const void *b)
 					       : 0;
 }
 
+/* Delete one migration.  @return an LMDB code. */
 static int
 delete_migration(struct mmig_journal *j, MDB_txn *txn,
 		 const uint8_t id[MMIG_ID_LEN])
@@ -205,11 +222,11 @@ delete_migration(struct mmig_journal *j, MDB_txn *txn,
 	if (rc == MDB_SUCCESS)
 		rc = mdb_del(txn, dbs->status, &key, NULL);
 	if (rc != MDB_SUCCESS)
-		return mmig__from_mdb(rc);
+		return rc;
 	mmig__log_key(start, id, 0);
 	rc = mdb_cursor_open(txn, dbs->log, &cur);
 	if (rc != MDB_SUCCESS)
-		return mmig__from_mdb(rc);
+		return rc;
 	/* Seek the migration's first record again after each delete: once
 	 * the last record of the table is deleted the cursor has no current
 	 * record to move on from. */
@@ -224,23 +241,34 @@ delete_migration(struct mmig_journal *j, MDB_txn *txn,
 			break;
 	}
 	mdb_cursor_close(cur);
-	return rc == MDB_SUCCESS || rc == MDB_NOTFOUND ? MMIG_OK
-						       : mmig__from_mdb(rc);
+	return rc == MDB_NOTFOUND ? MDB_SUCCESS : rc;
 }
 
 int
 mmig_journal_prune(struct mmig_journal *j, uint64_t older_than_ns,
 		   size_t keep, size_t *n_pruned)
 {
+	return mmig_journal_prune_v2(j, older_than_ns, keep, n_pruned, NULL);
+}
+
+int
+mmig_journal_prune_v2(struct mmig_journal *j, uint64_t older_than_ns,
+		      size_t keep, size_t *n_pruned, struct mmig_error **errp)
+{
 	struct candidate *c = NULL;
 	uint8_t(*ids)[MMIG_ID_LEN] = NULL;
 	size_t n_ids = 0, n_c = 0;
 	uint64_t now = mmig__now_real_ns();
+	const char *path = mmig__journal_path(j);
 	MDB_txn *txn;
-	int rc;
+	int rc, mdb_rc = MDB_SUCCESS;
 
+	if (errp)
+		*errp = NULL;
+again:
 	*n_pruned = 0;
-	rc = mmig__journal_write_begin(j, &txn);
+	n_c = 0;
+	rc = mmig__journal_write_begin2(j, &txn, errp);
 	if (rc != MMIG_OK)
 		return rc;
 	rc = mmig__journal_ids(j, txn, true, &ids, &n_ids);
@@ -261,23 +289,42 @@ mmig_journal_prune(struct mmig_journal *j, uint64_t older_than_ns,
 		}
 		mmig__rec_status_free(&st);
 	}
-	qsort(c, n_c, sizeof(*c), newest_first);
+	if (n_c)
+		qsort(c, n_c, sizeof(*c), newest_first);
 	for (size_t i = keep; rc == MMIG_OK && i < n_c; i++) {
 		/* A time ahead of this clock counts as new, never as old. */
 		if (older_than_ns && (c[i].updated_ns > now ||
 				      now - c[i].updated_ns < older_than_ns))
 			continue;
-		rc = delete_migration(j, txn, c[i].id);
-		if (rc == MMIG_OK)
+		mdb_rc = delete_migration(j, txn, c[i].id);
+		if (mdb_rc == MDB_SUCCESS)
 			(*n_pruned)++;
+		else
+			rc = mmig__from_mdb(mdb_rc);
 	}
-	if (rc == MMIG_OK)
-		rc = mmig__journal_write_commit(j, txn);
-	else
+	if (rc == MMIG_OK) {
+		mdb_rc = mmig__journal_write_commit_mdb(j, txn);
+		rc = mmig__from_mdb(mdb_rc);
+	} else {
 		mmig__journal_write_abort(j, txn);
-	if (rc != MMIG_OK)
-		*n_pruned = 0;
+	}
 	mmig__free(c);
 	mmig__free(ids);
+	c = NULL;
+	ids = NULL;
+	if (mdb_rc == MDB_MAP_FULL &&
+	    mmig__journal_map_grow(j) == MDB_SUCCESS) {
+		mdb_rc = MDB_SUCCESS;
+		goto again;
+	}
+	if (rc != MMIG_OK) {
+		*n_pruned = 0;
+		if (errp && mdb_rc != MDB_SUCCESS)
+			*errp = mmig__mdb_error(mdb_rc, "journal %s: prune",
+						path);
+		else if (errp)
+			*errp = mmig_error_new(rc, "journal %s: prune: %s", path,
+					       mmig_strerror(rc));
+	}
 	return rc;
 }

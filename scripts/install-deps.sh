@@ -9,7 +9,7 @@ packages=(
 	libcmocka-dev libcurl4-openssl-dev libssl-dev
 	etcd-server etcd-client
 	sqlite3 lmdb-utils clang valgrind scdoc man-db groff-base
-	doxygen bash-completion
+	doxygen bash-completion strace
 )
 missing=()
 for p in "${packages[@]}"; do

@@ -3,6 +3,7 @@
  * `mmig-recover verify` and `show` on a damaged journal.
  *
  *   journal-damage DIR ID SEQ
+ *   journal-damage --hold-lock DIR READY
  *
  * Flips every bit of the last byte of transition SEQ of migration ID (the
  * last byte of its checksum), through the journal's own write path, so the
@@ -11,15 +12,51 @@
  * Flipping a byte of data.mdb at a raw offset could as well hit LMDB's own
  * page headers and test LMDB instead of us.
  *
+ * With --hold-lock it plays a writer stopped (Ctrl-Z) inside a commit: it
+ * begins a write transaction, creates the file READY, and stops itself
+ * with SIGSTOP, holding the journal's write lock until it is killed (or
+ * continued: then it aborts and exits 0).
+ *
  * Exit status: 0 done, 1 failed (message on stderr), 2 usage.
  */
 #include "journal-int.h"
 #include "mmig/mmig.h"
 
+#include <fcntl.h>
 #include <inttypes.h>
+#include <signal.h>
 #include <stdio.h>
+#include <unistd.h>
 #include <stdlib.h>
 #include <string.h>
+
+static int
+hold_lock(const char *dir, const char *ready)
+{
+	struct mmig_journal *j = NULL;
+	struct mmig_error *err = NULL;
+	MDB_txn *txn;
+	int fd;
+
+	if (mmig_journal_open(&j, dir, NULL, &err) != MMIG_OK) {
+		fprintf(stderr, "journal-damage: open: %s\n",
+			mmig_error_message(err));
+		mmig_error_free(err);
+		return 1;
+	}
+	if (mmig__journal_write_begin(j, &txn) != MMIG_OK) {
+		fprintf(stderr, "journal-damage: cannot begin a write\n");
+		mmig_journal_close(j);
+		return 1;
+	}
+	fd = open(ready, O_WRONLY | O_CREAT | O_CLOEXEC, 0600);
+	if (fd >= 0)
+		close(fd);
+	raise(SIGSTOP);
+	mmig__journal_write_abort(j, txn);
+	mmig_journal_close(j);
+	return 0;
+}
 
 int
 main(int argc, char **argv)
@@ -34,6 +71,8 @@ main(int argc, char **argv)
 	uint64_t seq;
 	int rc, ex = 1;
 
+	if (argc == 4 && strcmp(argv[1], "--hold-lock") == 0)
+		return hold_lock(argv[2], argv[3]);
 	if (argc != 4) {
 		fprintf(stderr, "usage: journal-damage DIR ID SEQ\n");
 		return 2;

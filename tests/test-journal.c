@@ -15,6 +15,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <signal.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
@@ -950,6 +951,75 @@ test_journal_resting_migration_may_be_claimed_once(void **state)
 	mmig_coordinator_free(c);
 }
 
+
+/*
+ * A journal whose data fills its map exactly: a new process opens it with a
+ * map smaller than the file, and LMDB sizes the map to the pages in use.
+ * Every write path must grow it and retry (issue 13, item 1): the claim,
+ * prune, a new migration.
+ */
+static void
+fill_journal_then_reopen_tight(struct fixture *f, const char *name,
+			       uint8_t id[MMIG_ID_LEN])
+{
+	struct mmig_journal_options tiny = { .initial_map_size = 64 * 1024 };
+	char *big = malloc(300 * 1024);
+	char dir[160];
+
+	memset(big, 'x', 300 * 1024);
+	snprintf(dir, sizeof(dir), "%s/%s", f->dir, name);
+	mmig_journal_close(f->j);
+	assert_int_equal(mmig_journal_open(&f->j, dir, &tiny, NULL), MMIG_OK);
+	f->model.desc = big;
+	f->model.desc_len = 300 * 1024;
+	for (int i = 0; i < 3; i++) {
+		struct mmig_coordinator *c = probe_coordinator(2, MMIG_DURABLE);
+
+		assert_int_equal(
+			mmig_coordinator_perform(c, NULL, f->scope, &f->model),
+			MMIG_OK);
+		mmig_coordinator_free(c);
+	}
+	/* one left in flight, driven by nobody: claimable */
+	mmig__jmig_free(start_running_migration(f, id));
+	mmig_journal_close(f->j);
+	f->model.desc = "{\"version\":1}";
+	f->model.desc_len = strlen(f->model.desc);
+	free(big);
+	assert_int_equal(mmig_journal_open(&f->j, dir, &tiny, NULL), MMIG_OK);
+}
+
+static void
+test_journal_full_map_grows_on_every_write_path(void **state)
+{
+	struct fixture *f = *state;
+	struct mmig_journal_stats stats;
+	struct mmig_migration_info *list;
+	struct mmig_rec_header h;
+	struct mmig__jmig *jm = NULL;
+	struct mmig_error *err = NULL;
+	uint8_t id[MMIG_ID_LEN];
+	size_t n = 0;
+
+	fill_journal_then_reopen_tight(f, "full", id);
+	/* opened with room to spare, not with the map LMDB sized to the
+	 * pages in use */
+	mmig_journal_get_stats(f->j, &stats);
+	assert_true(stats.map_grows >= 1);
+	assert_int_equal(mmig__jmig_claim(f->j, id, 0, false, &h, &jm, &err),
+			 MMIG_OK);
+	mmig__rec_header_free(&h);
+	mmig__jmig_free(jm);
+	assert_int_equal(mmig_journal_prune_v2(f->j, 0, 0, &n, &err), MMIG_OK);
+	assert_int_equal(n, 3);
+	assert_int_equal(run_noop_migrations(f->j, f->scope, &f->model, 2, 2,
+					     MMIG_DURABLE),
+			 MMIG_OK);
+	assert_int_equal(mmig_journal_list(f->j, true, &list, &n), MMIG_OK);
+	assert_int_equal(n, 3); /* the claimed one and the two new */
+	mmig_migration_info_free(list, n);
+}
+
 static uint64_t
 file_hash(const char *path)
 {
@@ -1126,6 +1196,337 @@ test_journal_one_durability_checked_at_first_commit(void **state)
 	mmig__jmig_free(jm);
 }
 
+
+/* ---- issue 13: what an operator can meet ---------------------------------- */
+
+/* One handle per journal per process: a second open is refused clearly,
+ * the first handle goes on working, and a child after fork() may open its
+ * own. */
+static void
+test_journal_second_open_in_one_process_refused(void **state)
+{
+	struct fixture *f = *state;
+	struct mmig_journal_options ro = { .flags = MMIG_JOURNAL_RDONLY };
+	struct mmig_journal *j2 = (struct mmig_journal *)&j2;
+	struct mmig_error *err = NULL;
+	char link[160];
+	pid_t pid;
+	int status;
+
+	assert_int_equal(mmig_journal_open(&j2, f->jdir, NULL, &err),
+			 MMIG_EBUSY);
+	assert_null(j2);
+	assert_non_null(strstr(mmig_error_message(err),
+			       "already open in this process"));
+	mmig_error_free(err);
+	/* read-only, or through another path to the same directory: the
+	 * same journal */
+	assert_int_equal(mmig_journal_open(&j2, f->jdir, &ro, NULL), MMIG_EBUSY);
+	snprintf(link, sizeof(link), "%s/link", f->dir);
+	assert_int_equal(symlink(f->jdir, link), 0);
+	assert_int_equal(mmig_journal_open(&j2, link, NULL, NULL), MMIG_EBUSY);
+	/* the first handle was not disturbed */
+	assert_int_equal(run_noop_migrations(f->j, f->scope, &f->model, 2, 2,
+					     MMIG_DURABLE),
+			 MMIG_OK);
+	pid = fork();
+	assert_true(pid >= 0);
+	if (pid == 0) {
+		struct mmig_journal *cj;
+		int rc = mmig_journal_open(&cj, f->jdir, NULL, NULL);
+
+		mmig_journal_close(cj);
+		_exit(rc == MMIG_OK ? 0 : 1);
+	}
+	assert_int_equal(waitpid(pid, &status, 0), pid);
+	assert_true(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+	/* once closed, it may be opened again */
+	mmig_journal_close(f->j);
+	assert_int_equal(mmig_journal_open(&f->j, link, NULL, NULL), MMIG_OK);
+	assert_int_equal(verify_problems(f->j), 0);
+}
+
+/* Another program's LMDB environment: refused by a writable open too, and
+ * not one byte of it written (invariant N). */
+static void
+test_journal_foreign_environment_refused_unwritten(void **state)
+{
+	struct fixture *f = *state;
+	char dir[160], data[200], other[160], file[200];
+	struct mmig_journal *j = NULL;
+	struct mmig_error *err = NULL;
+	MDB_env *env;
+	MDB_txn *txn;
+	MDB_dbi dbi;
+	MDB_val k = { .mv_size = 5, .mv_data = "alice" };
+	MDB_val v = { .mv_size = 1, .mv_data = "1" };
+	uint64_t before;
+	struct stat st;
+	FILE *fp;
+
+	snprintf(dir, sizeof(dir), "%s/foreign", f->dir);
+	assert_int_equal(mkdir(dir, 0700), 0);
+	assert_int_equal(mdb_env_create(&env), MDB_SUCCESS);
+	mdb_env_set_maxdbs(env, 2);
+	assert_int_equal(mdb_env_open(env, dir, 0, 0600), MDB_SUCCESS);
+	assert_int_equal(mdb_txn_begin(env, NULL, 0, &txn), MDB_SUCCESS);
+	assert_int_equal(mdb_dbi_open(txn, "users", MDB_CREATE, &dbi),
+			 MDB_SUCCESS);
+	assert_int_equal(mdb_put(txn, dbi, &k, &v, 0), MDB_SUCCESS);
+	assert_int_equal(mdb_txn_commit(txn), MDB_SUCCESS);
+	mdb_env_close(env);
+	snprintf(data, sizeof(data), "%s/data.mdb", dir);
+	before = file_hash(data);
+	assert_int_equal(mmig_journal_open(&j, dir, NULL, &err), MMIG_ECORRUPT);
+	assert_null(j);
+	assert_non_null(strstr(mmig_error_message(err), "not a libmmig journal"));
+	mmig_error_free(err);
+	assert_true(file_hash(data) == before);
+	/* a directory holding other files: refused, nothing made in it */
+	snprintf(other, sizeof(other), "%s/other", f->dir);
+	assert_int_equal(mkdir(other, 0700), 0);
+	snprintf(file, sizeof(file), "%s/notes.txt", other);
+	fp = fopen(file, "w");
+	assert_non_null(fp);
+	fputs("not ours\n", fp);
+	fclose(fp);
+	assert_int_equal(mmig_journal_open(&j, other, NULL, &err),
+			 MMIG_ECORRUPT);
+	mmig_error_free(err);
+	snprintf(file, sizeof(file), "%s/data.mdb", other);
+	assert_int_not_equal(stat(file, &st), 0);
+}
+
+/* A journal is made inside an existing empty directory: the directory keeps
+ * its inode and mode, a symlink to it stays a symlink, and what a dead
+ * creation left there is cleared. */
+static void
+test_journal_created_inside_existing_empty_directory(void **state)
+{
+	struct fixture *f = *state;
+	char dir[160], link[160], target[160], work[200], data[200];
+	struct stat before, after;
+
+	mmig_journal_close(f->j);
+	f->j = NULL;
+	snprintf(dir, sizeof(dir), "%s/mine", f->dir);
+	assert_int_equal(mkdir(dir, 0700), 0);
+	assert_int_equal(chmod(dir, 0751), 0);
+	assert_int_equal(stat(dir, &before), 0);
+	snprintf(work, sizeof(work), "%s/.mmig-new-999999999", dir);
+	assert_int_equal(mkdir(work, 0700), 0);
+	assert_int_equal(mmig_journal_open(&f->j, dir, NULL, NULL), MMIG_OK);
+	assert_int_equal(stat(dir, &after), 0);
+	assert_true(before.st_ino == after.st_ino);
+	assert_int_equal(after.st_mode & 07777, 0751);
+	snprintf(data, sizeof(data), "%s/data.mdb", dir);
+	assert_int_equal(stat(data, &after), 0);
+	assert_int_equal(after.st_mode & 0777, 0600);
+	assert_int_not_equal(stat(work, &after), 0); /* cleared */
+	assert_int_equal(run_noop_migrations(f->j, f->scope, &f->model, 1, 2,
+					     MMIG_DURABLE),
+			 MMIG_OK);
+	mmig_journal_close(f->j);
+	f->j = NULL;
+	snprintf(target, sizeof(target), "%s/target", f->dir);
+	snprintf(link, sizeof(link), "%s/link", f->dir);
+	assert_int_equal(mkdir(target, 0700), 0);
+	assert_int_equal(symlink(target, link), 0);
+	assert_int_equal(mmig_journal_open(&f->j, link, NULL, NULL), MMIG_OK);
+	assert_int_equal(lstat(link, &after), 0);
+	assert_true(S_ISLNK(after.st_mode));
+	snprintf(data, sizeof(data), "%s/data.mdb", target);
+	assert_int_equal(stat(data, &after), 0);
+}
+
+/*
+ * Reader slots left by a killed process fill the table: a handle opened
+ * before clears them (mdb_reader_check) and goes on; a table full of live
+ * readers is said as such.
+ */
+static void
+test_journal_full_reader_table_is_cleared_or_named(void **state)
+{
+	struct fixture *f = *state;
+	struct mmig_migration_info *list = NULL;
+	struct mmig_error *err = NULL;
+	MDB_txn *held[512];
+	size_t n_held = 0, n;
+	pid_t pid;
+	int status;
+
+	pid = fork();
+	assert_true(pid >= 0);
+	if (pid == 0) {
+		struct mmig_journal *j;
+		MDB_txn *txn;
+		int k = 0;
+
+		if (mmig_journal_open(&j, f->jdir, NULL, NULL) != MMIG_OK)
+			_exit(1);
+		/* every slot, then die without letting go */
+		while (k < 512 && mmig__journal_read_begin(j, &txn) == MMIG_OK)
+			k++;
+		_exit(k > 0 && k < 512 ? 0 : 2);
+	}
+	assert_int_equal(waitpid(pid, &status, 0), pid);
+	assert_true(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+	assert_int_equal(mmig_journal_list_v2(f->j, true, &list, &n, &err),
+			 MMIG_OK);
+	mmig_migration_info_free(list, n);
+	assert_int_equal(run_noop_migrations(f->j, f->scope, &f->model, 1, 1,
+					     MMIG_DURABLE),
+			 MMIG_OK);
+	/* live readers fill it: said so */
+	while (n_held < 512 &&
+	       mmig__journal_read_begin(f->j, &held[n_held]) == MMIG_OK)
+		n_held++;
+	assert_true(n_held < 512);
+	assert_int_not_equal(mmig_journal_list_v2(f->j, true, &list, &n, &err),
+			     MMIG_OK);
+	assert_non_null(strstr(mmig_error_message(err), "MDB_READERS_FULL"));
+	assert_non_null(strstr(mmig_error_message(err), f->jdir));
+	mmig_error_free(err);
+	while (n_held > 0)
+		mmig__journal_read_end(f->j, held[--n_held]);
+}
+
+/*
+ * A writer stopped inside a commit holds the write lock: every other
+ * writer waits no longer than its lock timeout, and the error names the
+ * holder and what to do.  A claim so refused is "owned by a live process"
+ * (recovery skips it and goes on).  Once the holder dies, writes go on.
+ */
+static void
+test_journal_write_lock_wait_is_bounded_and_names_holder(void **state)
+{
+	struct fixture *f = *state;
+	struct mmig_error *err = NULL;
+	struct mmig_rec_header h;
+	struct mmig__jmig *jm = NULL;
+	uint8_t id[MMIG_ID_LEN];
+	char pidtext[64];
+	int pfd[2], status;
+	size_t n;
+	pid_t pid;
+	char c;
+
+	mmig__jmig_free(start_running_migration(f, id));
+	assert_int_equal(pipe(pfd), 0);
+	pid = fork();
+	assert_true(pid >= 0);
+	if (pid == 0) {
+		struct mmig_journal *j;
+		MDB_txn *txn;
+
+		close(pfd[0]);
+		if (mmig_journal_open(&j, f->jdir, NULL, NULL) != MMIG_OK ||
+		    mmig__journal_write_begin(j, &txn) != MMIG_OK)
+			_exit(1);
+		if (write(pfd[1], "r", 1) != 1)
+			_exit(1);
+		raise(SIGSTOP);
+		_exit(0);
+	}
+	close(pfd[1]);
+	assert_int_equal(read(pfd[0], &c, 1), 1);
+	close(pfd[0]);
+	assert_int_equal(waitpid(pid, &status, WUNTRACED), pid);
+	assert_true(WIFSTOPPED(status));
+	mmig_journal_set_lock_timeout(f->j, 200000000u); /* 0.2 s */
+	snprintf(pidtext, sizeof(pidtext), "held by pid %d (stopped)",
+		 (int)pid);
+	assert_int_equal(mmig_journal_prune_v2(f->j, 0, 0, &n, &err),
+			 MMIG_EBUSY);
+	assert_non_null(strstr(mmig_error_message(err), pidtext));
+	assert_non_null(strstr(mmig_error_message(err), "kill -CONT"));
+	mmig_error_free(err);
+	assert_int_equal(mmig__jmig_claim(f->j, id, 0, false, &h, &jm, &err),
+			 MMIG_EOWNED);
+	assert_non_null(strstr(mmig_error_message(err), pidtext));
+	mmig_error_free(err);
+	/* a new migration fails the same way instead of hanging */
+	assert_int_equal(run_noop_migrations(f->j, f->scope, &f->model, 1, 1,
+					     MMIG_DURABLE),
+			 MMIG_EBUSY);
+	kill(pid, SIGKILL);
+	assert_int_equal(waitpid(pid, &status, 0), pid);
+	assert_int_equal(mmig__jmig_claim(f->j, id, 0, false, &h, &jm, NULL),
+			 MMIG_OK);
+	mmig__rec_header_free(&h);
+	mmig__jmig_free(jm);
+	assert_int_equal(mmig_journal_prune_v2(f->j, 0, 0, &n, NULL), MMIG_OK);
+}
+
+/* Compaction shrinks the file, keeps every migration, and refuses while
+ * the journal is open (here or in another process). */
+static void
+test_journal_compact_shrinks_and_needs_the_journal_alone(void **state)
+{
+	struct fixture *f = *state;
+	struct mmig_migration_info *list;
+	struct mmig_error *err = NULL;
+	uint64_t before = 0, after = 0;
+	uint8_t id[MMIG_ID_LEN];
+	char text[37];
+	int pfd[2], status;
+	size_t n;
+	pid_t pid;
+	char c;
+
+	assert_int_equal(run_noop_migrations(f->j, f->scope, &f->model, 40, 8,
+					     MMIG_DURABLE),
+			 MMIG_OK);
+	mmig__jmig_free(start_running_migration(f, id));
+	mmig__id_text(id, text);
+	assert_int_equal(mmig_journal_prune(f->j, 0, 0, &n), MMIG_OK);
+	assert_int_equal(n, 40);
+	/* open here: refused */
+	assert_int_equal(mmig_journal_compact(f->jdir, NULL, NULL, &err),
+			 MMIG_EBUSY);
+	mmig_error_free(err);
+	mmig_journal_close(f->j);
+	f->j = NULL;
+	/* open in another process: refused, naming it */
+	assert_int_equal(pipe(pfd), 0);
+	pid = fork();
+	assert_true(pid >= 0);
+	if (pid == 0) {
+		struct mmig_journal *j;
+
+		close(pfd[0]);
+		if (mmig_journal_open(&j, f->jdir, NULL, NULL) != MMIG_OK ||
+		    write(pfd[1], "r", 1) != 1)
+			_exit(1);
+		pause();
+		_exit(0);
+	}
+	close(pfd[1]);
+	assert_int_equal(read(pfd[0], &c, 1), 1);
+	close(pfd[0]);
+	assert_int_equal(mmig_journal_compact(f->jdir, NULL, NULL, &err),
+			 MMIG_EBUSY);
+	assert_non_null(strstr(mmig_error_message(err), "open in another process"));
+	mmig_error_free(err);
+	kill(pid, SIGKILL);
+	assert_int_equal(waitpid(pid, &status, 0), pid);
+	assert_int_equal(mmig_journal_compact(f->jdir, &before, &after, &err),
+			 MMIG_OK);
+	assert_true(after < before);
+	assert_int_equal(mmig_journal_open(&f->j, f->jdir, NULL, NULL), MMIG_OK);
+	assert_int_equal(mmig_journal_list(f->j, true, &list, &n), MMIG_OK);
+	assert_int_equal(n, 1);
+	assert_string_equal(list[0].id, text);
+	mmig_migration_info_free(list, n);
+	/* and it takes writes as before */
+	assert_int_equal(run_noop_migrations(f->j, f->scope, &f->model, 3, 2,
+					     MMIG_DURABLE),
+			 MMIG_OK);
+	assert_int_equal(mmig_journal_list(f->j, true, &list, &n), MMIG_OK);
+	assert_int_equal(n, 4);
+	mmig_migration_info_free(list, n);
+}
+
 int
 main(void)
 {
@@ -1154,6 +1555,13 @@ main(void)
 		T(test_journal_ids_sort_by_creation_time),
 		T(test_journal_holds_one_durability),
 		T(test_journal_one_durability_checked_at_first_commit),
+		T(test_journal_full_map_grows_on_every_write_path),
+		T(test_journal_second_open_in_one_process_refused),
+		T(test_journal_foreign_environment_refused_unwritten),
+		T(test_journal_created_inside_existing_empty_directory),
+		T(test_journal_full_reader_table_is_cleared_or_named),
+		T(test_journal_write_lock_wait_is_bounded_and_names_holder),
+		T(test_journal_compact_shrinks_and_needs_the_journal_alone),
 #undef T
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -79,7 +79,7 @@ R() { "$recover" --journal "$J" --controller-db "$C" --model-dir "$M" "$@"; }
 # written" is checked on data.mdb, where every record lives.
 snap() { cksum <"$J/data.mdb"; }
 
-commands=(list show plan recover resume rollback verify dump prune)
+commands=(list show plan recover resume rollback verify dump prune compact)
 
 # ---- --help and --version, everywhere -------------------------------------
 expect 0 "$recover" --help
@@ -135,23 +135,73 @@ usage_error 'mmig-recover: recover: --policy: "sideways" is neither' recover --p
 usage_error 'mmig-recover: prune: option --keep needs a value' prune --keep
 usage_error 'mmig-recover: usage: option --journal needs a value' --journal
 
-# ---- a missing journal: exit 1, named, and not created -------------------
+# ---- a journal that does not exist yet: nothing in flight -----------------
+# A process killed before it made its journal leaves none; recovery at the
+# next start must not fail on that (issue 13).  Said on stderr, exit 0,
+# nothing created.  A path whose parent does not exist is still an error.
 use missing
-for args in "list" "show abc" "plan" "verify" "dump" "recover" \
-	"resume abc" "rollback abc" "prune --keep 1"; do
+for args in "list" "plan" "verify" "dump" "recover" "prune --keep 1" "compact"; do
 	# shellcheck disable=SC2086
-	expect 1 R $args &&
-		same "$err" "mmig-recover: open journal: $J: No such file or directory" \
+	expect 0 R $args &&
+		same "$err" "mmig-recover: open journal: $J: no journal there yet: nothing in flight" \
 			"$args on a missing journal"
 	[ -e "$J" ] && fail "$args created the journal"
 done
+expect 0 R list && same "$out" "no migrations in flight" "list of a missing journal"
+expect 0 R list --json && {
+	pyjson "$out" 'assert d == [], d'
+	has "$err" "no journal there yet" "list --json says so on stderr"
+}
+expect 0 R recover --json && pyjson "$out" "assert d == {'items': [], 'count': 0, 'unsettled': 0}, d"
+for args in "show abc" "resume abc" "rollback abc"; do
+	# shellcheck disable=SC2086
+	expect 1 R $args && has "$err" "migration abc: not in the journal" "$args on a missing journal"
+done
+[ -e "$J" ] && fail "a command created the missing journal"
+J=$work/missing/no-such-dir/j
+for args in "list" "recover" "prune --keep 1"; do
+	# shellcheck disable=SC2086
+	expect 1 R $args &&
+		same "$err" "mmig-recover: open journal: $J: No such file or directory" \
+			"$args with a missing parent"
+done
+[ -e "$work/missing/no-such-dir" ] && fail "the missing parent was created"
 mkdir -p "$work/cwd"
 cd "$work/cwd" || exit 1
-expect 1 "$recover" list &&
-	same "$err" "mmig-recover: open journal: ./mmig-journal: No such file or directory" \
+expect 0 "$recover" list &&
+	same "$err" "mmig-recover: open journal: ./mmig-journal: no journal there yet: nothing in flight" \
 		"default journal path"
 [ -e "$work/cwd/mmig-journal" ] && fail "list created ./mmig-journal"
 cd - >/dev/null || exit 1
+
+# ---- another program's LMDB environment: refused, not a byte written ------
+use foreign
+mkdir -p "$J"
+printf 'VERSION=3\nformat=print\ntype=btree\nHEADER=END\n alice\n 1\nDATA=END\n' |
+	mdb_load -s users "$J" || fail "mdb_load"
+sum=$(sha256sum <"$J/data.mdb")
+for args in "list" "verify" "dump" "recover" "plan" "prune --keep 0" "compact" \
+	"show abc" "rollback abc"; do
+	# shellcheck disable=SC2086
+	expect 1 R $args && has "$err" "not a libmmig journal" "$args on a foreign environment"
+done
+same "$(sha256sum <"$J/data.mdb")" "$sum" "the foreign environment was left as it was"
+# keys in LMDB's main table only, no named tables: foreign too
+use foreign-main
+mkdir -p "$J"
+printf 'VERSION=3\nformat=print\ntype=btree\nHEADER=END\n format\n 1\nDATA=END\n' |
+	mdb_load "$J" || fail "mdb_load"
+sum=$(sha256sum <"$J/data.mdb")
+expect 1 R recover && has "$err" "not a libmmig journal" "recover on a foreign main table"
+expect 1 R prune --keep 0
+same "$(sha256sum <"$J/data.mdb")" "$sum" "the foreign main table was left as it was"
+# a directory holding other files: refused, nothing created in it
+use otherfiles
+mkdir -p "$J"
+echo "not ours" >"$J/notes.txt"
+expect 1 R recover && has "$err" "not a libmmig journal (the directory holds other files" "a directory of other files"
+[ -e "$J/data.mdb" ] && fail "a journal was made in a directory of other files"
+same "$(ls -A "$J")" "notes.txt" "the directory of other files was left as it was"
 
 # ---- a journal with a committed and a rolled-back migration --------------
 use one
@@ -193,6 +243,15 @@ assert g['ops_done'] == 2 and g['cause'] is None, g
 assert b['id'] == '$bad_id' and b['state'] == 'ROLLED_BACK', b
 assert 'failing on purpose' in b['cause'], b
 "
+
+# list and show sync the journal before reporting progress, as recovery
+# does before acting on it: a power cut cannot then undo what they showed.
+for args in "list --all" "show $good_id"; do
+	# shellcheck disable=SC2086
+	strace -f -e trace=fdatasync,fsync -o "$work/trace" "$recover" --journal "$J" $args >/dev/null 2>&1 ||
+		fail "strace $args"
+	has "$(<"$work/trace")" "sync(" "$args syncs before it reads"
+done
 
 # show: by a prefix, readable, op names from the plan, errors.  Ids begin
 # with their creation time, so two made a moment apart share a prefix: that
@@ -538,7 +597,129 @@ same "$(stat -c %a "$M")" 700 "--file-mode: an existing directory is not changed
 expect 2 R --file-mode 0755 list && has "$err" "mmig-recover: usage: --file-mode: \"0755\" is not an octal mode" "--file-mode 0755 refused"
 expect 2 R --file-mode rw list
 
+# mmig import refuses another program's environment too, writing nothing
+use foreign
+sum=$(sha256sum <"$J/data.mdb")
+"$mmig" import --journal "$J" --controller-db "$C" --model-dir "$M" --quiet "$work/model.json" >/dev/null 2>"$work/stderr"
+st=$?
+[ "$st" != 0 ] && ok || fail "mmig import into a foreign environment: exit 0"
+has "$(<"$work/stderr")" "not a libmmig journal" "mmig import names a foreign environment"
+same "$(sha256sum <"$J/data.mdb")" "$sum" "mmig import left the foreign environment as it was"
+
+# ---- where a journal may live: an existing empty directory, a symlink ----
+# The journal is made inside it: same inode, same mode (issue 13).
+use inside
+h_args=(--journal "$J" --controller-db "$C" --model-dir "$M")
+mkdir -p "$J" && chmod 0750 "$J"
+ino=$(stat -c %i "$J")
+crashed a1000000-0000-4000-8000-000000000001 --ops 2 --crash-at 1 >/dev/null
+same "$(stat -c %i:%a "$J")" "$ino:750" "the journal was made inside the empty directory"
+[ -f "$J/data.mdb" ] && ok || fail "no data.mdb inside the directory"
+expect 0 R "${P[@]}" recover && has "$out" "rolled-back" "recover in an existing directory"
+use link
+h_args=(--journal "$J" --controller-db "$C" --model-dir "$M")
+mkdir -p "$work/link/target"
+ln -s "$work/link/target" "$J"
+crashed a2000000-0000-4000-8000-000000000002 --ops 2 --crash-at 1 >/dev/null
+[ -L "$J" ] && [ -f "$work/link/target/data.mdb" ] && ok ||
+	fail "a symlinked empty directory: the link was replaced or the journal is elsewhere"
+expect 0 R "${P[@]}" recover && has "$out" "rolled-back" "recover through a symlink"
+# a work directory left by a creation that died is not a journal's content
+use leftover
+h_args=(--journal "$J" --controller-db "$C" --model-dir "$M")
+mkdir -p "$J/.mmig-new-999999999"
+echo junk >"$J/.mmig-new-999999999/data.mdb"
+crashed a3000000-0000-4000-8000-000000000003 --ops 2 --crash-at 1 >/dev/null
+[ -e "$J/.mmig-new-999999999" ] && fail "a dead creation's work directory was left"
+expect 0 R "${P[@]}" recover && has "$out" "rolled-back" "recover after a dead creation"
+
+# ---- compact ---------------------------------------------------------------
+use compact
+h_args=(--journal "$J" --controller-db "$C" --model-dir "$M")
+for u in c1000000-0000-4000-8000-000000000001 c2000000-0000-4000-8000-000000000002 \
+	c3000000-0000-4000-8000-000000000003; do
+	"$helper" "${h_args[@]}" --uuid "$u" --ops 30 >/dev/null 2>&1 ||
+		fail "crash-helper run for compact"
+done
+k=$(crashed c4000000-0000-4000-8000-000000000004 --ops 3 --crash-at 1)
+expect 0 R prune --keep 0 && same "$out" "pruned 3 migrations" "prune before compact"
+size_before=$(stat -c %s "$J/data.mdb")
+expect 0 R compact --json && pyjson "$out" "
+assert d['bytes_before'] == $size_before, d
+assert 0 < d['bytes_after'] < d['bytes_before'], d
+"
+expect 0 R list --json && pyjson "$out" "assert [m['id'] for m in d] == ['$k'], d"
+expect 0 R verify
+expect 0 R compact && has "$out" "compacted $J: " "compact, readable"
+[ -n "$(ls -A "$J" | grep -v -e '^data.mdb$' -e '^lock.mdb$')" ] && fail "compact left files behind"
+expect 0 R "${P[@]}" recover && has "$out" "$k c4000000-0000-4000-8000-000000000004 rolled-back" "recover after compact"
+
+# ---- a writer stopped inside a commit --------------------------------------
+# Every wait for the write lock is bounded; the error names the process and
+# what to do; recover reports the migrations it cannot claim as owned by a
+# live process and goes on; readers never wait (issue 13).
+use stopped
+h_args=(--journal "$J" --controller-db "$C" --model-dir "$M")
+s1=$(crashed d1000000-0000-4000-8000-000000000001 --ops 3 --crash-at 1)
+rm -f "$work/held"
+"$damage" --hold-lock "$J" "$work/held" &
+hang_pid=$!
+for _ in $(seq 100); do
+	[ -e "$work/held" ] && [ "$(ps -o stat= -p "$hang_pid" | cut -c1)" = T ] && break
+	sleep 0.1
+done
+[ -e "$work/held" ] || fail "the lock holder never got its lock"
+expect 0 R list --json && pyjson "$out" "assert [m['id'] for m in d] == ['$s1'], d"
+out=$(R "${P[@]}" --lock-timeout 1s recover 2>"$work/stderr")
+has "$out" "$s1 d1000000-0000-4000-8000-000000000001 skipped-live" "recover skips what it cannot claim"
+has "$out" "held by pid $hang_pid (stopped)" "recover names the holder"
+has "$out" "kill -CONT $hang_pid" "recover says what to do"
+expect 1 R --lock-timeout 1s prune --keep 0 && {
+	has "$err" "mmig-recover: prune: journal $J: its write lock is held by pid $hang_pid (stopped)" "prune names the holder"
+	same "$(printf '%s\n' "$err" | wc -l)" 1 "one line"
+}
+usage_error 'mmig-recover: usage: --lock-timeout: bad duration "soon"' --lock-timeout soon list
+kill -9 "$hang_pid" 2>/dev/null
+wait "$hang_pid" 2>/dev/null
+hang_pid=
+expect 0 R "${P[@]}" recover && has "$out" "$s1 d1000000-0000-4000-8000-000000000001 rolled-back" "recover once the holder is gone"
+
+# ---- a file system of its own: a mount point, and a full disk --------------
+# In a user and mount namespace of its own (unshare -rm), so no privilege is
+# needed: a tmpfs mounted on the journal's empty directory, then filled up.
+use mounted
+mkdir -p "$J"
+if unshare -rm true 2>/dev/null; then
+	unshare -rm env J="$J" C="$C" M="$M" helper="$helper" recover="$recover" \
+		plugin="$plugin" work="$work" bash -c '
+mount -t tmpfs -o size=2m,mode=0710 tmpfs "$J" || exit 99
+before=$(stat -c %i:%a "$J")
+"$helper" --journal "$J" --controller-db "$C" --model-dir "$M" \
+	--uuid e1000000-0000-4000-8000-000000000001 --ops 2 --crash-at 1 >/dev/null 2>&1
+echo "mount: $(stat -c %i:%a "$J") was $before"
+dd if=/dev/zero of="$J/fill" bs=4k >/dev/null 2>&1
+"$recover" --journal "$J" --controller-db "$C" --model-dir "$M" --plugin "$plugin" recover
+echo "full: $?"
+rm -f "$J/fill"
+"$recover" --journal "$J" --controller-db "$C" --model-dir "$M" --plugin "$plugin" recover
+echo "recover: $?"
+' >"$work/mounted.out" 2>&1
+	m=$(<"$work/mounted.out")
+	if [[ $m =~ mount:\ ([0-9]+:710)\ was\ ([0-9]+:710) ]] &&
+		[ "${BASH_REMATCH[1]}" = "${BASH_REMATCH[2]}" ]; then ok; else
+		fail "a journal on a mount point: $m"
+	fi
+	has "$m" "e1000000-0000-4000-8000-000000000001 rolled-back" "recover on a mount point"
+	has "$m" "recover: 0" "recover on a mount point"
+	has "$m" "claim: No space left on device" "a full disk is named as such"
+	has "$m" "full: 1" "a full disk fails recover"
+	hasnt "$m" "Input/output error" "a full disk is not an I/O error"
+else
+	fail "unshare -rm is not available: cannot test a mount point"
+fi
+
 use crash
+h_args=(--journal "$J" --controller-db "$C" --model-dir "$M")
 expect 1 R "${P[@]}" resume ffffffff && same "$err" "mmig-recover: resume: migration ffffffff: not in the journal" "resume unknown"
 expect 1 R "${P[@]}" rollback ffffffff
 expect 1 R --plugin "$work/nope.so" recover && has "$err" "mmig-recover: load plugin: plug-in $work/nope.so" "bad plug-in"

@@ -11,8 +11,14 @@
  * Invariants the tool keeps on top of the library's:
  *  - list, show, plan, verify and dump open the journal read-only and never
  *    create it: looking must not change what is looked at;
- *  - no command creates a missing journal directory, so a mistyped --journal
- *    is an error instead of an empty journal that "has nothing to recover";
+ *  - no command creates a missing journal directory.  A journal that does
+ *    not exist yet (a process killed before it made one) holds nothing in
+ *    flight: every command says so on stderr and does nothing, exit 0 (an
+ *    ID named is "not in the journal", exit 1).  A journal path whose parent
+ *    does not exist is a mistyped --journal: an error;
+ *  - list and show sync the journal first, as recovery does, so they never
+ *    report progress a power cut could still undo; if that sync fails they
+ *    say what they show may not be durable yet;
  *  - exit status 0 when everything is settled or clean, 1 when something
  *    failed, was refused or needs attention, 2 on usage errors; every error
  *    is one line on stderr, "mmig-recover: <step>: <message>".
@@ -39,6 +45,8 @@
 #define EXIT_OK 0
 #define EXIT_ATTENTION 1
 #define EXIT_USAGE 2
+/* open_journal(): there is no journal yet (not an exit status). */
+#define NO_JOURNAL (-1)
 
 /* Long options without a short form get codes above any character. */
 enum opt_code {
@@ -56,6 +64,7 @@ enum opt_code {
 	OPT_OLDER_THAN,
 	OPT_KEEP,
 	OPT_FILE_MODE,
+	OPT_LOCK_TIMEOUT,
 };
 
 /* Which command-specific options a command accepts. */
@@ -106,6 +115,7 @@ struct cli {
 	enum mmig_policy policy;
 	uint64_t older_ns;
 	size_t keep;
+	uint64_t lock_timeout_ns; /* 0: the library's default */
 	/* The command options given (F_*), checked against the command's. */
 	unsigned seen;
 };
@@ -287,6 +297,8 @@ json_print(json_t *v)
 /*
  * Open the journal; never create it.  mmig_journal_open() creates a missing
  * directory unless read-only, so the read-write commands check first.
+ * @return EXIT_OK; NO_JOURNAL when there is none yet (said on stderr: the
+ * caller reports nothing in flight); EXIT_ATTENTION on errors.
  */
 static int
 open_journal(const struct cli *cli, bool rdonly, struct mmig_journal **out)
@@ -300,8 +312,27 @@ open_journal(const struct cli *cli, bool rdonly, struct mmig_journal **out)
 
 	*out = NULL;
 	if (stat(cli->journal, &st) != 0) {
-		fail_msg("open journal", "%s: %s", cli->journal,
-			 strerror(errno));
+		int e = errno;
+		char *parent = strdup(cli->journal), *slash;
+
+		/* Missing, in a directory that exists: not made yet. */
+		while (parent && (slash = strrchr(parent, '/')) &&
+		       slash != parent && slash[1] == '\0')
+			*slash = '\0';
+		slash = parent ? strrchr(parent, '/') : NULL;
+		if (slash)
+			slash[slash == parent ? 1 : 0] = '\0';
+		if (e == ENOENT && parent &&
+		    stat(slash ? parent : ".", &st) == 0 && S_ISDIR(st.st_mode)) {
+			free(parent);
+			fprintf(stderr,
+				PROG ": open journal: %s: no journal there "
+				     "yet: nothing in flight\n",
+				cli->journal);
+			return NO_JOURNAL;
+		}
+		free(parent);
+		fail_msg("open journal", "%s: %s", cli->journal, strerror(e));
 		return EXIT_ATTENTION;
 	}
 	if (!S_ISDIR(st.st_mode)) {
@@ -320,7 +351,28 @@ open_journal(const struct cli *cli, bool rdonly, struct mmig_journal **out)
 		mmig_error_free(err);
 		return EXIT_ATTENTION;
 	}
+	if (cli->lock_timeout_ns)
+		mmig_journal_set_lock_timeout(*out, cli->lock_timeout_ns);
 	return EXIT_OK;
+}
+
+/*
+ * Sync before showing progress, as recovery does before acting on it: what
+ * list and show report is then what a power cut cannot undo.  A failed
+ * sync is said, not hidden: the output may not be durable yet.
+ */
+static void
+sync_before_reading(const struct cli *cli, struct mmig_journal *j)
+{
+	struct mmig_error *err = NULL;
+	int rc = mmig_journal_sync_v2(j, &err);
+
+	if (rc != MMIG_OK)
+		fprintf(stderr,
+			PROG ": warning: %s: what follows may not be durable "
+			     "yet (a power cut could still undo it)\n",
+			err_text(err, rc));
+	mmig_error_free(err);
 }
 
 /* The built-in reference operations plus every --plugin, in order. */
@@ -396,18 +448,26 @@ cmd_list(struct cli *cli)
 {
 	struct mmig_journal *j = NULL;
 	struct mmig_migration_info *a = NULL;
+	struct mmig_error *err = NULL;
 	size_t n = 0;
 	int rc, ex;
 
 	ex = open_journal(cli, true, &j);
+	if (ex == NO_JOURNAL) {
+		ex = EXIT_OK;
+		goto print; /* nothing in flight, nothing at all */
+	}
 	if (ex != EXIT_OK)
 		return ex;
-	rc = mmig_journal_list(j, cli->all, &a, &n);
+	sync_before_reading(cli, j);
+	rc = mmig_journal_list_v2(j, cli->all, &a, &n, &err);
 	if (rc != MMIG_OK) {
-		fail_msg("list", "%s: %s", cli->journal, mmig_strerror(rc));
+		fail_msg("list", "%s", err_text(err, rc));
+		mmig_error_free(err);
 		ex = EXIT_ATTENTION;
 		goto out;
 	}
+print:
 	if (cli->json) {
 		json_t *arr = json_array();
 
@@ -610,8 +670,13 @@ cmd_show(struct cli *cli)
 	int rc, ex;
 
 	ex = open_journal(cli, true, &j);
+	if (ex == NO_JOURNAL) {
+		fail_msg("show", "migration %s: not in the journal", cli->id);
+		return EXIT_ATTENTION;
+	}
 	if (ex != EXIT_OK)
 		return ex;
+	sync_before_reading(cli, j);
 	rc = show_lines(j, cli->id, &lines, &err);
 	if (rc == MMIG_ENOTFOUND || rc == MMIG_EINVAL) {
 		fail_msg("show", "%s", err_text(err, rc));
@@ -807,6 +872,20 @@ settle(struct cli *cli, enum settle_kind kind)
 
 	recover_options(cli, &where, &o);
 	ex = open_journal(cli, kind == SETTLE_PLAN, &j);
+	if (ex == NO_JOURNAL && cli->id) {
+		fail_msg(cli->cmd->name, "migration %s: not in the journal",
+			 cli->id);
+		return EXIT_ATTENTION;
+	}
+	if (ex == NO_JOURNAL) {
+		struct mmig_recover_summary none = { 0 };
+
+		if (cli->json)
+			return json_print(summary_json(&none));
+		printf(kind == SETTLE_PLAN ? "nothing to do\n"
+					   : "nothing to recover\n");
+		return EXIT_OK;
+	}
 	if (ex != EXIT_OK)
 		return ex;
 	ex = open_registry(cli, &r);
@@ -932,19 +1011,28 @@ cmd_verify(struct cli *cli)
 {
 	struct verify_out v = { .json = cli->json };
 	struct mmig_journal *j = NULL;
+	struct mmig_error *err = NULL;
 	size_t n = 0;
 	int rc, ex;
 
 	ex = open_journal(cli, true, &j);
-	if (ex != EXIT_OK)
-		return ex;
 	v.problems = json_array();
-	rc = mmig_journal_verify(j, verify_report, &v, &n);
+	if (ex == NO_JOURNAL) {
+		ex = EXIT_OK;
+		goto print;
+	}
+	if (ex != EXIT_OK) {
+		json_decref(v.problems);
+		return ex;
+	}
+	rc = mmig_journal_verify_v2(j, verify_report, &v, &n, &err);
 	if (rc != MMIG_OK) {
-		fail_msg("verify", "%s: %s", cli->journal, mmig_strerror(rc));
+		fail_msg("verify", "%s", err_text(err, rc));
+		mmig_error_free(err);
 		ex = EXIT_ATTENTION;
 		goto out;
 	}
+print:
 	if (cli->json)
 		ex = json_print(json_pack("{s:O, s:I}", "problems", v.problems,
 					  "count", (json_int_t)n));
@@ -970,6 +1058,8 @@ cmd_dump(struct cli *cli)
 	int rc, ex;
 
 	ex = open_journal(cli, true, &j);
+	if (ex == NO_JOURNAL)
+		return EXIT_OK;
 	if (ex != EXIT_OK)
 		return ex;
 	rc = mmig_journal_dump(j, stdout, &err);
@@ -986,17 +1076,22 @@ static int
 cmd_prune(struct cli *cli)
 {
 	struct mmig_journal *j = NULL;
+	struct mmig_error *err = NULL;
 	size_t n = 0;
-	int rc, ex;
+	int rc = MMIG_OK, ex;
 
 	ex = open_journal(cli, false, &j);
-	if (ex != EXIT_OK)
+	if (ex != EXIT_OK && ex != NO_JOURNAL)
 		return ex;
 	/* An option not given stays 0: no age limit without --older-than,
 	 * nothing kept for being newest without --keep. */
-	rc = mmig_journal_prune(j, cli->older_ns, cli->keep, &n);
+	if (j)
+		rc = mmig_journal_prune_v2(j, cli->older_ns, cli->keep, &n,
+					   &err);
+	ex = EXIT_OK;
 	if (rc != MMIG_OK) {
-		fail_msg("prune", "%s: %s", cli->journal, mmig_strerror(rc));
+		fail_msg("prune", "%s", err_text(err, rc));
+		mmig_error_free(err);
 		ex = EXIT_ATTENTION;
 	} else if (cli->json) {
 		ex = json_print(json_pack("{s:I}", "pruned", (json_int_t)n));
@@ -1005,6 +1100,43 @@ cmd_prune(struct cli *cli)
 	}
 	mmig_journal_close(j);
 	return ex;
+}
+
+static int
+cmd_compact(struct cli *cli)
+{
+	struct mmig_error *err = NULL;
+	uint64_t before = 0, after = 0;
+	struct stat st;
+	int rc;
+
+	if (stat(cli->journal, &st) != 0 && errno == ENOENT) {
+		struct mmig_journal *none = NULL;
+		int ex = open_journal(cli, true, &none); /* says why */
+
+		mmig_journal_close(none);
+		if (ex != NO_JOURNAL)
+			return ex == EXIT_OK ? EXIT_ATTENTION : ex;
+		if (cli->json)
+			return json_print(json_pack("{s:I, s:I}", "bytes_before",
+						    (json_int_t)0, "bytes_after",
+						    (json_int_t)0));
+		printf("nothing to compact\n");
+		return EXIT_OK;
+	}
+	rc = mmig_journal_compact(cli->journal, &before, &after, &err);
+	if (rc != MMIG_OK) {
+		fail_msg("compact", "%s", err_text(err, rc));
+		mmig_error_free(err);
+		return EXIT_ATTENTION;
+	}
+	if (cli->json)
+		return json_print(json_pack("{s:I, s:I}", "bytes_before",
+					    (json_int_t)before, "bytes_after",
+					    (json_int_t)after));
+	printf("compacted %s: %" PRIu64 " bytes, was %" PRIu64 "\n",
+	       cli->journal, after, before);
+	return EXIT_OK;
 }
 
 /* ---- the command line -------------------------------------------------- */
@@ -1055,7 +1187,13 @@ static const struct command commands[] = {
 	  "Delete COMMITTED and ROLLED_BACK migrations whose latest record is\n"
 	  "older than DURATION (30d, 12h, 90m, 45s), keeping the newest N\n"
 	  "whatever their age.  At least one of the two; migrations in\n"
-	  "flight are never pruned.\n" },
+	  "flight are never pruned.  Pruning frees space inside the file\n"
+	  "for reuse; compact shrinks the file.\n" },
+	{ "compact", cmd_compact, F_JSON, ARG_NONE, "compact [--json]",
+	  "Rewrite the journal without its free pages (LMDB's compacting\n"
+	  "copy), replacing the data file with a crash-safe rename: a crash\n"
+	  "leaves the old file or the new one, whole.  Needs the journal to\n"
+	  "itself: refused while another process has it open.\n" },
 };
 
 #define N_COMMANDS (sizeof(commands) / sizeof(commands[0]))
@@ -1072,8 +1210,13 @@ static const char global_help[] =
 	"                        creates MODE with x wherever r (default\n"
 	"                        0700); what exists is never changed\n"
 	"  --plugin FILE.so      load operations from a plug-in; repeatable\n"
+	"  --lock-timeout DURATION  how long to wait for the journal's write\n"
+	"                        lock held by another process (default 5s)\n"
 	"  -h, --help            this help; COMMAND --help for a command's\n"
 	"  -V, --version         the version\n"
+	"\n"
+	"A journal that does not exist yet (its parent directory does) holds\n"
+	"nothing in flight: said on stderr, exit 0.\n"
 	"\n"
 	"Exit status: 0 all settled or clean; 1 something failed, was refused,\n"
 	"needs attention or is paused (left unsettled); 2 usage error.\n";
@@ -1160,6 +1303,7 @@ parse_opts(struct cli *cli, int argc, char **argv, bool global_only)
 		{ "older-than", required_argument, NULL, OPT_OLDER_THAN },
 		{ "keep", required_argument, NULL, OPT_KEEP },
 		{ "file-mode", required_argument, NULL, OPT_FILE_MODE },
+		{ "lock-timeout", required_argument, NULL, OPT_LOCK_TIMEOUT },
 		{ 0 },
 	};
 	const char *step = global_only ? "usage" : cli->cmd->name;
@@ -1253,6 +1397,15 @@ parse_opts(struct cli *cli, int argc, char **argv, bool global_only)
 			cli->seen |= F_KEEP;
 			if (!parse_count(optarg, &cli->keep)) {
 				fail_msg(step, "--keep: \"%s\" is not a count",
+					 optarg);
+				return EXIT_USAGE;
+			}
+			break;
+		case OPT_LOCK_TIMEOUT:
+			if (!parse_duration(optarg, &cli->lock_timeout_ns) ||
+			    cli->lock_timeout_ns == 0) {
+				fail_msg(step, "--lock-timeout: bad duration "
+					       "\"%s\" (want e.g. 5s, 2m)",
 					 optarg);
 				return EXIT_USAGE;
 			}

@@ -19,7 +19,17 @@
  * power cut may lose anything not yet written back.
  *
  * Caveats: an open journal must not cross fork(); keep the directory on a
- * local filesystem; all threads of a process should share one handle.
+ * local filesystem; all threads of a process share one handle: opening a
+ * journal this process has open already is refused (MMIG_EBUSY), since
+ * LMDB's locks belong to the process and a second handle's close would
+ * drop the first one's.
+ *
+ * Waiting.  Writers wait for the journal's write lock at most the
+ * handle's lock timeout (mmig_journal_set_lock_timeout(), 5 s by
+ * default), then fail with MMIG_EBUSY and a message naming the process
+ * that holds it -- a writer stopped (SIGSTOP, Ctrl-Z) inside a commit
+ * would otherwise stop every other writer, silently.  Readers never wait
+ * for writers.
  *
  * Threads: every function here may be called from any thread on one shared
  * handle, concurrently (readers run in their own LMDB read transaction,
@@ -54,15 +64,22 @@ struct mmig_journal_options {
 };
 
 /**
- * Open (creating it 0700, its files 0600, unless read-only) the journal in
- * directory @p dir.
+ * Open the journal in directory @p dir; unless read-only, create it when
+ * @p dir is missing (made 0700; its parent must exist) or empty (kept as
+ * it is: inode, mode, a symlink to it, a mount point).  The journal's
+ * files are 0600.  Creation is crash-safe: a crash or power cut leaves no
+ * journal or a whole one.  Anything else -- a directory holding other
+ * files, another program's LMDB environment -- is refused and left exactly
+ * as it was.
  * @param[out] out the journal, or NULL on failure.
  * @param opts  NULL for defaults.
  * @param[out] errp if not NULL, on failure an error naming the directory.
  * @return MMIG_OK; -errno for system errors (-ENOENT when read-only and
- * missing); MMIG_EFORMAT for a journal written by a newer format;
- * MMIG_ECORRUPT for one that is not a libmmig journal; MMIG_EJOURNAL for
- * other LMDB errors.
+ * missing, or when the parent is missing); MMIG_EFORMAT for a journal
+ * written by a newer format; MMIG_ECORRUPT for one that is not a libmmig
+ * journal; MMIG_EBUSY when this process has it open already (share that
+ * handle), or its write lock was held past the default timeout while a
+ * new journal's tables were made; MMIG_EJOURNAL for other LMDB errors.
  */
 MMIG_EXPORT int mmig_journal_open(struct mmig_journal **out, const char *dir,
 				  const struct mmig_journal_options *opts,
@@ -75,12 +92,39 @@ MMIG_EXPORT void mmig_journal_close(struct mmig_journal *j);
 /**
  * Force everything committed so far to disk, data and meta page.  Recovery
  * calls it before reading, so it never acts on a commit a power cut could
- * still undo.  On a read-only handle, fdatasync()s the data file, which
- * flushes what other processes wrote.
- * @return MMIG_OK; MMIG_EJOURNAL or -errno (an I/O error) from the sync;
- * MMIG_ENOMEM (read-only handle).
+ * still undo.  A read-only handle syncs too (an fdatasync of the data
+ * file), so tools that only look can show what is durable.
+ * @return MMIG_OK, -errno (-ENOSPC when the file system is full) or
+ * MMIG_EJOURNAL.
  */
 MMIG_EXPORT int mmig_journal_sync(struct mmig_journal *j);
+/** mmig_journal_sync() with the cause in *errp (if not NULL). */
+MMIG_EXPORT int mmig_journal_sync_v2(struct mmig_journal *j,
+				     struct mmig_error **errp);
+
+/**
+ * How long a writer on @p j waits for the journal's write lock before it
+ * fails with MMIG_EBUSY: nanoseconds, UINT64_MAX for ever.  5 s until set.
+ * Any thread; applies to waits that begin afterwards.
+ */
+MMIG_EXPORT void mmig_journal_set_lock_timeout(struct mmig_journal *j,
+					       uint64_t timeout_ns);
+
+/**
+ * Compact the journal in @p dir: LMDB's compacting copy (free pages
+ * dropped; pruning alone never shrinks the file) is written beside the data
+ * file, synced, and renamed over it, so a crash or power cut at any instant
+ * leaves the old file or the new one, whole.  Needs the journal to itself:
+ * refused (MMIG_EBUSY) while any process, this one included, has it open.
+ * @param[out] bytes_before, bytes_after  the data file's size; may be NULL.
+ * @param[out] errp if not NULL, on failure the cause.
+ * @return MMIG_OK; MMIG_EBUSY; MMIG_ECORRUPT (not a libmmig journal);
+ * -errno (-ENOENT: no journal there; -ENOSPC: no room for the copy);
+ * MMIG_EJOURNAL.
+ */
+MMIG_EXPORT int mmig_journal_compact(const char *dir, uint64_t *bytes_before,
+				     uint64_t *bytes_after,
+				     struct mmig_error **errp);
 
 struct mmig_journal_stats {
 	uint64_t commits;  /**< LMDB write transactions committed */
@@ -143,6 +187,11 @@ MMIG_EXPORT int mmig_journal_list(struct mmig_journal *j, bool all,
 				  struct mmig_migration_info **out, size_t *n);
 /** Free an array from mmig_journal_list(): its @p n entries' strings and the
  *  array.  NULL is a no-op. */
+/** mmig_journal_list() with the cause (LMDB's reason, the path) in *errp
+ *  (if not NULL) on failure. */
+MMIG_EXPORT int mmig_journal_list_v2(struct mmig_journal *j, bool all,
+				     struct mmig_migration_info **out,
+				     size_t *n, struct mmig_error **errp);
 MMIG_EXPORT void mmig_migration_info_free(struct mmig_migration_info *a,
 					  size_t n);
 /** Free what one entry owns (for mmig_journal_get()); the struct stays. */
@@ -158,6 +207,10 @@ MMIG_EXPORT void mmig_migration_info_clear(struct mmig_migration_info *i);
  */
 MMIG_EXPORT int mmig_journal_get(struct mmig_journal *j, const char *id,
 				 struct mmig_migration_info *out);
+/** mmig_journal_get() with the cause in *errp (if not NULL) on failure. */
+MMIG_EXPORT int mmig_journal_get_v2(struct mmig_journal *j, const char *id,
+				    struct mmig_migration_info *out,
+				    struct mmig_error **errp);
 
 /**
  * Write a migration's header and every transition to @p out as JSON, one
@@ -201,6 +254,13 @@ MMIG_EXPORT int mmig_journal_dump(struct mmig_journal *j, FILE *out,
 MMIG_EXPORT int mmig_journal_verify(struct mmig_journal *j,
 				    void (*report)(void *arg, const char *msg),
 				    void *arg, size_t *n_problems);
+/** mmig_journal_verify() with the cause in *errp (if not NULL) when the
+ *  journal could not be read. */
+MMIG_EXPORT int mmig_journal_verify_v2(struct mmig_journal *j,
+				       void (*report)(void *arg,
+						      const char *msg),
+				       void *arg, size_t *n_problems,
+				       struct mmig_error **errp);
 
 /**
  * Delete final (COMMITTED or ROLLED_BACK) migrations whose latest record is
@@ -208,20 +268,28 @@ MMIG_EXPORT int mmig_journal_verify(struct mmig_journal *j,
  * @p keep of them whatever their age.  Migrations in flight are never
  * pruned, nor are migrations whose status record cannot be read (verify
  * reports those).  Everything is deleted in one write transaction, fully
- * synced: all of it or none of it.
+ * synced: all of it or none of it.  The map grows as needed.  Pruning
+ * frees pages for reuse but never shrinks the file:
+ * mmig_journal_compact() does.
  * @param j  a journal opened read-write.
  * @param older_than_ns  minimum age in nanoseconds of the latest record
  *           (CLOCK_REALTIME; a time ahead of the clock counts as new).
  * @param keep  how many of the newest final migrations to keep whatever
  *           their age; 0 keeps none.
  * @param[out] n_pruned how many were deleted; 0 on failure.
- * @return MMIG_OK; MMIG_EINVAL on a read-only handle; MMIG_ENOMEM;
- * MMIG_EJOURNAL or -errno when LMDB fails (nothing is deleted then).
+ * @return MMIG_OK; MMIG_EBUSY (the write lock was held past the lock
+ * timeout); -errno (-ENOSPC: the file system is full); MMIG_EJOURNAL
+ * (nothing is deleted then); MMIG_EINVAL (read-only handle); MMIG_ENOMEM.
  * Thread-safe on a shared handle; serialized with the handle's writers.
  */
 MMIG_EXPORT int mmig_journal_prune(struct mmig_journal *j,
 				   uint64_t older_than_ns, size_t keep,
 				   size_t *n_pruned);
+/** mmig_journal_prune() with the cause in *errp (if not NULL). */
+MMIG_EXPORT int mmig_journal_prune_v2(struct mmig_journal *j,
+				      uint64_t older_than_ns, size_t keep,
+				      size_t *n_pruned,
+				      struct mmig_error **errp);
 
 #ifdef __cplusplus
 }
