@@ -197,6 +197,9 @@ us_since(uint64_t t0)
  * once, and a counter that makes every model uuid unique. */
 struct jstate {
 	char *f1, *f2, *f3, *f4, *f5, *f6;
+	/* The journals of figures 2-4, each inside its figure's scratch
+	 * directory (a journal's own directory holds nothing else). */
+	char *j2, *j3, *j4;
 	char *hist, *empty;
 	struct scratch s2, s3, s4, s5, s6;
 	uint64_t seq;
@@ -218,6 +221,11 @@ bench_journal_prepare(struct bench *b)
 	P->f5 = bench_path(b->dir, "recovery");
 	P->f6 = bench_path(b->dir, "j-settle");
 	if (!P->f1 || !P->f2 || !P->f3 || !P->f4 || !P->f5 || !P->f6)
+		return -1;
+	P->j2 = bench_path(P->f2, "journal");
+	P->j3 = bench_path(P->f3, "journal");
+	P->j4 = bench_path(P->f4, "journal");
+	if (!P->j2 || !P->j3 || !P->j4)
 		return -1;
 	P->hist = bench_path(P->f5, "j-history");
 	P->empty = bench_path(P->f5, "j-empty");
@@ -301,7 +309,7 @@ durable_once(struct bench *b, double *us, struct mmig_journal_stats *st)
 {
 	struct jstate *P = b->jstate;
 	struct mmig_journal_stats s0, s1;
-	struct mmig_journal *j = journal_open(P->f2, 0);
+	struct mmig_journal *j = journal_open(P->j2, 0);
 	double warm;
 	int rc;
 
@@ -326,7 +334,7 @@ run_process(struct bench *b)
 {
 	struct jstate *P = b->jstate;
 	struct bench_figure *f = bench_fig(b, 3);
-	struct mmig_journal *j = journal_open(P->f3, 0);
+	struct mmig_journal *j = journal_open(P->j3, 0);
 	double us, bare, warm;
 
 	if (!j) {
@@ -386,7 +394,7 @@ group_once(struct bench *b, struct mmig_journal_stats *st)
 	bool ok = true;
 	uint64_t t0;
 
-	if (!t || !(j = journal_open(P->f4, 0))) {
+	if (!t || !(j = journal_open(P->j4, 0))) {
 		free(t);
 		return -1;
 	}

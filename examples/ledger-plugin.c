@@ -165,8 +165,34 @@ delete_row(sqlite3 *db, void *uuid)
 	return exec1(db, "DELETE FROM ledgers WHERE uuid = ?1", uuid);
 }
 
-/* The model database itself is removed by the scope's model deleter after
- * the rollbacks; this rollback takes back the controller row. */
+/* Is the ledger's controller row there, still 'new' (made by ledger-create,
+ * not yet opened)?  A plain read outside any transaction. */
+static int
+row_is_new(sqlite3 *db, const char *uuid)
+{
+	sqlite3_stmt *st;
+	int yes = 0;
+
+	if (!db || !table_exists(db, "ledgers") ||
+	    sqlite3_prepare_v2(db,
+			       "SELECT 1 FROM ledgers WHERE uuid = ?1 AND "
+			       "status = 'new'",
+			       -1, &st, NULL) != SQLITE_OK)
+		return 0;
+	sqlite3_bind_text(st, 1, uuid, -1, SQLITE_STATIC);
+	yes = sqlite3_step(st) == SQLITE_ROW;
+	sqlite3_finalize(st);
+	return yes;
+}
+
+/*
+ * As in the origin, the op that made the model database deletes it in its
+ * own rollback, through the scope (fenced, and journaled as MODEL_DELETED);
+ * the coordinator and recovery never do.  It goes first, while the 'new'
+ * row still says the database is this op's: a crash between the two steps
+ * finds the row again and deletes again (a no-op), and a ledger that was
+ * there before this migration (another status) keeps its database.
+ */
 static struct mmig_error *
 create_rollback(void *self, struct mmig_ctx *ctx, const struct mmig_model *m)
 {
@@ -175,6 +201,8 @@ create_rollback(void *self, struct mmig_ctx *ctx, const struct mmig_model *m)
 	struct mmig_error *err;
 
 	err = mmig_scope_controller_db(op->scope, &c);
+	if (!err && row_is_new(mmig_txn_runner_db(c), m->uuid))
+		err = mmig_scope_delete_model(op->scope);
 	if (!err)
 		err = mmig_txn_run(c, ctx, delete_row, (void *)m->uuid);
 	return err;

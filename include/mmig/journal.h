@@ -185,13 +185,13 @@ struct mmig_migration_info {
  */
 MMIG_EXPORT int mmig_journal_list(struct mmig_journal *j, bool all,
 				  struct mmig_migration_info **out, size_t *n);
-/** Free an array from mmig_journal_list(): its @p n entries' strings and the
- *  array.  NULL is a no-op. */
 /** mmig_journal_list() with the cause (LMDB's reason, the path) in *errp
  *  (if not NULL) on failure. */
 MMIG_EXPORT int mmig_journal_list_v2(struct mmig_journal *j, bool all,
 				     struct mmig_migration_info **out,
 				     size_t *n, struct mmig_error **errp);
+/** Free an array from mmig_journal_list(): its @p n entries' strings and the
+ *  array.  NULL is a no-op. */
 MMIG_EXPORT void mmig_migration_info_free(struct mmig_migration_info *a,
 					  size_t n);
 /** Free what one entry owns (for mmig_journal_get()); the struct stays. */
