@@ -16,8 +16,8 @@
  * same for all three.
  */
 #include "bench-int.h"
-/* the import's own schemas: the floor writes the very same tables */
 #include "import-int.h"
+/* the import's own schemas: the floor writes the very same tables */
 
 #include <mmig/import.h>
 
@@ -37,6 +37,7 @@ int
 bench_import_prepare(struct bench *b)
 {
 	struct mmig_gen_opts o = {
+		.size = sizeof(struct mmig_gen_opts),
 		.machines = b->sz.machines,
 		.applications = b->sz.apps,
 		.units_per_app = b->sz.units_per_app,
@@ -250,7 +251,7 @@ static int
 run_import(const struct import_job *job, struct mmig_model *model,
 	   struct mmig_import_paths *paths, double *out)
 {
-	struct mmig_journal_stats st = { 0 };
+	struct mmig_journal_stats st = MMIG_JOURNAL_STATS_INIT;
 	struct mmig_journal *j = NULL;
 	struct mmig_coordinator *c = NULL;
 	struct mmig_scope *scope = NULL;

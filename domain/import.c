@@ -792,6 +792,7 @@ static const struct rows_kind relations_rows = {
 #define BATCHED_FLAGS (MMIG_OP_IDEMPOTENT | MMIG_OP_RESUMABLE)
 
 static const struct mmig_op_vtable create_model_vt = {
+	.size = sizeof(struct mmig_op_vtable),
 	.name = "create-model",
 	.version = 1,
 	.flags = MMIG_OP_IDEMPOTENT,
@@ -804,6 +805,7 @@ static const struct mmig_op_vtable create_model_vt = {
 /* The model database operations have no rollback: the model deleter
  * removes the whole database after the rollbacks. */
 static const struct mmig_op_vtable config_vt = {
+	.size = sizeof(struct mmig_op_vtable),
 	.name = "model-config",
 	.version = 1,
 	.flags = BATCHED_FLAGS,
@@ -813,6 +815,7 @@ static const struct mmig_op_vtable config_vt = {
 };
 
 static const struct mmig_op_vtable machines_vt = {
+	.size = sizeof(struct mmig_op_vtable),
 	.name = "machines",
 	.version = 1,
 	.flags = BATCHED_FLAGS,
@@ -822,6 +825,7 @@ static const struct mmig_op_vtable machines_vt = {
 };
 
 static const struct mmig_op_vtable apps_vt = {
+	.size = sizeof(struct mmig_op_vtable),
 	.name = "applications",
 	.version = 1,
 	.flags = BATCHED_FLAGS,
@@ -831,6 +835,7 @@ static const struct mmig_op_vtable apps_vt = {
 };
 
 static const struct mmig_op_vtable units_vt = {
+	.size = sizeof(struct mmig_op_vtable),
 	.name = "units",
 	.version = 1,
 	.flags = BATCHED_FLAGS,
@@ -840,6 +845,7 @@ static const struct mmig_op_vtable units_vt = {
 };
 
 static const struct mmig_op_vtable relations_vt = {
+	.size = sizeof(struct mmig_op_vtable),
 	.name = "relations",
 	.version = 1,
 	.flags = BATCHED_FLAGS,
@@ -849,6 +855,7 @@ static const struct mmig_op_vtable relations_vt = {
 };
 
 static const struct mmig_op_vtable activate_vt = {
+	.size = sizeof(struct mmig_op_vtable),
 	.name = "activate",
 	.version = 1,
 	.flags = MMIG_OP_IDEMPOTENT,
@@ -942,12 +949,18 @@ int
 mmig_import_add_ops_opts(struct mmig_coordinator *c,
 			 const struct mmig_import_options *opts)
 {
+	struct mmig_import_options copy = MMIG_IMPORT_OPTIONS_INIT;
 	int rc = MMIG_OK;
 
 	if (!c)
 		return MMIG_EINVAL;
+	/* Read the caller's layout into ours (see "ABI" in mmig/common.h). */
+	if (opts && mmig__sized_in(&copy, sizeof(copy), opts,
+				   MMIG__END(struct mmig_import_options,
+					     batch_rows)) != MMIG_OK)
+		return MMIG_EINVAL;
 	for (size_t i = 0; i < MMIG_ARRAY_LEN(plan) && rc == MMIG_OK; i++) {
-		struct import_op *op = import_op_new(&plan[i], opts);
+		struct import_op *op = import_op_new(&plan[i], &copy);
 
 		if (!op)
 			return MMIG_ENOMEM;
@@ -1102,7 +1115,7 @@ mmig_import_scope_for_model(void *arg, const char *model_uuid,
 			    enum mmig_durability d, struct mmig_scope **out)
 {
 	const struct mmig_import_paths *p = arg;
-	struct mmig_scope_config cfg = {0};
+	struct mmig_scope_config cfg = MMIG_SCOPE_CONFIG_INIT;
 	char *model_db;
 	int rc;
 

@@ -113,7 +113,11 @@ int
 mmig_coordinator_add(struct mmig_coordinator *c,
 		     const struct mmig_op_vtable *vt, void *self)
 {
-	if (!vt || !vt->name)
+	/* The vtable is kept as it is: a field added after the first layout
+	 * is read only through MMIG__HAS(). */
+	if (!vt || !vt->name ||
+	    mmig__sized_check(vt->size, MMIG__END(struct mmig_op_vtable,
+						  destroy)) != MMIG_OK)
 		return MMIG_EINVAL;
 	if (c->n_ops == c->cap_ops) {
 		size_t cap = c->cap_ops ? c->cap_ops * 2 : 8;

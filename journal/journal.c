@@ -570,15 +570,32 @@ out:
 
 int
 mmig_journal_open(struct mmig_journal **out, const char *dir,
-		  const struct mmig_journal_options *opts,
+		  const struct mmig_journal_options *caller_opts,
 		  struct mmig_error **errp)
 {
-	bool rdonly = opts && (opts->flags & MMIG_JOURNAL_RDONLY);
+	struct mmig_journal_options copy, *opts = NULL;
+	bool rdonly;
 	int rc;
 
 	*out = NULL;
 	if (errp)
 		*errp = NULL;
+	/* The caller's struct may be an older, smaller layout: read it into
+	 * ours (see "ABI" in mmig/common.h). */
+	if (caller_opts) {
+		if (mmig__sized_in(&copy, sizeof(copy), caller_opts,
+				   MMIG__END(struct mmig_journal_options,
+					     initial_map_size)) != MMIG_OK) {
+			if (errp)
+				*errp = mmig_error_new(MMIG_EINVAL,
+					"%s: journal options: size %zu is "
+					"below the first layout", dir,
+					caller_opts->size);
+			return MMIG_EINVAL;
+		}
+		opts = &copy;
+	}
+	rdonly = opts && (opts->flags & MMIG_JOURNAL_RDONLY);
 	if (!rdonly && dir_is_missing_or_empty(dir)) {
 		rc = create_atomically(dir, opts, errp);
 		if (rc != MMIG_OK)
@@ -591,7 +608,7 @@ static int
 open_at(struct mmig_journal **out, const char *dir,
 	const struct mmig_journal_options *opts, struct mmig_error **errp)
 {
-	struct mmig_journal_options defaults = { 0 };
+	struct mmig_journal_options defaults = MMIG_JOURNAL_OPTIONS_INIT;
 	struct mmig_journal *j;
 	unsigned envflags;
 	int rc, dead;
@@ -702,12 +719,16 @@ mmig_journal_get_stats(const struct mmig_journal *j,
 		       struct mmig_journal_stats *out)
 {
 	struct mmig_journal *mj = (struct mmig_journal *)j;
+	struct mmig_journal_stats s = MMIG_JOURNAL_STATS_INIT;
 
-	out->commits = atomic_load(&mj->commits);
-	out->syncs = atomic_load(&mj->syncs);
-	out->records = atomic_load(&mj->records);
-	out->bytes = atomic_load(&mj->bytes);
-	out->map_grows = atomic_load(&mj->map_grows);
+	s.commits = atomic_load(&mj->commits);
+	s.syncs = atomic_load(&mj->syncs);
+	s.records = atomic_load(&mj->records);
+	s.bytes = atomic_load(&mj->bytes);
+	s.map_grows = atomic_load(&mj->map_grows);
+	/* Only as far as the caller's layout reaches. */
+	(void)mmig__sized_out(out, &s, sizeof(s),
+			      MMIG__END(struct mmig_journal_stats, map_grows));
 }
 
 /*

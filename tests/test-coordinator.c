@@ -96,6 +96,7 @@ t_destroy(void *self)
 }
 
 static const struct mmig_op_vtable full_vt = {
+	.size = sizeof(struct mmig_op_vtable),
 	.name = "full",
 	.version = 1,
 	.setup = t_setup,
@@ -398,6 +399,7 @@ test_coordinator_rollback_error_message_matches_origin(void **state)
 {
 	struct fixture *f = *state;
 	static const struct mmig_op_vtable vt = {
+		.size = sizeof(struct mmig_op_vtable),
 		.name = "foo",
 		.setup = noop_setup,
 		.execute = fail_both_execute,
@@ -430,6 +432,7 @@ test_coordinator_missing_execute_is_not_implemented(void **state)
 {
 	struct fixture *f = *state;
 	static const struct mmig_op_vtable vt = {
+		.size = sizeof(struct mmig_op_vtable),
 		.name = "setup-only",
 		.setup = noop_setup,
 	};
@@ -488,6 +491,7 @@ test_coordinator_deleter_failure_is_reported_beside_cause(void **state)
 	struct fixture *f = *state;
 	struct mmig_scope *scope;
 	struct mmig_scope_config cfg = {
+		.size = sizeof(struct mmig_scope_config),
 		.controller_db = "/nonexistent/c.db",
 		.model_db = "/nonexistent/m.db",
 		.delete_model = failing_delete,

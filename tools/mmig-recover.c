@@ -288,6 +288,7 @@ static int
 open_journal(const struct cli *cli, bool rdonly, struct mmig_journal **out)
 {
 	struct mmig_journal_options o = {
+		.size = sizeof(struct mmig_journal_options),
 		.flags = rdonly ? MMIG_JOURNAL_RDONLY : 0,
 	};
 	struct mmig_error *err = NULL;
@@ -408,7 +409,9 @@ cmd_list(struct cli *cli)
 		json_t *arr = json_array();
 
 		for (size_t i = 0; arr && i < n; i++)
-			if (json_array_append_new(arr, info_json(&a[i]))) {
+			if (json_array_append_new(
+				    arr,
+				    info_json(mmig_migration_info_at(a, i)))) {
 				json_decref(arr);
 				arr = NULL;
 			}
@@ -423,7 +426,8 @@ cmd_list(struct cli *cli)
 	printf("%-36s  %-36s  %-15s  %7s  %-28s  %s\n", "ID", "MODEL", "STATE",
 	       "OPS", "OWNER", "AGE");
 	for (size_t i = 0; i < n; i++) {
-		const struct mmig_migration_info *m = &a[i];
+		const struct mmig_migration_info *m =
+			mmig_migration_info_at(a, i);
 		char ops[24], owner[96], age[24];
 
 		snprintf(ops, sizeof(ops), "%u/%u", m->ops_done, m->ops_total);
@@ -598,7 +602,7 @@ static int
 cmd_show(struct cli *cli)
 {
 	struct mmig_journal *j = NULL;
-	struct mmig_migration_info info;
+	struct mmig_migration_info info = MMIG_MIGRATION_INFO_INIT;
 	struct mmig_error *err = NULL;
 	bool have_info = false;
 	json_t *lines = NULL, *line, *header = NULL;
@@ -665,7 +669,8 @@ summary_json(const struct mmig_recover_summary *s)
 	json_t *items = json_array();
 
 	for (size_t i = 0; items && i < s->n; i++) {
-		const struct mmig_recover_item *it = &s->items[i];
+		const struct mmig_recover_item *it =
+			mmig_recover_summary_item(s, i);
 		json_t *steps = json_array();
 
 		for (size_t k = 0; steps && k < it->n_steps; k++)
@@ -687,7 +692,8 @@ static void
 print_summary(const struct mmig_recover_summary *s, bool steps)
 {
 	for (size_t i = 0; i < s->n; i++) {
-		const struct mmig_recover_item *it = &s->items[i];
+		const struct mmig_recover_item *it =
+			mmig_recover_summary_item(s, i);
 
 		/* A plan's committed or rolled-back is the outcome it would
 		 * reach, not one reached. */
@@ -708,6 +714,7 @@ recover_options(struct cli *cli, struct mmig_import_paths *paths,
 		struct mmig_recover_options *o)
 {
 	*o = (struct mmig_recover_options){
+		.size = sizeof(struct mmig_recover_options),
 		.policy = cli->policy, /* 0, rollback, unless --policy */
 		.fallback_to_rollback = cli->fallback,
 		.scope_for_model = mmig_import_scope_for_model,
@@ -732,7 +739,7 @@ enum settle_kind {
 static int
 warn_force(const struct cli *cli, struct mmig_journal *j)
 {
-	struct mmig_migration_info info;
+	struct mmig_migration_info info = MMIG_MIGRATION_INFO_INIT;
 	int rc = mmig_journal_get(j, cli->id, &info);
 
 	if (rc != MMIG_OK) {
@@ -831,7 +838,7 @@ settle(struct cli *cli, enum settle_kind kind)
 	/* One migration by name: anything but settled (skipped because its
 	 * owner lives, paused again, refused) is a failure to do as asked. */
 	for (size_t i = 0; kind >= SETTLE_RESUME && i < s->n; i++)
-		if (!action_settled(s->items[i].action))
+		if (!action_settled(mmig_recover_summary_item(s, i)->action))
 			ex = EXIT_ATTENTION;
 out:
 	mmig_recover_summary_free(s);

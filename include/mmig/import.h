@@ -218,6 +218,9 @@ MMIG_EXPORT void mmig_model_desc_bytes_free(void *bytes);
  * 2 relations, seed 1 -- unless MMIG_GEN_EXACT is set, when a zero is a zero.
  */
 struct mmig_gen_opts {
+	/** sizeof(struct mmig_gen_opts); 0: the 0.1 layout (see "ABI" in
+	 *  mmig/common.h). */
+	size_t size;
 	size_t machines;
 	size_t applications;
 	size_t units_per_app;
@@ -226,6 +229,8 @@ struct mmig_gen_opts {
 	uint64_t seed;
 	unsigned flags;
 };
+
+#define MMIG_GEN_OPTS_INIT { .size = sizeof(struct mmig_gen_opts) }
 
 /**
  * Write a valid description to @p out.  The same options give the same
@@ -315,7 +320,10 @@ struct mmig_scope;
 typedef void (*mmig_import_progress_fn)(void *arg, const char *op,
 					 uint64_t done, uint64_t total);
 
+/** A sized struct: see "ABI" in mmig/common.h. */
 struct mmig_import_options {
+	/** sizeof(struct mmig_import_options); 0: the 0.1 layout. */
+	size_t size;
 	/** NULL: no progress reports. */
 	mmig_import_progress_fn progress;
 	void *progress_arg;
@@ -323,6 +331,9 @@ struct mmig_import_options {
 	 *  the run it resumes (recorded in its checkpoints). */
 	size_t batch_rows;
 };
+
+#define MMIG_IMPORT_OPTIONS_INIT                                               \
+	{ .size = sizeof(struct mmig_import_options) }
 
 /**
  * Register the seven operations (each with a constructor) and the model
@@ -348,7 +359,7 @@ MMIG_EXPORT int mmig_import_add_ops(struct mmig_coordinator *c);
 MMIG_EXPORT int mmig_import_add_ops_opts(struct mmig_coordinator *c,
 					 const struct mmig_import_options *opts);
 
-/** Where the import's databases live. */
+/** Where the import's databases live.  Never grows. */
 struct mmig_import_paths {
 	/** The controller database file. */
 	const char *controller_db;

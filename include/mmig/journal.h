@@ -39,7 +39,10 @@ struct mmig_journal;
 /** Open read-only: for listing, showing, verifying; nothing is written. */
 #define MMIG_JOURNAL_RDONLY 0x1u
 
+/** A sized struct: see "ABI" in mmig/common.h. */
 struct mmig_journal_options {
+	/** sizeof(struct mmig_journal_options); 0: the 0.1 layout. */
+	size_t size;
 	/** MMIG_JOURNAL_* flags. */
 	unsigned flags;
 	/** Initial LMDB map size in bytes; 0 for the default (64 MiB).  The
@@ -47,11 +50,15 @@ struct mmig_journal_options {
 	size_t initial_map_size;
 };
 
+#define MMIG_JOURNAL_OPTIONS_INIT                                              \
+	{ .size = sizeof(struct mmig_journal_options) }
+
 /**
  * Open (creating it 0700, its files 0600, unless read-only) the journal in
  * directory @p dir.
  * @param[out] out the journal, or NULL on failure.
- * @param opts  NULL for defaults.
+ * @param opts  NULL for defaults.  MMIG_EINVAL when opts->size is
+ *              smaller than the first layout (see mmig/common.h).
  * @param[out] errp if not NULL, on failure an error naming the directory.
  * @return MMIG_OK; -errno for system errors (-ENOENT when read-only and
  * missing); MMIG_EFORMAT for a journal written by a newer format;
@@ -73,7 +80,10 @@ MMIG_EXPORT void mmig_journal_close(struct mmig_journal *j);
  */
 MMIG_EXPORT int mmig_journal_sync(struct mmig_journal *j);
 
+/** A sized struct, filled in by the library. */
 struct mmig_journal_stats {
+	/** Set by the caller (MMIG_JOURNAL_STATS_INIT); 0: the 0.1 layout. */
+	size_t size;
 	uint64_t commits;  /**< LMDB write transactions committed */
 	uint64_t syncs;    /**< sync points those commits asked for: an
 	                        fdatasync, or the O_DSYNC write of a meta
@@ -83,14 +93,24 @@ struct mmig_journal_stats {
 	uint64_t map_grows; /**< times the map was grown */
 };
 
-/** Counters since open, for tests and benchmarks. */
+#define MMIG_JOURNAL_STATS_INIT { .size = sizeof(struct mmig_journal_stats) }
+
+/** Counters since open, for tests and benchmarks.  Fills the fields that
+ *  out->size covers; with a size below the first layout, nothing. */
 MMIG_EXPORT void mmig_journal_get_stats(const struct mmig_journal *j,
 					struct mmig_journal_stats *out);
 
 /* ---- reading migrations: what the tools show ---------------------- */
 
-/** A migration as listed.  Strings are owned by the array they came in. */
+/**
+ * A migration as listed.  Strings are owned by the array (or the struct)
+ * they came in.  A sized struct: in an array from mmig_journal_list() each
+ * element's size is the library's, and elements are reached with
+ * mmig_migration_info_at(); for mmig_journal_get() the caller sets size.
+ */
 struct mmig_migration_info {
+	/** sizeof(struct mmig_migration_info); 0: the 0.1 layout. */
+	size_t size;
 	char id[37];         /**< migration id, UUID text */
 	char model_uuid[37];
 	const char *state;   /**< "RUNNING", "PAUSED", "ROLLING_BACK",
@@ -113,11 +133,16 @@ struct mmig_migration_info {
 	                          fields are then partial */
 };
 
+#define MMIG_MIGRATION_INFO_INIT                                               \
+	{ .size = sizeof(struct mmig_migration_info) }
+
 /**
  * List migrations: those in flight (any state but COMMITTED and
  * ROLLED_BACK), or every one with @p all.  In-flight ones are found through
  * the in-flight index, so the cost does not grow with history.
- * @param[out] out array of @p *n entries; free with
+ * @param[out] out array of @p *n entries, each reached with
+ *             mmig_migration_info_at() (not out[i]: the element may be
+ *             larger than the caller's struct); free with
  *             mmig_migration_info_free().
  * @return MMIG_OK, MMIG_ENOMEM or MMIG_EJOURNAL.
  */
@@ -125,13 +150,26 @@ MMIG_EXPORT int mmig_journal_list(struct mmig_journal *j, bool all,
 				  struct mmig_migration_info **out, size_t *n);
 MMIG_EXPORT void mmig_migration_info_free(struct mmig_migration_info *a,
 					  size_t n);
+
+/**
+ * Entry @p i of an array from mmig_journal_list(), whatever the size of the
+ * struct the caller was compiled with (since 0.2).
+ * @return the entry; NULL when @p a is NULL.  @p i is not checked against
+ * the array's length.
+ */
+MMIG_EXPORT struct mmig_migration_info *
+mmig_migration_info_at(struct mmig_migration_info *a, size_t i);
+
 /** Free what one entry owns (for mmig_journal_get()); the struct stays. */
 MMIG_EXPORT void mmig_migration_info_clear(struct mmig_migration_info *i);
 
 /**
- * Find a migration by its id or a unique prefix of it.  Release @p out with
+ * Find a migration by its id or a unique prefix of it.  Set out->size first
+ * (MMIG_MIGRATION_INFO_INIT); the fields that size covers are filled in and
+ * the rest of the caller's struct is left alone.  Release @p out with
  * mmig_migration_info_clear().
- * @return MMIG_OK, MMIG_ENOTFOUND, MMIG_EINVAL (prefix not unique), ...
+ * @return MMIG_OK, MMIG_ENOTFOUND, MMIG_EINVAL (prefix not unique, or
+ * out->size below the first layout), ...
  */
 MMIG_EXPORT int mmig_journal_get(struct mmig_journal *j, const char *id,
 				 struct mmig_migration_info *out);
