@@ -16,7 +16,6 @@
  * same for all three.
  */
 #include "bench-int.h"
-#include "import-int.h"
 /* the import's own schemas: the floor writes the very same tables */
 
 #include <mmig/import.h>
@@ -225,14 +224,15 @@ run_floor(const struct mmig_model_desc *d, const char *ctrl_path,
 	int rc;
 
 	rc = floor_open(ctrl_path, ctrl) ||
-	     floor_exec(*ctrl, mmig__import_controller_schema) ||
+	     floor_exec(*ctrl, mmig_import_schema("controller")) ||
 	     floor_exec(*ctrl, "BEGIN") ||
 	     floor_prepare(*ctrl,
 			   "INSERT INTO models (uuid, name, owner, cloud, "
 			   "region, status) VALUES (?, ?, ?, ?, ?, 'active')",
 			   &st) ||
 	     floor_row(st, 5, v) || floor_exec(*ctrl, "COMMIT") ||
-	     floor_open(model_db, mdb) || floor_exec(*mdb, mmig__import_model_schema);
+	     floor_open(model_db, mdb) ||
+	     floor_exec(*mdb, mmig_import_schema("model"));
 	sqlite3_finalize(st);
 	for (int t = 0; t < 6 && !rc; t++)
 		rc = floor_table(*mdb, d, t);

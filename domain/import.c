@@ -507,19 +507,25 @@ le64_get(const uint8_t in[8])
 }
 
 /*
- * A batched op's checkpoint: the index of the next item and the batch size,
- * 8 bytes each, little-endian.
+ * A batched op's checkpoint: the index of the next item, the batch size and
+ * the op's total of items, 8 bytes each, little-endian.  The total is for
+ * watchers (mmig-recover show shows "rows done of total"); resume reads
+ * only the first two, and also takes the 16-byte checkpoints of earlier
+ * builds, which had no total.
  */
-#define CHECKPOINT_LEN 16
+#define CHECKPOINT_LEN 24
+#define CHECKPOINT_LEN_OLD 16
 
 static struct mmig_error *
-checkpoint(struct mmig_ctx *ctx, size_t next, size_t batch, bool durable)
+checkpoint(struct mmig_ctx *ctx, size_t next, size_t batch, size_t total,
+	   bool durable)
 {
 	uint8_t cp[CHECKPOINT_LEN];
 	int rc;
 
 	le64_put(cp, next);
 	le64_put(cp + 8, batch);
+	le64_put(cp + 16, total);
 	rc = durable ? mmig_op_checkpoint_now(ctx, cp, sizeof(cp))
 		     : mmig_op_checkpoint(ctx, cp, sizeof(cp));
 	/* MMIG_EINVAL: not run by a coordinator (a direct call), so there is
@@ -537,7 +543,8 @@ resume_point(struct mmig_ctx *ctx, size_t total, size_t *start, size_t *batch)
 	const void *cp = NULL;
 	size_t len = 0;
 
-	if (!mmig_op_resume_point(ctx, &cp, &len) || len != CHECKPOINT_LEN ||
+	if (!mmig_op_resume_point(ctx, &cp, &len) ||
+	    (len != CHECKPOINT_LEN && len != CHECKPOINT_LEN_OLD) ||
 	    le64_get(cp) > total || le64_get((const uint8_t *)cp + 8) == 0)
 		return false;
 	*start = (size_t)le64_get(cp);
@@ -580,7 +587,7 @@ batched_execute(void *self, struct mmig_ctx *ctx,
 	 */
 	if (!resume_point(ctx, total, &start, &b.max_rows) &&
 	    b.max_rows != BATCH_ROWS_DEFAULT) {
-		err = checkpoint(ctx, 0, b.max_rows, true);
+		err = checkpoint(ctx, 0, b.max_rows, total, true);
 		if (err)
 			return err;
 	}
@@ -595,7 +602,7 @@ batched_execute(void *self, struct mmig_ctx *ctx,
 		b.to = total - b.from > b.max_rows ? b.from + b.max_rows : total;
 		err = mmig_txn_run(op->db, ctx, batch_txn, &b);
 		if (!err)
-			err = checkpoint(ctx, b.to, b.max_rows, false);
+			err = checkpoint(ctx, b.to, b.max_rows, total, false);
 		if (err)
 			return err;
 		report(op, b.to, total);
@@ -1108,6 +1115,16 @@ make_dirs(const char *dir)
 	}
 	mmig__free(copy);
 	return rc;
+}
+
+const char *
+mmig_import_schema(const char *db)
+{
+	if (db && strcmp(db, "controller") == 0)
+		return mmig__import_controller_schema;
+	if (db && strcmp(db, "model") == 0)
+		return mmig__import_model_schema;
+	return NULL;
 }
 
 int

@@ -281,8 +281,10 @@ MMIG_EXPORT int mmig_model_desc_generate(const struct mmig_gen_opts *o,
  * it again after a crash at any point leaves exactly the description.  The
  * batched ones (model-config, machines, applications, units, relations) are
  * also MMIG_OP_RESUMABLE: after each batch transaction commits they record a
- * checkpoint, 8 bytes, the little-endian index of the next item to write,
- * and on resume they start from there.  A checkpoint that does not read as
+ * checkpoint, three little-endian 64-bit numbers: the index of the next
+ * item to write, the batch size and the op's total of items (24 bytes; the
+ * 16 bytes of earlier builds lack the total), and on resume they start
+ * from there.  A checkpoint that does not read as
  * such an index is ignored (the op starts over, which is safe).
  *
  * Rollbacks.  create-model's deletes the controller row only while it is
@@ -386,6 +388,16 @@ struct mmig_import_paths {
 MMIG_EXPORT int mmig_import_scope_for_model(void *arg, const char *model_uuid,
 					    enum mmig_durability d,
 					    struct mmig_scope **out);
+
+/**
+ * The SQL that makes the import's tables (CREATE TABLE IF NOT EXISTS
+ * statements separated by ';', for sqlite3_exec()), for tools that write
+ * or read the same tables without the operations, e.g. a benchmark's
+ * raw-SQLite baseline (since 0.2).
+ * @param db "controller" or "model".
+ * @return a static string; NULL for any other @p db.
+ */
+MMIG_EXPORT const char *mmig_import_schema(const char *db);
 
 /**
  * Create the controller database's schema (the models table) if missing.
