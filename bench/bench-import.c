@@ -17,7 +17,6 @@
  */
 #include "bench-int.h"
 /* the import's own schemas: the floor writes the very same tables */
-#include "import-int.h"
 
 #include <mmig/import.h>
 
@@ -37,6 +36,7 @@ int
 bench_import_prepare(struct bench *b)
 {
 	struct mmig_gen_opts o = {
+		.size = sizeof(struct mmig_gen_opts),
 		.machines = b->sz.machines,
 		.applications = b->sz.apps,
 		.units_per_app = b->sz.units_per_app,
@@ -224,14 +224,15 @@ run_floor(const struct mmig_model_desc *d, const char *ctrl_path,
 	int rc;
 
 	rc = floor_open(ctrl_path, ctrl) ||
-	     floor_exec(*ctrl, mmig__import_controller_schema) ||
+	     floor_exec(*ctrl, mmig_import_schema("controller")) ||
 	     floor_exec(*ctrl, "BEGIN") ||
 	     floor_prepare(*ctrl,
 			   "INSERT INTO models (uuid, name, owner, cloud, "
 			   "region, status) VALUES (?, ?, ?, ?, ?, 'active')",
 			   &st) ||
 	     floor_row(st, 5, v) || floor_exec(*ctrl, "COMMIT") ||
-	     floor_open(model_db, mdb) || floor_exec(*mdb, mmig__import_model_schema);
+	     floor_open(model_db, mdb) ||
+	     floor_exec(*mdb, mmig_import_schema("model"));
 	sqlite3_finalize(st);
 	for (int t = 0; t < 6 && !rc; t++)
 		rc = floor_table(*mdb, d, t);
@@ -250,7 +251,7 @@ static int
 run_import(const struct import_job *job, struct mmig_model *model,
 	   struct mmig_import_paths *paths, double *out)
 {
-	struct mmig_journal_stats st = { 0 };
+	struct mmig_journal_stats st = MMIG_JOURNAL_STATS_INIT;
 	struct mmig_journal *j = NULL;
 	struct mmig_coordinator *c = NULL;
 	struct mmig_scope *scope = NULL;

@@ -80,6 +80,7 @@ noop_rollback(void *self, struct mmig_ctx *ctx, const struct mmig_model *model)
 }
 
 static const struct mmig_op_vtable noop_vt = {
+	.size = sizeof(struct mmig_op_vtable),
 	.name = "bench-noop",
 	.version = 1,
 	.flags = MMIG_OP_IDEMPOTENT,
@@ -175,10 +176,11 @@ noop_migration(struct mmig_journal *j, enum mmig_durability d, size_t n,
 static struct mmig_journal *
 journal_open(const char *dir, size_t map)
 {
-	struct mmig_journal_options o = { .initial_map_size = map };
+	struct mmig_journal_options o = MMIG_JOURNAL_OPTIONS_INIT;
 	struct mmig_journal *j = NULL;
 	struct mmig_error *err = NULL;
 
+	o.initial_map_size = map;
 	if (mmig_journal_open(&j, dir, &o, &err) != MMIG_OK) {
 		fprintf(stderr, "mmig: bench: journal %s: %s\n", dir,
 			mmig_error_message(err));
@@ -308,7 +310,8 @@ static int
 durable_once(struct bench *b, double *us, struct mmig_journal_stats *st)
 {
 	struct jstate *P = b->jstate;
-	struct mmig_journal_stats s0, s1;
+	struct mmig_journal_stats s0 = MMIG_JOURNAL_STATS_INIT,
+				  s1 = MMIG_JOURNAL_STATS_INIT;
 	struct mmig_journal *j = journal_open(P->j2, 0);
 	double warm;
 	int rc;
@@ -387,7 +390,8 @@ group_once(struct bench *b, struct mmig_journal_stats *st)
 	struct jstate *P = b->jstate;
 	size_t n = b->sz.group_threads, started = 0, total;
 	struct group_thread *t = calloc(n, sizeof(*t));
-	struct mmig_journal_stats s0, s1;
+	struct mmig_journal_stats s0 = MMIG_JOURNAL_STATS_INIT,
+				  s1 = MMIG_JOURNAL_STATS_INIT;
 	struct mmig_journal *j = NULL;
 	pthread_barrier_t start;
 	double warm, us, agg = -1;
@@ -455,12 +459,13 @@ recover_child(void *arg, double *out)
 {
 	struct recover_job *job = arg;
 	struct mmig_recover_options o = {
+		.size = sizeof(struct mmig_recover_options),
 		.scope_for_model = scope_for,
 		.scope_arg = (void *)job->s,
 		.log = bench_log_quiet,
 	};
 	struct mmig_recover_summary *sum = NULL;
-	struct mmig_journal_stats st;
+	struct mmig_journal_stats st = MMIG_JOURNAL_STATS_INIT;
 	struct mmig_registry *reg = NULL;
 	struct mmig_journal *j;
 	size_t rolled = 0;
@@ -482,7 +487,8 @@ recover_child(void *arg, double *out)
 		return -1;
 	}
 	for (size_t i = 0; i < sum->n; i++)
-		rolled += sum->items[i].action == MMIG_RECOVER_ROLLED_BACK;
+		rolled += mmig_recover_summary_item(sum, i)->action ==
+			  MMIG_RECOVER_ROLLED_BACK;
 	if (sum->n != job->expect || rolled != job->expect) {
 		fprintf(stderr,
 			"mmig: bench: recover: found %zu migrations, rolled "
@@ -615,7 +621,7 @@ history_child(void *arg, double *out)
 {
 	struct history_job *h = arg;
 	pthread_t tid[64];
-	struct mmig_journal_stats st;
+	struct mmig_journal_stats st = MMIG_JOURNAL_STATS_INIT;
 	size_t n = h->threads < 64 ? h->threads : 64, started = 0;
 
 	h->j = journal_open(h->journal, (size_t)1 << 30);
@@ -794,7 +800,8 @@ bench_journal_run(struct bench *b, size_t r)
 	struct jstate *P = b->jstate;
 	struct bench_figure *f1 = bench_fig(b, 1), *f2 = bench_fig(b, 2);
 	struct bench_figure *f4 = bench_fig(b, 4), *f6 = bench_fig(b, 6);
-	struct mmig_journal_stats st = { 0 }, gst = { 0 };
+	struct mmig_journal_stats st = MMIG_JOURNAL_STATS_INIT,
+				  gst = MMIG_JOURNAL_STATS_INIT;
 	double s0, s1, sync_us, d0 = -1, d1 = -1, agg, ms, syncs = 0;
 	double total;
 

@@ -243,9 +243,9 @@ emit_relations(struct gen *g, size_t napps, size_t nrel, size_t rot)
 }
 
 int
-mmig_model_desc_generate(const struct mmig_gen_opts *o, FILE *out)
+mmig_model_desc_generate(const struct mmig_gen_opts *caller_o, FILE *out)
 {
-	struct mmig_gen_opts def = {0};
+	struct mmig_gen_opts def = MMIG_GEN_OPTS_INIT, *o = &def;
 	struct gen g = {.out = out};
 	size_t nmach, napps, per_app, nrel, maxrel, rot;
 	uint64_t seed;
@@ -254,8 +254,11 @@ mmig_model_desc_generate(const struct mmig_gen_opts *o, FILE *out)
 
 	if (!out)
 		return MMIG_EINVAL;
-	if (!o)
-		o = &def;
+	/* Read the caller's layout into ours (see "ABI" in mmig/common.h). */
+	if (caller_o && mmig__sized_in(&def, sizeof(def), caller_o,
+				       MMIG__END(struct mmig_gen_opts,
+						 flags)) != MMIG_OK)
+		return MMIG_EINVAL;
 	exact = (o->flags & MMIG_GEN_EXACT) != 0;
 	nmach = o->machines || exact ? o->machines : DEF_MACHINES;
 	napps = o->applications || exact ? o->applications : DEF_APPS;

@@ -662,19 +662,25 @@ le64_get(const uint8_t in[8])
 }
 
 /*
- * A batched op's checkpoint: the index of the next item and the batch size,
- * 8 bytes each, little-endian.
+ * A batched op's checkpoint: the index of the next item, the batch size and
+ * the op's total of items, 8 bytes each, little-endian.  The total is for
+ * watchers (mmig-recover show shows "rows done of total"); resume reads
+ * only the first two, and also takes the 16-byte checkpoints of earlier
+ * builds, which had no total.
  */
-#define CHECKPOINT_LEN 16
+#define CHECKPOINT_LEN 24
+#define CHECKPOINT_LEN_OLD 16
 
 static struct mmig_error *
-checkpoint(struct mmig_ctx *ctx, size_t next, size_t batch, bool durable)
+checkpoint(struct mmig_ctx *ctx, size_t next, size_t batch, size_t total,
+	   bool durable)
 {
 	uint8_t cp[CHECKPOINT_LEN];
 	int rc;
 
 	le64_put(cp, next);
 	le64_put(cp + 8, batch);
+	le64_put(cp + 16, total);
 	rc = durable ? mmig_op_checkpoint_now(ctx, cp, sizeof(cp))
 		     : mmig_op_checkpoint(ctx, cp, sizeof(cp));
 	/* MMIG_EINVAL: not run by a coordinator (a direct call), so there is
@@ -692,7 +698,8 @@ resume_point(struct mmig_ctx *ctx, size_t total, size_t *start, size_t *batch)
 	const void *cp = NULL;
 	size_t len = 0;
 
-	if (!mmig_op_resume_point(ctx, &cp, &len) || len != CHECKPOINT_LEN ||
+	if (!mmig_op_resume_point(ctx, &cp, &len) ||
+	    (len != CHECKPOINT_LEN && len != CHECKPOINT_LEN_OLD) ||
 	    le64_get(cp) > total || le64_get((const uint8_t *)cp + 8) == 0)
 		return false;
 	*start = (size_t)le64_get(cp);
@@ -735,7 +742,7 @@ batched_execute(void *self, struct mmig_ctx *ctx,
 	 */
 	if (!resume_point(ctx, total, &start, &b.max_rows) &&
 	    b.max_rows != BATCH_ROWS_DEFAULT) {
-		err = checkpoint(ctx, 0, b.max_rows, true);
+		err = checkpoint(ctx, 0, b.max_rows, total, true);
 		if (err)
 			return err;
 	}
@@ -750,7 +757,7 @@ batched_execute(void *self, struct mmig_ctx *ctx,
 		b.to = total - b.from > b.max_rows ? b.from + b.max_rows : total;
 		err = mmig_txn_run(op->db, ctx, batch_txn, &b);
 		if (!err)
-			err = checkpoint(ctx, b.to, b.max_rows, false);
+			err = checkpoint(ctx, b.to, b.max_rows, total, false);
 		if (err)
 			return err;
 		report(op, b.to, total);
@@ -947,6 +954,7 @@ static const struct rows_kind relations_rows = {
 #define BATCHED_FLAGS (MMIG_OP_IDEMPOTENT | MMIG_OP_RESUMABLE)
 
 static const struct mmig_op_vtable create_model_vt = {
+	.size = sizeof(struct mmig_op_vtable),
 	.name = "create-model",
 	.version = 1,
 	.flags = MMIG_OP_IDEMPOTENT,
@@ -959,6 +967,7 @@ static const struct mmig_op_vtable create_model_vt = {
 /* The model database operations have no rollback: create-model's removes
  * the whole database, which this import made. */
 static const struct mmig_op_vtable config_vt = {
+	.size = sizeof(struct mmig_op_vtable),
 	.name = "model-config",
 	.version = 1,
 	.flags = BATCHED_FLAGS,
@@ -968,6 +977,7 @@ static const struct mmig_op_vtable config_vt = {
 };
 
 static const struct mmig_op_vtable machines_vt = {
+	.size = sizeof(struct mmig_op_vtable),
 	.name = "machines",
 	.version = 1,
 	.flags = BATCHED_FLAGS,
@@ -977,6 +987,7 @@ static const struct mmig_op_vtable machines_vt = {
 };
 
 static const struct mmig_op_vtable apps_vt = {
+	.size = sizeof(struct mmig_op_vtable),
 	.name = "applications",
 	.version = 1,
 	.flags = BATCHED_FLAGS,
@@ -986,6 +997,7 @@ static const struct mmig_op_vtable apps_vt = {
 };
 
 static const struct mmig_op_vtable units_vt = {
+	.size = sizeof(struct mmig_op_vtable),
 	.name = "units",
 	.version = 1,
 	.flags = BATCHED_FLAGS,
@@ -995,6 +1007,7 @@ static const struct mmig_op_vtable units_vt = {
 };
 
 static const struct mmig_op_vtable relations_vt = {
+	.size = sizeof(struct mmig_op_vtable),
 	.name = "relations",
 	.version = 1,
 	.flags = BATCHED_FLAGS,
@@ -1004,6 +1017,7 @@ static const struct mmig_op_vtable relations_vt = {
 };
 
 static const struct mmig_op_vtable activate_vt = {
+	.size = sizeof(struct mmig_op_vtable),
 	.name = "activate",
 	.version = 1,
 	.flags = MMIG_OP_IDEMPOTENT,
@@ -1097,12 +1111,18 @@ int
 mmig_import_add_ops_opts(struct mmig_coordinator *c,
 			 const struct mmig_import_options *opts)
 {
+	struct mmig_import_options copy = MMIG_IMPORT_OPTIONS_INIT;
 	int rc = MMIG_OK;
 
 	if (!c)
 		return MMIG_EINVAL;
+	/* Read the caller's layout into ours (see "ABI" in mmig/common.h). */
+	if (opts && mmig__sized_in(&copy, sizeof(copy), opts,
+				   MMIG__END(struct mmig_import_options,
+					     batch_rows)) != MMIG_OK)
+		return MMIG_EINVAL;
 	for (size_t i = 0; i < MMIG_ARRAY_LEN(plan) && rc == MMIG_OK; i++) {
-		struct import_op *op = import_op_new(&plan[i], opts);
+		struct import_op *op = import_op_new(&plan[i], &copy);
 
 		if (!op)
 			return MMIG_ENOMEM;
@@ -1194,12 +1214,22 @@ make_dirs(const char *dir)
 	return rc;
 }
 
+const char *
+mmig_import_schema(const char *db)
+{
+	if (db && strcmp(db, "controller") == 0)
+		return mmig__import_controller_schema;
+	if (db && strcmp(db, "model") == 0)
+		return mmig__import_model_schema;
+	return NULL;
+}
+
 int
 mmig_import_scope_for_model(void *arg, const char *model_uuid,
 			    enum mmig_durability d, struct mmig_scope **out)
 {
 	const struct mmig_import_paths *p = arg;
-	struct mmig_scope_config cfg = {0};
+	struct mmig_scope_config cfg = MMIG_SCOPE_CONFIG_INIT;
 	char *model_db;
 	int rc;
 

@@ -142,3 +142,42 @@ mmig__now_real_ns(void)
 {
 	return clock_ns(CLOCK_REALTIME);
 }
+
+/* ---- sized structs ------------------------------------------------------- */
+
+int
+mmig__sized_check(size_t size, size_t first)
+{
+	return size == 0 || size >= first ? MMIG_OK : MMIG_EINVAL;
+}
+
+int
+mmig__sized_in(void *dst, size_t full, const void *src, size_t first)
+{
+	size_t size;
+
+	memcpy(&size, src, sizeof(size));
+	if (mmig__sized_check(size, first) != MMIG_OK)
+		return MMIG_EINVAL;
+	if (size == 0)
+		size = first;
+	memset(dst, 0, full);
+	memcpy(dst, src, size < full ? size : full);
+	memcpy(dst, &full, sizeof(full));
+	return MMIG_OK;
+}
+
+int
+mmig__sized_out(void *dst, const void *src, size_t full, size_t first)
+{
+	size_t size, want;
+
+	memcpy(&size, dst, sizeof(size));
+	if (mmig__sized_check(size, first) != MMIG_OK)
+		return MMIG_EINVAL;
+	want = size ? size : first;
+	/* Past the size field: the caller's size stays as the caller set it. */
+	memcpy((char *)dst + sizeof(size), (const char *)src + sizeof(size),
+	       (want < full ? want : full) - sizeof(size));
+	return MMIG_OK;
+}

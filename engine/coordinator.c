@@ -125,7 +125,11 @@ int
 mmig_coordinator_add(struct mmig_coordinator *c,
 		     const struct mmig_op_vtable *vt, void *self)
 {
-	if (!vt || !vt->name)
+	/* The vtable is kept as it is: a field added after the first layout
+	 * is read only through MMIG__HAS(). */
+	if (!vt || !vt->name ||
+	    mmig__sized_check(vt->size, MMIG__END(struct mmig_op_vtable,
+						  destroy)) != MMIG_OK)
 		return MMIG_EINVAL;
 	if (c->n_ops == c->cap_ops) {
 		size_t cap = c->cap_ops ? c->cap_ops * 2 : 8;
@@ -667,7 +671,7 @@ static int
 first_commit_failed(struct run *r)
 {
 	struct mmig_coordinator *c = r->c;
-	struct mmig_migration_info info;
+	struct mmig_migration_info info = MMIG_MIGRATION_INFO_INIT;
 	int rc = mmig_journal_get(c->journal, c->migration_id, &info);
 
 	if (rc == MMIG_OK)

@@ -96,14 +96,25 @@ item_message(struct mmig_recover_item *it, const char *fmt, ...)
 	va_end(ap);
 }
 
+/*
+ * Add a step: as data (@p action, the op's @p index or -1, its name @p op
+ * and @p detail, each may be NULL but action) and as the line of prose
+ * @p fmt makes.  action is a string constant; op and detail are copies the
+ * item owns; text is steps[i].  Out of memory, the step is dropped, or
+ * step_info is dropped altogether rather than let it disagree with
+ * steps.
+ */
 static void
-item_step(struct mmig_recover_item *it, const char *fmt, ...)
-	__attribute__((format(printf, 2, 3)));
+item_step(struct mmig_recover_item *it, const char *action, int64_t index,
+	  const char *op, const char *detail, const char *fmt, ...)
+	__attribute__((format(printf, 6, 7)));
 
 static void
-item_step(struct mmig_recover_item *it, const char *fmt, ...)
+item_step(struct mmig_recover_item *it, const char *action, int64_t index,
+	  const char *op, const char *detail, const char *fmt, ...)
 {
-	char **steps;
+	struct mmig_recover_step *info = NULL;
+	char **steps, *text, *op_copy = NULL, *detail_copy = NULL;
 	va_list ap;
 
 	steps = mmig__realloc(it->steps, (it->n_steps + 1) * sizeof(*steps));
@@ -111,19 +122,61 @@ item_step(struct mmig_recover_item *it, const char *fmt, ...)
 		return;
 	it->steps = steps;
 	va_start(ap, fmt);
-	it->steps[it->n_steps] = mmig__vasprintf(fmt, ap);
+	text = mmig__vasprintf(fmt, ap);
 	va_end(ap);
-	if (it->steps[it->n_steps])
-		it->n_steps++;
+	if (!text)
+		return;
+	if (it->step_info || it->n_steps == 0) {
+		info = mmig__realloc(it->step_info,
+				     (it->n_steps + 1) * sizeof(*info));
+		op_copy = op ? mmig__strdup(op) : NULL;
+		detail_copy = detail ? mmig__strdup(detail) : NULL;
+		if (!info || (op && !op_copy) || (detail && !detail_copy)) {
+			struct mmig_recover_step *old =
+				info ? info : it->step_info;
+
+			mmig__free(op_copy);
+			mmig__free(detail_copy);
+			for (size_t i = 0; old && i < it->n_steps; i++) {
+				mmig__free((char *)old[i].op);
+				mmig__free((char *)old[i].detail);
+			}
+			mmig__free(old);
+			info = NULL;
+		}
+		it->step_info = info;
+	}
+	if (info)
+		info[it->n_steps] = (struct mmig_recover_step){
+			.action = action,
+			.index = index,
+			.op = op_copy,
+			.detail = detail_copy,
+			.text = text,
+		};
+	it->steps[it->n_steps++] = text;
 }
 
 static void
 item_clear(struct mmig_recover_item *it)
 {
-	for (size_t i = 0; i < it->n_steps; i++)
+	for (size_t i = 0; i < it->n_steps; i++) {
 		mmig__free(it->steps[i]);
+		if (it->step_info) {
+			mmig__free((char *)it->step_info[i].op);
+			mmig__free((char *)it->step_info[i].detail);
+		}
+	}
 	mmig__free(it->steps);
+	mmig__free(it->step_info);
 	mmig__free(it->message);
+}
+
+struct mmig_recover_item *
+mmig_recover_summary_item(const struct mmig_recover_summary *s, size_t i)
+{
+	/* items is of this library's layout, whatever the caller's. */
+	return s && i < s->n ? &s->items[i] : NULL;
 }
 
 void
@@ -305,8 +358,10 @@ decide(struct mmig_journal *j, const struct mmig_registry *reg,
 					 "finished: roll it back instead");
 			return DECIDE_NONE;
 		}
-		item_step(it, "finish the rollback already begun (policy "
-			      "resume does not apply)");
+		item_step(it, "finish-rollback", -1, NULL,
+			  "policy resume does not apply",
+			  "finish the rollback already begun (policy "
+			  "resume does not apply)");
 		resume = false;
 	}
 	k = first_not_done(f);
@@ -327,43 +382,56 @@ decide(struct mmig_journal *j, const struct mmig_registry *reg,
 					     k, p->name);
 				return DECIDE_NONE;
 			}
-			item_step(it, "op %u %s cannot be resumed: falling "
-				      "back to rollback", k, p->name);
+			item_step(it, "fall-back", k, p->name,
+				  "cannot be resumed",
+				  "op %u %s cannot be resumed: falling "
+				  "back to rollback", k, p->name);
 			resume = false;
 		}
 	}
 	if (resume) {
 		if (f->state == MMIG_STATE_PAUSED)
-			item_step(it, "record RESUMED");
-		for (uint32_t i = k; i < m->h.n_ops; i++)
-			item_step(it, "run op %u %s%s", i, m->h.plan[i].name,
-				  i != k ? ""
-				  : f->checkpoint[i]
-					  ? " (from its last checkpoint)"
-				  : f->begun[i] ? " (again: idempotent)"
-						: "");
-		item_step(it, "record COMMITTED");
+			item_step(it, "resume", -1, NULL, "RESUMED",
+				  "record RESUMED");
+		for (uint32_t i = k; i < m->h.n_ops; i++) {
+			const char *why = i != k	    ? NULL
+					  : f->checkpoint[i] ? "from its last "
+							       "checkpoint"
+					  : f->begun[i] ? "again: idempotent"
+							: NULL;
+
+			item_step(it, "run", i, m->h.plan[i].name, why,
+				  "run op %u %s%s%s%s", i, m->h.plan[i].name,
+				  why ? " (" : "", why ? why : "",
+				  why ? ")" : "");
+		}
+		item_step(it, "record", -1, NULL, "COMMITTED",
+			  "record COMMITTED");
 		return DECIDE_RESUME;
 	}
 	if (m->h.n_ops) {
 		uint32_t hi = highest_may_have_started(f);
 
 		for (uint32_t i = hi + 1; i-- > 0;) {
+			const char *name = m->h.plan[i].name;
+
 			if (f->undone[i])
-				item_step(it, "skip op %u %s (undone before)", i,
-					  m->h.plan[i].name);
+				item_step(it, "skip", i, name, "undone before",
+					  "skip op %u %s (undone before)", i,
+					  name);
+			else if ((int64_t)i > f->highest_begun)
+				item_step(it, "roll-back", i, name,
+					  "may have started: one ahead",
+					  "roll back op %u %s (may have "
+					  "started: one ahead)", i, name);
 			else
-				item_step(it, "roll back op %u %s%s", i,
-					  m->h.plan[i].name,
-					  (int64_t)i > f->highest_begun
-						  ? " (may have started: "
-						    "one ahead)"
-						  : "");
+				item_step(it, "roll-back", i, name, NULL,
+					  "roll back op %u %s", i, name);
 		}
 	}
 	/* No step of its own deletes the model database: the rollback of
 	 * the op that created it does (and records MODEL_DELETED). */
-	item_step(it, "record ROLLED_BACK");
+	item_step(it, "record", -1, NULL, "ROLLED_BACK", "record ROLLED_BACK");
 	return DECIDE_ROLLBACK;
 }
 
@@ -502,8 +570,10 @@ act(struct mmig_journal *j, const struct mmig_registry *reg,
 	}
 	if (d == DECIDE_RESUME && any_undo) {
 		/* An undo committed whose UNDO_DONE the journal lost (rule 7). */
-		item_step(it, "an undo marker is in the databases: the "
-			      "rollback had begun, finishing it instead");
+		item_step(it, "finish-rollback", -1, NULL,
+			  "an undo marker is in the databases",
+			  "an undo marker is in the databases: the "
+			  "rollback had begun, finishing it instead");
 		d = DECIDE_ROLLBACK;
 	}
 	if (d == DECIDE_RESUME)
@@ -628,19 +698,36 @@ recover_all(struct mmig_journal *j, const struct mmig_registry *reg,
 	return rc;
 }
 
+/* Read the caller's options, of whatever layout, into ours (see "ABI" in
+ * mmig/common.h). */
+static int
+options_in(struct mmig_recover_options *o,
+	   const struct mmig_recover_options *opts)
+{
+	if (!opts)
+		return MMIG_EINVAL;
+	return mmig__sized_in(o, sizeof(*o), opts,
+			      MMIG__END(struct mmig_recover_options, force));
+}
+
 int
 mmig_recover(struct mmig_journal *j, const struct mmig_registry *r,
 	     const struct mmig_recover_options *opts,
 	     struct mmig_recover_summary **out)
 {
-	return recover_all(j, r, opts, false, out);
+	struct mmig_recover_options o;
+
+	*out = NULL;
+	if (options_in(&o, opts) != MMIG_OK)
+		return MMIG_EINVAL;
+	return recover_all(j, r, &o, false, out);
 }
 
 /* Resolve @p text (an id or a unique prefix) among every migration. */
 static int
 resolve(struct mmig_journal *j, const char *text, uint8_t id[MMIG_ID_LEN])
 {
-	struct mmig_migration_info info;
+	struct mmig_migration_info info = MMIG_MIGRATION_INFO_INIT;
 	int rc = mmig_journal_get(j, text, &info);
 
 	if (rc == MMIG_OK) {
@@ -686,7 +773,12 @@ mmig_recover_one(struct mmig_journal *j, const struct mmig_registry *r,
 		 const struct mmig_recover_options *opts, const char *id,
 		 enum mmig_recover_mode mode, struct mmig_recover_summary **out)
 {
-	return recover_named(j, r, opts, id, mode, false, out);
+	struct mmig_recover_options o;
+
+	*out = NULL;
+	if (options_in(&o, opts) != MMIG_OK)
+		return MMIG_EINVAL;
+	return recover_named(j, r, &o, id, mode, false, out);
 }
 
 int
@@ -694,7 +786,12 @@ mmig_recover_plan(struct mmig_journal *j, const struct mmig_registry *r,
 		  const struct mmig_recover_options *opts, const char *id,
 		  enum mmig_recover_mode mode, struct mmig_recover_summary **out)
 {
+	struct mmig_recover_options o;
+
+	*out = NULL;
+	if (options_in(&o, opts) != MMIG_OK)
+		return MMIG_EINVAL;
 	if (id)
-		return recover_named(j, r, opts, id, mode, true, out);
-	return recover_all(j, r, opts, true, out);
+		return recover_named(j, r, &o, id, mode, true, out);
+	return recover_all(j, r, &o, true, out);
 }

@@ -54,7 +54,11 @@ int
 mmig_registry_add(struct mmig_registry *r, const struct mmig_op_vtable *vt,
 		  mmig_op_ctor_fn ctor, void *arg)
 {
-	if (!vt || !vt->name || !vt->name[0])
+	/* The vtable is kept as it is: a field added after the first layout
+	 * is read only through MMIG__HAS(). */
+	if (!vt || !vt->name || !vt->name[0] ||
+	    mmig__sized_check(vt->size, MMIG__END(struct mmig_op_vtable,
+						  destroy)) != MMIG_OK)
 		return MMIG_EINVAL;
 	for (size_t i = 0; i < r->n; i++)
 		if (strcmp(r->entries[i].vt->name, vt->name) == 0 &&

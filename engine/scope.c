@@ -323,15 +323,23 @@ fail:
 }
 
 int
-mmig_scope_new(struct mmig_scope **out, const struct mmig_scope_config *cfg)
+mmig_scope_new(struct mmig_scope **out,
+	       const struct mmig_scope_config *caller_cfg)
 {
+	struct mmig_scope_config copy, *cfg = &copy;
 	struct mmig_scope *s = NULL;
 	int rc = MMIG_OK;
 
 	if (!out)
 		return MMIG_EINVAL;
 	*out = NULL;
-	if (!cfg || !cfg->controller_db || !*cfg->controller_db ||
+	/* Read the caller's layout into ours (see "ABI" in mmig/common.h). */
+	if (!caller_cfg ||
+	    mmig__sized_in(&copy, sizeof(copy), caller_cfg,
+			   MMIG__END(struct mmig_scope_config,
+				     busy_budget_ms)) != MMIG_OK)
+		return MMIG_EINVAL;
+	if (!cfg->controller_db || !*cfg->controller_db ||
 	    !cfg->model_db || !*cfg->model_db ||
 	    (cfg->durability != MMIG_DURABLE &&
 	     cfg->durability != MMIG_PROCESS))
@@ -373,7 +381,7 @@ mmig_scope_for_model(struct mmig_scope **out, const char *controller_db,
 		     const char *model_dir, const char *model_uuid,
 		     enum mmig_durability durability)
 {
-	struct mmig_scope_config cfg = {0};
+	struct mmig_scope_config cfg = MMIG_SCOPE_CONFIG_INIT;
 	char *model_db;
 	int rc;
 

@@ -150,6 +150,7 @@ example_destroy(void *self)
 }
 
 static const struct mmig_op_vtable register_vt = {
+	.size = sizeof(struct mmig_op_vtable),
 	.name = "register-model",
 	.version = 1,
 	.setup = register_setup,
@@ -205,6 +206,7 @@ fill_execute(void *self, struct mmig_ctx *ctx, const struct mmig_model *m)
 }
 
 static const struct mmig_op_vtable fill_vt = {
+	.size = sizeof(struct mmig_op_vtable),
 	.name = "fill-model",
 	.version = 1,
 	.setup = fill_setup,
@@ -244,6 +246,7 @@ recover_at_startup(struct mmig_journal *j, struct mmig_registry *reg,
 		   struct config *cfg)
 {
 	struct mmig_recover_options o = {
+		.size = sizeof(struct mmig_recover_options),
 		.policy = MMIG_POLICY_ROLLBACK,
 		.scope_for_model = scope_for_model,
 		.scope_arg = cfg,
@@ -254,10 +257,14 @@ recover_at_startup(struct mmig_journal *j, struct mmig_registry *reg,
 	if (mmig_recover(j, reg, &o, &s) != MMIG_OK)
 		return false;
 	for (size_t i = 0; i < s->n; i++)
-		printf("recovered %s: %s%s%s\n", s->items[i].id,
-		       mmig_recover_action_name(s->items[i].action),
-		       s->items[i].message ? ": " : "",
-		       s->items[i].message ? s->items[i].message : "");
+		printf("recovered %s: %s%s%s\n",
+		       mmig_recover_summary_item(s, i)->id,
+		       mmig_recover_action_name(
+			       mmig_recover_summary_item(s, i)->action),
+		       mmig_recover_summary_item(s, i)->message ? ": " : "",
+		       mmig_recover_summary_item(s, i)->message
+			       ? mmig_recover_summary_item(s, i)->message
+			       : "");
 	ok = s->n_unsettled == 0;
 	mmig_recover_summary_free(s);
 	return ok;

@@ -1092,16 +1092,32 @@ out:
 
 int
 mmig_journal_open(struct mmig_journal **out, const char *dir,
-		  const struct mmig_journal_options *opts,
+		  const struct mmig_journal_options *caller_opts,
 		  struct mmig_error **errp)
 {
-	bool rdonly = opts && (opts->flags & MMIG_JOURNAL_RDONLY);
+	struct mmig_journal_options copy, *opts = NULL;
+	bool rdonly;
 	bool made = false;
 	int rc, err;
 
 	*out = NULL;
 	if (errp)
 		*errp = NULL;
+	/* The caller's struct may be an older, smaller layout: read it into
+	 * ours (see "ABI" in mmig/common.h). */
+	if (caller_opts) {
+		if (mmig__sized_in(&copy, sizeof(copy), caller_opts,
+				   MMIG__END(struct mmig_journal_options,
+					     initial_map_size)) != MMIG_OK) {
+			set_err(errp, mmig_error_new(MMIG_EINVAL,
+					"%s: journal options: size %zu is "
+					"below the first layout", dir,
+					caller_opts->size));
+			return MMIG_EINVAL;
+		}
+		opts = &copy;
+	}
+	rdonly = opts && (opts->flags & MMIG_JOURNAL_RDONLY);
 	/* Refused before anything is touched: even opening lock.mdb again
 	 * would drop this process's locks on it. */
 	if (registry_has(dir)) {
@@ -1174,7 +1190,7 @@ open_at(struct mmig_journal **out, const char *dir,
 	const struct mmig_journal_options *opts, bool reg,
 	struct mmig_error **errp)
 {
-	struct mmig_journal_options defaults = { 0 };
+	struct mmig_journal_options defaults = MMIG_JOURNAL_OPTIONS_INIT;
 	struct mmig_journal *j;
 	unsigned envflags;
 	char *lock_path;
@@ -1334,12 +1350,16 @@ mmig_journal_get_stats(const struct mmig_journal *j,
 		       struct mmig_journal_stats *out)
 {
 	struct mmig_journal *mj = (struct mmig_journal *)j;
+	struct mmig_journal_stats s = MMIG_JOURNAL_STATS_INIT;
 
-	out->commits = atomic_load(&mj->commits);
-	out->syncs = atomic_load(&mj->syncs);
-	out->records = atomic_load(&mj->records);
-	out->bytes = atomic_load(&mj->bytes);
-	out->map_grows = atomic_load(&mj->map_grows);
+	s.commits = atomic_load(&mj->commits);
+	s.syncs = atomic_load(&mj->syncs);
+	s.records = atomic_load(&mj->records);
+	s.bytes = atomic_load(&mj->bytes);
+	s.map_grows = atomic_load(&mj->map_grows);
+	/* Only as far as the caller's layout reaches. */
+	(void)mmig__sized_out(out, &s, sizeof(s),
+			      MMIG__END(struct mmig_journal_stats, map_grows));
 }
 
 /*

@@ -249,6 +249,13 @@ mmig_migration_info_free(struct mmig_migration_info *a, size_t n)
 	mmig__free(a);
 }
 
+struct mmig_migration_info *
+mmig_migration_info_at(struct mmig_migration_info *a, size_t i)
+{
+	/* The array is of this library's layout, whatever the caller's. */
+	return a ? &a[i] : NULL;
+}
+
 static char *
 dup_or_null(const char *s)
 {
@@ -268,6 +275,7 @@ read_info(struct mmig_journal *j, MDB_txn *txn, const uint8_t id[MMIG_ID_LEN],
 	int rc;
 
 	memset(info, 0, sizeof(*info));
+	info->size = sizeof(*info);
 	mmig__id_text(id, info->id);
 	info->state = "?";
 	info->durability = "?";
@@ -397,14 +405,22 @@ int
 mmig_journal_get_v2(struct mmig_journal *j, const char *id_text,
 		    struct mmig_migration_info *out, struct mmig_error **errp)
 {
+	/* Every field of the first layout; what a later layout adds past it
+	 * must be freed here when the caller's struct does not reach it. */
+	const size_t first = MMIG__END(struct mmig_migration_info, problem);
+	struct mmig_migration_info full = MMIG_MIGRATION_INFO_INIT;
 	uint8_t id[MMIG_ID_LEN];
 	MDB_val key = { .mv_size = MMIG_ID_LEN, .mv_data = id }, val;
 	MDB_txn *txn;
 	int rc;
 
-	memset(out, 0, sizeof(*out));
 	if (errp)
 		*errp = NULL;
+	if (mmig__sized_check(out->size, first) != MMIG_OK)
+		return MMIG_EINVAL;
+	/* A cleared caller's struct, so that _clear() after a failure is
+	 * harmless. */
+	(void)mmig__sized_out(out, &full, sizeof(full), first);
 	rc = mmig__journal_read_begin2(j, &txn, errp);
 	if (rc != MMIG_OK)
 		return rc;
@@ -412,14 +428,16 @@ mmig_journal_get_v2(struct mmig_journal *j, const char *id_text,
 	if (rc == MMIG_OK &&
 	    mdb_get(txn, mmig__journal_dbs(j)->status, &key, &val) != MDB_SUCCESS)
 		rc = MMIG_ENOTFOUND;
-	if (rc == MMIG_OK)
-		read_info(j, txn, id, out);
-	else
+	if (rc == MMIG_OK) {
+		read_info(j, txn, id, &full);
+		(void)mmig__sized_out(out, &full, sizeof(full), first);
+	} else {
 		set_err(errp, mmig_error_new(rc, "migration %s: %s", id_text,
 					     rc == MMIG_EINVAL ? AMBIGUOUS
 					     : rc == MMIG_ENOTFOUND
 						     ? "not in the journal"
 						     : mmig_strerror(rc)));
+	}
 	mmig__journal_read_end(j, txn);
 	return rc;
 }

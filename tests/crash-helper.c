@@ -180,6 +180,7 @@ step_destroy(void *self)
 }
 
 static const struct mmig_op_vtable step_vt = {
+	.size = sizeof(struct mmig_op_vtable),
 	.name = "step",
 	.version = 1,
 	.setup = step_setup,
@@ -189,6 +190,7 @@ static const struct mmig_op_vtable step_vt = {
 };
 
 static const struct mmig_op_vtable idem_step_vt = {
+	.size = sizeof(struct mmig_op_vtable),
 	.name = "idem-step",
 	.version = 1,
 	.flags = MMIG_OP_IDEMPOTENT,

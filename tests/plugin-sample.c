@@ -11,6 +11,7 @@ sample_execute(void *self, struct mmig_ctx *ctx, const struct mmig_model *m)
 }
 
 static const struct mmig_op_vtable sample_vt = {
+	.size = sizeof(struct mmig_op_vtable),
 	.name = "plugin-sample",
 	.version = 7,
 	.flags = MMIG_OP_IDEMPOTENT,

@@ -254,6 +254,7 @@ steps_registry(int n, int skip)
 	for (int i = 0; i < n; i++) {
 		snprintf(step_names[i], sizeof(step_names[i]), "step%d", i);
 		step_vts[i] = (struct mmig_op_vtable){
+			.size = sizeof(struct mmig_op_vtable),
 			.name = step_names[i],
 			.version = 1,
 			.flags =

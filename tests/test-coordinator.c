@@ -100,6 +100,7 @@ t_destroy(void *self)
 }
 
 static const struct mmig_op_vtable full_vt = {
+	.size = sizeof(struct mmig_op_vtable),
 	.name = "full",
 	.version = 1,
 	.setup = t_setup,
@@ -403,6 +404,7 @@ test_coordinator_rollback_error_message_matches_origin(void **state)
 {
 	struct fixture *f = *state;
 	static const struct mmig_op_vtable vt = {
+		.size = sizeof(struct mmig_op_vtable),
 		.name = "foo",
 		.setup = noop_setup,
 		.execute = fail_both_execute,
@@ -438,6 +440,7 @@ test_coordinator_missing_execute_is_not_implemented(void **state)
 {
 	struct fixture *f = *state;
 	static const struct mmig_op_vtable vt = {
+		.size = sizeof(struct mmig_op_vtable),
 		.name = "setup-only",
 		.setup = noop_setup,
 	};
@@ -592,6 +595,7 @@ test_coordinator_deleter_failure_is_that_rollbacks_error(void **state)
 	struct mmig_op_vtable creator = full_vt;
 	struct mmig_scope *scope;
 	struct mmig_scope_config cfg = {
+		.size = sizeof(struct mmig_scope_config),
 		.controller_db = "/nonexistent/c.db",
 		.model_db = "/nonexistent/m.db",
 		.delete_model = failing_delete,

@@ -187,6 +187,7 @@ static void
 load_generated(struct fixture *f, size_t m, size_t a, size_t u, size_t r)
 {
 	struct mmig_gen_opts o = {
+		.size = sizeof(struct mmig_gen_opts),
 		.machines = m,
 		.applications = a,
 		.units_per_app = u,
@@ -453,7 +454,10 @@ test_import_fail_at_each_op(void **state)
 	load_generated(f, 30, 4, 5, 3);
 	for (long k = 0; k < 7; k++) {
 		/* A batch of 7 rows, so the ops commit several times. */
-		struct mmig_import_options io = { .batch_rows = 7 };
+		struct mmig_import_options io = {
+			.size = sizeof(struct mmig_import_options),
+			.batch_rows = 7
+		};
 		struct run_opts o = { .journal = true, .fail_at = k,
 				      .import = &io };
 		enum mmig_outcome outcome;
@@ -752,6 +756,7 @@ wrapper_destroy(void *self)
 }
 
 static const struct mmig_op_vtable wrapper_vt = {
+	.size = sizeof(struct mmig_op_vtable),
 	.name = "machines",
 	.version = 1,
 	.flags = MMIG_OP_IDEMPOTENT | MMIG_OP_RESUMABLE,
@@ -874,6 +879,7 @@ test_import_pause_mid_op(void **state)
 	struct fixture *f = *state;
 	struct stopper s = { .pause = true };
 	struct mmig_import_options io = {
+		.size = sizeof(struct mmig_import_options),
 		.progress = stop_in_units,
 		.progress_arg = &s,
 		.batch_rows = 100,
@@ -898,14 +904,17 @@ test_import_pause_mid_op(void **state)
 	assert_int_equal(controller_rows(f, f->d->uuid), 1);
 	assert_int_equal(mmig_journal_list(f->j, false, &list, &n), MMIG_OK);
 	assert_int_equal(n, 1);
-	assert_string_equal(list[0].state, "PAUSED");
-	assert_string_equal(list[0].model_uuid, f->d->uuid);
+	assert_string_equal(mmig_migration_info_at(list, 0)->state, "PAUSED");
+	assert_string_equal(mmig_migration_info_at(list, 0)->model_uuid,
+			    f->d->uuid);
 	/* The checkpoints: one as each batched op starts (it records the
 	 * batch size), then one per batch of 100 rows: for model-config,
 	 * machines, applications, and the one batch of units so far. */
 	mem = open_memstream(&dump, &dump_len);
 	assert_non_null(mem);
-	assert_int_equal(mmig_journal_show(f->j, list[0].id, mem, NULL),
+	assert_int_equal(mmig_journal_show(f->j,
+					   mmig_migration_info_at(list, 0)->id,
+					   mem, NULL),
 			 MMIG_OK);
 	fclose(mem);
 	assert_true(f->d->n_config > 0);
@@ -921,6 +930,7 @@ test_import_cancel_mid_op(void **state)
 	struct fixture *f = *state;
 	struct stopper s = { .pause = false };
 	struct mmig_import_options io = {
+		.size = sizeof(struct mmig_import_options),
 		.progress = stop_in_units,
 		.progress_arg = &s,
 		.batch_rows = 100,
@@ -1020,10 +1030,13 @@ static void
 test_import_killed_mid_op_resumes_with_its_own_batches(void **state)
 {
 	struct fixture *f = *state;
-	struct mmig_import_options small = { .batch_rows = 100 };
+	struct mmig_import_options small = {
+		.size = sizeof(struct mmig_import_options), .batch_rows = 100
+	};
 	struct run_opts o = { .journal = true, .fail_at = -1,
 			      .import = &small };
 	struct mmig_recover_options ro = {
+		.size = sizeof(struct mmig_recover_options),
 		.policy = MMIG_POLICY_RESUME,
 		.scope_for_model = mmig_import_scope_for_model,
 		.scope_arg = &f->paths,
@@ -1054,7 +1067,8 @@ test_import_killed_mid_op_resumes_with_its_own_batches(void **state)
 	mmig_scope_free(f->scope); /* recovery makes its own */
 	f->scope = NULL;
 	assert_int_equal(mmig_recover(f->j, r, &ro, &sum), MMIG_OK);
-	assert_int_equal(sum->items[0].action, MMIG_RECOVER_COMMITTED);
+	assert_int_equal(mmig_recover_summary_item(sum, 0)->action,
+			 MMIG_RECOVER_COMMITTED);
 	mmig_recover_summary_free(sum);
 	mmig_registry_free(r);
 	assert_int_equal(sql_int(f->model_db, "SELECT count(*) FROM units"),
@@ -1119,7 +1133,7 @@ test_import_failed_delete_settled_by_rollback_id(void **state)
 		.rollback_tries = 1,
 	};
 	struct mmig_recover_summary *sum;
-	struct mmig_migration_info info;
+	struct mmig_migration_info info = MMIG_MIGRATION_INFO_INIT;
 	struct mmig_registry *r;
 	enum mmig_outcome outcome;
 	char *msg = NULL;

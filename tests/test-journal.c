@@ -137,6 +137,7 @@ probe_destroy(void *self)
 }
 
 static const struct mmig_op_vtable probe_vt = {
+	.size = sizeof(struct mmig_op_vtable),
 	.name = "probe",
 	.version = 1,
 	.setup = probe_setup,
@@ -190,6 +191,7 @@ setup(void **state)
 {
 	struct fixture *f = calloc(1, sizeof(*f));
 	struct mmig_scope_config cfg = {
+		.size = sizeof(struct mmig_scope_config),
 		.controller_db = "/nonexistent/c.db",
 		.model_db = "/nonexistent/m.db",
 		.delete_model = no_delete,
@@ -250,7 +252,7 @@ test_journal_commit_leaves_whole_life_on_disk(void **state)
 {
 	struct fixture *f = *state;
 	struct mmig_coordinator *c = probe_coordinator(3, MMIG_DURABLE);
-	struct mmig_migration_info info;
+	struct mmig_migration_info info = MMIG_MIGRATION_INFO_INIT;
 
 	assert_int_equal(mmig_coordinator_perform(c, NULL, f->scope, &f->model),
 			 MMIG_OK);
@@ -293,8 +295,10 @@ test_journal_rollback_logs_undo_before_next_rollback(void **state)
 	mmig_migration_info_free(list, n);
 	assert_int_equal(mmig_journal_list(f->j, true, &list, &n), MMIG_OK);
 	assert_int_equal(n, 1);
-	assert_string_equal(list[0].state, "ROLLED_BACK");
-	assert_string_equal(list[0].cause, "execute operation probe: boom at 2");
+	assert_string_equal(mmig_migration_info_at(list, 0)->state,
+			    "ROLLED_BACK");
+	assert_string_equal(mmig_migration_info_at(list, 0)->cause,
+			    "execute operation probe: boom at 2");
 	mmig_migration_info_free(list, n);
 	assert_int_equal(verify_problems(f->j), 0);
 	mmig_coordinator_free(c);
@@ -318,8 +322,10 @@ test_journal_failed_rollback_needs_attention(void **state)
 	assert_string_equal(probe.seen, "W0 W1 W2 C2 C1 C0");
 	assert_int_equal(mmig_journal_list(f->j, false, &list, &n), MMIG_OK);
 	assert_int_equal(n, 1);
-	assert_string_equal(list[0].state, "NEEDS_ATTENTION");
-	assert_non_null(strstr(list[0].last_error, "sad at 1"));
+	assert_string_equal(mmig_migration_info_at(list, 0)->state,
+			    "NEEDS_ATTENTION");
+	assert_non_null(strstr(mmig_migration_info_at(list, 0)->last_error,
+			       "sad at 1"));
 	mmig_migration_info_free(list, n);
 	assert_int_equal(verify_problems(f->j), 0);
 	mmig_coordinator_free(c);
@@ -337,7 +343,8 @@ struct measured {
 static struct measured
 measure_perform(struct fixture *f, struct mmig_coordinator *c)
 {
-	struct mmig_journal_stats before, after;
+	struct mmig_journal_stats before = MMIG_JOURNAL_STATS_INIT,
+				  after = MMIG_JOURNAL_STATS_INIT;
 	struct measured m;
 
 	mmig_journal_get_stats(f->j, &before);
@@ -425,6 +432,7 @@ test_journal_checkpoint_is_recorded(void **state)
 {
 	struct fixture *f = *state;
 	static const struct mmig_op_vtable vt = {
+		.size = sizeof(struct mmig_op_vtable),
 		.name = "checkpointing",
 		.flags = MMIG_OP_RESUMABLE,
 		.setup = probe_setup,
@@ -467,7 +475,7 @@ test_journal_pause_leaves_migration_resumable(void **state)
 	assert_string_equal(probe.seen, "");
 	assert_int_equal(mmig_journal_list(f->j, false, &list, &n), MMIG_OK);
 	assert_int_equal(n, 1);
-	assert_string_equal(list[0].state, "PAUSED");
+	assert_string_equal(mmig_migration_info_at(list, 0)->state, "PAUSED");
 	mmig_migration_info_free(list, n);
 	assert_int_equal(verify_problems(f->j), 0);
 	mmig_ctx_free(ctx);
@@ -478,8 +486,11 @@ static void
 test_journal_map_grows_from_tiny(void **state)
 {
 	struct fixture *f = *state;
-	struct mmig_journal_options opts = { .initial_map_size = 64 * 1024 };
-	struct mmig_journal_stats stats;
+	struct mmig_journal_options opts = {
+		.size = sizeof(struct mmig_journal_options),
+		.initial_map_size = 64 * 1024
+	};
+	struct mmig_journal_stats stats = MMIG_JOURNAL_STATS_INIT;
 	struct mmig_migration_info *list;
 	char *big = malloc(256 * 1024);
 	char dir[160];
@@ -516,6 +527,7 @@ noop_execute(void *self, struct mmig_ctx *ctx, const struct mmig_model *m)
 }
 
 static const struct mmig_op_vtable noop_vt = {
+	.size = sizeof(struct mmig_op_vtable),
 	.name = "noop",
 	.setup = probe_setup,
 	.execute = noop_execute,
@@ -564,7 +576,8 @@ test_journal_many_threads_share_commits(void **state)
 	struct fixture *f = *state;
 	struct thread_arg args[8];
 	pthread_t threads[8];
-	struct mmig_journal_stats before, after;
+	struct mmig_journal_stats before = MMIG_JOURNAL_STATS_INIT,
+				  after = MMIG_JOURNAL_STATS_INIT;
 	struct mmig_migration_info *list;
 	size_t n;
 
@@ -583,7 +596,8 @@ test_journal_many_threads_share_commits(void **state)
 	assert_int_equal(mmig_journal_list(f->j, true, &list, &n), MMIG_OK);
 	assert_int_equal(n, 200);
 	for (size_t i = 0; i < n; i++)
-		assert_string_equal(list[i].state, "COMMITTED");
+		assert_string_equal(mmig_migration_info_at(list, i)->state,
+				    "COMMITTED");
 	mmig_migration_info_free(list, n);
 	/* 200 migrations x 11 commits were asked for; with eight threads
 	 * waiting on syncs, the leader must have merged some of them. */
@@ -670,12 +684,13 @@ test_journal_stale_owner_is_fenced_out(void **state)
 {
 	struct fixture *f = *state;
 	static const struct mmig_op_vtable vt = {
+		.size = sizeof(struct mmig_op_vtable),
 		.name = "taken-over",
 		.setup = probe_setup,
 		.execute = taken_over_execute,
 	};
 	struct mmig_coordinator *c;
-	struct mmig_migration_info info;
+	struct mmig_migration_info info = MMIG_MIGRATION_INFO_INIT;
 
 	assert_int_equal(mmig_coordinator_new(&c, quiet, NULL), MMIG_OK);
 	assert_int_equal(mmig_coordinator_add(c, &vt, NULL), MMIG_OK);
@@ -838,7 +853,7 @@ test_journal_prune_keeps_newest_and_in_flight(void **state)
 	assert_int_equal(pruned, 2);
 	assert_int_equal(mmig_journal_list(f->j, true, &list, &n), MMIG_OK);
 	assert_int_equal(n, 1);
-	assert_string_equal(list[0].state, "PAUSED");
+	assert_string_equal(mmig_migration_info_at(list, 0)->state, "PAUSED");
 	mmig_migration_info_free(list, n);
 	assert_int_equal(verify_problems(f->j), 0);
 }
@@ -847,7 +862,10 @@ static void
 test_journal_readonly_open_of_missing_dir_fails_cleanly(void **state)
 {
 	struct fixture *f = *state;
-	struct mmig_journal_options ro = { .flags = MMIG_JOURNAL_RDONLY };
+	struct mmig_journal_options ro = {
+		.size = sizeof(struct mmig_journal_options),
+		.flags = MMIG_JOURNAL_RDONLY,
+	};
 	struct mmig_journal *j;
 	struct mmig_error *err = NULL;
 	char dir[160];
@@ -885,7 +903,7 @@ test_journal_live_owner_is_not_taken_over(void **state)
 	struct mmig_rec_header h;
 	struct mmig__jmig *jm, *driver;
 	struct mmig_error *err = NULL;
-	struct mmig_migration_info info;
+	struct mmig_migration_info info = MMIG_MIGRATION_INFO_INIT;
 	uint8_t id[MMIG_ID_LEN];
 	char text[37];
 

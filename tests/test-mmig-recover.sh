@@ -79,7 +79,7 @@ R() { "$recover" --journal "$J" --controller-db "$C" --model-dir "$M" "$@"; }
 # written" is checked on data.mdb, where every record lives.
 snap() { cksum <"$J/data.mdb"; }
 
-commands=(list show plan recover resume rollback verify dump prune compact)
+commands=(list show watch plan recover resume rollback verify dump prune compact)
 
 # ---- --help and --version, everywhere -------------------------------------
 expect 0 "$recover" --help
@@ -529,6 +529,18 @@ assert d[0]['state'] == 'RUNNING' and d[0]['ops_done'] == 3, d
 "
 i=$(R list --json | jget "$(cat)" "d[0]['id']")
 expect 0 R plan && has "$out" "roll back op 0 create-model" "plan of an import"
+# The import's checkpoints decoded; a watch of an orphan ends at once.
+expect 0 R show "$i" && has "$out" "op 2 machines: row 5 of 5 (batch 20000)" \
+	"show decodes the import's checkpoints"
+hasnt "$out" "binary data" "no opaque checkpoint left"
+expect 1 R watch "$i" && {
+	same "$(printf '%s\n' "$out" | head -1)" \
+		"RUNNING  ops 3/7  op 3 applications  owner $(jget "$(R list --json)" "d[0]['owner_pid']") dead" \
+		"watch line of an orphan (not a terminal: plain)"
+	has "$out" "waits for recovery" "watch says the owner is gone"
+	hasnt "$out" $'\e' "no escape sequences when not a terminal"
+}
+expect 1 R show "$i" --follow && has "$out" "op 3 applications" "show --follow"
 # Recovery itself killed mid-way, then run again: it converges.
 MMIG_FAULT=OP_ROLLBACK:2:kill R recover >/dev/null 2>&1
 same "$?" 137 "recover killed at its second rollback"
@@ -542,6 +554,7 @@ MMIG_FAULT=OP_EXECUTE:4:kill "$mmig" import "${imp[@]}" --quiet "$work/model.jso
 same "$?" 137 "mmig import killed again"
 i=$(R list --json | jget "$(cat)" "d[0]['id']")
 expect 0 R recover --policy resume && same "$out" "$i $model committed" "resume an import"
+expect 0 R watch "$i" && has "$out" "COMMITTED  ops 7/7  op 6 activate" "watch of a settled import"
 same "$(sqlite3 "$C" "SELECT status FROM models WHERE uuid = '$model'")" active \
 	"resumed import is active"
 same "$(sqlite3 "$M/$model.db" "SELECT count(*) FROM machines")" 5 "resumed import's machines"

@@ -431,13 +431,14 @@ test_model_bad_arguments(void **state)
 	mmig_model_desc_free(NULL);
 	mmig_model_desc_errmsg_free(NULL);
 	/* Units with nowhere to run are refused before anything is written. */
-	assert_int_equal(
-		mmig_model_desc_generate(
-			&(struct mmig_gen_opts){.applications = 1,
-						.units_per_app = 1,
-						.flags = MMIG_GEN_EXACT},
-			stderr),
-		MMIG_EINVAL);
+	assert_int_equal(mmig_model_desc_generate(
+				 &(struct mmig_gen_opts){
+					 .size = sizeof(struct mmig_gen_opts),
+					 .applications = 1,
+					 .units_per_app = 1,
+					 .flags = MMIG_GEN_EXACT },
+				 stderr),
+			 MMIG_EINVAL);
 	assert_int_equal(mmig_model_desc_generate(NULL, NULL), MMIG_EINVAL);
 	mmig_model_desc_bytes_free(NULL);
 }
@@ -522,8 +523,11 @@ test_model_generate_gives_the_requested_counts(void **state)
 static void
 test_model_generate_spreads_units_over_machines(void **state)
 {
-	struct mmig_gen_opts o = {.machines = 7, .applications = 4,
-				  .units_per_app = 5, .seed = 9};
+	struct mmig_gen_opts o = { .size = sizeof(struct mmig_gen_opts),
+				   .machines = 7,
+				   .applications = 4,
+				   .units_per_app = 5,
+				   .seed = 9 };
 	struct mmig_model_desc *d = generate_and_parse(&o);
 	size_t per[7] = {0}, i, j, lo = SIZE_MAX, hi = 0;
 
@@ -542,9 +546,12 @@ test_model_generate_spreads_units_over_machines(void **state)
 static void
 test_model_generate_is_deterministic_per_seed(void **state)
 {
-	struct mmig_gen_opts o = {.machines = 50, .applications = 8,
-				  .units_per_app = 3, .relations = 10,
-				  .seed = 42};
+	struct mmig_gen_opts o = { .size = sizeof(struct mmig_gen_opts),
+				   .machines = 50,
+				   .applications = 8,
+				   .units_per_app = 3,
+				   .relations = 10,
+				   .seed = 42 };
 	struct mmig_model_desc *d1, *d2;
 	char *a, *b, *c;
 	size_t la, lb, lc;
@@ -574,9 +581,12 @@ test_model_generate_is_deterministic_per_seed(void **state)
 static void
 test_model_large_generated_model_parses(void **state)
 {
-	struct mmig_gen_opts o = {.machines = 10000, .applications = 200,
-				  .units_per_app = 250, .relations = 2000,
-				  .seed = 11};
+	struct mmig_gen_opts o = { .size = sizeof(struct mmig_gen_opts),
+				   .machines = 10000,
+				   .applications = 200,
+				   .units_per_app = 250,
+				   .relations = 2000,
+				   .seed = 11 };
 	struct mmig_model_desc *d = generate_and_parse(&o);
 
 	(void)state;

@@ -196,6 +196,7 @@ static int
 recover_now(struct fixture *f)
 {
 	struct mmig_recover_options o = {
+		.size = sizeof(struct mmig_recover_options),
 		.policy = recover_policy,
 		.scope_for_model = scope_for,
 		.scope_arg = f,
@@ -249,7 +250,8 @@ check_settled(struct fixture *f, struct tally *t, const char *point,
 	if (problems)
 		violation(t, "journal does not verify", point, k);
 	assert_int_equal(mmig_journal_list(j, true, &list, &n), MMIG_OK);
-	if (n == 1 && strcmp(list[0].state, "COMMITTED") == 0) {
+	if (n == 1 &&
+	    strcmp(mmig_migration_info_at(list, 0)->state, "COMMITTED") == 0) {
 		t->committed++;
 		if (steps_query(f->ctl, "SELECT count(*) FROM steps") != N_OPS)
 			violation(t, "committed but rows missing", point, k);
@@ -260,7 +262,8 @@ check_settled(struct fixture *f, struct tally *t, const char *point,
 				     "once", point, k);
 		if (steps_query(f->mfile, "SELECT count(*) FROM m") != 1)
 			violation(t, "committed but model data wrong", point, k);
-	} else if (n == 1 && strcmp(list[0].state, "ROLLED_BACK") == 0) {
+	} else if (n == 1 && strcmp(mmig_migration_info_at(list, 0)->state,
+				    "ROLLED_BACK") == 0) {
 		t->rolled_back++;
 		if (steps_query(f->ctl, "SELECT count(*) FROM steps") != 0)
 			violation(t, "rolled back but rows left", point, k);
@@ -515,6 +518,7 @@ static struct mmig_recover_options
 options(struct fixture *f)
 {
 	return (struct mmig_recover_options){
+		.size = sizeof(struct mmig_recover_options),
 		.policy = MMIG_POLICY_ROLLBACK,
 		.scope_for_model = scope_for,
 		.scope_arg = f,
@@ -575,8 +579,10 @@ test_recover_live_owner_not_taken_over(void **state)
 	open_all(f, &j, &r, -1);
 	assert_int_equal(mmig_recover(j, r, &o, &s), MMIG_OK);
 	assert_int_equal(s->n, 1);
-	assert_int_equal(s->items[0].action, MMIG_RECOVER_SKIPPED_LIVE);
-	assert_non_null(strstr(s->items[0].message, "is alive"));
+	assert_int_equal(mmig_recover_summary_item(s, 0)->action,
+			 MMIG_RECOVER_SKIPPED_LIVE);
+	assert_non_null(
+		strstr(mmig_recover_summary_item(s, 0)->message, "is alive"));
 	mmig_recover_summary_free(s);
 	mmig_journal_close(j);
 	mmig_registry_free(r);
@@ -601,7 +607,7 @@ test_recover_retries_in_the_same_process_after_a_failure(void **state)
 	struct fixture *f = *state;
 	struct mmig_recover_options o = options(f);
 	struct mmig_recover_summary *s;
-	struct mmig_migration_info info;
+	struct mmig_migration_info info = MMIG_MIGRATION_INFO_INIT;
 	struct mmig_journal *j;
 	struct mmig_registry *r;
 
@@ -613,8 +619,11 @@ test_recover_retries_in_the_same_process_after_a_failure(void **state)
 	assert_int_equal(mmig_recover(j, r, &o, &s), MMIG_OK);
 	mmig__fault_disarm();
 	assert_int_equal(s->n, 1);
-	assert_int_equal(s->items[0].action, MMIG_RECOVER_FAILED);
-	assert_int_equal(mmig_journal_get(j, s->items[0].id, &info), MMIG_OK);
+	assert_int_equal(mmig_recover_summary_item(s, 0)->action,
+			 MMIG_RECOVER_FAILED);
+	assert_int_equal(
+		mmig_journal_get(j, mmig_recover_summary_item(s, 0)->id, &info),
+		MMIG_OK);
 	assert_int_equal(info.owner_pid, (unsigned)getpid());
 	assert_false(info.owner_alive); /* owned here, driven by nothing */
 	mmig_migration_info_clear(&info);
@@ -622,7 +631,8 @@ test_recover_retries_in_the_same_process_after_a_failure(void **state)
 
 	assert_int_equal(mmig_recover(j, r, &o, &s), MMIG_OK);
 	assert_int_equal(s->n, 1);
-	assert_int_equal(s->items[0].action, MMIG_RECOVER_ROLLED_BACK);
+	assert_int_equal(mmig_recover_summary_item(s, 0)->action,
+			 MMIG_RECOVER_ROLLED_BACK);
 	mmig_recover_summary_free(s);
 	assert_int_equal(steps_query(f->ctl, "SELECT count(*) FROM steps"), 0);
 	mmig_journal_close(j);
@@ -665,7 +675,8 @@ test_recover_leaves_what_this_process_runs(void **state)
 	wait_for_steps(f, 2);
 	assert_int_equal(mmig_recover(d.j, r, &o, &s), MMIG_OK);
 	assert_int_equal(s->n, 1);
-	assert_int_equal(s->items[0].action, MMIG_RECOVER_SKIPPED_LIVE);
+	assert_int_equal(mmig_recover_summary_item(s, 0)->action,
+			 MMIG_RECOVER_SKIPPED_LIVE);
 	mmig_recover_summary_free(s);
 	assert_int_equal(write(go[1], "g", 1), 1);
 	pthread_join(tid, NULL);
@@ -698,9 +709,10 @@ test_recover_unknown_op_and_version_refused_nothing_changed(void **state)
 	/* a registry without step3 */
 	open_all(f, &j, &r, 3);
 	assert_int_equal(mmig_recover(j, r, &o, &s), MMIG_OK);
-	assert_int_equal(s->items[0].action, MMIG_RECOVER_REFUSED);
+	assert_int_equal(mmig_recover_summary_item(s, 0)->action,
+			 MMIG_RECOVER_REFUSED);
 	assert_int_equal(s->n_unsettled, 1);
-	assert_non_null(strstr(s->items[0].message,
+	assert_non_null(strstr(mmig_recover_summary_item(s, 0)->message,
 			       "unknown operation \"step3\""));
 	mmig_recover_summary_free(s);
 	mmig_registry_free(r);
@@ -716,9 +728,11 @@ test_recover_unknown_op_and_version_refused_nothing_changed(void **state)
 				 MMIG_OK);
 	}
 	assert_int_equal(mmig_recover(j, r, &o, &s), MMIG_OK);
-	assert_int_equal(s->items[0].action, MMIG_RECOVER_REFUSED);
-	assert_non_null(strstr(s->items[0].message,
-			       "\"step3\" version 1: this build has version 2"));
+	assert_int_equal(mmig_recover_summary_item(s, 0)->action,
+			 MMIG_RECOVER_REFUSED);
+	assert_non_null(
+		strstr(mmig_recover_summary_item(s, 0)->message,
+		       "\"step3\" version 1: this build has version 2"));
 	mmig_recover_summary_free(s);
 	mmig_registry_free(r);
 	mmig_journal_close(j);
@@ -746,23 +760,27 @@ test_recover_failed_rollback_needs_attention_then_retry(void **state)
 	steps_knobs.fail_rollback_of = 1;
 	open_all(f, &j, &r, -1);
 	assert_int_equal(mmig_recover(j, r, &o, &s), MMIG_OK);
-	assert_int_equal(s->items[0].action, MMIG_RECOVER_NEEDS_ATTENTION);
-	assert_non_null(strstr(s->items[0].message, "sad at 1"));
-	snprintf(id, sizeof(id), "%s", s->items[0].id);
+	assert_int_equal(mmig_recover_summary_item(s, 0)->action,
+			 MMIG_RECOVER_NEEDS_ATTENTION);
+	assert_non_null(
+		strstr(mmig_recover_summary_item(s, 0)->message, "sad at 1"));
+	snprintf(id, sizeof(id), "%s", mmig_recover_summary_item(s, 0)->id);
 	mmig_recover_summary_free(s);
 	/* ops 4..2 and 0 were undone, 1 was not */
 	assert_int_equal(
 		steps_query(f->ctl, "SELECT group_concat(op) FROM steps"), 1);
 	/* a plain recover leaves it to the operator */
 	assert_int_equal(mmig_recover(j, r, &o, &s), MMIG_OK);
-	assert_int_equal(s->items[0].action, MMIG_RECOVER_SKIPPED_ATTENTION);
+	assert_int_equal(mmig_recover_summary_item(s, 0)->action,
+			 MMIG_RECOVER_SKIPPED_ATTENTION);
 	mmig_recover_summary_free(s);
 	/* the cause is fixed; rollback by id retries only op 1 */
 	steps_knobs.fail_rollback_of = -1;
 	assert_int_equal(mmig_recover_one(j, r, &o, id,
 					  MMIG_RECOVER_MODE_ROLLBACK, &s),
 			 MMIG_OK);
-	assert_int_equal(s->items[0].action, MMIG_RECOVER_ROLLED_BACK);
+	assert_int_equal(mmig_recover_summary_item(s, 0)->action,
+			 MMIG_RECOVER_ROLLED_BACK);
 	mmig_recover_summary_free(s);
 	mmig_journal_close(j);
 	mmig_registry_free(r);
@@ -812,12 +830,14 @@ test_recover_paused_left_alone_then_resumed_by_id(void **state)
 	mmig_ctx_free(ctx);
 	/* its owner, this process, is alive, but a paused migration rests */
 	assert_int_equal(mmig_recover(j, r, &o, &s), MMIG_OK);
-	assert_int_equal(s->items[0].action, MMIG_RECOVER_SKIPPED_PAUSED);
+	assert_int_equal(mmig_recover_summary_item(s, 0)->action,
+			 MMIG_RECOVER_SKIPPED_PAUSED);
 	mmig_recover_summary_free(s);
 	assert_int_equal(mmig_recover_one(j, r, &o, id,
 					  MMIG_RECOVER_MODE_RESUME, &s),
 			 MMIG_OK);
-	assert_int_equal(s->items[0].action, MMIG_RECOVER_COMMITTED);
+	assert_int_equal(mmig_recover_summary_item(s, 0)->action,
+			 MMIG_RECOVER_COMMITTED);
 	mmig_recover_summary_free(s);
 	mmig_journal_close(j);
 	mmig_registry_free(r);
@@ -872,7 +892,8 @@ test_recover_stale_owner_fenced_out(void **state)
 	o.force = true;
 	open_all(f, &j, &r, -1);
 	assert_int_equal(mmig_recover(j, r, &o, &s), MMIG_OK);
-	assert_int_equal(s->items[0].action, MMIG_RECOVER_ROLLED_BACK);
+	assert_int_equal(mmig_recover_summary_item(s, 0)->action,
+			 MMIG_RECOVER_ROLLED_BACK);
 	mmig_recover_summary_free(s);
 	mmig_journal_close(j);
 	mmig_registry_free(r);
@@ -924,15 +945,40 @@ test_recover_plan_matches_recover_and_writes_nothing(void **state)
 	assert_int_equal(plan->n, 1);
 	/* killed after the third commit (header + BEGIN 0, DONE 0 + BEGIN 1,
 	 * DONE 1 + BEGIN 2): op 3 is one ahead */
-	assert_string_equal(plan->items[0].steps[0],
+	assert_string_equal(mmig_recover_summary_item(plan, 0)->steps[0],
 			    "roll back op 3 step3 (may have started: one "
 			    "ahead)");
-	assert_string_equal(plan->items[0].steps[3], "roll back op 0 step0");
+	assert_string_equal(mmig_recover_summary_item(plan, 0)->steps[3],
+			    "roll back op 0 step0");
 	/* No step deletes the model database: step 0's rollback does. */
-	assert_string_equal(plan->items[0].steps[4], "record ROLLED_BACK");
-	assert_int_equal(plan->items[0].n_steps, 5);
+	assert_string_equal(mmig_recover_summary_item(plan, 0)->steps[4],
+			    "record ROLLED_BACK");
+	assert_int_equal(mmig_recover_summary_item(plan, 0)->n_steps, 5);
+	/* The same steps as data: {action, index, op, detail, text}. */
+	{
+		const struct mmig_recover_item *it =
+			mmig_recover_summary_item(plan, 0);
+		const struct mmig_recover_step *st = it->step_info;
+
+		assert_non_null(st);
+		assert_string_equal(st[0].action, "roll-back");
+		assert_int_equal(st[0].index, 3);
+		assert_string_equal(st[0].op, "step3");
+		assert_string_equal(st[0].detail,
+				    "may have started: one ahead");
+		assert_string_equal(st[3].action, "roll-back");
+		assert_int_equal(st[3].index, 0);
+		assert_null(st[3].detail);
+		assert_string_equal(st[4].action, "record");
+		assert_int_equal(st[4].index, -1);
+		assert_null(st[4].op);
+		assert_string_equal(st[4].detail, "ROLLED_BACK");
+		for (size_t i = 0; i < it->n_steps; i++)
+			assert_ptr_equal(st[i].text, it->steps[i]);
+	}
 	assert_int_equal(mmig_recover(j, r, &o, &done), MMIG_OK);
-	steps_equal(&plan->items[0], &done->items[0]);
+	steps_equal(mmig_recover_summary_item(plan, 0),
+		    mmig_recover_summary_item(done, 0));
 	mmig_recover_summary_free(plan);
 	mmig_recover_summary_free(done);
 	mmig_journal_close(j);

@@ -87,6 +87,7 @@ static struct mmig_scope *
 new_scope(const struct fixture *f, enum mmig_durability d, unsigned budget_ms)
 {
 	struct mmig_scope_config cfg = {
+		.size = sizeof(struct mmig_scope_config),
 		.controller_db = f->controller,
 		.model_db = f->model,
 		.durability = d,
@@ -599,6 +600,7 @@ test_scope_open_failure_names_file(void **state)
 {
 	struct fixture *f = *state;
 	struct mmig_scope_config cfg = {
+		.size = sizeof(struct mmig_scope_config),
 		.controller_db = "/nonexistent-dir-mmig/c.db",
 		.model_db = f->model,
 	};
@@ -620,7 +622,10 @@ static void
 test_scope_new_rejects_missing_paths(void **state)
 {
 	struct fixture *f = *state;
-	struct mmig_scope_config cfg = {.controller_db = f->controller};
+	struct mmig_scope_config cfg = {
+		.size = sizeof(struct mmig_scope_config),
+		.controller_db = f->controller,
+	};
 	struct mmig_scope *s = (void *)&cfg;
 
 	assert_int_equal(mmig_scope_new(&s, &cfg), MMIG_EINVAL);
@@ -759,6 +764,7 @@ test_scope_custom_deleter_called(void **state)
 	struct fixture *f = *state;
 	struct deleter_probe p = {0};
 	struct mmig_scope_config cfg = {
+		.size = sizeof(struct mmig_scope_config),
 		.controller_db = f->controller,
 		.model_db = f->model,
 		.delete_model = probe_deleter,

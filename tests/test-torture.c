@@ -374,6 +374,7 @@ static int
 recover_now(struct fixture *f)
 {
 	struct mmig_recover_options o = {
+		.size = sizeof(struct mmig_recover_options),
 		.policy = f->policy,
 		.scope_for_model = scope_for,
 		.scope_arg = f,
@@ -766,7 +767,7 @@ check_settled(struct fixture *f, struct tally *t, const char *where)
 		violation(t, CHECK_VERIFY, where);
 	assert_int_equal(mmig_journal_list(j, true, &list, &n), MMIG_OK);
 	for (size_t i = 0; i < n; i++)
-		check_one(f, t, j, &list[i], where);
+		check_one(f, t, j, mmig_migration_info_at(list, i), where);
 	if (n == 0 && steps_query(f->ctl, "SELECT count(*) FROM steps") > 0)
 		violation(t, CHECK_WRITE_AHEAD, where);
 	mmig_migration_info_free(list, n);
@@ -1151,8 +1152,10 @@ id_of(struct fixture *f, const char *uuid, uint8_t id[MMIG_ID_LEN],
 	assert_int_equal(mmig_journal_open(&j, f->jdir, NULL, NULL), MMIG_OK);
 	assert_int_equal(mmig_journal_list(j, true, &list, &n), MMIG_OK);
 	for (size_t i = 0; i < n; i++)
-		if (strcmp(list[i].model_uuid, uuid) == 0) {
-			snprintf(text, 37, "%s", list[i].id);
+		if (strcmp(mmig_migration_info_at(list, i)->model_uuid, uuid) ==
+		    0) {
+			snprintf(text, 37, "%s",
+				 mmig_migration_info_at(list, i)->id);
 			found = true;
 		}
 	mmig_migration_info_free(list, n);
@@ -1428,6 +1431,7 @@ test_torture_hostile_journals(void **state)
 {
 	struct fixture *f = *state;
 	struct mmig_recover_options o = {
+		.size = sizeof(struct mmig_recover_options),
 		.policy = MMIG_POLICY_ROLLBACK,
 		.scope_for_model = scope_for,
 		.scope_arg = f,
@@ -1483,14 +1487,18 @@ test_torture_hostile_journals(void **state)
 				      &s);
 		if (rc == MMIG_OK) {
 			assert_int_equal(s->n, 1);
-			assert_int_equal(s->items[0].action,
-					 MMIG_RECOVER_REFUSED);
-			if (!strstr(s->items[0].message, expect))
+			assert_int_equal(
+				mmig_recover_summary_item(s, 0)->action,
+				MMIG_RECOVER_REFUSED);
+			if (!strstr(mmig_recover_summary_item(s, 0)->message,
+				    expect))
 				fail_msg("%s: refusal \"%s\" lacks \"%s\"",
-					 damage_names[d], s->items[0].message,
+					 damage_names[d],
+					 mmig_recover_summary_item(s, 0)
+						 ->message,
 					 expect);
 			printf("  %s: refused: %s\n", damage_names[d],
-			       s->items[0].message);
+			       mmig_recover_summary_item(s, 0)->message);
 		} else {
 			printf("  %s: refused (%s)\n", damage_names[d],
 			       mmig_strerror(rc));
@@ -1508,14 +1516,19 @@ test_torture_hostile_journals(void **state)
 				 MMIG_OK);
 		assert_int_equal(mmig_recover(j, r, &o, &s), MMIG_OK);
 		for (size_t i = 0; i < s->n; i++) {
-			if (strcmp(s->items[i].id, tb) == 0) {
-				assert_int_equal(s->items[i].action,
-						 MMIG_RECOVER_REFUSED);
-				assert_non_null(strstr(s->items[i].message,
-						       expect));
+			if (strcmp(mmig_recover_summary_item(s, i)->id, tb) ==
+			    0) {
+				assert_int_equal(
+					mmig_recover_summary_item(s, i)->action,
+					MMIG_RECOVER_REFUSED);
+				assert_non_null(
+					strstr(mmig_recover_summary_item(s, i)
+						       ->message,
+					       expect));
 			} else {
-				assert_int_equal(s->items[i].action,
-						 MMIG_RECOVER_ROLLED_BACK);
+				assert_int_equal(
+					mmig_recover_summary_item(s, i)->action,
+					MMIG_RECOVER_ROLLED_BACK);
 				recovered++;
 			}
 		}

@@ -39,6 +39,11 @@
 #include <string.h>
 #include <sys/stat.h>
 #include <time.h>
+#include <unistd.h>
+/* b64_pton() (libresolv): the checkpoints show prints as base64. */
+#include <netinet/in.h>
+#include <resolv.h>
+#include <signal.h>
 
 #define PROG "mmig-recover"
 
@@ -65,6 +70,7 @@ enum opt_code {
 	OPT_KEEP,
 	OPT_FILE_MODE,
 	OPT_LOCK_TIMEOUT,
+	OPT_FOLLOW,
 };
 
 /* Which command-specific options a command accepts. */
@@ -75,6 +81,7 @@ enum opt_code {
 #define F_FORCE 0x10u
 #define F_OLDER_THAN 0x20u
 #define F_KEEP 0x40u
+#define F_FOLLOW 0x80u
 
 /* Ids begin with their creation time: ids made close together share a
  * prefix. */
@@ -112,6 +119,7 @@ struct cli {
 	bool all;
 	bool force;
 	bool fallback;
+	bool follow;
 	enum mmig_policy policy;
 	uint64_t older_ns;
 	size_t keep;
@@ -304,6 +312,7 @@ static int
 open_journal(const struct cli *cli, bool rdonly, struct mmig_journal **out)
 {
 	struct mmig_journal_options o = {
+		.size = sizeof(struct mmig_journal_options),
 		.flags = rdonly ? MMIG_JOURNAL_RDONLY : 0,
 	};
 	struct mmig_error *err = NULL;
@@ -472,7 +481,9 @@ print:
 		json_t *arr = json_array();
 
 		for (size_t i = 0; arr && i < n; i++)
-			if (json_array_append_new(arr, info_json(&a[i]))) {
+			if (json_array_append_new(
+				    arr,
+				    info_json(mmig_migration_info_at(a, i)))) {
 				json_decref(arr);
 				arr = NULL;
 			}
@@ -487,7 +498,8 @@ print:
 	printf("%-36s  %-36s  %-15s  %7s  %-28s  %s\n", "ID", "MODEL", "STATE",
 	       "OPS", "OWNER", "AGE");
 	for (size_t i = 0; i < n; i++) {
-		const struct mmig_migration_info *m = &a[i];
+		const struct mmig_migration_info *m =
+			mmig_migration_info_at(a, i);
 		char ops[24], owner[96], age[24];
 
 		snprintf(ops, sizeof(ops), "%u/%u", m->ops_done, m->ops_total);
@@ -630,6 +642,243 @@ print_header(const json_t *h, const struct mmig_migration_info *info)
 	}
 }
 
+/* ---- checkpoints and progress (show, show --follow) --------------------- */
+
+/*
+ * The reference import's checkpoint (domain/import.c): little-endian
+ * 64-bit numbers, the next item, the batch size and (24 bytes; 16 in
+ * earlier builds) the op's total.  A CHECKPOINT record holds it behind the
+ * coordinator's 8-byte prefix (the op's transaction count), and the
+ * library's show prints binary data as {"base64":"..."}.
+ * @return false when @p data is not such a checkpoint.
+ */
+static bool
+import_checkpoint(const json_t *data, uint64_t *next, uint64_t *batch,
+		  uint64_t *total)
+{
+	const char *b64 = json_string_value(json_object_get(data, "base64"));
+	unsigned char buf[40], *raw = buf + 8;
+	int len;
+
+	if (!b64)
+		return false;
+	len = b64_pton(b64, buf, sizeof(buf)) - 8;
+	if (len != 16 && len != 24)
+		return false;
+	*next = *batch = *total = 0;
+	for (int i = 7; i >= 0; i--) {
+		*next = (*next << 8) | raw[i];
+		*batch = (*batch << 8) | raw[8 + i];
+		if (len == 24)
+			*total = (*total << 8) | raw[16 + i];
+	}
+	return *batch > 0 && (len == 16 || *next <= *total);
+}
+
+/* Where a migration is, from its show lines and its info. */
+struct progress {
+	const char *state;
+	json_int_t op; /* the op begun last, -1 for none */
+	const char *op_name;
+	uint32_t ops_done, ops_total;
+	bool have_rows; /* a checkpoint of that op was read */
+	uint64_t rows, total;
+	double rate; /* rows a second, 0 when unknown */
+	bool owner_alive;
+	uint32_t owner_pid;
+};
+
+static void
+progress_of(const json_t *lines, const struct mmig_migration_info *info,
+	    struct progress *p)
+{
+	const json_t *header = NULL, *line;
+	uint64_t t_begin = 0, t0 = 0, n0 = 0, t1 = 0, n1 = 0;
+	size_t i, n_cp = 0;
+
+	*p = (struct progress){ .state = info->state,
+				.op = -1,
+				.ops_done = info->ops_done,
+				.ops_total = info->ops_total,
+				.owner_alive = info->owner_alive,
+				.owner_pid = info->owner_pid };
+	json_array_foreach(lines, i, line)
+	{
+		const char *rec = jstr(line, "record"), *kind;
+		json_int_t op;
+
+		if (strcmp(rec, "header") == 0)
+			header = line;
+		if (strcmp(rec, "transition") != 0)
+			continue;
+		kind = jstr(line, "kind");
+		op = json_integer_value(json_object_get(line, "op"));
+		if (strcmp(kind, "BEGIN") == 0 ||
+		    strcmp(kind, "RESUMED") == 0) {
+			if (strcmp(kind, "BEGIN") == 0)
+				p->op = op;
+			t_begin = jnum(line, "time_ns");
+			n_cp = 0;
+			p->have_rows = false;
+		} else if (strcmp(kind, "CHECKPOINT") == 0 && op == p->op) {
+			uint64_t next, batch, total;
+
+			if (!import_checkpoint(json_object_get(line, "data"),
+					       &next, &batch, &total))
+				continue;
+			if (n_cp++ == 0) {
+				t0 = jnum(line, "time_ns");
+				n0 = next;
+			}
+			t1 = jnum(line, "time_ns");
+			n1 = next;
+			p->have_rows = true;
+			p->rows = next;
+			p->total = total;
+		}
+	}
+	p->op_name = header ? plan_name(header, p->op) : NULL;
+	/* The rate over this op's checkpoints; with one, since its BEGIN. */
+	if (n_cp >= 2 && t1 > t0)
+		p->rate = (double)(n1 - n0) * 1e9 / (double)(t1 - t0);
+	else if (n_cp == 1 && t_begin && t1 > t_begin)
+		p->rate = (double)n1 * 1e9 / (double)(t1 - t_begin);
+}
+
+static void
+fmt_progress(const struct progress *p, char *buf, size_t size)
+{
+	char rows[96] = "", rate[64] = "";
+
+	if (p->have_rows && p->total)
+		snprintf(rows, sizeof(rows),
+			 "  rows %" PRIu64 "/%" PRIu64 " (%u%%)", p->rows,
+			 p->total, (unsigned)(p->rows * 100 / p->total));
+	else if (p->have_rows)
+		snprintf(rows, sizeof(rows), "  rows %" PRIu64, p->rows);
+	if (p->rate > 0 && p->have_rows) {
+		int n = snprintf(rate, sizeof(rate), "  %.0f rows/s", p->rate);
+
+		if (p->total > p->rows && n > 0)
+			snprintf(rate + n, sizeof(rate) - (size_t)n,
+				 "  ETA %.0fs",
+				 (double)(p->total - p->rows) / p->rate);
+	}
+	snprintf(buf, size,
+		 "%s  ops %u/%u  op %" JSON_INTEGER_FORMAT " %s%s%s"
+		 "  owner %u %s",
+		 p->state ? p->state : "?", p->ops_done, p->ops_total, p->op,
+		 p->op_name ? p->op_name : "-", rows, rate, p->owner_pid,
+		 p->owner_alive ? "alive" : "dead");
+}
+
+static volatile sig_atomic_t follow_stop;
+
+static void
+follow_signal(int sig)
+{
+	(void)sig;
+	follow_stop = 1;
+}
+
+/* Running or rolling back with a live owner: more is coming. */
+static bool
+moving(const struct mmig_migration_info *info)
+{
+	return info->owner_alive && (strcmp(info->state, "RUNNING") == 0 ||
+				     strcmp(info->state, "ROLLING_BACK") == 0);
+}
+
+/*
+ * show --follow / watch: one status line, redrawn in place on a terminal
+ * (a new line for each change otherwise, or with TERM=dumb), every 500 ms,
+ * until the migration settles, its owner is gone, or SIGINT.
+ */
+static int
+cmd_follow(struct cli *cli)
+{
+	const char *term = getenv("TERM");
+	bool tty = isatty(STDOUT_FILENO) && term && strcmp(term, "dumb") != 0;
+	struct sigaction sa = { .sa_handler = follow_signal };
+	struct mmig_journal *j = NULL;
+	char line[512], last[512] = "";
+	int ex;
+
+	ex = open_journal(cli, true, &j);
+	if (ex != EXIT_OK)
+		return ex;
+	sigemptyset(&sa.sa_mask);
+	sigaction(SIGINT, &sa, NULL);
+	sigaction(SIGTERM, &sa, NULL);
+	for (;;) {
+		struct mmig_migration_info info = MMIG_MIGRATION_INFO_INIT;
+		struct mmig_error *err = NULL;
+		struct progress p;
+		json_t *lines = NULL;
+		bool more;
+		int rc;
+
+		rc = mmig_journal_get(j, cli->id, &info);
+		if (rc == MMIG_OK)
+			rc = show_lines(j, info.id, &lines, &err);
+		if (rc != MMIG_OK) {
+			if (tty && last[0])
+				putchar('\n');
+			fail_msg("show", "%s",
+				 rc == MMIG_EINVAL ? AMBIGUOUS
+						   : err_text(err, rc));
+			json_decref(lines);
+			mmig_error_free(err);
+			mmig_migration_info_clear(&info);
+			ex = EXIT_ATTENTION;
+			break;
+		}
+		progress_of(lines, &info, &p);
+		fmt_progress(&p, line, sizeof(line));
+		if (tty)
+			printf("\r\033[K%s", line);
+		else if (strcmp(line, last) != 0)
+			printf("%s\n", line);
+		fflush(stdout);
+		snprintf(last, sizeof(last), "%s", line);
+		more = moving(&info);
+		if (!more) {
+			if (tty)
+				putchar('\n');
+			if (strcmp(info.state, "RUNNING") == 0 ||
+			    strcmp(info.state, "ROLLING_BACK") == 0)
+				printf("owner %u is gone: the migration waits "
+				       "for recovery (" PROG " recover)\n",
+				       info.owner_pid);
+			ex = strcmp(info.state, "COMMITTED") == 0 ||
+					     strcmp(info.state,
+						    "ROLLED_BACK") == 0
+				     ? EXIT_OK
+				     : EXIT_ATTENTION;
+		}
+		json_decref(lines);
+		mmig_migration_info_clear(&info);
+		if (!more)
+			break;
+		if (follow_stop) {
+			if (tty)
+				putchar('\n');
+			ex = EXIT_OK;
+			break;
+		}
+		nanosleep(&(struct timespec){ .tv_nsec = 500000000 }, NULL);
+	}
+	mmig_journal_close(j);
+	return ex;
+}
+
+static int
+cmd_watch(struct cli *cli)
+{
+	cli->follow = true;
+	return cmd_follow(cli);
+}
+
 static void
 print_transition(const json_t *h, const json_t *t)
 {
@@ -653,7 +902,21 @@ print_transition(const json_t *h, const json_t *t)
 			printf("%s%s", what[0] ? ": " : "",
 			       json_string_value(data));
 	} else if (json_is_object(data)) {
-		printf(" (binary data)");
+		uint64_t next, batch, total;
+
+		/* The reference import's checkpoints are decoded; any other
+		 * op's bytes are its own. */
+		if (strcmp(jstr(t, "kind"), "CHECKPOINT") == 0 &&
+		    import_checkpoint(data, &next, &batch, &total) && total)
+			printf(": row %" PRIu64 " of %" PRIu64
+			       " (batch %" PRIu64 ")",
+			       next, total, batch);
+		else if (strcmp(jstr(t, "kind"), "CHECKPOINT") == 0 &&
+			 import_checkpoint(data, &next, &batch, &total))
+			printf(": row %" PRIu64 " (batch %" PRIu64 ")", next,
+			       batch);
+		else
+			printf(" (binary data)");
 	}
 	printf("  (epoch %" PRIu64 ")\n", jnum(t, "epoch"));
 }
@@ -662,13 +925,15 @@ static int
 cmd_show(struct cli *cli)
 {
 	struct mmig_journal *j = NULL;
-	struct mmig_migration_info info;
+	struct mmig_migration_info info = MMIG_MIGRATION_INFO_INIT;
 	struct mmig_error *err = NULL;
 	bool have_info = false;
 	json_t *lines = NULL, *line, *header = NULL;
 	size_t i;
 	int rc, ex;
 
+	if (cli->follow)
+		return cmd_follow(cli);
 	ex = open_journal(cli, true, &j);
 	if (ex == NO_JOURNAL) {
 		fail_msg("show", "migration %s: not in the journal", cli->id);
@@ -734,11 +999,27 @@ summary_json(const struct mmig_recover_summary *s)
 	json_t *items = json_array();
 
 	for (size_t i = 0; items && i < s->n; i++) {
-		const struct mmig_recover_item *it = &s->items[i];
+		const struct mmig_recover_item *it =
+			mmig_recover_summary_item(s, i);
 		json_t *steps = json_array();
 
-		for (size_t k = 0; steps && k < it->n_steps; k++)
-			json_array_append_new(steps, json_string(it->steps[k]));
+		/* Each step as an object; "text" is the line of prose that
+		 * was the whole step before. */
+		for (size_t k = 0; steps && k < it->n_steps; k++) {
+			const struct mmig_recover_step *st =
+				it->step_info ? &it->step_info[k] : NULL;
+
+			json_array_append_new(
+				steps,
+				st ? json_pack("{s:s, s:I, s:o, s:o, s:s}",
+					       "action", st->action, "index",
+					       (json_int_t)st->index, "op",
+					       json_str_or_null(st->op),
+					       "detail",
+					       json_str_or_null(st->detail),
+					       "text", it->steps[k])
+				   : json_pack("{s:s}", "text", it->steps[k]));
+		}
 		json_array_append_new(
 			items,
 			json_pack("{s:s, s:s, s:s, s:o, s:o}", "id", it->id,
@@ -756,7 +1037,8 @@ static void
 print_summary(const struct mmig_recover_summary *s, bool steps)
 {
 	for (size_t i = 0; i < s->n; i++) {
-		const struct mmig_recover_item *it = &s->items[i];
+		const struct mmig_recover_item *it =
+			mmig_recover_summary_item(s, i);
 
 		/* A plan's committed or rolled-back is the outcome it would
 		 * reach, not one reached. */
@@ -809,6 +1091,7 @@ recover_options(struct cli *cli, struct scope_where *where,
 		struct mmig_recover_options *o)
 {
 	*o = (struct mmig_recover_options){
+		.size = sizeof(struct mmig_recover_options),
 		.policy = cli->policy, /* 0, rollback, unless --policy */
 		.fallback_to_rollback = cli->fallback,
 		.scope_for_model = scope_for_model,
@@ -833,7 +1116,7 @@ enum settle_kind {
 static int
 warn_force(const struct cli *cli, struct mmig_journal *j)
 {
-	struct mmig_migration_info info;
+	struct mmig_migration_info info = MMIG_MIGRATION_INFO_INIT;
 	int rc = mmig_journal_get(j, cli->id, &info);
 
 	if (rc != MMIG_OK) {
@@ -953,9 +1236,10 @@ settle(struct cli *cli, enum settle_kind kind)
 	 * by name: anything but settled (skipped because its owner lives,
 	 * paused again, refused) is a failure to do as asked. */
 	for (size_t i = 0; i < s->n; i++)
-		if (!action_settled(s->items[i].action) &&
+		if (!action_settled(mmig_recover_summary_item(s, i)->action) &&
 		    (kind >= SETTLE_RESUME ||
-		     s->items[i].action != MMIG_RECOVER_SKIPPED_LIVE))
+		     mmig_recover_summary_item(s, i)->action !=
+			     MMIG_RECOVER_SKIPPED_LIVE))
 			ex = EXIT_ATTENTION;
 out:
 	mmig_recover_summary_free(s);
@@ -1146,13 +1430,24 @@ static const struct command commands[] = {
 	  "List the migrations in flight (every migration with --all): id,\n"
 	  "model, state, ops done/total, owner pid@host and whether it is\n"
 	  "alive, age.  Exits 0 unless the journal cannot be read.\n" },
-	{ "show", cmd_show, F_JSON, ARG_ID, "show ID [--json]",
+	{ "show", cmd_show, F_JSON | F_FOLLOW, ARG_ID,
+	  "show ID [--json] [--follow]",
 	  "Show a migration's header and its whole timeline: times, op names\n"
 	  "and errors.  ID may be a unique prefix.  --json prints the header\n"
-	  "and every transition record as one JSON array.\n" },
+	  "and every transition record as one JSON array.  --follow watches\n"
+	  "it instead, as watch ID does.\n" },
+	{ "watch", cmd_watch, 0, ARG_ID, "watch ID",
+	  "Watch a migration from another terminal: state, ops done, the\n"
+	  "current op, rows done of total with rate and ETA (from the\n"
+	  "import's checkpoints), and whether the owner is alive; every\n"
+	  "500 ms until it settles (exit 0 when committed or rolled back, 1\n"
+	  "otherwise, also when its owner died) or SIGINT (exit 0).  One\n"
+	  "line redrawn on a terminal, a new line per change otherwise or\n"
+	  "with TERM=dumb.\n" },
 	{ "plan", cmd_plan, F_POLICY | F_FALLBACK | F_FORCE | F_JSON,
-	  ARG_OPTIONAL_ID, "plan [ID] [--policy rollback|resume] [--fallback] "
-			   "[--force] [--json]",
+	  ARG_OPTIONAL_ID,
+	  "plan [ID] [--policy rollback|resume] [--fallback] "
+	  "[--force] [--json]",
 	  "Show, step by step, what recover would do (with ID and --policy:\n"
 	  "what resume ID or rollback ID would do).  Writes nothing: the\n"
 	  "journal is opened read-only.  Exits 1 when something would be\n"
@@ -1304,6 +1599,7 @@ parse_opts(struct cli *cli, int argc, char **argv, bool global_only)
 		{ "keep", required_argument, NULL, OPT_KEEP },
 		{ "file-mode", required_argument, NULL, OPT_FILE_MODE },
 		{ "lock-timeout", required_argument, NULL, OPT_LOCK_TIMEOUT },
+		{ "follow", no_argument, NULL, OPT_FOLLOW },
 		{ 0 },
 	};
 	const char *step = global_only ? "usage" : cli->cmd->name;
@@ -1392,6 +1688,10 @@ parse_opts(struct cli *cli, int argc, char **argv, bool global_only)
 					       "90m, 45s)", optarg);
 				return EXIT_USAGE;
 			}
+			break;
+		case OPT_FOLLOW:
+			cli->seen |= F_FOLLOW;
+			cli->follow = true;
 			break;
 		case OPT_KEEP:
 			cli->seen |= F_KEEP;

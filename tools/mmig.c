@@ -777,6 +777,7 @@ run_import(const struct import_args *a, struct mmig_journal *j,
 			       d->n_units_total + d->n_relations,
 	};
 	struct mmig_import_options opts = {
+		.size = sizeof(struct mmig_import_options),
 		.progress = on_progress,
 		.progress_arg = &prog,
 	};
@@ -843,13 +844,17 @@ check_in_flight(struct mmig_journal *j, const char *uuid)
 		return -1;
 	}
 	for (size_t i = 0; i < n && !ret; i++) {
-		if (strcmp(list[i].model_uuid, uuid) != 0)
+		if (strcmp(mmig_migration_info_at(list, i)->model_uuid, uuid) !=
+		    0)
 			continue;
 		errorf("import",
 		       "model %s: migration %s is in flight (%s, owner pid "
 		       "%" PRIu32 " %s); settle it with mmig-recover first",
-		       uuid, list[i].id, list[i].state, list[i].owner_pid,
-		       list[i].owner_alive ? "alive" : "dead");
+		       uuid, mmig_migration_info_at(list, i)->id,
+		       mmig_migration_info_at(list, i)->state,
+		       mmig_migration_info_at(list, i)->owner_pid,
+		       mmig_migration_info_at(list, i)->owner_alive ? "alive"
+								    : "dead");
 		ret = -1;
 	}
 	mmig_migration_info_free(list, n);
@@ -1180,6 +1185,7 @@ cmd_gen_model(int argc, char **argv)
 	/* The library's defaults, spelled out: with MMIG_GEN_EXACT an
 	 * explicit 0 means 0. */
 	struct mmig_gen_opts o = {
+		.size = sizeof(struct mmig_gen_opts),
 		.machines = 10,
 		.applications = 3,
 		.units_per_app = 2,

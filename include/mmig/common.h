@@ -12,6 +12,36 @@
  *  - NFS and other network filesystems: LMDB and SQLite both rely on POSIX
  *    locks and on fsync being honest.  Keep the journal and the databases on
  *    a local filesystem.
+ *
+ * ABI: structs that grow.  A struct the embedder fills in (the options and
+ * configs, the operation vtable) or hands to the library to fill in
+ * (mmig_migration_info, mmig_journal_stats) opens with `size_t size`: the
+ * size of the layout the embedder was compiled with, set by the struct's
+ * _INIT macro, e.g.
+ *
+ *     struct mmig_journal_options o = MMIG_JOURNAL_OPTIONS_INIT;
+ *     struct mmig_recover_options r = {
+ *             .size = sizeof(struct mmig_recover_options), ... };
+ *
+ * The library reads only the fields that size covers (the rest take their
+ * defaults) and writes only the fields it covers, so a program built
+ * against an older, smaller layout keeps working with a newer library,
+ * without recompiling.  A larger size than the library knows (a program
+ * built against a newer header) is accepted and the fields this library
+ * does not know are ignored: check mmig_version() before relying on a field
+ * documented "since 0.x".  size 0 means the first layout, the one of
+ * libmmig 0.1 (symbol node MMIG_0.1), so a struct cleared with `= {0}` works
+ * as that layout; a size from 1 up to less than the first layout is refused
+ * with MMIG_EINVAL.  Fields are only ever appended, each at an offset past
+ * the end (tail padding included) of every earlier layout.
+ *
+ * Arrays the library returns (mmig_journal_list(), a recovery summary's
+ * items) are reached through accessors, mmig_migration_info_at() and
+ * mmig_recover_summary_item(), never by indexing: their element may grow.
+ * Structs without a size field (mmig_model, mmig_op, mmig_import_paths,
+ * mmig_model_desc and its parts) never change layout; what they lack will
+ * come as a new type.  Functions never change signature (a _v2 is added),
+ * and each release adds its functions in a new node of the symbol map.
  */
 #ifndef MMIG_COMMON_H
 #define MMIG_COMMON_H

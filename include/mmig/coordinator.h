@@ -89,7 +89,8 @@ MMIG_EXPORT void mmig_coordinator_free(struct mmig_coordinator *c);
  * Append an operation.  On success the coordinator owns @p self and calls
  * vt->destroy(self) when it is freed; on failure the caller keeps it.
  * @p vt must outlive the coordinator (it is normally a static const).
- * @return MMIG_OK, MMIG_EINVAL (NULL vt or vt->name), MMIG_ENOMEM.
+ * @return MMIG_OK, MMIG_EINVAL (NULL vt or vt->name, or vt->size below the
+ * first layout), MMIG_ENOMEM.
  */
 MMIG_EXPORT int mmig_coordinator_add(struct mmig_coordinator *c,
 				     const struct mmig_op_vtable *vt,

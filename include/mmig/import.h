@@ -218,6 +218,9 @@ MMIG_EXPORT void mmig_model_desc_bytes_free(void *bytes);
  * 2 relations, seed 1 -- unless MMIG_GEN_EXACT is set, when a zero is a zero.
  */
 struct mmig_gen_opts {
+	/** sizeof(struct mmig_gen_opts); 0: the 0.1 layout (see "ABI" in
+	 *  mmig/common.h). */
+	size_t size;
 	size_t machines;
 	size_t applications;
 	size_t units_per_app;
@@ -226,6 +229,8 @@ struct mmig_gen_opts {
 	uint64_t seed;
 	unsigned flags;
 };
+
+#define MMIG_GEN_OPTS_INIT { .size = sizeof(struct mmig_gen_opts) }
 
 /**
  * Write a valid description to @p out.  The same options give the same
@@ -276,8 +281,10 @@ MMIG_EXPORT int mmig_model_desc_generate(const struct mmig_gen_opts *o,
  * it again after a crash at any point leaves exactly the description.  The
  * batched ones (model-config, machines, applications, units, relations) are
  * also MMIG_OP_RESUMABLE: after each batch transaction commits they record a
- * checkpoint, 8 bytes, the little-endian index of the next item to write,
- * and on resume they start from there.  A checkpoint that does not read as
+ * checkpoint, three little-endian 64-bit numbers: the index of the next
+ * item to write, the batch size and the op's total of items (24 bytes; the
+ * 16 bytes of earlier builds lack the total), and on resume they start
+ * from there.  A checkpoint that does not read as
  * such an index is ignored (the op starts over, which is safe).
  *
  * Rollbacks.  create-model's deletes the model database, then the
@@ -324,7 +331,10 @@ struct mmig_scope;
 typedef void (*mmig_import_progress_fn)(void *arg, const char *op,
 					 uint64_t done, uint64_t total);
 
+/** A sized struct: see "ABI" in mmig/common.h. */
 struct mmig_import_options {
+	/** sizeof(struct mmig_import_options); 0: the 0.1 layout. */
+	size_t size;
 	/** NULL: no progress reports. */
 	mmig_import_progress_fn progress;
 	void *progress_arg;
@@ -332,6 +342,9 @@ struct mmig_import_options {
 	 *  the run it resumes (recorded in its checkpoints). */
 	size_t batch_rows;
 };
+
+#define MMIG_IMPORT_OPTIONS_INIT                                               \
+	{ .size = sizeof(struct mmig_import_options) }
 
 /**
  * Register the seven operations (each with a constructor) and the model
@@ -357,7 +370,7 @@ MMIG_EXPORT int mmig_import_add_ops(struct mmig_coordinator *c);
 MMIG_EXPORT int mmig_import_add_ops_opts(struct mmig_coordinator *c,
 					 const struct mmig_import_options *opts);
 
-/** Where the import's databases live. */
+/** Where the import's databases live.  Never grows. */
 struct mmig_import_paths {
 	/** The controller database file. */
 	const char *controller_db;
@@ -386,6 +399,16 @@ struct mmig_import_paths {
 MMIG_EXPORT int mmig_import_scope_for_model(void *arg, const char *model_uuid,
 					    enum mmig_durability d,
 					    struct mmig_scope **out);
+
+/**
+ * The SQL that makes the import's tables (CREATE TABLE IF NOT EXISTS
+ * statements separated by ';', for sqlite3_exec()), for tools that write
+ * or read the same tables without the operations, e.g. a benchmark's
+ * raw-SQLite baseline (since 0.2).
+ * @param db "controller" or "model".
+ * @return a static string; NULL for any other @p db.
+ */
+MMIG_EXPORT const char *mmig_import_schema(const char *db);
 
 /**
  * Create the controller database's schema (the models table) if missing.

@@ -55,13 +55,19 @@ struct mmig_journal;
 /** Open read-only: for listing, showing, verifying; nothing is written. */
 #define MMIG_JOURNAL_RDONLY 0x1u
 
+/** A sized struct: see "ABI" in mmig/common.h. */
 struct mmig_journal_options {
+	/** sizeof(struct mmig_journal_options); 0: the 0.1 layout. */
+	size_t size;
 	/** MMIG_JOURNAL_* flags. */
 	unsigned flags;
 	/** Initial LMDB map size in bytes; 0 for the default (64 MiB).  The
 	 *  map doubles by itself whenever it fills. */
 	size_t initial_map_size;
 };
+
+#define MMIG_JOURNAL_OPTIONS_INIT                                              \
+	{ .size = sizeof(struct mmig_journal_options) }
 
 /**
  * Open the journal in directory @p dir; unless read-only, create it when
@@ -72,7 +78,8 @@ struct mmig_journal_options {
  * files, another program's LMDB environment -- is refused and left exactly
  * as it was.
  * @param[out] out the journal, or NULL on failure.
- * @param opts  NULL for defaults.
+ * @param opts  NULL for defaults.  MMIG_EINVAL when opts->size is
+ *              smaller than the first layout (see mmig/common.h).
  * @param[out] errp if not NULL, on failure an error naming the directory.
  * @return MMIG_OK; -errno for system errors (-ENOENT when read-only and
  * missing, or when the parent is missing); MMIG_EFORMAT for a journal
@@ -126,7 +133,10 @@ MMIG_EXPORT int mmig_journal_compact(const char *dir, uint64_t *bytes_before,
 				     uint64_t *bytes_after,
 				     struct mmig_error **errp);
 
+/** A sized struct, filled in by the library. */
 struct mmig_journal_stats {
+	/** Set by the caller (MMIG_JOURNAL_STATS_INIT); 0: the 0.1 layout. */
+	size_t size;
 	uint64_t commits;  /**< LMDB write transactions committed */
 	uint64_t syncs;    /**< sync points those commits asked for: an
 	                        fdatasync, or the O_DSYNC write of a meta
@@ -136,16 +146,26 @@ struct mmig_journal_stats {
 	uint64_t map_grows; /**< times the map was grown */
 };
 
+#define MMIG_JOURNAL_STATS_INIT { .size = sizeof(struct mmig_journal_stats) }
+
 /** Counters since open, for tests and benchmarks; @p out is filled in
- *  (the caller owns it).  Cannot fail.  The counters are read one by one,
+ *  (the caller owns it) as far as out->size covers (with a size below the
+ *  first layout, nothing).  Cannot fail.  The counters are read one by one,
  *  so with concurrent writers they need not be from one instant. */
 MMIG_EXPORT void mmig_journal_get_stats(const struct mmig_journal *j,
 					struct mmig_journal_stats *out);
 
 /* ---- reading migrations: what the tools show ---------------------- */
 
-/** A migration as listed.  Strings are owned by the array they came in. */
+/**
+ * A migration as listed.  Strings are owned by the array (or the struct)
+ * they came in.  A sized struct: in an array from mmig_journal_list() each
+ * element's size is the library's, and elements are reached with
+ * mmig_migration_info_at(); for mmig_journal_get() the caller sets size.
+ */
 struct mmig_migration_info {
+	/** sizeof(struct mmig_migration_info); 0: the 0.1 layout. */
+	size_t size;
 	char id[37];         /**< migration id, UUID text */
 	char model_uuid[37];
 	const char *state;   /**< "RUNNING", "PAUSED", "ROLLING_BACK",
@@ -168,6 +188,9 @@ struct mmig_migration_info {
 	                          fields are then partial */
 };
 
+#define MMIG_MIGRATION_INFO_INIT                                               \
+	{ .size = sizeof(struct mmig_migration_info) }
+
 /**
  * List migrations: those in flight (any state but COMMITTED and
  * ROLLED_BACK), or every one with @p all.  In-flight ones are found through
@@ -177,7 +200,9 @@ struct mmig_migration_info {
  * @param j     the journal (read-only or not).
  * @param all   false: in flight only; true: every migration.
  * @param[out] out array of @p *n entries, oldest first (ids sort by
- *             creation time); owned by the caller, free with
+ *             creation time), each reached with mmig_migration_info_at()
+ *             (not out[i]: the element may be larger than the caller's
+ *             struct); owned by the caller, free with
  *             mmig_migration_info_free().  NULL on failure.
  * @param[out] n the number of entries.
  * @return MMIG_OK, MMIG_ENOMEM or MMIG_EJOURNAL (an LMDB error), or
@@ -194,16 +219,30 @@ MMIG_EXPORT int mmig_journal_list_v2(struct mmig_journal *j, bool all,
  *  array.  NULL is a no-op. */
 MMIG_EXPORT void mmig_migration_info_free(struct mmig_migration_info *a,
 					  size_t n);
+
+/**
+ * Entry @p i of an array from mmig_journal_list(), whatever the size of the
+ * struct the caller was compiled with (since 0.2).
+ * @return the entry; NULL when @p a is NULL.  @p i is not checked against
+ * the array's length.
+ */
+MMIG_EXPORT struct mmig_migration_info *
+mmig_migration_info_at(struct mmig_migration_info *a, size_t i);
+
 /** Free what one entry owns (for mmig_journal_get()); the struct stays. */
 MMIG_EXPORT void mmig_migration_info_clear(struct mmig_migration_info *i);
 
 /**
- * Find a migration by its id or a unique prefix of it.  Release @p out with
+ * Find a migration by its id or a unique prefix of it.  Set out->size first
+ * (MMIG_MIGRATION_INFO_INIT); the fields that size covers are filled in and
+ * the rest of the caller's struct is left alone.  Release @p out with
  * mmig_migration_info_clear().
  * @param id  the id (UUID text) or a prefix of it.
- * @param[out] out filled in on success (its strings owned by @p out).
- * @return MMIG_OK, MMIG_ENOTFOUND, MMIG_EINVAL (prefix not unique),
- * MMIG_ENOMEM, MMIG_EJOURNAL, MMIG_ECORRUPT.
+ * @param[out] out filled in on success (its strings owned by @p out); its
+ *             size must be set (MMIG_MIGRATION_INFO_INIT).
+ * @return MMIG_OK, MMIG_ENOTFOUND, MMIG_EINVAL (prefix not unique, or
+ * out->size below the first layout), MMIG_ENOMEM, MMIG_EJOURNAL,
+ * MMIG_ECORRUPT.
  */
 MMIG_EXPORT int mmig_journal_get(struct mmig_journal *j, const char *id,
 				 struct mmig_migration_info *out);

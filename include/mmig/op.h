@@ -36,10 +36,10 @@ struct mmig_scope;
 #define MMIG_OP_RESUMABLE 0x2u
 
 /**
- * What a migration moves.  A plain struct: the coordinator only passes it
- * through.  @p desc / @p desc_len are the description bytes as given (the
- * journal keeps them, so recovery can rebuild @p data); @p data is the
- * embedder's parsed form.  Everything stays owned by the caller and must
+ * What a migration moves.  A plain struct that never grows: the
+ * coordinator only passes it through.  @p desc / @p desc_len are the
+ * description bytes as given (the journal keeps them, so recovery can
+ * rebuild @p data); @p data is the embedder's parsed form.  Everything stays owned by the caller and must
  * outlive the call it is passed to.
  */
 struct mmig_model {
@@ -55,8 +55,19 @@ struct mmig_model {
  * gets the instance's @c self and runs on the thread that called perform or
  * recovery.  A callback returns NULL on success or an error the coordinator
  * takes ownership of.
+ *
+ * A sized struct (see "ABI" in mmig/common.h):
+ *
+ *     static const struct mmig_op_vtable vt = {
+ *             .size = sizeof(struct mmig_op_vtable),
+ *             .name = "my-op", ... };
+ *
+ * (0 stands for the 0.1 layout); the library calls only the functions
+ * that size covers.
  */
 struct mmig_op_vtable {
+	/** sizeof(struct mmig_op_vtable); 0: the 0.1 layout. */
+	size_t size;
 	/** Stable name: the journal records it, recovery looks it up. */
 	const char *name;
 	/** Bumped whenever execute or rollback change meaning. */
@@ -78,7 +89,7 @@ struct mmig_op_vtable {
 	void (*destroy)(void *self);
 };
 
-/** An operation instance, as the coordinator holds it. */
+/** An operation instance, as the coordinator holds it.  Never grows. */
 struct mmig_op {
 	const struct mmig_op_vtable *vt; /**< the operation's code */
 	void *self;                      /**< the instance */

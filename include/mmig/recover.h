@@ -59,7 +59,10 @@ typedef int (*mmig_scope_for_model_fn)(void *arg, const char *model_uuid,
 				       enum mmig_durability d,
 				       struct mmig_scope **out);
 
+/** A sized struct: see "ABI" in mmig/common.h. */
 struct mmig_recover_options {
+	/** sizeof(struct mmig_recover_options); 0: the 0.1 layout. */
+	size_t size;
 	enum mmig_policy policy;
 	/** Under RESUME, roll back what cannot be resumed instead of
 	 *  refusing it. */
@@ -77,6 +80,9 @@ struct mmig_recover_options {
 	/** mmig_recover_one(): take over from a live owner. */
 	bool force;
 };
+
+#define MMIG_RECOVER_OPTIONS_INIT                                              \
+	{ .size = sizeof(struct mmig_recover_options) }
 
 /** What recovery did (or, for a plan, would do) with one migration. */
 enum mmig_recover_action {
@@ -99,7 +105,32 @@ enum mmig_recover_action {
  *  "skipped-paused", "skipped-attention", "refused", "failed", "paused". */
 MMIG_EXPORT const char *mmig_recover_action_name(enum mmig_recover_action a);
 
-/** One migration in a summary.  Its strings are owned by the summary. */
+/**
+ * One step of a recovery, as data (since 0.2).  Strings are owned by the
+ * summary.
+ */
+struct mmig_recover_step {
+	/** "resume" (record RESUMED), "run", "roll-back", "skip",
+	 *  "record" (a final record), "finish-rollback",
+	 *  "fall-back" (to rollback). */
+	const char *action;
+	/** The operation's index in the plan, or -1 when the step is not
+	 *  about one operation. */
+	int64_t index;
+	/** The operation's name, or NULL. */
+	const char *op;
+	/** What qualifies the step, or NULL: "from its last checkpoint",
+	 *  "may have started: one ahead", "undone before", the record
+	 *  written ("RESUMED", "COMMITTED", "ROLLED_BACK"), ... */
+	const char *detail;
+	/** The same step as one line of prose: steps[i] of the item. */
+	const char *text;
+};
+
+/**
+ * One migration in a summary.  Reached with mmig_recover_summary_item():
+ * the struct may grow.
+ */
 struct mmig_recover_item {
 	char id[37];                     /**< migration id, UUID text */
 	char model_uuid[37];             /**< the model it migrates */
@@ -110,12 +141,18 @@ struct mmig_recover_item {
 	 *  "rollback op 3 units (may have started: one ahead)", ... */
 	char **steps;
 	size_t n_steps; /**< lines in @c steps */
+	/** The same @c n_steps steps as data (since 0.2); may be NULL when
+	 *  memory ran out. */
+	struct mmig_recover_step *step_info;
 };
 
-/** What a recovery or a plan did, one item per migration looked at. */
+/** What a recovery or a plan did, one item per migration looked at.
+ *  Allocated by the library; fields are only appended. */
 struct mmig_recover_summary {
-	struct mmig_recover_item *items; /**< @c n items, oldest first */
-	size_t n;                        /**< items in @c items */
+	/** @c n items, oldest first.  Reach item i with
+	 *  mmig_recover_summary_item(s, i), not items[i]. */
+	struct mmig_recover_item *items;
+	size_t n; /**< items in @c items */
 	/** Items that are not settled (needs attention, refused, failed). */
 	size_t n_unsettled;
 };
@@ -132,7 +169,8 @@ struct mmig_recover_summary {
  *             mmig_recover_summary_free()); NULL when the journal could not
  *             be read.  Set even with MMIG_ENOMEM, holding the items done.
  * @return MMIG_OK when the journal could be read and every item was
- * looked at (items may still be unsettled: see n_unsettled); otherwise
+ * looked at (items may still be unsettled: see n_unsettled); MMIG_EINVAL
+ * when @p opts is NULL or opts->size is below the first layout; otherwise
  * MMIG_EJOURNAL, MMIG_ECORRUPT, -errno (the sync or a read failed) or
  * MMIG_ENOMEM.  A failure to settle one migration is its item's action and
  * message, never the return code.
@@ -184,6 +222,14 @@ MMIG_EXPORT int mmig_recover_plan(struct mmig_journal *j,
 
 /** Free a summary, its items and their strings.  NULL is a no-op. */
 MMIG_EXPORT void mmig_recover_summary_free(struct mmig_recover_summary *s);
+
+/**
+ * Item @p i (0 <= i < s->n) of a summary, whatever the size of the struct
+ * the caller was compiled with (since 0.2).
+ * @return the item, or NULL when @p s is NULL or @p i is out of range.
+ */
+MMIG_EXPORT struct mmig_recover_item *
+mmig_recover_summary_item(const struct mmig_recover_summary *s, size_t i);
 
 #ifdef __cplusplus
 }

@@ -59,7 +59,8 @@ MMIG_EXPORT void mmig_registry_free(struct mmig_registry *r);
 /**
  * Register @p vt (name, version and flags are read from it) with its
  * constructor.  A NULL @p ctor makes instances with self = @p arg.
- * @return MMIG_OK, MMIG_EINVAL (no name), MMIG_EEXIST (same name and
+ * @return MMIG_OK, MMIG_EINVAL (no name, or vt->size below the first
+ * layout), MMIG_EEXIST (same name and
  * version already registered), MMIG_ENOMEM.
  */
 MMIG_EXPORT int mmig_registry_add(struct mmig_registry *r,

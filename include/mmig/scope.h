@@ -56,7 +56,10 @@ struct mmig_txn_runner;
 typedef struct mmig_error *(*mmig_model_deleter_fn)(void *arg,
 						     const char *path);
 
+/** A sized struct: see "ABI" in mmig/common.h. */
 struct mmig_scope_config {
+	/** sizeof(struct mmig_scope_config); 0: the 0.1 layout. */
+	size_t size;
 	/** Controller database file; required. */
 	const char *controller_db;
 	/** Model database file; required. */
@@ -69,10 +72,12 @@ struct mmig_scope_config {
 	unsigned busy_budget_ms;
 };
 
+#define MMIG_SCOPE_CONFIG_INIT { .size = sizeof(struct mmig_scope_config) }
+
 /**
  * @param[out] out the scope, or NULL on failure.  Nothing is opened yet.
- * @return MMIG_OK, MMIG_EINVAL (a path missing or empty, or an unknown
- * durability), MMIG_ENOMEM.
+ * @return MMIG_OK, MMIG_EINVAL (a path missing or empty, an unknown
+ * durability, or cfg->size below the first layout), MMIG_ENOMEM.
  */
 MMIG_EXPORT int mmig_scope_new(struct mmig_scope **out,
 			       const struct mmig_scope_config *cfg);

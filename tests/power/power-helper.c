@@ -102,6 +102,7 @@ static int
 recover(struct paths *p)
 {
 	struct mmig_recover_options o = {
+		.size = sizeof(struct mmig_recover_options),
 		.policy = MMIG_POLICY_ROLLBACK,
 		.scope_for_model = scope_for,
 		.scope_arg = p,
@@ -117,11 +118,14 @@ recover(struct paths *p)
 	if (rc == MMIG_OK)
 		rc = mmig_recover(j, r, &o, &s);
 	for (size_t i = 0; rc == MMIG_OK && i < s->n; i++)
-		printf("%s %s %s%s%s\n", s->items[i].id,
-		       s->items[i].model_uuid,
-		       mmig_recover_action_name(s->items[i].action),
-		       s->items[i].message ? ": " : "",
-		       s->items[i].message ? s->items[i].message : "");
+		printf("%s %s %s%s%s\n", mmig_recover_summary_item(s, i)->id,
+		       mmig_recover_summary_item(s, i)->model_uuid,
+		       mmig_recover_action_name(
+			       mmig_recover_summary_item(s, i)->action),
+		       mmig_recover_summary_item(s, i)->message ? ": " : "",
+		       mmig_recover_summary_item(s, i)->message
+			       ? mmig_recover_summary_item(s, i)->message
+			       : "");
 	if (rc == MMIG_OK && s->n_unsettled)
 		rc = MMIG_EATTENTION;
 	if (rc != MMIG_OK)

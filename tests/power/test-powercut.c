@@ -475,7 +475,7 @@ check(struct suite *s, const char *dir, int rec_status, enum report rep1,
 	if (n > 1)
 		violation(s, where, "%zu migrations in the journal", n);
 	if (n == 1)
-		state = list[0].state;
+		state = mmig_migration_info_at(list, 0)->state;
 	if (state && strcmp(state, "COMMITTED") == 0) {
 		s->t.committed++;
 		if (s->w == WL_STEPS_FAIL)
