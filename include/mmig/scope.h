@@ -20,7 +20,10 @@
  * epoch there.  A process that no longer owns the migration gets
  * MMIG_EFENCED and neither creates nor deletes the file.  An undo
  * transaction on a model database that was never made does nothing (there
- * is nothing to undo) and does not make it.
+ * is nothing to undo) and does not make it.  (So the first transaction on
+ * a model database not made yet must not be run from inside a transaction
+ * on the controller database: the creation needs that connection, and is
+ * refused with MMIG_EINVAL.)
  *
  * Every connection is put in WAL mode with `synchronous` set from the
  * durability the scope was made with: FULL for MMIG_DURABLE, OFF for
