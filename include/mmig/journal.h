@@ -61,8 +61,10 @@ struct mmig_journal_options {
 	size_t size;
 	/** MMIG_JOURNAL_* flags. */
 	unsigned flags;
-	/** Initial LMDB map size in bytes; 0 for the default (64 MiB).  The
-	 *  map doubles by itself whenever it fills. */
+	/** Initial LMDB map size in bytes; 0 for the default (64 MiB).  A
+	 *  writable handle opens with at least twice the space in use, and
+	 *  every write (commit, claim, prune) doubles the map and retries
+	 *  whenever it fills. */
 	size_t initial_map_size;
 };
 
