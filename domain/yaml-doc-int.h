@@ -187,8 +187,19 @@ struct mmig__ynode *mmig__ynode_new_seq(struct mmig__ydoc *doc);
 int mmig__ynode_map_add(struct mmig__ydoc *doc, struct mmig__ynode *map,
 			const char *key, struct mmig__ynode *value);
 
+/** mmig__ynode_map_add() with a key of @p key_len bytes and kind
+ *  @p key_kind (a scalar kind: relation-state maps have integer keys). */
+int mmig__ynode_map_addn(struct mmig__ydoc *doc, struct mmig__ynode *map,
+			 const char *key, size_t key_len, unsigned key_kind,
+			 struct mmig__ynode *value);
+
 /** Append @p item to sequence @p seq.  @return MMIG_OK, MMIG_EINVAL. */
 int mmig__ynode_seq_add(struct mmig__ynode *seq, struct mmig__ynode *item);
+
+/** Take member @p m out of its mapping (or item out of its sequence); the
+ *  siblings after it are renumbered.  @p m stays valid and can be placed
+ *  again.  A node without a parent is left alone. */
+void mmig__ynode_remove(struct mmig__ynode *m);
 
 /** Deep copy of @p n (from any document) into @p doc, not placed.
  *  @return NULL when out of memory. */

@@ -286,21 +286,29 @@ link_child(struct mmig__ynode *parent, struct mmig__ynode *child)
 }
 
 int
+mmig__ynode_map_addn(struct mmig__ydoc *doc, struct mmig__ynode *map,
+		     const char *key, size_t key_len, unsigned key_kind,
+		     struct mmig__ynode *value)
+{
+	if (!map || map->kind != MMIG__Y_MAP || !value || value->parent ||
+	    !key || key_len > UINT32_MAX || key_kind >= MMIG__Y_SEQ)
+		return MMIG_EINVAL;
+	if (!(value->key = doc_strndup(doc, key, key_len)))
+		return MMIG_ENOMEM;
+	value->key_len = (uint32_t)key_len;
+	value->key_kind = (uint8_t)key_kind;
+	link_child(map, value);
+	return MMIG_OK;
+}
+
+int
 mmig__ynode_map_add(struct mmig__ydoc *doc, struct mmig__ynode *map,
 		    const char *key, struct mmig__ynode *value)
 {
-	size_t len;
-
-	if (!map || map->kind != MMIG__Y_MAP || !value || value->parent ||
-	    !key)
+	if (!key)
 		return MMIG_EINVAL;
-	len = strlen(key);
-	if (!(value->key = doc_strndup(doc, key, len)))
-		return MMIG_ENOMEM;
-	value->key_len = (uint32_t)len;
-	value->key_kind = MMIG__Y_STR;
-	link_child(map, value);
-	return MMIG_OK;
+	return mmig__ynode_map_addn(doc, map, key, strlen(key), MMIG__Y_STR,
+				    value);
 }
 
 int
@@ -308,8 +316,37 @@ mmig__ynode_seq_add(struct mmig__ynode *seq, struct mmig__ynode *item)
 {
 	if (!seq || seq->kind != MMIG__Y_SEQ || !item || item->parent)
 		return MMIG_EINVAL;
+	item->key = NULL;
+	item->key_len = 0;
+	item->key_kind = 0;
 	link_child(seq, item);
 	return MMIG_OK;
+}
+
+void
+mmig__ynode_remove(struct mmig__ynode *m)
+{
+	struct mmig__ynode *c = m->parent, *prev = NULL, *x;
+	uint32_t i = 0;
+
+	if (!c)
+		return;
+	for (x = c->first; x && x != m; x = x->next)
+		prev = x;
+	if (!x)
+		return;
+	if (prev)
+		prev->next = m->next;
+	else
+		c->first = m->next;
+	if (c->last == m)
+		c->last = prev;
+	c->n--;
+	for (x = c->first; x; x = x->next)
+		x->index = i++;
+	m->parent = NULL;
+	m->next = NULL;
+	/* Keep the key: a caller moving a member elsewhere may want it. */
 }
 
 /* Copy @p n's own fields (not its links) into a fresh node of @p doc. */
