@@ -357,12 +357,12 @@ struct mstate {
 
 static int
 read_machine(struct reader *r, struct mstate *ms, struct mmig__ynode *node,
-	     const struct mmig__juju_machine *parent, unsigned depth)
+	     const char *parent, unsigned depth)
 {
 	struct mmig__juju_model *m = r->m;
 	struct mmig__juju_machine *mc;
 	struct mmig__ynode *idn, *ct, *containers, *c, *next;
-	size_t n = strlen(parent ? parent->id : "");
+	size_t n = strlen(parent ? parent : "");
 
 	if (node->kind != MMIG__Y_MAP)
 		return rfail(r, node, "a %s, want a machine mapping",
@@ -391,14 +391,14 @@ read_machine(struct reader *r, struct mstate *ms, struct mmig__ynode *node,
 		/* "<parent>/<type>/<n>", and the type is the container's. */
 		const char *t;
 
-		if (strncmp(mc->id, parent->id, n) != 0 || mc->id[n] != '/' ||
+		if (strncmp(mc->id, parent, n) != 0 || mc->id[n] != '/' ||
 		    strchr(mc->id + n + 1, '/') == NULL ||
 		    strchr(strchr(mc->id + n + 1, '/') + 1, '/'))
 			return rfail(r, idn,
 				     "container \"%s\" is not inside machine "
 				     "\"%s\"",
-				     mc->id, parent->id);
-		mc->parent = parent->id;
+				     mc->id, parent);
+		mc->parent = parent;
 		t = mc->id + n + 1;
 		ct = mmig__ynode_get(node, "container-type");
 		if (ct && (ct->kind != MMIG__Y_STR ||
@@ -455,13 +455,12 @@ read_machine(struct reader *r, struct mstate *ms, struct mmig__ynode *node,
 	ms->id_nodes[m->n_machines] = idn;
 	m->n_machines++;
 	if (containers) {
-		/* mc moves when the array grows: keep its index. */
-		size_t self = m->n_machines - 1;
+		/* mc moves when the array grows; its id does not. */
+		const char *self = mc->id;
 
 		for (c = containers->first; c; c = next) {
 			next = c->next;
-			if (read_machine(r, ms, c, &m->machines[self],
-					 depth + 1))
+			if (read_machine(r, ms, c, self, depth + 1))
 				return r->rc;
 		}
 	}
