@@ -754,8 +754,10 @@ read_model(struct reader *r, struct mmig__ynode *root)
 		struct mmig__ynode *nm = mmig__ynode_get(c, "name");
 
 		anodes[m->n_apps] = nm ? nm : c;
-		if (read_app(r, &m->apps[m->n_apps], c))
+		if (read_app(r, &m->apps[m->n_apps], c)) {
+			m->n_apps++; /* so that its units are freed */
 			goto out;
+		}
 		ai[m->n_apps] = (struct idx){m->apps[m->n_apps].name, m->n_apps};
 		m->n_apps++;
 	}
