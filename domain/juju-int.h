@@ -166,8 +166,9 @@ void mmig__juju_free(struct mmig__juju_model *m);
  */
 struct mmig__ydoc *mmig__juju_write(const struct mmig__juju_model *m);
 
-/** Does @p buf look like a YAML document rather than our JSON (first
- *  non-blank byte is not '{')? */
+/** Does @p buf look like a YAML document rather than our JSON (the first
+ *  byte after blanks and a UTF-8 BOM is neither '{' nor '[')?  An empty
+ *  buffer is JSON's to refuse. */
 bool mmig__juju_looks_yaml(const void *buf, size_t len);
 
 #endif

@@ -60,6 +60,22 @@ rfail(struct reader *r, const struct mmig__ynode *at, const char *fmt, ...)
 	return r->rc;
 }
 
+/* "a string", "an int", ... */
+static const char *
+kind_a(unsigned kind)
+{
+	switch (kind) {
+	case MMIG__Y_NULL: return "a null";
+	case MMIG__Y_BOOL: return "a bool";
+	case MMIG__Y_INT:
+	case MMIG__Y_UINT: return "an int";
+	case MMIG__Y_FLOAT: return "a float";
+	case MMIG__Y_STR: return "a string";
+	case MMIG__Y_SEQ: return "a sequence";
+	default: return "a mapping";
+	}
+}
+
 static int
 room(struct reader *r)
 {
@@ -99,8 +115,7 @@ take(struct reader *r, struct mmig__ynode *map, const char *key,
 	}
 	if (kind != 0xffu && v->kind != kind &&
 	    !(kind == MMIG__Y_INT && v->kind == MMIG__Y_UINT)) {
-		rfail(r, v, "a %s, want a %s", mmig__ykind_name(v->kind),
-		      mmig__ykind_name(kind));
+		rfail(r, v, "%s, want %s", kind_a(v->kind), kind_a(kind));
 		return NULL;
 	}
 	if (defer_remove(r, v))
@@ -282,8 +297,8 @@ collection(struct reader *r, struct mmig__ynode *parent, const char *name,
 		return NULL;
 	}
 	if (c->kind != MMIG__Y_MAP) {
-		rfail(r, c, "a %s, want a mapping with a version and %s",
-		      mmig__ykind_name(c->kind), name);
+		rfail(r, c, "%s, want a mapping with a version and %s",
+		      kind_a(c->kind), name);
 		return NULL;
 	}
 	if (check_version(r, c, what, lo, hi, version))
@@ -365,8 +380,8 @@ read_machine(struct reader *r, struct mstate *ms, struct mmig__ynode *node,
 	size_t n = strlen(parent ? parent : "");
 
 	if (node->kind != MMIG__Y_MAP)
-		return rfail(r, node, "a %s, want a machine mapping",
-			     mmig__ykind_name(node->kind));
+		return rfail(r, node, "%s, want a machine mapping",
+			     kind_a(node->kind));
 	if (m->n_machines == ms->cap) {
 		size_t cap = ms->cap ? ms->cap * 2 : 64;
 		void *a = mmig__realloc(m->machines, cap * sizeof(*m->machines));
@@ -478,8 +493,8 @@ read_unit(struct reader *r, struct mmig__juju_app *a,
 	struct mmig__ynode *n, *mn;
 
 	if (node->kind != MMIG__Y_MAP)
-		return rfail(r, node, "a %s, want a unit mapping",
-			     mmig__ykind_name(node->kind));
+		return rfail(r, node, "%s, want a unit mapping",
+			     kind_a(node->kind));
 	if (!(u->name = take_str(r, node, "name", true, &n)))
 		return r->rc;
 	if (has_nul(n) || !valid_unit_name(u->name, a->name))
@@ -493,8 +508,8 @@ read_unit(struct reader *r, struct mmig__juju_app *a,
 			     u->machine);
 	n = mmig__ynode_get(node, "principal");
 	if (n && n->kind != MMIG__Y_STR)
-		return rfail(r, n, "a %s, want a string",
-			     mmig__ykind_name(n->kind));
+		return rfail(r, n, "%s, want a string",
+			     kind_a(n->kind));
 	/* An empty principal stays verbatim: only a name has a column. */
 	if (n && n->len) {
 		if (defer_remove(r, n))
@@ -512,8 +527,8 @@ read_app(struct reader *r, struct mmig__juju_app *a, struct mmig__ynode *node)
 	size_t i;
 
 	if (node->kind != MMIG__Y_MAP)
-		return rfail(r, node, "a %s, want an application mapping",
-			     mmig__ykind_name(node->kind));
+		return rfail(r, node, "%s, want an application mapping",
+			     kind_a(node->kind));
 	if (!(a->name = take_str(r, node, "name", true, &n)))
 		return r->rc;
 	if (has_nul(n) || !valid_app_name(a->name, n->len))
@@ -557,8 +572,8 @@ read_endpoint(struct reader *r, struct mmig__juju_endpoint *e,
 	struct mmig__ynode *n;
 
 	if (node->kind != MMIG__Y_MAP)
-		return rfail(r, node, "a %s, want an endpoint mapping",
-			     mmig__ykind_name(node->kind));
+		return rfail(r, node, "%s, want an endpoint mapping",
+			     kind_a(node->kind));
 	e->app = take_str(r, node, "application-name", true, NULL);
 	e->name = take_str(r, node, "name", true, NULL);
 	e->role = take_str(r, node, "role", true, &n);
@@ -582,8 +597,8 @@ read_relation(struct reader *r, struct mmig__juju_relation *rel,
 	struct mmig__ynode *n, *eps, *c;
 
 	if (node->kind != MMIG__Y_MAP)
-		return rfail(r, node, "a %s, want a relation mapping",
-			     mmig__ykind_name(node->kind));
+		return rfail(r, node, "%s, want a relation mapping",
+			     kind_a(node->kind));
 	if (!(n = take(r, node, "id", MMIG__Y_INT, true)))
 		return r->rc;
 	if (n->kind != MMIG__Y_INT || n->v.i < 0)
@@ -660,9 +675,9 @@ read_model(struct reader *r, struct mmig__ynode *root)
 	size_t i, j, k;
 
 	if (root->kind != MMIG__Y_MAP)
-		return rfail(r, root, "the document is a %s, not a model "
+		return rfail(r, root, "the document is %s, not a model "
 				      "mapping",
-			     mmig__ykind_name(root->kind));
+			     kind_a(root->kind));
 	if (check_version(r, root, "model", 1, 14, &m->version))
 		return r->rc;
 	m->owner = take_str(r, root, "owner", true, NULL);
@@ -962,7 +977,7 @@ mmig__juju_looks_yaml(const void *buf, size_t len)
 		i = 3;
 	for (; i < len; i++)
 		if (p[i] != ' ' && p[i] != '\t' && p[i] != '\r' && p[i] != '\n')
-			return p[i] != '{';
+			return p[i] != '{' && p[i] != '[';
 	return false;
 }
 

@@ -271,7 +271,7 @@ test_juju_malformed(void **state)
 		{"iaas-small.yaml", "\n        role: peer", "\n        role: boss",
 		 "role: role \"boss\" is not provider, requirer or peer"},
 		{"iaas-small.yaml", "  - id: 1\n", "  - id: 0\n", "relation id 0 twice"},
-		{"iaas-small.yaml", "  - id: 1\n", "  - id: \"1\"\n", "relations.relations[1].id: a string, want a int"},
+		{"iaas-small.yaml", "  - id: 1\n", "  - id: \"1\"\n", "relations.relations[1].id: a string, want an int"},
 		{"iaas-small.yaml", "key: wordpress:db mysql:db", "key: mysql:cluster", "relation key \"mysql:cluster\" twice"},
 		{"iaas-small.yaml", "type: iaas", "type: vm", "type: type \"vm\" is not iaas or caas"},
 		{"iaas-small.yaml", "owner: admin", "owner: [admin]", "owner: a sequence, want a string"},

@@ -98,6 +98,9 @@ usage_main(FILE *out)
 		"migration\n"
 		"  gen-model           write a synthetic, valid model "
 		"description\n"
+		"  export UUID         write an imported model back as a "
+		"juju/description\n"
+		"                      YAML document\n"
 		"  bench               measure the journal, recovery and the "
 		"import\n"
 		"\n"
@@ -757,7 +760,7 @@ run_import(const struct import_args *a, struct mmig_journal *j,
 		.mode = a->quiet ? PROGRESS_QUIET
 			: isatty(STDERR_FILENO) ? PROGRESS_BAR
 						: PROGRESS_LINES,
-		.grand_total = 2 + d->n_config + d->n_machines + d->n_apps +
+		.grand_total = 3 + d->n_config + d->n_machines + d->n_apps +
 			       d->n_units_total + d->n_relations,
 	};
 	struct mmig_import_options opts = {
@@ -1046,6 +1049,14 @@ cmd_import(int argc, char **argv)
 		mmig_model_desc_errmsg_free(msg);
 		return EXIT_USAGE;
 	}
+	if (!a.quiet && strcmp(d->format, "juju") == 0)
+		fprintf(stderr,
+			"%s: description: juju/description model version %d "
+			"(%s): %zu machines, %zu applications, %zu units, "
+			"%zu relations; %zu values without a column kept as "
+			"written\n",
+			PROG, d->source_version, d->type, d->n_machines,
+			d->n_apps, d->n_units_total, d->n_relations, d->n_kept);
 	model = (struct mmig_model){
 		.uuid = d->uuid,
 		.desc = bytes,
@@ -1091,6 +1102,134 @@ out:
 	mmig_model_desc_free(d);
 	mmig_model_desc_bytes_free(bytes);
 	return ret;
+}
+
+/* ------------------------------------------------------------------------
+ * export
+ * ------------------------------------------------------------------------ */
+
+static void
+usage_export(FILE *out)
+{
+	fprintf(out,
+		"usage: " PROG " export UUID [-o FILE] [--controller-db FILE] "
+		"[--model-dir DIR]\n"
+		"\n"
+		"Write the imported model UUID back as a juju/description "
+		"YAML document:\n"
+		"every column and every value kept as written, at the "
+		"versions the\n"
+		"imported document had.  Reads only; the model must be "
+		"active (its import\n"
+		"settled).  The document can hold credentials: a file is "
+		"made 0600, and\n"
+		"written whole or not at all.\n"
+		"\n"
+		"Options:\n"
+		"  -o, --output FILE     the file (default stdout)\n"
+		"  --controller-db FILE  the controller database (default "
+		"./controller.db)\n"
+		"  --model-dir DIR       where model databases live (default "
+		"./models)\n"
+		"  -h, --help            show this help\n"
+		"\n"
+		"Exit status: 0 written, 1 failed (no such model, not active, "
+		"unreadable),\n"
+		"2 usage error.\n");
+}
+
+static int
+cmd_export(int argc, char **argv)
+{
+	static const struct option longopts[] = {
+		{ "output", required_argument, NULL, OPT_OUTPUT },
+		{ "controller-db", required_argument, NULL, OPT_CONTROLLER_DB },
+		{ "model-dir", required_argument, NULL, OPT_MODEL_DIR },
+		{ "help", no_argument, NULL, OPT_HELP },
+		{ 0 },
+	};
+	struct mmig_import_paths paths = { .controller_db = "./controller.db",
+					   .model_dir = "./models" };
+	const char *output = NULL;
+	char *tmp = NULL, *msg = NULL;
+	FILE *f = stdout;
+	int opt, rc, fd;
+
+	while ((opt = getopt_long(argc, argv, "ho:", longopts, NULL)) != -1) {
+		switch (opt) {
+		case OPT_OUTPUT:
+			output = optarg;
+			break;
+		case OPT_CONTROLLER_DB:
+			paths.controller_db = optarg;
+			break;
+		case OPT_MODEL_DIR:
+			paths.model_dir = optarg;
+			break;
+		case OPT_HELP:
+			usage_export(stdout);
+			return EXIT_COMMITTED;
+		default:
+			errorf("usage", "see '" PROG " export --help'");
+			return EXIT_USAGE;
+		}
+	}
+	if (optind != argc - 1) {
+		errorf("usage", optind == argc ? "export: UUID is required"
+					       : "export: one UUID only");
+		return EXIT_USAGE;
+	}
+	if (!mmig_uuid_valid(argv[optind])) {
+		errorf("usage", "export: '%s' is not a lower-case uuid",
+		       argv[optind]);
+		return EXIT_USAGE;
+	}
+	if (output) {
+		/* Beside the target, 0600, renamed over it once whole. */
+		size_t n = strlen(output) + 16;
+
+		tmp = malloc(n);
+		if (!tmp) {
+			errorf("export", "%s", strerror(ENOMEM));
+			return EXIT_FAILED;
+		}
+		snprintf(tmp, n, "%s.tmp-XXXXXX", output);
+		fd = mkstemp(tmp);
+		if (fd < 0 || fchmod(fd, 0600) != 0 ||
+		    !(f = fdopen(fd, "w"))) {
+			errorf("export", "%s: %s", output, strerror(errno));
+			if (fd >= 0) {
+				close(fd);
+				unlink(tmp);
+			}
+			free(tmp);
+			return EXIT_FAILED;
+		}
+	}
+	rc = mmig_model_export(&paths, argv[optind], f, &msg);
+	if (rc != MMIG_OK)
+		errorf("export", "%s", msg ? msg : mmig_strerror(rc));
+	mmig_model_desc_errmsg_free(msg);
+	if (output) {
+		if (fflush(f) != 0 || fsync(fileno(f)) != 0) {
+			if (rc == MMIG_OK)
+				errorf("export", "%s: %s", output,
+				       strerror(errno));
+			rc = rc ? rc : -errno;
+		}
+		fclose(f);
+		if (rc == MMIG_OK && rename(tmp, output) != 0) {
+			errorf("export", "%s: %s", output, strerror(errno));
+			rc = -errno;
+		}
+		if (rc != MMIG_OK)
+			unlink(tmp);
+		free(tmp);
+	} else if (fflush(stdout) != 0 && rc == MMIG_OK) {
+		errorf("export", "stdout: %s", strerror(errno));
+		rc = -EIO;
+	}
+	return rc == MMIG_OK ? EXIT_COMMITTED : EXIT_FAILED;
 }
 
 /* ------------------------------------------------------------------------
@@ -1239,6 +1378,7 @@ cmd_bench_child(int argc, char **argv)
 static const struct command commands[] = {
 	{ "import", cmd_import },
 	{ "gen-model", cmd_gen_model },
+	{ "export", cmd_export },
 	{ "bench", cmd_bench },
 	{ "bench-child", cmd_bench_child },
 };
