@@ -26,6 +26,7 @@
  */
 #include "import-int.h"
 #include "internal.h"
+#include "juju-int.h"
 #include "mmig/coordinator.h"
 #include "mmig/import.h"
 #include "mmig/registry.h"
@@ -50,23 +51,69 @@ const char mmig__import_controller_schema[] =
 	"owner TEXT NOT NULL, cloud TEXT NOT NULL, region TEXT, "
 	"status TEXT NOT NULL)";
 
+/*
+ * Model database schema v2 (PRAGMA user_version 2): the columns of version
+ * 1 stay, so a writer of version 1's rows still fits; the rest is new.
+ * `extra` columns hold what an entity of a juju/description document has
+ * beyond its columns, as YAML text (a mapping), NULL when nothing.
+ *
+ *   model               one row: identity, type, agent version, the format
+ *                       and versions read, the model's other keys
+ *   sequences           name -> next number the model would issue
+ *   machines            + parent, container_type ("" for a top-level
+ *                       machine, NULL when the document did not say),
+ *                       series (model versions before machines v3),
+ *                       containers (1 when the key was written), extra
+ *   applications        + subordinate, settings (1 when written),
+ *                       units_version, extra
+ *   units               machine NULL (Kubernetes), principal, extra
+ *   relations           endpoint_b '' for a peer relation; + id, key,
+ *                       suspended, endpoints_version, extra
+ *   relation_endpoints  relation id, position, application, name, role,
+ *                       interface, scope, extra
+ *
+ * Config values are text with a kind: "string", "integer", "real", "bool";
+ * from juju/description also "null" and "yaml" (a list or mapping, as YAML
+ * text).
+ */
 const char mmig__import_model_schema[] =
+	"CREATE TABLE IF NOT EXISTS model ("
+	"uuid TEXT PRIMARY KEY NOT NULL, name TEXT NOT NULL, "
+	"owner TEXT NOT NULL, cloud TEXT NOT NULL, region TEXT, "
+	"type TEXT NOT NULL, agent_version TEXT, format TEXT NOT NULL, "
+	"version INTEGER NOT NULL, machines_version INTEGER, "
+	"applications_version INTEGER, relations_version INTEGER, "
+	"extra TEXT);"
 	"CREATE TABLE IF NOT EXISTS model_config ("
 	"key TEXT PRIMARY KEY NOT NULL, value TEXT NOT NULL, "
 	"kind TEXT NOT NULL);"
+	"CREATE TABLE IF NOT EXISTS sequences ("
+	"name TEXT PRIMARY KEY NOT NULL, value INTEGER NOT NULL);"
 	"CREATE TABLE IF NOT EXISTS machines ("
-	"id TEXT PRIMARY KEY NOT NULL, base TEXT NOT NULL, constraints TEXT);"
+	"id TEXT PRIMARY KEY NOT NULL, base TEXT NOT NULL, constraints TEXT, "
+	"parent TEXT, container_type TEXT, series TEXT, containers INTEGER, "
+	"extra TEXT);"
 	"CREATE TABLE IF NOT EXISTS applications ("
-	"name TEXT PRIMARY KEY NOT NULL, charm TEXT NOT NULL);"
+	"name TEXT PRIMARY KEY NOT NULL, charm TEXT NOT NULL, "
+	"subordinate INTEGER, settings INTEGER, units_version INTEGER, "
+	"extra TEXT);"
 	"CREATE TABLE IF NOT EXISTS application_config ("
 	"application TEXT NOT NULL, key TEXT NOT NULL, value TEXT NOT NULL, "
 	"kind TEXT NOT NULL, PRIMARY KEY (application, key));"
 	"CREATE TABLE IF NOT EXISTS units ("
 	"name TEXT PRIMARY KEY NOT NULL, application TEXT NOT NULL, "
-	"machine TEXT NOT NULL);"
+	"machine TEXT, principal TEXT, extra TEXT);"
 	"CREATE TABLE IF NOT EXISTS relations ("
-	"endpoint_a TEXT NOT NULL, endpoint_b TEXT NOT NULL, "
-	"PRIMARY KEY (endpoint_a, endpoint_b))";
+	"endpoint_a TEXT NOT NULL, endpoint_b TEXT NOT NULL DEFAULT '', "
+	"id INTEGER UNIQUE, key TEXT UNIQUE, suspended INTEGER, "
+	"endpoints_version INTEGER, extra TEXT, "
+	"PRIMARY KEY (endpoint_a, endpoint_b));"
+	"CREATE TABLE IF NOT EXISTS relation_endpoints ("
+	"relation INTEGER NOT NULL, position INTEGER NOT NULL, "
+	"application TEXT NOT NULL, name TEXT NOT NULL, role TEXT, "
+	"interface TEXT, scope TEXT, extra TEXT, "
+	"PRIMARY KEY (relation, position));"
+	"PRAGMA user_version = 2";
 
 static const char *
 kind_name(enum mmig_model_desc_kind k)
@@ -115,6 +162,47 @@ step_done(sqlite3 *db, sqlite3_stmt *st, const char *what)
 	sqlite3_reset(st);
 	sqlite3_clear_bindings(st);
 	return rc == SQLITE_DONE ? NULL : mmig_error_sqlite(db, rc, what);
+}
+
+/* Bind a buffer the statement then owns (freed with free()). */
+static void
+bind_owned(sqlite3_stmt *st, int i, char *s)
+{
+	if (s)
+		sqlite3_bind_text(st, i, s, -1, free);
+	else
+		sqlite3_bind_null(st, i);
+}
+
+/* An entity's extra as YAML text (free()); NULL when it has none.
+ * @return an error only when out of memory. */
+static struct mmig_error *
+extra_text(const struct mmig__ynode *map, char **out)
+{
+	size_t len;
+	int rc;
+
+	*out = NULL;
+	if (!map || map->n == 0)
+		return NULL;
+	rc = mmig__yaml_emit_buf(map, 0, out, &len);
+	return rc ? mmig_error_new(rc, "keep verbatim: %s", mmig_strerror(rc))
+		  : NULL;
+}
+
+static const struct mmig__juju_model *
+juju_of(const struct mmig_model_desc *d)
+{
+	return d->priv;
+}
+
+static void
+bind_int_or_null(sqlite3_stmt *st, int i, bool present, int64_t v)
+{
+	if (present)
+		sqlite3_bind_int64(st, i, v);
+	else
+		sqlite3_bind_null(st, i);
 }
 
 /*
@@ -716,6 +804,35 @@ model_setup(void *self, struct mmig_scope *scope)
 	return mmig_scope_model_db(scope, &op->db);
 }
 
+static const struct rows_kind config_rows;
+
+/*
+ * The model database holds the description's values, cloud credentials
+ * among them: make it (and its -wal and -shm, which SQLite would otherwise
+ * create with the database's mode) 0600 before the first of them is
+ * written.  Idempotent; a file that is not there yet is skipped.
+ */
+static struct mmig_error *
+secure_model_files(struct mmig_scope *scope)
+{
+	static const char *const suffixes[] = {"", "-wal", "-shm"};
+	const char *db = mmig_scope_model_path(scope);
+	struct mmig_error *err = NULL;
+
+	for (size_t i = 0; db && i < MMIG_ARRAY_LEN(suffixes) && !err; i++) {
+		char *path = mmig__asprintf("%s%s", db, suffixes[i]);
+
+		if (!path)
+			return mmig_error_new(MMIG_ENOMEM, "%s",
+					      mmig_strerror(MMIG_ENOMEM));
+		if (chmod(path, 0600) != 0 && errno != ENOENT)
+			err = mmig_error_new(-errno, "chmod %s: %s", path,
+					     strerror(errno));
+		mmig__free(path);
+	}
+	return err;
+}
+
 static struct mmig_error *
 batched_execute(void *self, struct mmig_ctx *ctx,
 		const struct mmig_model *model)
@@ -726,6 +843,8 @@ batched_execute(void *self, struct mmig_ctx *ctx,
 	size_t total, start = 0;
 
 	err = model_desc(model, &b.d);
+	if (!err && op->rows == &config_rows)
+		err = secure_model_files(op->scope);
 	if (err)
 		return err;
 	total = op->rows->total(b.d);
@@ -765,23 +884,97 @@ batched_execute(void *self, struct mmig_ctx *ctx,
 	return NULL;
 }
 
-/* model-config */
+/* model-config: item 0 is the model row and its sequences, then one item
+ * per config key. */
 
 static size_t
 config_total(const struct mmig_model_desc *d)
 {
-	return d->n_config;
+	return 1 + d->n_config;
+}
+
+static struct mmig_error *
+model_row_put(struct batch *b, size_t *rows)
+{
+	const struct mmig_model_desc *d = b->d;
+	const struct mmig__juju_model *j = juju_of(d);
+	sqlite3_stmt *st = b->st[1];
+	struct mmig_error *err = NULL;
+	char *extra = NULL;
+	size_t i;
+
+	bind_text(st, 1, d->uuid);
+	bind_text(st, 2, d->name);
+	bind_text(st, 3, d->owner);
+	bind_text(st, 4, d->cloud);
+	bind_text(st, 5, j && !j->has_region ? NULL : d->region);
+	bind_text(st, 6, d->type);
+	bind_text(st, 7, d->agent_version);
+	bind_text(st, 8, d->format);
+	sqlite3_bind_int(st, 9, j ? j->version : MMIG_MODEL_DESC_VERSION);
+	bind_int_or_null(st, 10, j, j ? j->machines_version : 0);
+	bind_int_or_null(st, 11, j, j ? j->applications_version : 0);
+	bind_int_or_null(st, 12, j, j ? j->relations_version : 0);
+	if (j && (err = extra_text(j->extra, &extra)))
+		return err;
+	bind_owned(st, 13, extra);
+	err = step_done(b->db, st, "insert model");
+	*rows = 1;
+	if (err || !j)
+		return err;
+	/* Sequences: few, so in this item's statement set. */
+	if ((err = prepare(b->db,
+			   "INSERT INTO sequences (name, value) VALUES (?1, ?2) "
+			   "ON CONFLICT (name) DO UPDATE SET value = "
+			   "excluded.value",
+			   &st)))
+		return err;
+	for (i = 0; i < j->n_sequences && !err; i++) {
+		bind_text(st, 1, j->sequences[i].name);
+		sqlite3_bind_int64(st, 2, j->sequences[i].value);
+		err = step_done(b->db, st, "insert sequence");
+	}
+	sqlite3_finalize(st);
+	*rows += j->n_sequences;
+	return err;
+}
+
+/* A juju config value's kind: "null" and "yaml" besides the four. */
+static const char *
+juju_kind(const struct mmig__ynode *n, enum mmig_model_desc_kind k)
+{
+	if (n->kind == MMIG__Y_NULL)
+		return "null";
+	if (n->kind == MMIG__Y_SEQ || n->kind == MMIG__Y_MAP)
+		return "yaml";
+	return kind_name(k);
+}
+
+/* The @p i-th member of mapping @p map. */
+static const struct mmig__ynode *
+nth_member(const struct mmig__ynode *map, size_t i)
+{
+	const struct mmig__ynode *c = map ? map->first : NULL;
+
+	while (c && i--)
+		c = c->next;
+	return c;
 }
 
 static struct mmig_error *
 config_put(struct batch *b, size_t i, size_t *rows)
 {
-	const struct mmig_model_desc_kv *kv = &b->d->config[i];
+	const struct mmig_model_desc_kv *kv;
+	const struct mmig__juju_model *j = juju_of(b->d);
 	sqlite3_stmt *st = b->st[0];
 
+	if (i == 0)
+		return model_row_put(b, rows);
+	kv = &b->d->config[i - 1];
 	bind_text(st, 1, kv->key);
 	bind_text(st, 2, kv->value);
-	bind_text(st, 3, kind_name(kv->kind));
+	bind_text(st, 3, j ? juju_kind(nth_member(j->config, i - 1), kv->kind)
+			   : kind_name(kv->kind));
 	*rows = 1;
 	return mmig_error_wrap(step_done(b->db, st, "insert"),
 			       "model config %s", kv->key);
@@ -790,7 +983,20 @@ config_put(struct batch *b, size_t i, size_t *rows)
 static const struct rows_kind config_rows = {
 	.sql = { "INSERT INTO model_config (key, value, kind) "
 		 "VALUES (?1, ?2, ?3) ON CONFLICT (key) DO UPDATE SET "
-		 "value = excluded.value, kind = excluded.kind" },
+		 "value = excluded.value, kind = excluded.kind",
+		 "INSERT INTO model (uuid, name, owner, cloud, region, type, "
+		 "agent_version, format, version, machines_version, "
+		 "applications_version, relations_version, extra) "
+		 "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13) "
+		 "ON CONFLICT (uuid) DO UPDATE SET name = excluded.name, "
+		 "owner = excluded.owner, cloud = excluded.cloud, "
+		 "region = excluded.region, type = excluded.type, "
+		 "agent_version = excluded.agent_version, "
+		 "format = excluded.format, version = excluded.version, "
+		 "machines_version = excluded.machines_version, "
+		 "applications_version = excluded.applications_version, "
+		 "relations_version = excluded.relations_version, "
+		 "extra = excluded.extra" },
 	.total = config_total,
 	.put = config_put,
 };
@@ -807,20 +1013,45 @@ static struct mmig_error *
 machines_put(struct batch *b, size_t i, size_t *rows)
 {
 	const struct mmig_model_desc_machine *m = &b->d->machines[i];
+	const struct mmig__juju_model *j = juju_of(b->d);
 	sqlite3_stmt *st = b->st[0];
+	struct mmig_error *err;
+	char *extra = NULL;
 
 	bind_text(st, 1, m->id);
 	bind_text(st, 2, m->base);
 	bind_text(st, 3, m->constraints);
+	if (j) {
+		const struct mmig__juju_machine *jm = &j->machines[i];
+
+		bind_text(st, 2, jm->base);
+		bind_text(st, 4, jm->parent);
+		bind_text(st, 5, jm->has_container_type ? jm->container_type
+							: NULL);
+		bind_text(st, 6, jm->series);
+		sqlite3_bind_int(st, 7, jm->has_containers);
+		if ((err = extra_text(jm->extra, &extra))) {
+			sqlite3_reset(st);
+			sqlite3_clear_bindings(st);
+			return err;
+		}
+		bind_owned(st, 8, extra);
+	}
 	*rows = 1;
 	return mmig_error_wrap(step_done(b->db, st, "insert"), "machine %s",
 			       m->id);
 }
 
 static const struct rows_kind machines_rows = {
-	.sql = { "INSERT INTO machines (id, base, constraints) "
-		 "VALUES (?1, ?2, ?3) ON CONFLICT (id) DO UPDATE SET "
-		 "base = excluded.base, constraints = excluded.constraints" },
+	.sql = { "INSERT INTO machines (id, base, constraints, parent, "
+		 "container_type, series, containers, extra) "
+		 "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8) "
+		 "ON CONFLICT (id) DO UPDATE SET "
+		 "base = excluded.base, constraints = excluded.constraints, "
+		 "parent = excluded.parent, "
+		 "container_type = excluded.container_type, "
+		 "series = excluded.series, containers = excluded.containers, "
+		 "extra = excluded.extra" },
 	.total = machines_total,
 	.put = machines_put,
 };
@@ -837,17 +1068,35 @@ static struct mmig_error *
 apps_put(struct batch *b, size_t i, size_t *rows)
 {
 	const struct mmig_model_desc_app *a = &b->d->apps[i];
+	const struct mmig__juju_model *j = juju_of(b->d);
+	const struct mmig__juju_app *ja = j ? &j->apps[i] : NULL;
 	struct mmig_error *err;
+	char *extra = NULL;
 	size_t k;
 
 	bind_text(b->st[0], 1, a->name);
 	bind_text(b->st[0], 2, a->charm);
+	if (ja) {
+		bind_int_or_null(b->st[0], 3, ja->has_subordinate,
+				 ja->subordinate);
+		sqlite3_bind_int(b->st[0], 4, ja->settings != NULL);
+		sqlite3_bind_int(b->st[0], 5, ja->units_version);
+		if ((err = extra_text(ja->extra, &extra))) {
+			sqlite3_reset(b->st[0]);
+			sqlite3_clear_bindings(b->st[0]);
+			return err;
+		}
+		bind_owned(b->st[0], 6, extra);
+	}
 	err = step_done(b->db, b->st[0], "insert");
 	for (k = 0; k < a->n_config && !err; k++) {
 		bind_text(b->st[1], 1, a->name);
 		bind_text(b->st[1], 2, a->config[k].key);
 		bind_text(b->st[1], 3, a->config[k].value);
-		bind_text(b->st[1], 4, kind_name(a->config[k].kind));
+		bind_text(b->st[1], 4,
+			  ja ? juju_kind(nth_member(ja->settings, k),
+					 a->config[k].kind)
+			     : kind_name(a->config[k].kind));
 		err = step_done(b->db, b->st[1], "insert config");
 	}
 	*rows = 1 + a->n_config;
@@ -855,8 +1104,14 @@ apps_put(struct batch *b, size_t i, size_t *rows)
 }
 
 static const struct rows_kind apps_rows = {
-	.sql = { "INSERT INTO applications (name, charm) VALUES (?1, ?2) "
-		 "ON CONFLICT (name) DO UPDATE SET charm = excluded.charm",
+	.sql = { "INSERT INTO applications (name, charm, subordinate, "
+		 "settings, units_version, extra) "
+		 "VALUES (?1, ?2, ?3, ?4, ?5, ?6) "
+		 "ON CONFLICT (name) DO UPDATE SET charm = excluded.charm, "
+		 "subordinate = excluded.subordinate, "
+		 "settings = excluded.settings, "
+		 "units_version = excluded.units_version, "
+		 "extra = excluded.extra",
 		 "INSERT INTO application_config (application, key, value, "
 		 "kind) VALUES (?1, ?2, ?3, ?4) "
 		 "ON CONFLICT (application, key) DO UPDATE SET "
@@ -899,20 +1154,37 @@ units_put(struct batch *b, size_t i, size_t *rows)
 		b->unit = 0;
 	}
 	a = &b->d->apps[b->app];
-	u = &a->units[b->unit++];
+	u = &a->units[b->unit];
 	bind_text(st, 1, u->name);
 	bind_text(st, 2, a->name);
 	bind_text(st, 3, u->machine);
+	if (juju_of(b->d)) {
+		const struct mmig__juju_unit *ju =
+			&juju_of(b->d)->apps[b->app].units[b->unit];
+		struct mmig_error *err;
+		char *extra = NULL;
+
+		bind_text(st, 4, ju->principal);
+		if ((err = extra_text(ju->extra, &extra))) {
+			sqlite3_reset(st);
+			sqlite3_clear_bindings(st);
+			return err;
+		}
+		bind_owned(st, 5, extra);
+	}
+	b->unit++;
 	*rows = 1;
 	return mmig_error_wrap(step_done(b->db, st, "insert"), "unit %s",
 			       u->name);
 }
 
 static const struct rows_kind units_rows = {
-	.sql = { "INSERT INTO units (name, application, machine) "
-		 "VALUES (?1, ?2, ?3) ON CONFLICT (name) DO UPDATE SET "
+	.sql = { "INSERT INTO units (name, application, machine, principal, "
+		 "extra) VALUES (?1, ?2, ?3, ?4, ?5) "
+		 "ON CONFLICT (name) DO UPDATE SET "
 		 "application = excluded.application, "
-		 "machine = excluded.machine" },
+		 "machine = excluded.machine, principal = excluded.principal, "
+		 "extra = excluded.extra" },
 	.total = units_total,
 	.seek = units_seek,
 	.put = units_put,
@@ -926,23 +1198,85 @@ relations_total(const struct mmig_model_desc *d)
 	return d->n_relations;
 }
 
+/* "a:x b:y", the key our JSON's relations get (Juju's own form). */
+static char *
+json_relation_key(const struct mmig_model_desc_relation *r)
+{
+	return mmig__asprintf("%s %s", r->ep[0].spec, r->ep[1].spec);
+}
+
 static struct mmig_error *
 relations_put(struct batch *b, size_t i, size_t *rows)
 {
 	const struct mmig_model_desc_relation *r = &b->d->relations[i];
+	const struct mmig__juju_model *j = juju_of(b->d);
+	const struct mmig__juju_relation *jr = j ? &j->relations[i] : NULL;
 	sqlite3_stmt *st = b->st[0];
+	struct mmig_error *err = NULL;
+	char *extra = NULL, *key = NULL;
+	int64_t id = jr ? jr->id : (int64_t)i;
+	size_t k, n = jr ? jr->n_endpoints : 2;
 
 	bind_text(st, 1, r->ep[0].spec);
-	bind_text(st, 2, r->ep[1].spec);
-	*rows = 1;
-	return mmig_error_wrap(step_done(b->db, st, "insert"),
-			       "relation %s %s", r->ep[0].spec, r->ep[1].spec);
+	bind_text(st, 2, r->ep[1].spec ? r->ep[1].spec : "");
+	sqlite3_bind_int64(st, 3, id);
+	if (jr) {
+		bind_text(st, 4, jr->key);
+		bind_int_or_null(st, 5, jr->has_suspended, jr->suspended);
+		sqlite3_bind_int(st, 6, jr->endpoints_version);
+		err = extra_text(jr->extra, &extra);
+		bind_owned(st, 7, extra);
+	} else {
+		if (!(key = json_relation_key(r)))
+			err = mmig_error_new(MMIG_ENOMEM, "relation key");
+		bind_text(st, 4, key);
+	}
+	if (!err)
+		err = step_done(b->db, st, "insert");
+	else {
+		sqlite3_reset(st);
+		sqlite3_clear_bindings(st);
+	}
+	mmig__free(key);
+	st = b->st[1];
+	for (k = 0; k < n && !err; k++) {
+		const struct mmig__juju_endpoint *e = jr ? &jr->ep[k] : NULL;
+
+		sqlite3_bind_int64(st, 1, id);
+		sqlite3_bind_int(st, 2, (int)k);
+		bind_text(st, 3, e ? e->app : r->ep[k].app);
+		bind_text(st, 4, e ? e->name : r->ep[k].name);
+		if (e) {
+			bind_text(st, 5, e->role);
+			bind_text(st, 6, e->interface);
+			bind_text(st, 7, e->scope);
+			if ((err = extra_text(e->extra, &extra)))
+				break;
+			bind_owned(st, 8, extra);
+		}
+		err = step_done(b->db, st, "insert endpoint");
+	}
+	*rows = 1 + n;
+	return mmig_error_wrap(err, "relation %s %s", r->ep[0].spec,
+			       r->ep[1].spec ? r->ep[1].spec : "");
 }
 
 static const struct rows_kind relations_rows = {
-	/* The whole row is the key: there is nothing to update. */
-	.sql = { "INSERT OR IGNORE INTO relations (endpoint_a, endpoint_b) "
-		 "VALUES (?1, ?2)" },
+	.sql = { "INSERT INTO relations (endpoint_a, endpoint_b, id, key, "
+		 "suspended, endpoints_version, extra) "
+		 "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7) "
+		 "ON CONFLICT (endpoint_a, endpoint_b) DO UPDATE SET "
+		 "id = excluded.id, key = excluded.key, "
+		 "suspended = excluded.suspended, "
+		 "endpoints_version = excluded.endpoints_version, "
+		 "extra = excluded.extra",
+		 "INSERT INTO relation_endpoints (relation, position, "
+		 "application, name, role, interface, scope, extra) "
+		 "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8) "
+		 "ON CONFLICT (relation, position) DO UPDATE SET "
+		 "application = excluded.application, name = excluded.name, "
+		 "role = excluded.role, interface = excluded.interface, "
+		 "scope = excluded.scope, extra = excluded.extra" },
 	.total = relations_total,
 	.put = relations_put,
 };
@@ -969,7 +1303,7 @@ static const struct mmig_op_vtable create_model_vt = {
 static const struct mmig_op_vtable config_vt = {
 	.size = sizeof(struct mmig_op_vtable),
 	.name = "model-config",
-	.version = 1,
+	.version = 2,
 	.flags = BATCHED_FLAGS,
 	.setup = model_setup,
 	.execute = batched_execute,
@@ -979,7 +1313,7 @@ static const struct mmig_op_vtable config_vt = {
 static const struct mmig_op_vtable machines_vt = {
 	.size = sizeof(struct mmig_op_vtable),
 	.name = "machines",
-	.version = 1,
+	.version = 2,
 	.flags = BATCHED_FLAGS,
 	.setup = model_setup,
 	.execute = batched_execute,
@@ -989,7 +1323,7 @@ static const struct mmig_op_vtable machines_vt = {
 static const struct mmig_op_vtable apps_vt = {
 	.size = sizeof(struct mmig_op_vtable),
 	.name = "applications",
-	.version = 1,
+	.version = 2,
 	.flags = BATCHED_FLAGS,
 	.setup = model_setup,
 	.execute = batched_execute,
@@ -999,7 +1333,7 @@ static const struct mmig_op_vtable apps_vt = {
 static const struct mmig_op_vtable units_vt = {
 	.size = sizeof(struct mmig_op_vtable),
 	.name = "units",
-	.version = 1,
+	.version = 2,
 	.flags = BATCHED_FLAGS,
 	.setup = model_setup,
 	.execute = batched_execute,
@@ -1009,7 +1343,7 @@ static const struct mmig_op_vtable units_vt = {
 static const struct mmig_op_vtable relations_vt = {
 	.size = sizeof(struct mmig_op_vtable),
 	.name = "relations",
-	.version = 1,
+	.version = 2,
 	.flags = BATCHED_FLAGS,
 	.setup = model_setup,
 	.execute = batched_execute,

@@ -18,6 +18,7 @@
  *    a message stays one bounded line whatever the input holds.
  */
 #include "internal.h"
+#include "juju-int.h"
 #include "mmig/import.h"
 #include "mmig/scope.h"
 
@@ -996,6 +997,169 @@ parse_root(struct parser *p, json_t *root)
 	return rc;
 }
 
+/* ------------------------------------------------------------------------
+ * juju/description documents (domain/juju.c), seen through the same struct
+ * ------------------------------------------------------------------------ */
+
+/* A config value as a kv: scalars as their text with their kind (a null
+ * as ""), anything else as YAML text. */
+static int
+juju_kv(struct parser *p, const struct mmig__ynode *n,
+	struct mmig_model_desc_kv *kv)
+{
+	char buf[64];
+	char *text = NULL;
+	size_t len;
+
+	kv->key = n->key;
+	kv->kind = MMIG_MODEL_DESC_STRING;
+	switch (n->kind) {
+	case MMIG__Y_STR:
+		kv->value = n->str;
+		return MMIG_OK;
+	case MMIG__Y_INT:
+	case MMIG__Y_UINT:
+		kv->kind = MMIG_MODEL_DESC_INTEGER;
+		kv->value = n->str;
+		return MMIG_OK;
+	case MMIG__Y_BOOL:
+		kv->kind = MMIG_MODEL_DESC_BOOL;
+		kv->value = n->v.b ? "true" : "false";
+		return MMIG_OK;
+	case MMIG__Y_FLOAT:
+		kv->kind = MMIG_MODEL_DESC_REAL;
+		format_real(buf, sizeof(buf), n->v.f);
+		kv->value = arena_strndup(&p->arena, buf, strlen(buf));
+		return kv->value ? MMIG_OK : MMIG_ENOMEM;
+	case MMIG__Y_NULL:
+		kv->value = "";
+		return MMIG_OK;
+	default:
+		if (mmig__yaml_emit_buf(n, 0, &text, &len))
+			return MMIG_ENOMEM;
+		kv->value = arena_strndup(&p->arena, text, len);
+		free(text);
+		return kv->value ? MMIG_OK : MMIG_ENOMEM;
+	}
+}
+
+static int
+juju_config(struct parser *p, const struct mmig__ynode *map,
+	    const struct mmig_model_desc_kv **out, size_t *n)
+{
+	struct mmig_model_desc_kv *kv;
+	const struct mmig__ynode *c;
+	size_t i = 0;
+	int rc;
+
+	*out = NULL;
+	*n = 0;
+	if (!map || !map->n)
+		return MMIG_OK;
+	kv = arena_array(&p->arena, map->n, sizeof(*kv));
+	if (!kv)
+		return MMIG_ENOMEM;
+	for (c = map->first; c; c = c->next)
+		if ((rc = juju_kv(p, c, &kv[i++])))
+			return rc;
+	*out = kv;
+	*n = map->n;
+	return MMIG_OK;
+}
+
+static char *
+juju_spec(struct parser *p, const struct mmig__juju_endpoint *e)
+{
+	size_t a = strlen(e->app), b = strlen(e->name);
+	char *s = arena_alloc(&p->arena, a + b + 2, 1);
+
+	if (s) {
+		memcpy(s, e->app, a);
+		s[a] = ':';
+		memcpy(s + a + 1, e->name, b + 1);
+	}
+	return s;
+}
+
+/* Fill p->desc from @p m; the desc owns @p m from here (priv). */
+static int
+juju_desc(struct parser *p, struct mmig__juju_model *m)
+{
+	struct mmig_model_desc *d = p->desc;
+	struct mmig_model_desc_machine *mc = NULL;
+	struct mmig_model_desc_app *ap = NULL;
+	struct mmig_model_desc_relation *rl = NULL;
+	size_t i, j;
+	int rc;
+
+	d->priv = m;
+	d->format = "juju";
+	d->source_version = m->version;
+	d->type = m->type;
+	d->agent_version = m->agent_version;
+	d->n_kept = m->n_kept;
+	d->uuid = m->uuid;
+	d->name = m->name;
+	d->owner = m->owner;
+	d->cloud = m->cloud;
+	d->region = m->region;
+	if ((rc = juju_config(p, m->config, &d->config, &d->n_config)))
+		return rc;
+	if (m->n_machines &&
+	    !(mc = arena_array(&p->arena, m->n_machines, sizeof(*mc))))
+		return MMIG_ENOMEM;
+	for (i = 0; i < m->n_machines; i++) {
+		mc[i].id = m->machines[i].id;
+		mc[i].base = m->machines[i].series ? m->machines[i].series
+						   : m->machines[i].base;
+		mc[i].constraints = NULL;
+	}
+	d->machines = mc;
+	d->n_machines = m->n_machines;
+	if (m->n_apps && !(ap = arena_array(&p->arena, m->n_apps, sizeof(*ap))))
+		return MMIG_ENOMEM;
+	for (i = 0; i < m->n_apps; i++) {
+		const struct mmig__juju_app *a = &m->apps[i];
+		struct mmig_model_desc_unit *u = NULL;
+
+		ap[i].name = a->name;
+		ap[i].charm = a->charm_url;
+		if ((rc = juju_config(p, a->settings, &ap[i].config,
+				      &ap[i].n_config)))
+			return rc;
+		if (a->n_units &&
+		    !(u = arena_array(&p->arena, a->n_units, sizeof(*u))))
+			return MMIG_ENOMEM;
+		for (j = 0; j < a->n_units; j++) {
+			u[j].name = a->units[j].name;
+			u[j].machine = a->units[j].machine;
+		}
+		ap[i].units = u;
+		ap[i].n_units = a->n_units;
+	}
+	d->apps = ap;
+	d->n_apps = m->n_apps;
+	d->n_units_total = m->n_units_total;
+	if (m->n_relations &&
+	    !(rl = arena_array(&p->arena, m->n_relations, sizeof(*rl))))
+		return MMIG_ENOMEM;
+	for (i = 0; i < m->n_relations; i++) {
+		memset(&rl[i], 0, sizeof(rl[i]));
+		for (j = 0; j < m->relations[i].n_endpoints; j++) {
+			const struct mmig__juju_endpoint *e =
+				&m->relations[i].ep[j];
+
+			if (!(rl[i].ep[j].spec = juju_spec(p, e)))
+				return MMIG_ENOMEM;
+			rl[i].ep[j].app = e->app;
+			rl[i].ep[j].name = e->name;
+		}
+	}
+	d->relations = rl;
+	d->n_relations = m->n_relations;
+	return MMIG_OK;
+}
+
 /* jansson's text can quote the input near the error; keep it one line. */
 static void
 one_line(char *s)
@@ -1035,6 +1199,20 @@ mmig_model_desc_parse(const void *json, size_t len,
 		goto done;
 	}
 	memset(p.desc, 0, sizeof(*p.desc));
+	p.desc->format = "json";
+	p.desc->type = "iaas";
+
+	if (mmig__juju_looks_yaml(json, len)) {
+		struct mmig__juju_model *jm = NULL;
+
+		rc = mmig__juju_read(json, len, &jm, &p.err);
+		if (rc == MMIG_OK) {
+			rc = juju_desc(&p, jm);
+			if (rc != MMIG_OK && !p.desc->priv)
+				mmig__juju_free(jm);
+		}
+		goto done;
+	}
 
 	/* Duplicate keys are rejected by jansson itself, which would
 	 * otherwise keep the last one silently.  DECODE_ANY lets a scalar
@@ -1062,6 +1240,8 @@ done:
 	if (rc == MMIG_OK) {
 		*out = p.desc;
 	} else {
+		if (p.desc)
+			mmig__juju_free((void *)p.desc->priv);
 		arena_free(p.arena.first);
 		if (errmsg && rc == MMIG_EMODEL)
 			*errmsg = p.err;
@@ -1076,6 +1256,7 @@ mmig_model_desc_free(struct mmig_model_desc *desc)
 {
 	if (!desc)
 		return;
+	mmig__juju_free((void *)desc->priv);
 	arena_free((struct chunk *)(void *)((char *)desc -
 					     offsetof(struct chunk, data)));
 }

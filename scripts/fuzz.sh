@@ -23,10 +23,10 @@ if [ ! -f "$build/build.ninja" ]; then
 		-Dfault_injection=true
 fi
 ninja -C "$build" tests/fuzz/fuzz-record tests/fuzz/fuzz-fold \
-	tests/fuzz/fuzz-model
+	tests/fuzz/fuzz-model tests/fuzz/fuzz-yaml
 
 status=0
-for target in record fold model; do
+for target in record fold model yaml; do
 	work=$(mktemp -d "${TMPDIR:-/tmp}/mmig-fuzz-$target.XXXXXX")
 	out=${FUZZ_OUT:-$build/fuzz-out}/$target
 	mkdir -p "$out"

@@ -5,7 +5,7 @@ set -euo pipefail
 export DEBIAN_FRONTEND=noninteractive
 packages=(
 	build-essential meson ninja-build pkg-config
-	liblmdb-dev libsqlite3-dev libmsgpack-dev libjansson-dev libxxhash-dev
+	liblmdb-dev libsqlite3-dev libmsgpack-dev libjansson-dev libyaml-dev libxxhash-dev
 	libcmocka-dev libcurl4-openssl-dev libssl-dev
 	etcd-server etcd-client
 	sqlite3 lmdb-utils clang valgrind scdoc man-db groff-base

@@ -245,7 +245,9 @@ static const struct bad_case bad_cases[] = {
 	{"version a string", "{'version':'1'," MODEL "}",
 	 "version: not an integer"},
 	{"top level an array", "[1, 2]", "top level: not an object (an array)"},
-	{"top level a number", "42", "top level: not an object (a number)"},
+	/* Not JSON by its first byte, so read as juju/description YAML. */
+	{"top level a number", "42",
+	 "line 1, column 1: the document is an int, not a model mapping"},
 	{"missing model", "{'version':1}", "model: missing"},
 	{"model not an object", "{'version':1,'model':[]}",
 	 "model: not an object"},

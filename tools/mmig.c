@@ -63,6 +63,9 @@ enum opt_code {
 	OPT_UNITS_PER_APP,
 	OPT_RELATIONS,
 	OPT_SEED,
+	OPT_FROM_BUNDLE,
+	OPT_SCALE,
+	OPT_FORMAT,
 };
 
 static void
@@ -100,6 +103,9 @@ usage_main(FILE *out)
 		"migration\n"
 		"  gen-model           write a synthetic, valid model "
 		"description\n"
+		"  export UUID         write an imported model back as a "
+		"juju/description\n"
+		"                      YAML document\n"
 		"  bench               measure the journal, recovery and the "
 		"import\n"
 		"\n"
@@ -209,13 +215,32 @@ usage_gen(FILE *out)
 	fprintf(out,
 		"usage: " PROG " gen-model [--machines N] [--applications A] "
 		"[--units-per-app U]\n"
-		"                     [--relations R] [--seed S] [-o FILE]\n"
+		"                     [--relations R] [--seed S] "
+		"[--format json|yaml] [-o FILE]\n"
+		"       " PROG " gen-model --from-bundle BUNDLE.yaml [--scale N] "
+		"[--seed S] [-o FILE]\n"
 		"\n"
 		"Write a valid synthetic model description.  The same options "
 		"give the\n"
 		"same bytes on every platform.\n"
 		"\n"
+		"With --from-bundle, expand a published Juju bundle into a "
+		"complete\n"
+		"juju/description model (YAML, current version) by Juju's "
+		"placement\n"
+		"rules; --scale N multiplies every application's units and the "
+		"bundle's\n"
+		"machines.  A model import would refuse for its size is refused.\n"
+		"\n"
 		"Options:\n"
+		"  --from-bundle FILE  expand the Juju bundle FILE\n"
+		"  --scale N           with --from-bundle: N copies of the "
+		"bundle's units\n"
+		"                      and machines (default 1)\n"
+		"  --format F          json (our description, the default) or "
+		"yaml (the\n"
+		"                      same model as a juju/description "
+		"document)\n"
 		"  --machines N        machines (default 10)\n"
 		"  --applications A    applications (default 3)\n"
 		"  --units-per-app U   units of each application, spread over "
@@ -230,7 +255,9 @@ usage_gen(FILE *out)
 		"output)\n"
 		"  -h, --help          show this help\n"
 		"\n"
-		"Exit status: 0 written, 1 write failed, 2 usage error.\n");
+		"Exit status: 0 written, 1 refused (a bad bundle, a model too "
+		"big to\n"
+		"import) or write failed, 2 usage error.\n");
 }
 
 /* ------------------------------------------------------------------------
@@ -773,7 +800,7 @@ run_import(const struct import_args *a, struct mmig_journal *j,
 		.mode = a->quiet ? PROGRESS_QUIET
 			: isatty(STDERR_FILENO) ? PROGRESS_BAR
 						: PROGRESS_LINES,
-		.grand_total = 2 + d->n_config + d->n_machines + d->n_apps +
+		.grand_total = 3 + d->n_config + d->n_machines + d->n_apps +
 			       d->n_units_total + d->n_relations,
 	};
 	struct mmig_import_options opts = {
@@ -1092,6 +1119,14 @@ cmd_import(int argc, char **argv)
 		mmig_model_desc_errmsg_free(msg);
 		return EXIT_USAGE;
 	}
+	if (!a.quiet && strcmp(d->format, "juju") == 0)
+		fprintf(stderr,
+			"%s: description: juju/description model version %d "
+			"(%s): %zu machines, %zu applications, %zu units, "
+			"%zu relations; %zu values without a column kept as "
+			"written\n",
+			PROG, d->source_version, d->type, d->n_machines,
+			d->n_apps, d->n_units_total, d->n_relations, d->n_kept);
 	model = (struct mmig_model){
 		.uuid = d->uuid,
 		.desc = bytes,
@@ -1153,6 +1188,134 @@ out:
 }
 
 /* ------------------------------------------------------------------------
+ * export
+ * ------------------------------------------------------------------------ */
+
+static void
+usage_export(FILE *out)
+{
+	fprintf(out,
+		"usage: " PROG " export UUID [-o FILE] [--controller-db FILE] "
+		"[--model-dir DIR]\n"
+		"\n"
+		"Write the imported model UUID back as a juju/description "
+		"YAML document:\n"
+		"every column and every value kept as written, at the "
+		"versions the\n"
+		"imported document had.  Reads only; the model must be "
+		"active (its import\n"
+		"settled).  The document can hold credentials: a file is "
+		"made 0600, and\n"
+		"written whole or not at all.\n"
+		"\n"
+		"Options:\n"
+		"  -o, --output FILE     the file (default stdout)\n"
+		"  --controller-db FILE  the controller database (default "
+		"./controller.db)\n"
+		"  --model-dir DIR       where model databases live (default "
+		"./models)\n"
+		"  -h, --help            show this help\n"
+		"\n"
+		"Exit status: 0 written, 1 failed (no such model, not active, "
+		"unreadable),\n"
+		"2 usage error.\n");
+}
+
+static int
+cmd_export(int argc, char **argv)
+{
+	static const struct option longopts[] = {
+		{ "output", required_argument, NULL, OPT_OUTPUT },
+		{ "controller-db", required_argument, NULL, OPT_CONTROLLER_DB },
+		{ "model-dir", required_argument, NULL, OPT_MODEL_DIR },
+		{ "help", no_argument, NULL, OPT_HELP },
+		{ 0 },
+	};
+	struct mmig_import_paths paths = { .controller_db = "./controller.db",
+					   .model_dir = "./models" };
+	const char *output = NULL;
+	char *tmp = NULL, *msg = NULL;
+	FILE *f = stdout;
+	int opt, rc, fd;
+
+	while ((opt = getopt_long(argc, argv, "ho:", longopts, NULL)) != -1) {
+		switch (opt) {
+		case OPT_OUTPUT:
+			output = optarg;
+			break;
+		case OPT_CONTROLLER_DB:
+			paths.controller_db = optarg;
+			break;
+		case OPT_MODEL_DIR:
+			paths.model_dir = optarg;
+			break;
+		case OPT_HELP:
+			usage_export(stdout);
+			return EXIT_COMMITTED;
+		default:
+			errorf("usage", "see '" PROG " export --help'");
+			return EXIT_USAGE;
+		}
+	}
+	if (optind != argc - 1) {
+		errorf("usage", optind == argc ? "export: UUID is required"
+					       : "export: one UUID only");
+		return EXIT_USAGE;
+	}
+	if (!mmig_uuid_valid(argv[optind])) {
+		errorf("usage", "export: '%s' is not a lower-case uuid",
+		       argv[optind]);
+		return EXIT_USAGE;
+	}
+	if (output) {
+		/* Beside the target, 0600, renamed over it once whole. */
+		size_t n = strlen(output) + 16;
+
+		tmp = malloc(n);
+		if (!tmp) {
+			errorf("export", "%s", strerror(ENOMEM));
+			return EXIT_FAILED;
+		}
+		snprintf(tmp, n, "%s.tmp-XXXXXX", output);
+		fd = mkstemp(tmp);
+		if (fd < 0 || fchmod(fd, 0600) != 0 ||
+		    !(f = fdopen(fd, "w"))) {
+			errorf("export", "%s: %s", output, strerror(errno));
+			if (fd >= 0) {
+				close(fd);
+				unlink(tmp);
+			}
+			free(tmp);
+			return EXIT_FAILED;
+		}
+	}
+	rc = mmig_model_export(&paths, argv[optind], f, &msg);
+	if (rc != MMIG_OK)
+		errorf("export", "%s", msg ? msg : mmig_strerror(rc));
+	mmig_model_desc_errmsg_free(msg);
+	if (output) {
+		if (fflush(f) != 0 || fsync(fileno(f)) != 0) {
+			if (rc == MMIG_OK)
+				errorf("export", "%s: %s", output,
+				       strerror(errno));
+			rc = rc ? rc : -errno;
+		}
+		fclose(f);
+		if (rc == MMIG_OK && rename(tmp, output) != 0) {
+			errorf("export", "%s: %s", output, strerror(errno));
+			rc = -errno;
+		}
+		if (rc != MMIG_OK)
+			unlink(tmp);
+		free(tmp);
+	} else if (fflush(stdout) != 0 && rc == MMIG_OK) {
+		errorf("export", "stdout: %s", strerror(errno));
+		rc = -EIO;
+	}
+	return rc == MMIG_OK ? EXIT_COMMITTED : EXIT_FAILED;
+}
+
+/* ------------------------------------------------------------------------
  * gen-model
  * ------------------------------------------------------------------------ */
 
@@ -1179,6 +1342,9 @@ cmd_gen_model(int argc, char **argv)
 		{ "relations", required_argument, NULL, OPT_RELATIONS },
 		{ "seed", required_argument, NULL, OPT_SEED },
 		{ "output", required_argument, NULL, OPT_OUTPUT },
+		{ "from-bundle", required_argument, NULL, OPT_FROM_BUNDLE },
+		{ "scale", required_argument, NULL, OPT_SCALE },
+		{ "format", required_argument, NULL, OPT_FORMAT },
 		{ "help", no_argument, NULL, OPT_HELP },
 		{ 0 },
 	};
@@ -1193,7 +1359,11 @@ cmd_gen_model(int argc, char **argv)
 		.seed = 1,
 		.flags = MMIG_GEN_EXACT,
 	};
-	const char *output = NULL;
+	const char *output = NULL, *bundle = NULL, *format = NULL;
+	bool counts = false;
+	uint64_t scale = 0;
+	char *errmsg = NULL, *buf = NULL;
+	size_t len = 0;
 	FILE *out = stdout;
 	uint64_t v;
 	int opt, rc;
@@ -1207,6 +1377,20 @@ cmd_gen_model(int argc, char **argv)
 			output = optarg;
 			continue;
 		}
+		if (opt == OPT_FROM_BUNDLE) {
+			bundle = optarg;
+			continue;
+		}
+		if (opt == OPT_FORMAT) {
+			if (strcmp(optarg, "json") && strcmp(optarg, "yaml")) {
+				errorf("usage", "gen-model: --format %s: "
+						"json or yaml",
+				       optarg);
+				return EXIT_USAGE;
+			}
+			format = optarg;
+			continue;
+		}
 		if (opt == '?' || opt == ':') {
 			errorf("usage", "see '" PROG " gen-model --help'");
 			return EXIT_USAGE;
@@ -1217,7 +1401,17 @@ cmd_gen_model(int argc, char **argv)
 			       optarg);
 			return EXIT_USAGE;
 		}
+		if (opt != OPT_SEED && opt != OPT_SCALE)
+			counts = true;
 		switch (opt) {
+		case OPT_SCALE:
+			if (!v) {
+				errorf("usage", "gen-model: --scale 0: at "
+						"least 1");
+				return EXIT_USAGE;
+			}
+			scale = v;
+			break;
 		case OPT_MACHINES:
 			o.machines = (size_t)v;
 			break;
@@ -1240,23 +1434,74 @@ cmd_gen_model(int argc, char **argv)
 		       argv[optind]);
 		return EXIT_USAGE;
 	}
+	if (bundle && counts) {
+		errorf("usage", "gen-model: --from-bundle takes its machines, "
+				"applications, units and relations from the "
+				"bundle");
+		return EXIT_USAGE;
+	}
+	if (bundle && format && strcmp(format, "yaml")) {
+		errorf("usage", "gen-model: --from-bundle writes a "
+				"juju/description document (--format yaml)");
+		return EXIT_USAGE;
+	}
+	if (scale && !bundle) {
+		errorf("usage", "gen-model: --scale is for --from-bundle");
+		return EXIT_USAGE;
+	}
 	if (o.applications && o.units_per_app && !o.machines) {
 		errorf("usage", "gen-model: units need at least one machine");
 		return EXIT_USAGE;
+	}
+	if (bundle) {
+		FILE *in = fopen(bundle, "rb");
+		FILE *mem = in ? open_memstream(&buf, &len) : NULL;
+		char chunk[65536];
+		size_t n;
+
+		if (!in || !mem) {
+			errorf("gen-model", "%s: %s", bundle, strerror(errno));
+			if (in)
+				fclose(in);
+			return EXIT_FAILED;
+		}
+		while ((n = fread(chunk, 1, sizeof(chunk), in)) > 0)
+			fwrite(chunk, 1, n, mem);
+		rc = ferror(in) ? errno : 0;
+		fclose(in);
+		if (fclose(mem) != 0 || rc) {
+			errorf("gen-model", "%s: %s", bundle,
+			       strerror(rc ? rc : errno));
+			free(buf);
+			return EXIT_FAILED;
+		}
 	}
 	if (output) {
 		out = fopen(output, "w");
 		if (!out) {
 			errorf("gen-model", "%s: %s", output, strerror(errno));
+			free(buf);
 			return EXIT_FAILED;
 		}
 	}
-	rc = mmig_model_desc_generate(&o, out);
+	if (bundle)
+		rc = mmig_model_gen_bundle(buf, len, scale ? scale : 1, o.seed,
+					   out, &errmsg);
+	else if (format && !strcmp(format, "yaml"))
+		rc = mmig_model_desc_generate_yaml(&o, out, &errmsg);
+	else
+		rc = mmig_model_desc_generate(&o, out);
+	free(buf);
 	if (output && fclose(out) != 0 && rc == MMIG_OK)
 		rc = -errno;
 	if (rc != MMIG_OK) {
-		errorf("gen-model", "%s: %s", output ? output : "stdout",
-		       mmig_strerror(rc));
+		if (errmsg)
+			errorf("gen-model", "%s: %s", bundle ? bundle : "model",
+			       errmsg);
+		else
+			errorf("gen-model", "%s: %s",
+			       output ? output : "stdout", mmig_strerror(rc));
+		mmig_model_desc_errmsg_free(errmsg);
 		/* A half-written description is worse than none. */
 		if (output)
 			unlink(output);
@@ -1299,6 +1544,7 @@ cmd_bench_child(int argc, char **argv)
 static const struct command commands[] = {
 	{ "import", cmd_import },
 	{ "gen-model", cmd_gen_model },
+	{ "export", cmd_export },
 	{ "bench", cmd_bench },
 	{ "bench-child", cmd_bench_child },
 };

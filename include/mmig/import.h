@@ -49,6 +49,7 @@
 #include "mmig/error.h"
 
 #include <stdbool.h>
+#include <stdint.h>
 #include <stdio.h>
 
 #ifdef __cplusplus
@@ -112,7 +113,8 @@ struct mmig_model_desc_machine {
 struct mmig_model_desc_unit {
 	/** "<application>/<number>". */
 	const char *name;
-	/** A machine id present in mmig_model_desc.machines. */
+	/** A machine id present in mmig_model_desc.machines; NULL for a unit
+	 *  of a Kubernetes model read from a juju/description document. */
 	const char *machine;
 };
 
@@ -161,10 +163,36 @@ struct mmig_model_desc {
 	size_t n_units_total;
 	const struct mmig_model_desc_relation *relations;
 	size_t n_relations;
+
+	/* Since 0.2: a juju/description document (see mmig_model_desc_parse())
+	 * fills these too; our JSON gives "json", 0, "iaas", NULL, 0. */
+	/** "json" or "juju". */
+	const char *format;
+	/** juju/description: the model version read (1-14); 0 for JSON. */
+	int source_version;
+	/** "iaas" or "caas". */
+	const char *type;
+	/** The model's agent version; NULL when the document has none. */
+	const char *agent_version;
+	/** How many values, all entities together, are kept as written
+	 *  because they have no column (status, addresses, users, ...). */
+	size_t n_kept;
+	/** Private to libmmig. */
+	const void *priv;
 };
 
 /**
- * Parse and validate a description.
+ * Parse and validate a description: our JSON (above), or, when the first
+ * non-blank byte is not '{', a juju/description YAML document (what
+ * `juju migrate` sends and `juju dump-model` prints; YAML 1.1 as Go's
+ * yaml.v2 reads it; every collection dispatched on its own version: model
+ * 1-14, machines 1-4, applications 1-14, units 1-3, relations 1-3,
+ * endpoints 1-2).  From such a document: machines include containers
+ * (parents first; ids like "0/lxd/3"), a unit's @c machine is NULL in a
+ * Kubernetes (caas) model, a peer relation has one endpoint (@c ep[1] all
+ * NULL), config values that are not scalars are YAML text of kind
+ * MMIG_MODEL_DESC_STRING; everything without a field is kept verbatim for
+ * the import and `mmig export`.  Messages name "line L, column C: PATH".
  *
  * @param[in] json the bytes, @p len of them, UTF-8; need not be
  *            NUL-terminated.
@@ -248,6 +276,48 @@ struct mmig_gen_opts {
  */
 MMIG_EXPORT int mmig_model_desc_generate(const struct mmig_gen_opts *o,
 					 FILE *out);
+
+/**
+ * mmig_model_desc_generate()'s model written as a juju/description
+ * document (YAML, the current model version) instead of our JSON: the same
+ * machines, applications, units and relations, with endpoint roles and
+ * interfaces guessed, and per-entity data (status, tools, addresses, charm
+ * metadata, ...) shaped like juju/description's own output.
+ *
+ * @param[out] errmsg may be NULL; on MMIG_EMODEL (a model over the import
+ *             limits) a one-line message, free with
+ *             mmig_model_desc_errmsg_free().
+ * @return MMIG_OK; MMIG_EMODEL; MMIG_EINVAL when @p out is NULL;
+ *         MMIG_ENOMEM; -errno when writing fails.
+ */
+MMIG_EXPORT int mmig_model_desc_generate_yaml(const struct mmig_gen_opts *o,
+					      FILE *out, char **errmsg);
+
+/**
+ * Expand a published Juju bundle (YAML, @p len bytes) into a complete
+ * juju/description model of the current version and write it to @p out.
+ * Juju's placement rules (`to: [lxd:0]`, `lxd:new`, machines of the
+ * machines section, units of other applications, unplaced units on new
+ * machines, `num_units: 0`, `scale` for Kubernetes bundles), subordinates
+ * with one unit per related principal unit, endpoint roles and interfaces
+ * guessed the same way every time where the bundle leaves them out, and
+ * peer relations for well-known HA charms and applications of several
+ * units.  Anchors and aliases are resolved under an expansion budget.
+ *
+ * @param scale multiplies every application's units and the machines
+ *        section (0 is 1).
+ * @param seed what is made up (uuid, revisions, times, hashes) comes from
+ *        it: the same bundle, scale and seed give the same bytes.
+ * @param[out] errmsg may be NULL; on MMIG_EMODEL "line L, column C: PATH:
+ *             what" (an unknown placement target, a unit placed on a
+ *             missing machine, an alias bomb, a model over the import
+ *             limits, ...), free with mmig_model_desc_errmsg_free().
+ * @return MMIG_OK; MMIG_EMODEL; MMIG_EINVAL; MMIG_ENOMEM; -errno when
+ *         writing fails (some bytes may have been written).
+ */
+MMIG_EXPORT int mmig_model_gen_bundle(const void *bundle, size_t len,
+				      uint64_t scale, uint64_t seed,
+				      FILE *out, char **errmsg);
 
 /* ------------------------------------------------------------------------
  * Import operations
@@ -422,6 +492,30 @@ MMIG_EXPORT const char *mmig_import_schema(const char *db);
  */
 MMIG_EXPORT int mmig_import_controller_init(const char *controller_db,
 					    struct mmig_error **errp);
+
+/**
+ * Write an imported model back as a juju/description YAML document: the
+ * model database's columns under their juju/description names and
+ * everything kept verbatim, at the collection versions the document was
+ * read at (a model imported from our JSON format: at the current ones,
+ * model 14, with what JSON says).  Importing a document and exporting it
+ * gives the same data (key order and YAML style aside).
+ *
+ * Reads only.  The model's controller row must be "active": a model whose
+ * import is unsettled is refused.  Nothing is written to @p out on failure.
+ *
+ * @param[in] paths where the databases are.
+ * @param[out] errmsg may be NULL; on failure a one-line message (free with
+ *             mmig_model_desc_errmsg_free()).
+ * @return MMIG_OK; MMIG_ENOTFOUND (no such model or database); MMIG_EBUSY
+ *         (not active); MMIG_ECORRUPT (a database this import did not
+ *         write); MMIG_EDB; MMIG_ENOMEM; -errno when writing fails;
+ *         MMIG_EINVAL.
+ * Thread rules: any thread; it opens its own connections.
+ */
+MMIG_EXPORT int mmig_model_export(const struct mmig_import_paths *paths,
+				  const char *model_uuid, FILE *out,
+				  char **errmsg);
 
 #ifdef __cplusplus
 }

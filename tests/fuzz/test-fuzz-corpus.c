@@ -22,6 +22,9 @@
 #define LLVMFuzzerTestOneInput fuzz_model_input
 #include "fuzz-model.c"
 #undef LLVMFuzzerTestOneInput
+#define LLVMFuzzerTestOneInput fuzz_yaml_input
+#include "fuzz-yaml.c"
+#undef LLVMFuzzerTestOneInput
 
 #ifndef CORPUS_FOLD
 #error "CORPUS_FOLD must name tests/fuzz/corpus/fold"
@@ -104,12 +107,42 @@ test_fuzz_corpus_model(void **state)
 	closedir(d);
 }
 
+/* The YAML seeds: each through the parser, the emitter and the juju
+ * reader; the ok- files are models that read. */
+static void
+test_fuzz_corpus_yaml(void **state)
+{
+	DIR *d = opendir(CORPUS_YAML);
+	struct dirent *e;
+
+	(void)state;
+	assert_true(run_corpus(CORPUS_YAML, fuzz_yaml_input) >= 8);
+	assert_non_null(d);
+	while ((e = readdir(d)) != NULL) {
+		char path[4096];
+		struct mmig_model_desc *desc = NULL;
+		char *msg = NULL;
+		int rc;
+
+		if (strncmp(e->d_name, "ok-", 3) != 0 ||
+		    strstr(e->d_name, "bundle"))
+			continue;
+		snprintf(path, sizeof(path), "%s/%s", CORPUS_YAML, e->d_name);
+		rc = mmig_model_desc_parse_file(path, &desc, &msg, NULL, NULL);
+		if (rc != MMIG_OK)
+			fail_msg("%s: %s", e->d_name, msg);
+		mmig_model_desc_free(desc);
+	}
+	closedir(d);
+}
+
 int
 main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_fuzz_corpus_fold),
 		cmocka_unit_test(test_fuzz_corpus_model),
+		cmocka_unit_test(test_fuzz_corpus_yaml),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -1,0 +1,334 @@
+/*
+ * tests/test-juju.c - juju/description documents (domain/juju.c): the real
+ * files read with the right counts and shapes (containers, Kubernetes
+ * units, subordinates, peer relations), written back to the same data tree,
+ * and malformed documents refused with line, column and path.
+ */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <cmocka.h>
+
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "internal.h"
+#include "juju-int.h"
+#include "mmig/error.h"
+
+static char *
+read_data(const char *name, size_t *len)
+{
+	char path[512];
+	FILE *f;
+	char *buf;
+	long n;
+
+	snprintf(path, sizeof(path), "%s/%s", DATA_DIR, name);
+	f = fopen(path, "rb");
+	assert_non_null(f);
+	assert_int_equal(fseek(f, 0, SEEK_END), 0);
+	n = ftell(f);
+	assert_true(n > 0);
+	rewind(f);
+	buf = malloc((size_t)n + 1);
+	assert_non_null(buf);
+	assert_int_equal(fread(buf, 1, (size_t)n, f), (size_t)n);
+	buf[n] = '\0';
+	fclose(f);
+	*len = (size_t)n;
+	return buf;
+}
+
+/* Same data, key order aside. */
+static bool
+same_tree(const struct mmig__ynode *a, const struct mmig__ynode *b)
+{
+	const struct mmig__ynode *x, *y;
+
+	if (a->kind != b->kind || a->n != b->n)
+		return false;
+	switch (a->kind) {
+	case MMIG__Y_BOOL: return a->v.b == b->v.b;
+	case MMIG__Y_INT: return a->v.i == b->v.i;
+	case MMIG__Y_UINT: return a->v.u == b->v.u;
+	case MMIG__Y_FLOAT:
+		return (isnan(a->v.f) && isnan(b->v.f)) || a->v.f == b->v.f;
+	case MMIG__Y_STR:
+		return a->len == b->len && memcmp(a->str, b->str, a->len) == 0;
+	case MMIG__Y_SEQ:
+		for (x = a->first, y = b->first; x && y; x = x->next, y = y->next)
+			if (!same_tree(x, y))
+				return false;
+		return true;
+	case MMIG__Y_MAP:
+		for (x = a->first; x; x = x->next) {
+			for (y = b->first; y; y = y->next)
+				if (y->key_kind == x->key_kind &&
+				    y->key_len == x->key_len &&
+				    !memcmp(y->key, x->key, x->key_len))
+					break;
+			if (!y || !same_tree(x, y)) {
+				char path[256];
+
+				mmig__ynode_path(x, path, sizeof(path));
+				print_error("differs at %s\n", path);
+				return false;
+			}
+		}
+		return true;
+	default: return true;
+	}
+}
+
+static struct mmig__juju_model *
+read_ok(const char *buf, size_t len)
+{
+	struct mmig__juju_model *m = NULL;
+	char *err = NULL;
+
+	if (mmig__juju_read(buf, len, &m, &err) != MMIG_OK)
+		fail_msg("read: %s", err ? err : "out of memory");
+	return m;
+}
+
+/* write(read(file)) is the file's data tree. */
+static void
+roundtrip_file(const char *name)
+{
+	size_t len;
+	char *buf = read_data(name, &len);
+	struct mmig__juju_model *m = read_ok(buf, len);
+	struct mmig__ydoc *orig = NULL, *out = mmig__juju_write(m), *back = NULL;
+	char *text = NULL;
+	size_t tlen;
+
+	assert_non_null(out);
+	assert_int_equal(mmig__yaml_parse(buf, len, 0, NULL, &orig, NULL), MMIG_OK);
+	if (!same_tree(mmig__ydoc_root(orig), mmig__ydoc_root(out)))
+		fail_msg("%s: written tree differs", name);
+	/* And through YAML text, read again. */
+	assert_int_equal(mmig__yaml_emit_buf(mmig__ydoc_root(out), 0, &text, &tlen),
+			 MMIG_OK);
+	assert_int_equal(mmig__yaml_parse(text, tlen, 0, NULL, &back, NULL),
+			 MMIG_OK);
+	assert_true(same_tree(mmig__ydoc_root(orig), mmig__ydoc_root(back)));
+	free(text);
+	mmig__ydoc_free(back);
+	mmig__ydoc_free(orig);
+	mmig__ydoc_free(out);
+	mmig__juju_free(m);
+	free(buf);
+}
+
+static void
+test_juju_iaas_small(void **state)
+{
+	size_t len, i, peers = 0, subs = 0;
+	char *buf = read_data("iaas-small.yaml", &len);
+	struct mmig__juju_model *m = read_ok(buf, len);
+
+	(void)state;
+	assert_int_equal(m->version, 12);
+	assert_string_equal(m->type, "iaas");
+	assert_string_equal(m->region, "us-east-1");
+	assert_string_equal(m->agent_version, "3.6.14");
+	assert_int_equal(m->n_machines, 6);
+	for (i = 0; i < m->n_machines; i++) {
+		if (strcmp(m->machines[i].id, "0/lxd/1") == 0) {
+			assert_string_equal(m->machines[i].parent, "0");
+			assert_string_equal(m->machines[i].container_type, "lxd");
+			assert_int_equal(m->machines[i].depth, 1);
+		}
+	}
+	assert_int_equal(m->n_apps, 4);
+	for (i = 0; i < m->n_apps; i++) {
+		if (m->apps[i].subordinate) {
+			subs++;
+			assert_string_equal(m->apps[i].name, "ntp");
+			assert_int_equal(m->apps[i].n_units, 2);
+			assert_non_null(m->apps[i].units[0].principal);
+		}
+	}
+	assert_int_equal(subs, 1);
+	assert_int_equal(m->n_relations, 4);
+	for (i = 0; i < m->n_relations; i++)
+		if (m->relations[i].n_endpoints == 1) {
+			peers++;
+			assert_string_equal(m->relations[i].ep[0].role, "peer");
+			assert_string_equal(m->relations[i].key, "mysql:cluster");
+		}
+	assert_int_equal(peers, 1);
+	assert_true(m->n_sequences > 0);
+	assert_true(m->n_kept > 100);
+	mmig__juju_free(m);
+	free(buf);
+	roundtrip_file("iaas-small.yaml");
+}
+
+static void
+test_juju_caas_small(void **state)
+{
+	size_t len, i, j;
+	char *buf = read_data("caas-small.yaml", &len);
+	struct mmig__juju_model *m = read_ok(buf, len);
+
+	(void)state;
+	assert_string_equal(m->type, "caas");
+	assert_int_equal(m->n_machines, 0);
+	assert_int_equal(m->n_units_total, 6);
+	for (i = 0; i < m->n_apps; i++)
+		for (j = 0; j < m->apps[i].n_units; j++)
+			assert_null(m->apps[i].units[j].machine);
+	mmig__juju_free(m);
+	free(buf);
+	roundtrip_file("caas-small.yaml");
+}
+
+static void
+test_juju_iaas_large(void **state)
+{
+	size_t len;
+	char *buf = read_data("iaas-large.yaml", &len);
+	struct mmig__juju_model *m = read_ok(buf, len);
+
+	(void)state;
+	assert_int_equal(m->n_machines, 600);
+	assert_int_equal(m->n_apps, 20);
+	assert_int_equal(m->n_relations, 40);
+	mmig__juju_free(m);
+	free(buf);
+	roundtrip_file("iaas-large.yaml");
+}
+
+static void
+test_juju_v1_dump(void **state)
+{
+	size_t len;
+	char *buf = read_data("juju-model-dump-v1-juju2.1.yaml", &len);
+	struct mmig__juju_model *m = read_ok(buf, len);
+
+	(void)state;
+	assert_int_equal(m->version, 1);
+	assert_string_equal(m->type, "iaas");
+	assert_int_equal(m->n_machines, 1);
+	assert_string_equal(m->machines[0].id, "1");
+	assert_string_equal(m->machines[0].series, "xenial");
+	assert_int_equal(m->n_apps, 1);
+	assert_int_equal(m->n_units_total, 1);
+	assert_int_equal(m->n_relations, 0);
+	mmig__juju_free(m);
+	free(buf);
+	roundtrip_file("juju-model-dump-v1-juju2.1.yaml");
+}
+
+/* Replace the first @p from in @p base by @p to. */
+static char *
+mutate(const char *base, const char *from, const char *to)
+{
+	const char *at = strstr(base, from);
+	size_t a, b = strlen(from), c = strlen(to), n = strlen(base);
+	char *s;
+
+	if (!at)
+		fail_msg("mutation source \"%s\" not found", from);
+	a = (size_t)(at - base);
+	s = malloc(n - b + c + 1);
+	assert_non_null(s);
+	memcpy(s, base, a);
+	memcpy(s + a, to, c);
+	memcpy(s + a + c, at + b, n - a - b + 1);
+	return s;
+}
+
+static void
+test_juju_malformed(void **state)
+{
+	static const struct {
+		const char *file, *from, *to, *want;
+	} cases[] = {
+		{"iaas-small.yaml", "machines:\n  version: 4", "machines:\n  version: 7",
+		 "line 32, column 12: machines.version: machines version 7 is not one we read (we read 1-4)"},
+		{"iaas-small.yaml", "version: 12\n", "version: 15\n", "model version 15 is not one we read (we read 1-14)"},
+		{"iaas-small.yaml", "  version: 14\n  applications:", "  version: 99\n  applications:",
+		 "applications.version: applications version 99"},
+		{"iaas-small.yaml", "machine: 0/lxd/0", "machine: 0/lxd/9",
+		 "applications.applications[0].units.units[0]: unit mysql/0 is on machine \"0/lxd/9\", which the model does not have"},
+		{"iaas-small.yaml", "principal: wordpress/0", "principal: \"\"",
+		 "has no principal"},
+		{"iaas-small.yaml", "principal: wordpress/0", "principal: wordpress/7",
+		 "principal \"wordpress/7\" of unit ntp/0 is not a unit of the model"},
+		{"iaas-small.yaml", "machine: 0/lxd/0", "machine: \"\"",
+		 "has no machine in an iaas model"},
+		{"iaas-small.yaml", "machine: 0/lxd/0", "machine: 0/lxd/",
+		 "units[0].machine: \"0/lxd/\" is not a machine id"},
+		{"iaas-small.yaml", "  - id: \"2\"", "  - id: \"0\"",
+		 "machines.machines[2].id: machine \"0\" twice"},
+		{"iaas-small.yaml", "  - id: \"2\"", "  - id: \"2/lxd/0\"",
+		 "is a container id, listed as a top-level machine"},
+		{"iaas-small.yaml", "\n        role: peer", "\n        role: boss",
+		 "role: role \"boss\" is not provider, requirer or peer"},
+		{"iaas-small.yaml", "  - id: 1\n", "  - id: 0\n", "relation id 0 twice"},
+		{"iaas-small.yaml", "  - id: 1\n", "  - id: \"1\"\n", "relations.relations[1].id: a string, want an int"},
+		{"iaas-small.yaml", "key: wordpress:db mysql:db", "key: mysql:cluster", "relation key \"mysql:cluster\" twice"},
+		{"iaas-small.yaml", "type: iaas", "type: vm", "type: type \"vm\" is not iaas or caas"},
+		{"iaas-small.yaml", "owner: admin", "owner: [admin]", "owner: a sequence, want a string"},
+		{"iaas-small.yaml", "owner: admin", "ownr: admin", "missing \"owner\""},
+		{"iaas-small.yaml", "cloud: aws\n", "cloud: aws\ncloud: gce\n", "cloud: duplicate key"},
+		{"iaas-small.yaml", "    subordinate: true", "    subordinate: yes please",
+		 "subordinate: a string, want a bool"},
+		{"caas-small.yaml", "version: 12\n", "version: 12\nextra: &a [1]\nmore: *a\n",
+		 "line 3, column 7: more: aliases (*a) are not allowed here"},
+		{"iaas-small.yaml", "  - id: \"0\"\n", "  - id: \"00\"\n", "machines.machines[0].id: \"00\" is not a machine id"},
+		{"iaas-small.yaml", "- name: mysql\n", "- name: MySQL\n", "\"MySQL\" is not an application name"},
+		{"iaas-small.yaml", "application-name: mysql", "application-name: nosuch",
+		 "relation mysql:cluster: application \"nosuch\" is not in the model"},
+	};
+	size_t i, len;
+
+	(void)state;
+	for (i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		char *base = read_data(cases[i].file, &len);
+		char *doc = mutate(base, cases[i].from, cases[i].to);
+		struct mmig__juju_model *m = (void *)1;
+		char *err = NULL;
+		int rc = mmig__juju_read(doc, strlen(doc), &m, &err);
+
+		if (rc != MMIG_EMODEL || !err || !strstr(err, cases[i].want))
+			fail_msg("case %zu: rc %d, \"%s\", want \"%s\"", i, rc,
+				 err ? err : "", cases[i].want);
+		if (strncmp(err, "line ", 5) != 0)
+			fail_msg("case %zu: no line:column in \"%s\"", i, err);
+		assert_null(m);
+		mmig__free(err);
+		free(doc);
+		free(base);
+	}
+}
+
+static void
+test_juju_looks_yaml(void **state)
+{
+	(void)state;
+	assert_false(mmig__juju_looks_yaml("  \n{\"version\": 1}", 17));
+	assert_true(mmig__juju_looks_yaml("version: 12\n", 12));
+	assert_true(mmig__juju_looks_yaml("\xef\xbb\xbf# dump\n", 10));
+	assert_false(mmig__juju_looks_yaml("", 0));
+}
+
+int
+main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_juju_iaas_small),
+		cmocka_unit_test(test_juju_caas_small),
+		cmocka_unit_test(test_juju_iaas_large),
+		cmocka_unit_test(test_juju_v1_dump),
+		cmocka_unit_test(test_juju_malformed),
+		cmocka_unit_test(test_juju_looks_yaml),
+	};
+
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
