@@ -61,6 +61,7 @@ enum opt_code {
 	OPT_UNITS_PER_APP,
 	OPT_RELATIONS,
 	OPT_SEED,
+	OPT_FORMAT,
 };
 
 static void
@@ -198,7 +199,8 @@ usage_gen(FILE *out)
 	fprintf(out,
 		"usage: " PROG " gen-model [--machines N] [--applications A] "
 		"[--units-per-app U]\n"
-		"                     [--relations R] [--seed S] [-o FILE]\n"
+		"                     [--relations R] [--seed S] [--format "
+		"json|yaml] [-o FILE]\n"
 		"\n"
 		"Write a valid synthetic model description.  The same options "
 		"give the\n"
@@ -215,6 +217,10 @@ usage_gen(FILE *out)
 		"                      (default 2)\n"
 		"  --seed S            seed of the uuid, names and layout "
 		"(default 1)\n"
+		"  --format FORMAT     json (default): our own format; yaml: "
+		"the same model\n"
+		"                      as a juju/description document of the "
+		"current version\n"
 		"  -o, --output FILE   write to FILE (default: standard "
 		"output)\n"
 		"  -h, --help          show this help\n"
@@ -1259,6 +1265,7 @@ cmd_gen_model(int argc, char **argv)
 		{ "relations", required_argument, NULL, OPT_RELATIONS },
 		{ "seed", required_argument, NULL, OPT_SEED },
 		{ "output", required_argument, NULL, OPT_OUTPUT },
+		{ "format", required_argument, NULL, OPT_FORMAT },
 		{ "help", no_argument, NULL, OPT_HELP },
 		{ 0 },
 	};
@@ -1284,6 +1291,19 @@ cmd_gen_model(int argc, char **argv)
 		}
 		if (opt == OPT_OUTPUT) {
 			output = optarg;
+			continue;
+		}
+		if (opt == OPT_FORMAT) {
+			if (strcmp(optarg, "yaml") == 0) {
+				o.flags |= MMIG_GEN_YAML;
+			} else if (strcmp(optarg, "json") == 0) {
+				o.flags &= ~MMIG_GEN_YAML;
+			} else {
+				errorf("usage", "gen-model: --format %s: not "
+						"json or yaml",
+				       optarg);
+				return EXIT_USAGE;
+			}
 			continue;
 		}
 		if (opt == '?' || opt == ':') {

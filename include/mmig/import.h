@@ -238,6 +238,16 @@ MMIG_EXPORT void mmig_model_desc_bytes_free(void *bytes);
 
 /** mmig_gen_opts.flags: take zero counts and a zero seed literally. */
 #define MMIG_GEN_EXACT 0x1u
+/**
+ * mmig_gen_opts.flags (since 0.2): write the same model as a
+ * juju/description YAML document of the current versions (model 14,
+ * machines 4, applications 14, units 3, relations 3, endpoints 2) instead
+ * of our JSON: name and uuid in config, sequences that the numbers used
+ * never reach past, relation endpoints provider then requirer with the
+ * endpoint's name as interface, global scope, agent version 3.6.14.
+ * Machine constraints strings have no place there and are left out.
+ */
+#define MMIG_GEN_YAML 0x2u
 
 /**
  * What mmig_model_desc_generate() makes.  Zero-initialised fields take the
