@@ -806,33 +806,6 @@ model_setup(void *self, struct mmig_scope *scope)
 
 static const struct rows_kind config_rows;
 
-/*
- * The model database holds the description's values, cloud credentials
- * among them: make it (and its -wal and -shm, which SQLite would otherwise
- * create with the database's mode) 0600 before the first of them is
- * written.  Idempotent; a file that is not there yet is skipped.
- */
-static struct mmig_error *
-secure_model_files(struct mmig_scope *scope)
-{
-	static const char *const suffixes[] = {"", "-wal", "-shm"};
-	const char *db = mmig_scope_model_path(scope);
-	struct mmig_error *err = NULL;
-
-	for (size_t i = 0; db && i < MMIG_ARRAY_LEN(suffixes) && !err; i++) {
-		char *path = mmig__asprintf("%s%s", db, suffixes[i]);
-
-		if (!path)
-			return mmig_error_new(MMIG_ENOMEM, "%s",
-					      mmig_strerror(MMIG_ENOMEM));
-		if (chmod(path, 0600) != 0 && errno != ENOENT)
-			err = mmig_error_new(-errno, "chmod %s: %s", path,
-					     strerror(errno));
-		mmig__free(path);
-	}
-	return err;
-}
-
 static struct mmig_error *
 batched_execute(void *self, struct mmig_ctx *ctx,
 		const struct mmig_model *model)
@@ -842,9 +815,9 @@ batched_execute(void *self, struct mmig_ctx *ctx,
 	struct mmig_error *err;
 	size_t total, start = 0;
 
+	/* The model database's mode (0600 unless widened) is the scope's:
+	 * it makes the file, its -wal and -shm with it. */
 	err = model_desc(model, &b.d);
-	if (!err && op->rows == &config_rows)
-		err = secure_model_files(op->scope);
 	if (err)
 		return err;
 	total = op->rows->total(b.d);
