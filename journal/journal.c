@@ -184,6 +184,19 @@ struct mmig_journal {
 static pthread_mutex_t registry_lock = PTHREAD_MUTEX_INITIALIZER;
 static struct mmig_journal *registry;
 
+static int
+busy_error(const char *dir, struct mmig_error **errp)
+{
+	if (errp)
+		*errp = mmig_error_new(
+			MMIG_EBUSY,
+			"%s: this journal is already open in this process "
+			"(pid %d); share that handle, since LMDB's locks belong "
+			"to the process and a second handle would drop them",
+			dir, (int)getpid());
+	return MMIG_EBUSY;
+}
+
 /* Enter @p j for directory @p dir; refused when this process has it open.
  * @return MMIG_OK, MMIG_EBUSY (message in *errp), -errno. */
 static int
@@ -212,14 +225,7 @@ registry_add(struct mmig_journal *j, const char *dir, struct mmig_error **errp)
 		j->registered = true;
 	}
 	pthread_mutex_unlock(&registry_lock);
-	if (rc != MMIG_OK && errp)
-		*errp = mmig_error_new(
-			rc,
-			"%s: this journal is already open in this process "
-			"(pid %d); share that handle, since LMDB's locks belong "
-			"to the process and a second handle would drop them",
-			dir, (int)self);
-	return rc;
+	return rc == MMIG_OK ? MMIG_OK : busy_error(dir, errp);
 }
 
 static void
@@ -325,9 +331,11 @@ wlock_take(struct mmig_journal *j, struct mmig_error **errp)
 						       j->path, strerror(e));
 			return -e;
 		}
-		if (fcntl(j->lock_fd, F_GETLK, &probe) == 0 &&
-		    probe.l_type != F_UNLCK)
+		if (fcntl(j->lock_fd, F_GETLK, &probe) == 0) {
+			if (probe.l_type == F_UNLCK)
+				continue; /* let go meanwhile: take it now */
 			holder = probe.l_pid;
+		}
 		if (timeout != UINT64_MAX &&
 		    mmig__now_mono_ns() - start >= timeout)
 			break;
@@ -1120,11 +1128,8 @@ mmig_journal_open(struct mmig_journal **out, const char *dir,
 	rdonly = opts && (opts->flags & MMIG_JOURNAL_RDONLY);
 	/* Refused before anything is touched: even opening lock.mdb again
 	 * would drop this process's locks on it. */
-	if (registry_has(dir)) {
-		struct mmig_journal probe = { 0 };
-
-		return registry_add(&probe, dir, errp);
-	}
+	if (registry_has(dir))
+		return busy_error(dir, errp);
 	switch (dir_kind(dir, &err)) {
 	case DIR_MISSING:
 		if (rdonly)
@@ -2204,10 +2209,10 @@ mmig_journal_compact(const char *dir, uint64_t *bytes_before,
 	struct mmig_journal *j = NULL, *fresh = NULL;
 	struct flock fl = { .l_type = F_WRLCK, .l_whence = SEEK_SET,
 			    .l_start = 0, .l_len = 1 };
-	char *tmp = NULL, *from = NULL, *to = NULL, *lock_path = NULL;
+	char *tmp = NULL, *from = NULL, *to = NULL;
 	uint64_t before = 0, after = 0;
 	struct mmig_error *err = NULL;
-	int rc, fd = -1;
+	int rc;
 
 	if (errp)
 		*errp = NULL;
@@ -2229,14 +2234,13 @@ mmig_journal_compact(const char *dir, uint64_t *bytes_before,
 	tmp = mmig__asprintf("%s/" COMPACT_PREFIX "%d", dir, (int)getpid());
 	from = tmp ? mmig__asprintf("%s/data.mdb", tmp) : NULL;
 	to = mmig__asprintf("%s/data.mdb", dir);
-	lock_path = mmig__asprintf("%s/lock.mdb", dir);
-	if (!tmp || !from || !to || !lock_path) {
+	if (!tmp || !from || !to) {
 		rc = MMIG_ENOMEM;
 		goto out;
 	}
-	/* The same file description LMDB's lock lives on is not reachable;
-	 * any descriptor of the file will do, since record locks belong to
-	 * the process: this one upgrades LMDB's shared lock in place. */
+	/* LMDB's own descriptor of lock.mdb is not reachable, but any will
+	 * do: record locks belong to the process, so this upgrades LMDB's
+	 * shared lock on byte 0 in place. */
 	if (fcntl(j->lock_fd, F_SETLK, &fl) != 0) {
 		struct flock probe = fl;
 
@@ -2287,8 +2291,6 @@ out:
 	mmig_journal_close(fresh);
 	/* Closing j's environment and descriptor drops the lock. */
 	mmig_journal_close(j);
-	if (fd >= 0)
-		close(fd);
 	if (rc == MMIG_OK) {
 		if (bytes_before)
 			*bytes_before = before;
@@ -2303,6 +2305,5 @@ out:
 	mmig__free(tmp);
 	mmig__free(from);
 	mmig__free(to);
-	mmig__free(lock_path);
 	return rc;
 }
