@@ -61,6 +61,8 @@ enum opt_code {
 	OPT_UNITS_PER_APP,
 	OPT_RELATIONS,
 	OPT_SEED,
+	OPT_FROM_BUNDLE,
+	OPT_SCALE,
 	OPT_FORMAT,
 };
 
@@ -203,14 +205,28 @@ usage_gen(FILE *out)
 	fprintf(out,
 		"usage: " PROG " gen-model [--machines N] [--applications A] "
 		"[--units-per-app U]\n"
-		"                     [--relations R] [--seed S] [--format "
-		"json|yaml] [-o FILE]\n"
+		"                     [--relations R] [--seed S] "
+		"[--format json|yaml] [-o FILE]\n"
+		"       " PROG " gen-model --from-bundle BUNDLE.yaml [--scale N] "
+		"[--seed S] [-o FILE]\n"
 		"\n"
 		"Write a valid synthetic model description.  The same options "
 		"give the\n"
 		"same bytes on every platform.\n"
 		"\n"
+		"With --from-bundle, expand a published Juju bundle into a "
+		"complete\n"
+		"juju/description model (YAML, current version) by Juju's "
+		"placement\n"
+		"rules; --scale N multiplies every application's units and the "
+		"bundle's\n"
+		"machines.  A model import would refuse for its size is refused.\n"
+		"\n"
 		"Options:\n"
+		"  --from-bundle FILE  expand the Juju bundle FILE\n"
+		"  --scale N           with --from-bundle: N copies of the "
+		"bundle's units\n"
+		"                      and machines (default 1)\n"
 		"  --machines N        machines (default 10)\n"
 		"  --applications A    applications (default 3)\n"
 		"  --units-per-app U   units of each application, spread over "
@@ -229,7 +245,9 @@ usage_gen(FILE *out)
 		"output)\n"
 		"  -h, --help          show this help\n"
 		"\n"
-		"Exit status: 0 written, 1 write failed, 2 usage error.\n");
+		"Exit status: 0 written, 1 refused (a bad bundle, a model too "
+		"big to\n"
+		"import) or write failed, 2 usage error.\n");
 }
 
 /* ------------------------------------------------------------------------
@@ -1269,6 +1287,8 @@ cmd_gen_model(int argc, char **argv)
 		{ "relations", required_argument, NULL, OPT_RELATIONS },
 		{ "seed", required_argument, NULL, OPT_SEED },
 		{ "output", required_argument, NULL, OPT_OUTPUT },
+		{ "from-bundle", required_argument, NULL, OPT_FROM_BUNDLE },
+		{ "scale", required_argument, NULL, OPT_SCALE },
 		{ "format", required_argument, NULL, OPT_FORMAT },
 		{ "help", no_argument, NULL, OPT_HELP },
 		{ 0 },
@@ -1283,7 +1303,11 @@ cmd_gen_model(int argc, char **argv)
 		.seed = 1,
 		.flags = MMIG_GEN_EXACT,
 	};
-	const char *output = NULL;
+	const char *output = NULL, *bundle = NULL, *format = NULL;
+	bool counts = false;
+	uint64_t scale = 0;
+	char *errmsg = NULL, *buf = NULL;
+	size_t len = 0;
 	FILE *out = stdout;
 	uint64_t v;
 	int opt, rc;
@@ -1297,6 +1321,10 @@ cmd_gen_model(int argc, char **argv)
 			output = optarg;
 			continue;
 		}
+		if (opt == OPT_FROM_BUNDLE) {
+			bundle = optarg;
+			continue;
+		}
 		if (opt == OPT_FORMAT) {
 			if (strcmp(optarg, "yaml") == 0) {
 				o.flags |= MMIG_GEN_YAML;
@@ -1308,6 +1336,7 @@ cmd_gen_model(int argc, char **argv)
 				       optarg);
 				return EXIT_USAGE;
 			}
+			format = optarg;
 			continue;
 		}
 		if (opt == '?' || opt == ':') {
@@ -1320,7 +1349,17 @@ cmd_gen_model(int argc, char **argv)
 			       optarg);
 			return EXIT_USAGE;
 		}
+		if (opt != OPT_SEED && opt != OPT_SCALE)
+			counts = true;
 		switch (opt) {
+		case OPT_SCALE:
+			if (!v) {
+				errorf("usage", "gen-model: --scale 0: at "
+						"least 1");
+				return EXIT_USAGE;
+			}
+			scale = v;
+			break;
 		case OPT_MACHINES:
 			o.machines = (size_t)v;
 			break;
@@ -1343,23 +1382,72 @@ cmd_gen_model(int argc, char **argv)
 		       argv[optind]);
 		return EXIT_USAGE;
 	}
+	if (bundle && counts) {
+		errorf("usage", "gen-model: --from-bundle takes its machines, "
+				"applications, units and relations from the "
+				"bundle");
+		return EXIT_USAGE;
+	}
+	if (bundle && format && strcmp(format, "yaml")) {
+		errorf("usage", "gen-model: --from-bundle writes a "
+				"juju/description document (--format yaml)");
+		return EXIT_USAGE;
+	}
+	if (scale && !bundle) {
+		errorf("usage", "gen-model: --scale is for --from-bundle");
+		return EXIT_USAGE;
+	}
 	if (o.applications && o.units_per_app && !o.machines) {
 		errorf("usage", "gen-model: units need at least one machine");
 		return EXIT_USAGE;
+	}
+	if (bundle) {
+		FILE *in = fopen(bundle, "rb");
+		FILE *mem = in ? open_memstream(&buf, &len) : NULL;
+		char chunk[65536];
+		size_t n;
+
+		if (!in || !mem) {
+			errorf("gen-model", "%s: %s", bundle, strerror(errno));
+			if (in)
+				fclose(in);
+			return EXIT_FAILED;
+		}
+		while ((n = fread(chunk, 1, sizeof(chunk), in)) > 0)
+			fwrite(chunk, 1, n, mem);
+		rc = ferror(in) ? errno : 0;
+		fclose(in);
+		if (fclose(mem) != 0 || rc) {
+			errorf("gen-model", "%s: %s", bundle,
+			       strerror(rc ? rc : errno));
+			free(buf);
+			return EXIT_FAILED;
+		}
 	}
 	if (output) {
 		out = fopen(output, "w");
 		if (!out) {
 			errorf("gen-model", "%s: %s", output, strerror(errno));
+			free(buf);
 			return EXIT_FAILED;
 		}
 	}
-	rc = mmig_model_desc_generate(&o, out);
+	if (bundle)
+		rc = mmig_model_gen_bundle(buf, len, scale ? scale : 1, o.seed,
+					   out, &errmsg);
+	else
+		rc = mmig_model_desc_generate(&o, out);
+	free(buf);
 	if (output && fclose(out) != 0 && rc == MMIG_OK)
 		rc = -errno;
 	if (rc != MMIG_OK) {
-		errorf("gen-model", "%s: %s", output ? output : "stdout",
-		       mmig_strerror(rc));
+		if (errmsg)
+			errorf("gen-model", "%s: %s", bundle ? bundle : "model",
+			       errmsg);
+		else
+			errorf("gen-model", "%s: %s",
+			       output ? output : "stdout", mmig_strerror(rc));
+		mmig_model_desc_errmsg_free(errmsg);
 		/* A half-written description is worse than none. */
 		if (output)
 			unlink(output);

@@ -49,6 +49,7 @@
 #include "mmig/error.h"
 
 #include <stdbool.h>
+#include <stdint.h>
 #include <stdio.h>
 
 #ifdef __cplusplus
@@ -280,6 +281,48 @@ struct mmig_gen_opts {
  */
 MMIG_EXPORT int mmig_model_desc_generate(const struct mmig_gen_opts *o,
 					 FILE *out);
+
+/**
+ * mmig_model_desc_generate()'s model written as a juju/description
+ * document (YAML, the current model version) instead of our JSON: the same
+ * machines, applications, units and relations, with endpoint roles and
+ * interfaces guessed, and per-entity data (status, tools, addresses, charm
+ * metadata, ...) shaped like juju/description's own output.
+ *
+ * @param[out] errmsg may be NULL; on MMIG_EMODEL (a model over the import
+ *             limits) a one-line message, free with
+ *             mmig_model_desc_errmsg_free().
+ * @return MMIG_OK; MMIG_EMODEL; MMIG_EINVAL when @p out is NULL;
+ *         MMIG_ENOMEM; -errno when writing fails.
+ */
+MMIG_EXPORT int mmig_model_desc_generate_yaml(const struct mmig_gen_opts *o,
+					      FILE *out, char **errmsg);
+
+/**
+ * Expand a published Juju bundle (YAML, @p len bytes) into a complete
+ * juju/description model of the current version and write it to @p out.
+ * Juju's placement rules (`to: [lxd:0]`, `lxd:new`, machines of the
+ * machines section, units of other applications, unplaced units on new
+ * machines, `num_units: 0`, `scale` for Kubernetes bundles), subordinates
+ * with one unit per related principal unit, endpoint roles and interfaces
+ * guessed the same way every time where the bundle leaves them out, and
+ * peer relations for well-known HA charms and applications of several
+ * units.  Anchors and aliases are resolved under an expansion budget.
+ *
+ * @param scale multiplies every application's units and the machines
+ *        section (0 is 1).
+ * @param seed what is made up (uuid, revisions, times, hashes) comes from
+ *        it: the same bundle, scale and seed give the same bytes.
+ * @param[out] errmsg may be NULL; on MMIG_EMODEL "line L, column C: PATH:
+ *             what" (an unknown placement target, a unit placed on a
+ *             missing machine, an alias bomb, a model over the import
+ *             limits, ...), free with mmig_model_desc_errmsg_free().
+ * @return MMIG_OK; MMIG_EMODEL; MMIG_EINVAL; MMIG_ENOMEM; -errno when
+ *         writing fails (some bytes may have been written).
+ */
+MMIG_EXPORT int mmig_model_gen_bundle(const void *bundle, size_t len,
+				      uint64_t scale, uint64_t seed,
+				      FILE *out, char **errmsg);
 
 /* ------------------------------------------------------------------------
  * Import operations
