@@ -102,6 +102,14 @@ struct mmig__topo {
 	const char *type;
 	/** Default base of the model ("ubuntu@24.04"). */
 	const char *base;
+	/** What the model takes as given when set (the generator's model);
+	 *  NULL: made up (uuid from the seed, admin, aws or microk8s). */
+	const char *uuid;
+	const char *owner;
+	const char *cloud;
+	const char *region;
+	/** Model config entries to add (a mapping node), or NULL. */
+	const struct mmig__ynode *config;
 	uint64_t seed;
 	struct mmig__topo_machine *machines;
 	size_t n_machines, cap_machines;

@@ -407,6 +407,39 @@ find_ix(const struct ix *v, size_t n, const char *key)
 	return f ? (int)f->i : -1;
 }
 
+/* Config entries of a description into mapping @p map, each of its kind. */
+static int
+config_map(struct mmig__ydoc *doc, struct mmig__ynode *map,
+	   const struct mmig_model_desc_kv *kv, size_t n)
+{
+	size_t j;
+
+	for (j = 0; j < n; j++) {
+		struct mmig__ynode *v;
+
+		switch (kv[j].kind) {
+		case MMIG_MODEL_DESC_INTEGER:
+			v = mmig__ynode_new_int(doc,
+						strtoll(kv[j].value, NULL, 10));
+			break;
+		case MMIG_MODEL_DESC_REAL:
+			v = mmig__ynode_new_float(doc,
+						  strtod(kv[j].value, NULL));
+			break;
+		case MMIG_MODEL_DESC_BOOL:
+			v = mmig__ynode_new_bool(doc,
+						 !strcmp(kv[j].value, "true"));
+			break;
+		default:
+			v = mmig__ynode_new_str(doc, kv[j].value,
+						strlen(kv[j].value));
+		}
+		if (!v || mmig__ynode_map_add(doc, map, kv[j].key, v))
+			return MMIG_ENOMEM;
+	}
+	return MMIG_OK;
+}
+
 int
 mmig__topo_from_desc(const struct mmig_model_desc *d, uint64_t seed,
 		     struct mmig__topo **out, char **errmsg)
@@ -423,8 +456,19 @@ mmig__topo_from_desc(const struct mmig_model_desc *d, uint64_t seed,
 		goto fail;
 	t->seed = seed;
 	t->type = "iaas";
-	if (!(t->name = mmig__topo_str(t, "%s", d->name)))
+	if (!(t->name = mmig__topo_str(t, "%s", d->name)) ||
+	    !(t->uuid = mmig__topo_str(t, "%s", d->uuid)) ||
+	    !(t->owner = mmig__topo_str(t, "%s", d->owner)) ||
+	    !(t->cloud = mmig__topo_str(t, "%s", d->cloud)) ||
+	    (d->region && !(t->region = mmig__topo_str(t, "%s", d->region))))
 		goto fail;
+	if (d->n_config) {
+		struct mmig__ynode *cfg = mmig__ynode_new_map(t->doc);
+
+		if (!cfg || config_map(t->doc, cfg, d->config, d->n_config))
+			goto fail;
+		t->config = cfg;
+	}
 	t->base = d->n_machines ? mmig__topo_str(t, "%s", d->machines[0].base)
 				: "ubuntu@22.04";
 	if (!t->base)
@@ -454,34 +498,11 @@ mmig__topo_from_desc(const struct mmig_model_desc *d, uint64_t seed,
 
 		if (!a || !(a->name = mmig__topo_str(t, "%s", da->name)) ||
 		    !(a->charm = mmig__topo_str(t, "%s", da->charm)) ||
-		    !(opts = mmig__ynode_new_map(t->doc)))
+		    !(opts = mmig__ynode_new_map(t->doc)) ||
+		    config_map(t->doc, opts, da->config, da->n_config))
 			goto fail;
 		a->revision = -1;
 		a->base = t->base;
-		for (j = 0; j < da->n_config; j++) {
-			const struct mmig_model_desc_kv *kv = &da->config[j];
-			struct mmig__ynode *v;
-
-			switch (kv->kind) {
-			case MMIG_MODEL_DESC_INTEGER:
-				v = mmig__ynode_new_int(
-					t->doc, strtoll(kv->value, NULL, 10));
-				break;
-			case MMIG_MODEL_DESC_REAL:
-				v = mmig__ynode_new_float(
-					t->doc, strtod(kv->value, NULL));
-				break;
-			case MMIG_MODEL_DESC_BOOL:
-				v = mmig__ynode_new_bool(
-					t->doc, !strcmp(kv->value, "true"));
-				break;
-			default:
-				v = mmig__ynode_new_str(t->doc, kv->value,
-							strlen(kv->value));
-			}
-			if (!v || mmig__ynode_map_add(t->doc, opts, kv->key, v))
-				goto fail;
-		}
 		a->options = opts;
 		ai[i] = (struct ix){a->name, (uint32_t)i};
 		for (j = 0; j < da->n_units; j++) {
@@ -1351,25 +1372,49 @@ mmig__topo_model(struct mmig__topo *t, struct mmig__juju_model **out)
 			       lo >> 48, lo & 0xffffffffffffu));
 	if (b.oom)
 		goto nomem;
+	if (t->uuid)
+		b.uuid = t->uuid;
 	m->version = MMIG__JUJU_MODEL_VERSION;
 	m->uuid = b.uuid;
 	m->name = t->name;
-	m->owner = "admin";
-	m->cloud = caas ? "microk8s" : "aws";
-	m->region = caas ? "localhost" : "us-east-1";
-	m->has_region = true;
+	m->owner = t->owner ? t->owner : "admin";
+	m->cloud = t->cloud ? t->cloud : caas ? "microk8s" : "aws";
+	m->region = t->cloud ? t->region : caas ? "localhost" : "us-east-1";
+	m->has_region = m->region != NULL;
+	if (!m->region)
+		m->region = "";
 	m->type = t->type;
 	m->agent_version = AGENT_VERSION;
 	m->config = nmap(&b);
-	add_str(&b, m->config, "agent-version", AGENT_VERSION);
-	add_str(&b, m->config, "default-base", t->base);
-	add_bool(&b, m->config, "development", false);
-	add_bool(&b, m->config, "enable-os-refresh-update", true);
-	add_str(&b, m->config, "logging-config", "<root>=INFO");
-	add_str(&b, m->config, "name", t->name);
-	add_str(&b, m->config, "type", caas ? "kubernetes" : "ec2");
-	add_str(&b, m->config, "update-status-hook-interval", "5m");
-	add_str(&b, m->config, "uuid", b.uuid);
+	{
+		/* What a Juju model's config has; the generator's own entries
+		 * (t->config) take the place of these and follow them. */
+		const char *const dflt[][2] = {
+			{"agent-version", AGENT_VERSION},
+			{"default-base", t->base},
+			{"development", NULL},
+			{"enable-os-refresh-update", NULL},
+			{"logging-config", "<root>=INFO"},
+			{"name", t->name},
+			{"type", caas ? "kubernetes" : "ec2"},
+			{"update-status-hook-interval", "5m"},
+			{"uuid", b.uuid},
+		};
+		const struct mmig__ynode *c;
+
+		for (k = 0; k < MMIG_ARRAY_LEN(dflt); k++) {
+			if (mmig__ynode_get(t->config, dflt[k][0]))
+				continue;
+			if (dflt[k][1])
+				add_str(&b, m->config, dflt[k][0], dflt[k][1]);
+			else
+				add_bool(&b, m->config, dflt[k][0], k == 3);
+		}
+		for (c = t->config ? t->config->first : NULL; c && !b.oom;
+		     c = c->next)
+			add(&b, m->config, c->key,
+			    chk(&b, mmig__ynode_copy(b.d, c)));
+	}
 	m->extra = nmap(&b);
 	if (b.oom)
 		goto nomem;

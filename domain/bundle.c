@@ -466,8 +466,10 @@ parse_place(struct bundle *b, const struct mmig__ynode *n, struct place *p)
 		return MMIG_OK;
 	}
 	slash = strchr(s, '/');
+	/* "new/1" is no placement (Juju's ParsePlacement refuses it). */
 	if (!is_app_name(s, slash ? (size_t)(slash - s) : strlen(s)) ||
-	    (slash && !is_number(slash + 1, &v)))
+	    (slash && !is_number(slash + 1, &v)) ||
+	    (slash && slash - s == 3 && !strncmp(s, "new", 3)))
 		return bfail(b, n, "\"%.64s\" is not a placement "
 				   "([lxd:|kvm:](new|MACHINE|APP[/UNIT]))",
 			     n->str);
