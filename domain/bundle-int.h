@@ -202,9 +202,9 @@ uint32_t mmig__topo_endpoint(struct mmig__topo *t, uint32_t app,
 
 /**
  * Give every endpoint without a role one, so that each relation of two
- * has a provider and a requirer: in each connected set of endpoints the
- * one in most relations provides (a tie: the first named, but a
- * principal's juju-info before a subordinate's), the others alternate.
+ * has a provider and a requirer: in each connected set of endpoints a
+ * principal's juju-info provides, else the one in most relations (a tie:
+ * the first named), and the others alternate.
  * Interfaces: one per connected set, a well-known one when an endpoint
  * name is known, else the providing endpoint's name.  Scope: container
  * where @p container says so for the relation.

@@ -219,13 +219,13 @@ better_root(const struct mmig__topo *t, const uint32_t *deg, uint32_t a,
 	const struct mmig__topo_endpoint *y = &t->endpoints[b];
 	bool xi, yi;
 
-	if (deg[a] != deg[b])
-		return deg[a] > deg[b];
-	/* juju-info: the principal provides it, the subordinate requires. */
+	/* juju-info: every charm provides it, a subordinate requires it. */
 	xi = !strcmp(x->name, "juju-info") && !t->apps[x->app].subordinate;
 	yi = !strcmp(y->name, "juju-info") && !t->apps[y->app].subordinate;
 	if (xi != yi)
 		return xi;
+	if (deg[a] != deg[b])
+		return deg[a] > deg[b];
 	return a < b;
 }
 

@@ -789,9 +789,10 @@ find_subordinates(struct bundle *b)
 }
 
 /* Name the endpoints a relation leaves out: after the other side's name;
- * when both are left out, after the endpoint in most named relations of
- * the second application (else the first), else juju-info for a
- * subordinate, else the second application's charm. */
+ * when both are left out, juju-info between a subordinate and a principal
+ * (how a subordinate attaches when its charm says nothing more), else
+ * after the endpoint in most named relations of the second application
+ * (else the first), else after the second application's charm. */
 static int
 name_endpoints(struct bundle *b)
 {
@@ -827,6 +828,9 @@ name_endpoints(struct bundle *b)
 				r->name[r->name[0] ? 0 : 1];
 			continue;
 		}
+		if (b->apps[r->app[0]].subordinate !=
+		    b->apps[r->app[1]].subordinate)
+			best = "juju-info";
 		for (s = 1; s >= 0 && !best; s--)
 			for (j = 0; j < b->n_rels; j++)
 				for (k = 0; k < 2; k++)
@@ -836,10 +840,7 @@ name_endpoints(struct bundle *b)
 						best = b->rels[j].name[k];
 					}
 		if (!best)
-			best = b->apps[r->app[0]].subordinate ||
-					       b->apps[r->app[1]].subordinate
-				       ? "juju-info"
-				       : b->t->apps[r->app[1]].charm;
+			best = b->t->apps[r->app[1]].charm;
 		r->name[0] = r->name[1] = best;
 	}
 	mmig__free(deg);
@@ -1334,7 +1335,19 @@ mmig__bundle_topo(const void *buf, size_t len,
 	}
 	b.t->doc = b.doc;
 	b.doc = NULL;
-	b.t->seed = o ? o->seed : 0;
+	/* The seed, the bundle's bytes and the scale make everything made
+	 * up: two bundles (or two scales of one) expanded with one seed
+	 * still get different model uuids. */
+	{
+		uint64_t h = 0xcbf29ce484222325u, st;
+		size_t k;
+
+		for (k = 0; k < len; k++)
+			h = (h ^ ((const unsigned char *)buf)[k]) *
+			    0x100000001b3u;
+		st = (o ? o->seed : 0) ^ h;
+		b.t->seed = mmig__topo_rand(&st) ^ b.scale;
+	}
 	root = mmig__ydoc_root(b.t->doc);
 	if (root->kind != MMIG__Y_MAP) {
 		bfail(&b, root, "a %s, want a bundle mapping",

@@ -400,8 +400,8 @@ test_bundle_placement(void **state)
 	(void)state;
 	assert_int_equal(c.machines, 10);
 	assert_int_equal(c.containers, 5);
-	assert_int_equal(c.units, 13);
-	assert_int_equal(c.subordinate_units, 4);
+	assert_int_equal(c.units, 16);
+	assert_int_equal(c.subordinate_units, 7);
 	/* 3 relations + peers of db (mysql), web (4 units), cache (2). */
 	assert_int_equal(c.relations, 6);
 	assert_int_equal(c.peers, 3);
@@ -417,10 +417,14 @@ test_bundle_placement(void **state)
 	assert_string_equal(unit(m, "cache/1")->machine, "4");
 	assert_int_equal(app(m, "empty")->n_units, 0);
 	assert_false(app(m, "empty")->subordinate);
-	/* ntp attaches through juju-info only: one unit per web unit. */
-	assert_int_equal(app(m, "ntp")->n_units, 4);
+	/* ntp attaches through juju-info to web, and through the relation
+	 * naming no endpoint (juju-info too) to db: one unit per unit of
+	 * each. */
+	assert_int_equal(app(m, "ntp")->n_units, 7);
 	assert_string_equal(unit(m, "ntp/2")->principal, "web/2");
 	assert_string_equal(unit(m, "ntp/2")->machine, "0/lxd/0/kvm/0");
+	assert_string_equal(unit(m, "ntp/6")->principal, "db/2");
+	assert_string_equal(unit(m, "ntp/6")->machine, "2/lxd/0");
 	/* Containers follow their parents, any depth. */
 	assert_string_equal(machine(m, "0/lxd/0/kvm/0")->parent, "0/lxd/0");
 	assert_string_equal(machine(m, "0/lxd/0/kvm/0")->container_type,
@@ -442,10 +446,14 @@ test_bundle_placement(void **state)
 	r = relation(m, "ntp:juju-info web:juju-info");
 	assert_string_equal(endpoint(r, "web")->role, "provider");
 	assert_string_equal(endpoint(r, "ntp")->scope, "container");
-	/* [ntp, db] is named after db's endpoint, and is global. */
-	r = relation(m, "ntp:db db:db");
+	r = relation(m, "ntp:juju-info db:juju-info");
 	assert_string_equal(endpoint(r, "db")->role, "provider");
-	assert_string_equal(endpoint(r, "ntp")->scope, "global");
+	assert_string_equal(endpoint(r, "ntp")->scope, "container");
+	/* A tie (each endpoint in one relation): the first named provides
+	 * (a guess; the charms would say). */
+	r = relation(m, "db:db web:db");
+	assert_string_equal(endpoint(r, "web")->role, "provider");
+	assert_string_equal(endpoint(r, "db")->interface, "db");
 	assert_string_equal(relation(m, "db:cluster")->ep[0].interface,
 			    "mysql-ha");
 	mmig__juju_free(m);
@@ -454,7 +462,7 @@ test_bundle_placement(void **state)
 	m = expand(placement_bundle, strlen(placement_bundle), 2, 3);
 	c = count(m);
 	assert_int_equal(c.machines, 20);
-	assert_int_equal(c.units, 26);
+	assert_int_equal(c.units, 32);
 	assert_int_equal(c.relations, 6);
 	assert_string_equal(unit(m, "db/3")->machine, "2/lxd/0");
 	assert_string_equal(unit(m, "db/4")->machine, "3/lxd/0");
@@ -463,7 +471,7 @@ test_bundle_placement(void **state)
 	assert_string_equal(unit(m, "web/5")->machine, "3/lxd/0");
 	assert_string_equal(unit(m, "web/7")->machine, "3/lxd/0/lxd/0");
 	assert_string_equal(unit(m, "cache/3")->machine, "9");
-	assert_int_equal(app(m, "ntp")->n_units, 8);
+	assert_int_equal(app(m, "ntp")->n_units, 14);
 	mmig__juju_free(m);
 }
 
