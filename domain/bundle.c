@@ -999,7 +999,11 @@ place_app(struct bundle *b, uint32_t i)
 	const struct mmig__topo_app *ta = &b->t->apps[i];
 	uint64_t c, j, total = a->n * b->scale;
 
-	if (total && !(a->units = mmig__calloc(total, sizeof(*a->units))))
+	if (!total) {
+		a->placed = true;
+		return MMIG_OK;
+	}
+	if (!(a->units = mmig__calloc(total, sizeof(*a->units))))
 		return oom(b);
 	for (c = 0; c < b->scale; c++) {
 		for (j = 0; j < a->n; j++) {
