@@ -1686,6 +1686,30 @@ mmig_model_desc_generate_yaml(const struct mmig_gen_opts *o, FILE *out,
 		*errmsg = NULL;
 	if (!out)
 		return MMIG_EINVAL;
+	/* Refuse before generating what import would refuse (the JSON of a
+	 * model that size is not worth making only to be refused). */
+	if (o) {
+		bool exact = (o->flags & MMIG_GEN_EXACT) != 0;
+		uint64_t mach = o->machines || exact ? o->machines : 10;
+		uint64_t apps = o->applications || exact ? o->applications : 3;
+		uint64_t per = o->units_per_app || exact ? o->units_per_app : 2;
+		uint64_t rel = o->relations || exact ? o->relations : 2;
+		uint64_t lim = MMIG_MODEL_DESC_MAX_ITEMS;
+
+		if (mach > lim || apps > MMIG_MODEL_DESC_MAX_APPS || per > lim ||
+		    rel > lim || (apps && per > lim / apps) ||
+		    mach + apps * per + rel > lim) {
+			if (errmsg &&
+			    !(*errmsg = mmig__asprintf(
+				      "more than %d machines, units and "
+				      "relations together (or %d "
+				      "applications), which import refuses",
+				      MMIG_MODEL_DESC_MAX_ITEMS,
+				      MMIG_MODEL_DESC_MAX_APPS)))
+				return MMIG_ENOMEM;
+			return MMIG_EMODEL;
+		}
+	}
 	if (!(mem = open_memstream(&json, &len)))
 		return MMIG_ENOMEM;
 	rc = mmig_model_desc_generate(o, mem);

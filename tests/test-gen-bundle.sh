@@ -70,6 +70,14 @@ set -e
 [ $rc = 1 ] && grep -q "import refuses" "$work/err" ||
 	fail "too big: exit $rc: $(cat "$work/err")"
 [ ! -e "$work/big.yaml" ] || fail "too big: left its output"
+set +e
+"$mmig" gen-model --format yaml --machines 2000000 -o "$work/big.yaml" \
+	2>"$work/err"
+rc=$?
+set -e
+[ $rc = 1 ] && grep -q "import refuses" "$work/err" ||
+	fail "--format yaml too big: exit $rc: $(cat "$work/err")"
+[ ! -e "$work/big.yaml" ] || fail "--format yaml too big: left its output"
 ok
 
 # ---- import and export ----------------------------------------------------
