@@ -39,19 +39,19 @@
 
 /* Append one zeroed element to t->arr (n, cap), doubling; NULL when out of
  * memory. */
-#define TOPO_ADD(t, arr, n, cap)                                              \
-	do {                                                                  \
-		if ((t)->n == (t)->cap) {                                     \
-			size_t nc_ = (t)->cap ? (t)->cap * 2 : 64;            \
-			void *a_ = mmig__realloc((t)->arr,                    \
-						 nc_ * sizeof(*(t)->arr));    \
-			if (!a_)                                              \
-				return NULL;                                  \
-			(t)->arr = a_;                                        \
-			(t)->cap = nc_;                                       \
-		}                                                             \
-		memset(&(t)->arr[(t)->n], 0, sizeof(*(t)->arr));              \
-		return &(t)->arr[(t)->n++];                                   \
+#define TOPO_ADD(t, arr, n, cap)                                               \
+	do {                                                                   \
+		if ((t)->n == (t)->cap) {                                      \
+			size_t nc_ = (t)->cap ? (t)->cap * 2 : 64;             \
+			void *a_ = mmig__realloc((t)->arr,                     \
+						 nc_ * sizeof(*(t)->arr));     \
+			if (!a_)                                               \
+				return NULL;                                   \
+			(t)->arr = a_;                                         \
+			(t)->cap = nc_;                                        \
+		}                                                              \
+		memset(&(t)->arr[(t)->n], 0, sizeof(*(t)->arr));               \
+		return &(t)->arr[(t)->n++];                                    \
 	} while (0)
 
 struct mmig__topo_machine *
@@ -143,8 +143,8 @@ mmig__topo_endpoint(struct mmig__topo *t, uint32_t app, const char *name)
 	}
 	if (t->n_endpoints == t->cap_endpoints) {
 		size_t nc = t->cap_endpoints ? t->cap_endpoints * 2 : 64;
-		void *a = mmig__realloc(t->endpoints,
-					nc * sizeof(*t->endpoints));
+		void *a =
+			mmig__realloc(t->endpoints, nc * sizeof(*t->endpoints));
 
 		if (!a)
 			return MMIG__TOPO_NONE;
@@ -152,7 +152,7 @@ mmig__topo_endpoint(struct mmig__topo *t, uint32_t app, const char *name)
 		t->cap_endpoints = nc;
 	}
 	t->endpoints[t->n_endpoints] =
-		(struct mmig__topo_endpoint){.app = app, .name = name};
+		(struct mmig__topo_endpoint){ .app = app, .name = name };
 	t->ep_hash[h] = (uint32_t)t->n_endpoints + 1;
 	return (uint32_t)t->n_endpoints++;
 }
@@ -191,16 +191,16 @@ static const char *
 known_interface(const char *name)
 {
 	static const char *const map[][2] = {
-		{"certificates", "tls-certificates"},
-		{"cni", "kubernetes-cni"},
-		{"container-runtime", "container-runtime"},
-		{"containerd", "container-runtime"},
-		{"juju-info", "juju-info"},
-		{"etcd", "etcd"},
-		{"lb-consumers", "loadbalancer"},
-		{"ingress", "ingress"},
-		{"nrpe-external-master", "nrpe-external-master"},
-		{"object-storage", "object-storage"},
+		{ "certificates", "tls-certificates" },
+		{ "cni", "kubernetes-cni" },
+		{ "container-runtime", "container-runtime" },
+		{ "containerd", "container-runtime" },
+		{ "juju-info", "juju-info" },
+		{ "etcd", "etcd" },
+		{ "lb-consumers", "loadbalancer" },
+		{ "ingress", "ingress" },
+		{ "nrpe-external-master", "nrpe-external-master" },
+		{ "object-storage", "object-storage" },
 	};
 	size_t i;
 
@@ -316,7 +316,8 @@ mmig__topo_roles(struct mmig__topo *t, const bool *container,
 				uint32_t o = adj[k];
 
 				if (!color[o]) {
-					color[o] = (unsigned char)(3 - color[e]);
+					color[o] =
+						(unsigned char)(3 - color[e]);
 					queue[qt++] = o;
 				} else if (color[o] == color[e]) {
 					const struct mmig__topo_relation *r =
@@ -337,16 +338,21 @@ mmig__topo_roles(struct mmig__topo *t, const bool *container,
 					*errmsg =
 						at && at[arel[k]]
 							? mmig__ynode_errmsg(
-								  at[arel[k]], fmt,
-								  t->apps[x->app].name,
+								  at[arel[k]],
+								  fmt,
+								  t->apps[x->app]
+									  .name,
 								  x->name,
-								  t->apps[y->app].name,
+								  t->apps[y->app]
+									  .name,
 								  y->name)
 							: mmig__asprintf(
 								  fmt,
-								  t->apps[x->app].name,
+								  t->apps[x->app]
+									  .name,
 								  x->name,
-								  t->apps[y->app].name,
+								  t->apps[y->app]
+									  .name,
 								  y->name);
 					if (!*errmsg)
 						rc = MMIG_ENOMEM;
@@ -357,7 +363,8 @@ mmig__topo_roles(struct mmig__topo *t, const bool *container,
 		for (k = 0; k < qt; k++) {
 			struct mmig__topo_endpoint *e = &t->endpoints[queue[k]];
 
-			e->role = color[queue[k]] == 1 ? "provider" : "requirer";
+			e->role =
+				color[queue[k]] == 1 ? "provider" : "requirer";
 			e->interface = iface;
 		}
 	}
@@ -401,7 +408,7 @@ cmp_ix(const void *a, const void *b)
 static int
 find_ix(const struct ix *v, size_t n, const char *key)
 {
-	struct ix k = {key, 0};
+	struct ix k = { key, 0 };
 	const struct ix *f = bsearch(&k, v, n, sizeof(*v), cmp_ix);
 
 	return f ? (int)f->i : -1;
@@ -483,12 +490,11 @@ mmig__topo_from_desc(const struct mmig_model_desc *d, uint64_t seed,
 
 		if (!m || !(m->id = mmig__topo_str(t, "%s", dm->id)) ||
 		    !(m->base = mmig__topo_str(t, "%s", dm->base)) ||
-		    (dm->constraints &&
-		     !(m->constraints =
-			       mmig__topo_str(t, "%s", dm->constraints))))
+		    (dm->constraints && !(m->constraints = mmig__topo_str(
+						  t, "%s", dm->constraints))))
 			goto fail;
 		m->parent = MMIG__TOPO_NONE;
-		mi[i] = (struct ix){m->id, (uint32_t)i};
+		mi[i] = (struct ix){ m->id, (uint32_t)i };
 	}
 	qsort(mi, d->n_machines, sizeof(*mi), cmp_ix);
 	for (i = 0; i < d->n_apps; i++) {
@@ -504,13 +510,14 @@ mmig__topo_from_desc(const struct mmig_model_desc *d, uint64_t seed,
 		a->revision = -1;
 		a->base = t->base;
 		a->options = opts;
-		ai[i] = (struct ix){a->name, (uint32_t)i};
+		ai[i] = (struct ix){ a->name, (uint32_t)i };
 		for (j = 0; j < da->n_units; j++) {
 			struct mmig__topo_unit *u = mmig__topo_add_unit(t);
-			int m = find_ix(mi, d->n_machines, da->units[j].machine);
+			int m = find_ix(mi, d->n_machines,
+					da->units[j].machine);
 
-			if (!u || !(u->name = mmig__topo_str(t, "%s",
-							     da->units[j].name)))
+			if (!u || !(u->name = mmig__topo_str(
+					    t, "%s", da->units[j].name)))
 				goto fail;
 			u->app = (uint32_t)i;
 			u->machine = m < 0 ? MMIG__TOPO_NONE : (uint32_t)m;
@@ -646,8 +653,7 @@ push(struct mb *b, struct mmig__ynode *seq, struct mmig__ynode *v)
 }
 
 static void
-add_str(struct mb *b, struct mmig__ynode *map, const char *key,
-	const char *s)
+add_str(struct mb *b, struct mmig__ynode *map, const char *key, const char *s)
 {
 	add(b, map, key, nstr(b, s));
 }
@@ -729,7 +735,8 @@ tools(struct mb *b)
 		"https://controller.example.invalid:17070/tools/" AGENT_VERSION
 		"-ubuntu-amd64");
 	add_str(b, m, "sha256",
-		"4f2d6a0f0c1d9e8b7a6c5d4e3f2a1b0c9d8e7f6a5b4c3d2e1f0a9b8c7d6e5f4a");
+		"4f2d6a0f0c1d9e8b7a6c5d4e3f2a1b0c9d8e7f6a5b4c3d2e1f0a9b8c7d6e5f"
+		"4a");
 	add_int(b, m, "size", 61234567);
 	return m;
 }
@@ -821,8 +828,8 @@ size_mib(const char *s, size_t len, int64_t *out)
 static struct mmig__ynode *
 constraints(struct mb *b, const char *text)
 {
-	static const char *const strs[] = {"arch", "instance-type",
-					   "virt-type", "container"};
+	static const char *const strs[] = { "arch", "instance-type",
+					    "virt-type", "container" };
 	struct mmig__ynode *m = nmap(b);
 	const char *p = text;
 	bool any = false;
@@ -843,17 +850,19 @@ constraints(struct mb *b, const char *text)
 			val[len - kl - 1] = '\0';
 			for (i = 0; i < MMIG_ARRAY_LEN(strs); i++)
 				if (!strcmp(key, strs[i])) {
-					add_str(b, m,
-						i ? key : "architecture", val);
+					add_str(b, m, i ? key : "architecture",
+						val);
 					any = true;
 				}
 			if ((!strcmp(key, "cores") ||
 			     !strcmp(key, "cpu-power")) &&
-			    size_mib(val, strlen(val), &v) && !strchr("MGTP", val[strlen(val) - 1])) {
+			    size_mib(val, strlen(val), &v) &&
+			    !strchr("MGTP", val[strlen(val) - 1])) {
 				add_int(b, m, key, v);
 				any = true;
 			}
-			if ((!strcmp(key, "mem") || !strcmp(key, "root-disk")) &&
+			if ((!strcmp(key, "mem") ||
+			     !strcmp(key, "root-disk")) &&
 			    size_mib(val, strlen(val), &v)) {
 				add_int(b, m, key[0] == 'm' ? "memory" : key,
 					v);
@@ -1058,9 +1067,9 @@ static struct mmig__ynode *
 charm_metadata(struct mb *b, uint32_t a)
 {
 	static const char *const roles[][2] = {
-		{"provider", "provides"},
-		{"requirer", "requires"},
-		{"peer", "peers"},
+		{ "provider", "provides" },
+		{ "requirer", "requires" },
+		{ "peer", "peers" },
 	};
 	const struct mmig__topo_app *ta = &b->t->apps[a];
 	struct mmig__ynode *m = nmap(b), *g, *e;
@@ -1108,8 +1117,9 @@ static void
 base_series(const char *base, const char **ver, const char **series)
 {
 	static const char *const map[][2] = {
-		{"16.04", "xenial"}, {"18.04", "bionic"}, {"20.04", "focal"},
-		{"22.04", "jammy"},  {"24.04", "noble"},
+		{ "16.04", "xenial" }, { "18.04", "bionic" },
+		{ "20.04", "focal" },  { "22.04", "jammy" },
+		{ "24.04", "noble" },
 	};
 	size_t k;
 
@@ -1155,8 +1165,7 @@ app_extra(struct mb *b, uint32_t a, struct mmig__ynode *x, bool caas,
 	if (ta->constraints && (n = constraints(b, ta->constraints)))
 		add(b, x, "constraints", n);
 	if (b->au_off[a + 1] > b->au_off[a])
-		add_str(b, x, "leader",
-			b->t->units[b->au[b->au_off[a]]].name);
+		add_str(b, x, "leader", b->t->units[b->au[b->au_off[a]]].name);
 	add(b, x, "leadership-settings", nmap(b));
 	add(b, x, "resources", empty(b, 1, "resources"));
 	if (caas) {
@@ -1182,9 +1191,9 @@ app_extra(struct mb *b, uint32_t a, struct mmig__ynode *x, bool caas,
 	add_int(b, n, "version", 2);
 	add_str(b, n, "source", "charm-hub");
 	add(b, n, "id", nfmt(b, "%.16s%016" PRIx64, ta->charm, r));
-	add(b, n, "hash", nfmt(b, "%016" PRIx64 "%016" PRIx64 "%016" PRIx64
-				  "%016" PRIx64,
-				  r, r ^ 0x5555, r ^ 0xaaaa, r ^ 0xffff));
+	add(b, n, "hash",
+	    nfmt(b, "%016" PRIx64 "%016" PRIx64 "%016" PRIx64 "%016" PRIx64, r,
+		 r ^ 0x5555, r ^ 0xaaaa, r ^ 0xffff));
 	add_int(b, n, "revision", rev);
 	add_str(b, n, "channel", ta->channel ? ta->channel : "stable");
 	add(b, n, "platform", nfmt(b, "amd64/ubuntu/%s/stable", ver));
@@ -1330,7 +1339,7 @@ int
 mmig__topo_model(struct mmig__topo *t, struct mmig__juju_model **out)
 {
 	struct mmig__juju_model *m;
-	struct mb b = {.t = t, .rng = t->seed};
+	struct mb b = { .t = t, .rng = t->seed };
 	uint32_t *key = NULL, *order = NULL, *depth = NULL;
 	bool caas = !strcmp(t->type, "caas");
 	size_t i, j, k, nseq_ = 0, top = 0;
@@ -1390,15 +1399,15 @@ mmig__topo_model(struct mmig__topo *t, struct mmig__juju_model **out)
 		/* What a Juju model's config has; the generator's own entries
 		 * (t->config) take the place of these and follow them. */
 		const char *const dflt[][2] = {
-			{"agent-version", AGENT_VERSION},
-			{"default-base", t->base},
-			{"development", NULL},
-			{"enable-os-refresh-update", NULL},
-			{"logging-config", "<root>=INFO"},
-			{"name", t->name},
-			{"type", caas ? "kubernetes" : "ec2"},
-			{"update-status-hook-interval", "5m"},
-			{"uuid", b.uuid},
+			{ "agent-version", AGENT_VERSION },
+			{ "default-base", t->base },
+			{ "development", NULL },
+			{ "enable-os-refresh-update", NULL },
+			{ "logging-config", "<root>=INFO" },
+			{ "name", t->name },
+			{ "type", caas ? "kubernetes" : "ec2" },
+			{ "update-status-hook-interval", "5m" },
+			{ "uuid", b.uuid },
 		};
 		const struct mmig__ynode *c;
 
@@ -1430,40 +1439,50 @@ mmig__topo_model(struct mmig__topo *t, struct mmig__juju_model **out)
 		v = strtoull(t->machines[i].id, NULL, 10) + 1;
 		if (v > maxtop)
 			maxtop = v;
-		nseq_ += (t->machines[i].n_lxd > 0) + (t->machines[i].n_kvm > 0);
+		nseq_ +=
+			(t->machines[i].n_lxd > 0) + (t->machines[i].n_kvm > 0);
 	}
 	for (i = 0; i < t->n_machines; i++)
 		if (t->machines[i].parent != MMIG__TOPO_NONE)
 			nseq_ += (t->machines[i].n_lxd > 0) +
 				 (t->machines[i].n_kvm > 0);
-	m->sequences = mmig__calloc(t->n_apps + nseq_ + 2,
-				    sizeof(*m->sequences));
+	m->sequences =
+		mmig__calloc(t->n_apps + nseq_ + 2, sizeof(*m->sequences));
 	if (!m->sequences)
 		goto nomem;
 	for (i = 0; i < t->n_apps; i++)
 		if (t->apps[i].n_units)
-			m->sequences[m->n_sequences++] = (struct mmig__juju_seq){
-				text(&b, nfmt(&b, "application-%s",
-					      t->apps[i].name)),
-				(int64_t)t->apps[i].n_units};
+			m->sequences[m->n_sequences++] =
+				(struct mmig__juju_seq){
+					text(&b, nfmt(&b, "application-%s",
+						      t->apps[i].name)),
+					(int64_t)t->apps[i].n_units
+				};
 	if (top)
 		m->sequences[m->n_sequences++] =
-			(struct mmig__juju_seq){"machine", (int64_t)maxtop};
+			(struct mmig__juju_seq){ "machine", (int64_t)maxtop };
 	for (i = 0; i < t->n_machines && !b.oom; i++) {
 		if (t->machines[i].n_lxd)
-			m->sequences[m->n_sequences++] = (struct mmig__juju_seq){
-				text(&b, nfmt(&b, "machine%slxdContainer",
-					      t->machines[i].id)),
-				t->machines[i].n_lxd};
+			m->sequences[m->n_sequences++] =
+				(struct mmig__juju_seq){
+					text(&b,
+					     nfmt(&b, "machine%slxdContainer",
+						  t->machines[i].id)),
+					t->machines[i].n_lxd
+				};
 		if (t->machines[i].n_kvm)
-			m->sequences[m->n_sequences++] = (struct mmig__juju_seq){
-				text(&b, nfmt(&b, "machine%skvmContainer",
-					      t->machines[i].id)),
-				t->machines[i].n_kvm};
+			m->sequences[m->n_sequences++] =
+				(struct mmig__juju_seq){
+					text(&b,
+					     nfmt(&b, "machine%skvmContainer",
+						  t->machines[i].id)),
+					t->machines[i].n_kvm
+				};
 	}
 	if (t->n_relations)
-		m->sequences[m->n_sequences++] = (struct mmig__juju_seq){
-			"relation", (int64_t)t->n_relations};
+		m->sequences[m->n_sequences++] =
+			(struct mmig__juju_seq){ "relation",
+						 (int64_t)t->n_relations };
 	if (b.oom)
 		goto nomem;
 	qsort(m->sequences, m->n_sequences, sizeof(*m->sequences), cmp_seq);
@@ -1498,8 +1517,7 @@ mmig__topo_model(struct mmig__topo *t, struct mmig__juju_model **out)
 
 	/* Applications and their units. */
 	m->applications_version = MMIG__JUJU_APPLICATIONS_VERSION;
-	if (t->n_apps &&
-	    !(m->apps = mmig__calloc(t->n_apps, sizeof(*m->apps))))
+	if (t->n_apps && !(m->apps = mmig__calloc(t->n_apps, sizeof(*m->apps))))
 		goto nomem;
 	for (i = 0; i < t->n_apps && !b.oom; i++) {
 		const struct mmig__topo_app *ta = &t->apps[i];
@@ -1517,7 +1535,8 @@ mmig__topo_model(struct mmig__topo *t, struct mmig__juju_model **out)
 		a->subordinate = ta->subordinate;
 		a->has_subordinate = ta->subordinate;
 		if (ta->options)
-			a->settings = chk(&b, mmig__ynode_copy(b.d, ta->options));
+			a->settings =
+				chk(&b, mmig__ynode_copy(b.d, ta->options));
 		else
 			a->settings = nmap(&b);
 		a->units_version = MMIG__JUJU_UNITS_VERSION;
@@ -1547,8 +1566,8 @@ mmig__topo_model(struct mmig__topo *t, struct mmig__juju_model **out)
 	}
 	/* Relations. */
 	m->relations_version = MMIG__JUJU_RELATIONS_VERSION;
-	if (t->n_relations &&
-	    !(m->relations = mmig__calloc(t->n_relations, sizeof(*m->relations))))
+	if (t->n_relations && !(m->relations = mmig__calloc(
+					t->n_relations, sizeof(*m->relations))))
 		goto nomem;
 	for (i = 0; i < t->n_relations && !b.oom; i++) {
 		const struct mmig__topo_relation *tr = &t->relations[i];
@@ -1568,15 +1587,17 @@ mmig__topo_model(struct mmig__topo *t, struct mmig__juju_model **out)
 		endpoint(&b, &r->ep[0], prov);
 		if (tr->n == 2) {
 			endpoint(&b, &r->ep[1], req);
-			r->key = text(&b, nfmt(&b, "%s:%s %s:%s",
-					       t->apps[t->endpoints[req].app].name,
-					       t->endpoints[req].name,
-					       t->apps[t->endpoints[prov].app].name,
-					       t->endpoints[prov].name));
+			r->key = text(&b,
+				      nfmt(&b, "%s:%s %s:%s",
+					   t->apps[t->endpoints[req].app].name,
+					   t->endpoints[req].name,
+					   t->apps[t->endpoints[prov].app].name,
+					   t->endpoints[prov].name));
 		} else {
-			r->key = text(&b, nfmt(&b, "%s:%s",
-					       t->apps[t->endpoints[prov].app].name,
-					       t->endpoints[prov].name));
+			r->key = text(&b,
+				      nfmt(&b, "%s:%s",
+					   t->apps[t->endpoints[prov].app].name,
+					   t->endpoints[prov].name));
 		}
 		r->extra = nmap(&b);
 		add_str(&b, r->extra, "suspended-reason", "");
@@ -1651,7 +1672,7 @@ int
 mmig_model_gen_bundle(const void *bundle, size_t len, uint64_t scale,
 		      uint64_t seed, FILE *out, char **errmsg)
 {
-	struct mmig__bundle_opts o = {.scale = scale, .seed = seed};
+	struct mmig__bundle_opts o = { .scale = scale, .seed = seed };
 	struct mmig__topo *t = NULL;
 	struct mmig__juju_model *m = NULL;
 	int rc;
@@ -1696,8 +1717,8 @@ mmig_model_desc_generate_yaml(const struct mmig_gen_opts *o, FILE *out,
 		uint64_t rel = o->relations || exact ? o->relations : 2;
 		uint64_t lim = MMIG_MODEL_DESC_MAX_ITEMS;
 
-		if (mach > lim || apps > MMIG_MODEL_DESC_MAX_APPS || per > lim ||
-		    rel > lim || (apps && per > lim / apps) ||
+		if (mach > lim || apps > MMIG_MODEL_DESC_MAX_APPS ||
+		    per > lim || rel > lim || (apps && per > lim / apps) ||
 		    mach + apps * per + rel > lim) {
 			if (errmsg &&
 			    !(*errmsg = mmig__asprintf(

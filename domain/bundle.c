@@ -290,9 +290,9 @@ static const char *
 series_base(const char *series)
 {
 	static const char *const map[][2] = {
-		{"xenial", "ubuntu@16.04"}, {"bionic", "ubuntu@18.04"},
-		{"focal", "ubuntu@20.04"},  {"jammy", "ubuntu@22.04"},
-		{"noble", "ubuntu@24.04"},
+		{ "xenial", "ubuntu@16.04" }, { "bionic", "ubuntu@18.04" },
+		{ "focal", "ubuntu@20.04" },  { "jammy", "ubuntu@22.04" },
+		{ "noble", "ubuntu@24.04" },
 	};
 	size_t i;
 
@@ -315,8 +315,9 @@ read_base(struct bundle *b, const struct mmig__ynode *map, const char *dflt)
 	if (!n)
 		return dflt;
 	if (!(s = series_base(n->str)))
-		bfail(b, n, "unknown series \"%.32s\" (known: xenial, bionic, "
-			    "focal, jammy, noble)",
+		bfail(b, n,
+		      "unknown series \"%.32s\" (known: xenial, bionic, "
+		      "focal, jammy, noble)",
 		      n->str);
 	return s;
 }
@@ -334,15 +335,15 @@ charm_name(struct bundle *b, const struct mmig__ynode *n)
 		s = slash + 1;
 	end = s + strlen(s);
 	/* A trailing revision "-12". */
-	for (len = (size_t)(end - s); len && s[len - 1] >= '0' &&
-				      s[len - 1] <= '9';
-	     len--)
+	for (len = (size_t)(end - s);
+	     len && s[len - 1] >= '0' && s[len - 1] <= '9'; len--)
 		;
 	if (len && len < (size_t)(end - s) && s[len - 1] == '-')
 		end = s + len - 1;
 	if (!is_app_name(s, (size_t)(end - s))) {
-		bfail(b, n, "\"%.64s\" is not a charm name (a local charm "
-			    "path is not supported)",
+		bfail(b, n,
+		      "\"%.64s\" is not a charm name (a local charm "
+		      "path is not supported)",
 		      n->str);
 		return NULL;
 	}
@@ -383,8 +384,9 @@ read_machines(struct bundle *b, const struct mmig__ynode *root)
 		if (c->key_kind == MMIG__Y_STR ? !is_number(c->key, &m->num)
 					       : (c->key_kind != MMIG__Y_INT ||
 						  !is_number(c->key, &m->num)))
-			return bfail(b, c, "machine id \"%.32s\" is not a "
-					   "number",
+			return bfail(b, c,
+				     "machine id \"%.32s\" is not a "
+				     "number",
 				     c->key);
 		m->node = c;
 		if (c->kind != MMIG__Y_NULL && c->kind != MMIG__Y_MAP)
@@ -444,9 +446,10 @@ parse_place(struct bundle *b, const struct mmig__ynode *n, struct place *p)
 		else if (tl == 3 && !strncmp(s, "kvm", 3))
 			p->ctype = "kvm";
 		else
-			return bfail(b, n, "placement \"%.64s\": unknown "
-					   "container type \"%.*s\" (lxd or "
-					   "kvm)",
+			return bfail(b, n,
+				     "placement \"%.64s\": unknown "
+				     "container type \"%.*s\" (lxd or "
+				     "kvm)",
 				     s, (int)(tl > 16 ? 16 : tl), s);
 		s = colon + 1;
 	}
@@ -456,9 +459,10 @@ parse_place(struct bundle *b, const struct mmig__ynode *n, struct place *p)
 	}
 	if (is_number(s, &v)) {
 		if ((mi = find_machine(b, v)) < 0)
-			return bfail(b, n, "placement \"%.64s\" refers to "
-					   "machine %" PRIu64 ", which the "
-					   "machines section does not have",
+			return bfail(b, n,
+				     "placement \"%.64s\" refers to "
+				     "machine %" PRIu64 ", which the "
+				     "machines section does not have",
 				     n->str, v);
 		p->kind = P_MACHINE;
 		p->target = (uint32_t)mi;
@@ -470,13 +474,15 @@ parse_place(struct bundle *b, const struct mmig__ynode *n, struct place *p)
 	if (!is_app_name(s, slash ? (size_t)(slash - s) : strlen(s)) ||
 	    (slash && !is_number(slash + 1, &v)) ||
 	    (slash && slash - s == 3 && !strncmp(s, "new", 3)))
-		return bfail(b, n, "\"%.64s\" is not a placement "
-				   "([lxd:|kvm:](new|MACHINE|APP[/UNIT]))",
+		return bfail(b, n,
+			     "\"%.64s\" is not a placement "
+			     "([lxd:|kvm:](new|MACHINE|APP[/UNIT]))",
 			     n->str);
 	a = find_app(b, s, slash ? (size_t)(slash - s) : strlen(s));
 	if (a < 0)
-		return bfail(b, n, "placement \"%.64s\" refers to an "
-				   "application the bundle does not have",
+		return bfail(b, n,
+			     "placement \"%.64s\" refers to an "
+			     "application the bundle does not have",
 			     n->str);
 	p->kind = P_UNIT;
 	p->target = (uint32_t)a;
@@ -498,8 +504,9 @@ read_apps(struct bundle *b, const struct mmig__ynode *root)
 	if (!as)
 		return bfail(b, root, "no \"applications\"");
 	if (as->kind != MMIG__Y_MAP || !as->n)
-		return bfail(b, as, "want a mapping of at least one "
-				    "application");
+		return bfail(b, as,
+			     "want a mapping of at least one "
+			     "application");
 	if (as->n > BUNDLE_MAX_APPS)
 		return bfail(b, as, "more than %d applications",
 			     BUNDLE_MAX_APPS);
@@ -508,16 +515,18 @@ read_apps(struct bundle *b, const struct mmig__ynode *root)
 		return oom(b);
 	/* Names first: placements may name any application. */
 	for (c = as->first; c; c = c->next) {
-		if (c->key_kind != MMIG__Y_STR || !is_app_name(c->key, c->key_len))
-			return bfail(b, c, "\"%.64s\" is not an application "
-					   "name",
+		if (c->key_kind != MMIG__Y_STR ||
+		    !is_app_name(c->key, c->key_len))
+			return bfail(b, c,
+				     "\"%.64s\" is not an application "
+				     "name",
 				     c->key);
 		if (c->kind != MMIG__Y_MAP)
 			return bfail(b, c, "a %s, want an application mapping",
 				     mmig__ykind_name(c->kind));
 		b->apps[b->n_apps].node = c;
 		b->by_name[b->n_apps] =
-			(struct byname){c->key, (uint32_t)b->n_apps};
+			(struct byname){ c->key, (uint32_t)b->n_apps };
 		b->apps[b->n_apps++].name = c->key;
 	}
 	/* The parser refused duplicate keys: names are unique. */
@@ -525,8 +534,9 @@ read_apps(struct bundle *b, const struct mmig__ynode *root)
 	if (mmig__ynode_get(root, "saas")) {
 		for (c = mmig__ynode_get(root, "saas")->first; c; c = c->next)
 			if (find_app(b, c->key, c->key_len) >= 0)
-				return bfail(b, c, "application \"%.64s\" is "
-						   "also a SAAS offer",
+				return bfail(b, c,
+					     "application \"%.64s\" is "
+					     "also a SAAS offer",
 					     c->key);
 	}
 	for (i = 0; i < b->n_apps; i++) {
@@ -564,12 +574,14 @@ read_apps(struct bundle *b, const struct mmig__ynode *root)
 			return bfail(b, nu && nu->v.i < 0 ? nu : sc,
 				     "a negative number of units");
 		if (nu && sc && nu->v.i > 0 && sc->v.i > 0)
-			return bfail(b, sc, "cannot specify both scale and "
-					    "num_units for application %s",
+			return bfail(b, sc,
+				     "cannot specify both scale and "
+				     "num_units for application %s",
 				     a->name);
 		a->has_num = nu || sc;
 		a->n = (uint64_t)(sc && sc->v.i > 0 ? sc->v.i
-						     : nu ? nu->v.i : 0);
+				  : nu		    ? nu->v.i
+						    : 0);
 		if (member(b, c, "placement", MMIG__Y_STR) && !b->caas)
 			return bfail(b, mmig__ynode_get(c, "placement"),
 				     "placement is for Kubernetes bundles");
@@ -582,16 +594,18 @@ read_apps(struct bundle *b, const struct mmig__ynode *root)
 		if (b->caas) {
 			/* A node selector: nothing to place. */
 			if (to->n > 1)
-				return bfail(b, to, "too many placement "
-						    "directives for "
-						    "application %s",
+				return bfail(b, to,
+					     "too many placement "
+					     "directives for "
+					     "application %s",
 					     a->name);
 			continue;
 		}
 		if (to->n > a->n)
-			return bfail(b, to, "too many units specified in unit "
-					    "placement for application %s "
-					    "(%" PRIu32 " for %" PRIu64 ")",
+			return bfail(b, to,
+				     "too many units specified in unit "
+				     "placement for application %s "
+				     "(%" PRIu32 " for %" PRIu64 ")",
 				     a->name, to->n, a->n);
 		if (to->n && !(a->to = mmig__calloc(to->n, sizeof(*a->to))))
 			return oom(b);
@@ -633,8 +647,9 @@ resolve_units(struct bundle *b)
 			last[p->target] = (int64_t)p->unit;
 			if (p->unit >= b->apps[p->target].n) {
 				bfail(b, p->node,
-				      "placement \"%.64s\" specifies unit %" PRIu64
-				      " of %s, which starts %" PRIu64 " unit(s)",
+				      "placement \"%.64s\" specifies unit "
+				      "%" PRIu64 " of %s, which starts %" PRIu64
+				      " unit(s)",
 				      p->node->str, p->unit,
 				      b->apps[p->target].name,
 				      b->apps[p->target].n);
@@ -652,8 +667,8 @@ resolve_units(struct bundle *b)
 
 /* "app:endpoint" or "app". */
 static int
-parse_endpoint(struct bundle *b, const struct mmig__ynode *n,
-	       struct brel *r, int side)
+parse_endpoint(struct bundle *b, const struct mmig__ynode *n, struct brel *r,
+	       int side)
 {
 	const char *s = n->str, *colon;
 	const char *name;
@@ -675,11 +690,13 @@ parse_endpoint(struct bundle *b, const struct mmig__ynode *n,
 			;
 		saas = mmig__ynode_get(saas, "saas");
 		if (saas && mmig__ynode_get(saas, s))
-			return bfail(b, n, "relation to SAAS offer \"%.64s\": "
-					   "offers are not supported",
+			return bfail(b, n,
+				     "relation to SAAS offer \"%.64s\": "
+				     "offers are not supported",
 				     s);
-		return bfail(b, n, "relation endpoint \"%.64s\" refers to an "
-				   "application the bundle does not have",
+		return bfail(b, n,
+			     "relation endpoint \"%.64s\" refers to an "
+			     "application the bundle does not have",
 			     s);
 	}
 	name = NULL;
@@ -695,8 +712,9 @@ parse_endpoint(struct bundle *b, const struct mmig__ynode *n,
 			if (!((e[i] >= 'a' && e[i] <= 'z') ||
 			      (e[i] >= '0' && e[i] <= '9') || e[i] == '-' ||
 			      e[i] == '_'))
-				return bfail(b, n, "\"%.64s\" is not an "
-						   "endpoint name",
+				return bfail(b, n,
+					     "\"%.64s\" is not an "
+					     "endpoint name",
 					     e);
 		name = e;
 	}
@@ -725,8 +743,9 @@ read_relations(struct bundle *b, const struct mmig__ynode *root)
 		struct brel *r = &b->rels[b->n_rels];
 
 		if (c->kind != MMIG__Y_SEQ || c->n != 2)
-			return bfail(b, c, "a relation is a list of two "
-					   "endpoints");
+			return bfail(b, c,
+				     "a relation is a list of two "
+				     "endpoints");
 		r->node = c;
 		if (parse_endpoint(b, c->first, r, 0) ||
 		    parse_endpoint(b, c->first->next, r, 1))
@@ -751,10 +770,17 @@ static bool
 container_name(const char *name)
 {
 	static const char *const names[] = {
-		"juju-info",	 "cni",		"container-runtime",
-		"containerd",	 "nrpe-external-master", "general-info",
-		"local-monitors", "ha",		"cos-agent",
-		"beats-host",	 "logging",
+		"juju-info",
+		"cni",
+		"container-runtime",
+		"containerd",
+		"nrpe-external-master",
+		"general-info",
+		"local-monitors",
+		"ha",
+		"cos-agent",
+		"beats-host",
+		"logging",
 	};
 	size_t i;
 
@@ -836,7 +862,8 @@ name_endpoints(struct bundle *b)
 				for (k = 0; k < 2; k++)
 					if (b->rels[j].app[k] == r->app[s] &&
 					    deg[2 * j + (size_t)k] > best_deg) {
-						best_deg = deg[2 * j + (size_t)k];
+						best_deg =
+							deg[2 * j + (size_t)k];
 						best = b->rels[j].name[k];
 					}
 		if (!best)
@@ -895,18 +922,18 @@ rel_container(const struct bundle *b, const struct brel *r)
 /* Charms whose metadata has a peer relation, with its name and
  * interface. */
 static const char *const peer_charms[][3] = {
-	{"etcd", "cluster", "etcd"},
-	{"mysql", "cluster", "mysql-ha"},
-	{"mysql-k8s", "database-peers", "mysql_peers"},
-	{"mysql-router", "cluster", "mysql-router-peers"},
-	{"postgresql", "database-peers", "postgresql_peers"},
-	{"postgresql-k8s", "database-peers", "postgresql_peers"},
-	{"rabbitmq-server", "cluster", "rabbitmq-ha"},
-	{"ceph-mon", "mon", "ceph"},
-	{"percona-cluster", "cluster", "percona-cluster"},
-	{"mongodb", "replica-set", "mongodb-replica-set"},
-	{"kafka", "cluster", "cluster"},
-	{"zookeeper", "zookeeper", "zookeeper"},
+	{ "etcd", "cluster", "etcd" },
+	{ "mysql", "cluster", "mysql-ha" },
+	{ "mysql-k8s", "database-peers", "mysql_peers" },
+	{ "mysql-router", "cluster", "mysql-router-peers" },
+	{ "postgresql", "database-peers", "postgresql_peers" },
+	{ "postgresql-k8s", "database-peers", "postgresql_peers" },
+	{ "rabbitmq-server", "cluster", "rabbitmq-ha" },
+	{ "ceph-mon", "mon", "ceph" },
+	{ "percona-cluster", "cluster", "percona-cluster" },
+	{ "mongodb", "replica-set", "mongodb-replica-set" },
+	{ "kafka", "cluster", "cluster" },
+	{ "zookeeper", "zookeeper", "zookeeper" },
 };
 
 /* ------------------------------------------------------------------------
@@ -914,8 +941,8 @@ static const char *const peer_charms[][3] = {
  * ------------------------------------------------------------------------ */
 
 static uint32_t
-new_machine(struct bundle *b, const struct mmig__ynode *at,
-	    const char *base, const char *constraints)
+new_machine(struct bundle *b, const struct mmig__ynode *at, const char *base,
+	    const char *constraints)
 {
 	struct mmig__topo *t = b->t;
 	struct mmig__topo_machine *m;
@@ -958,8 +985,8 @@ new_container(struct bundle *b, const struct mmig__ynode *at, uint32_t host,
 	m->parent = host;
 	m->ctype = ctype;
 	m->base = base;
-	if (!(m->id = mmig__topo_str(t, "%s/%s/%" PRIu32,
-				     t->machines[host].id, ctype, k))) {
+	if (!(m->id = mmig__topo_str(t, "%s/%s/%" PRIu32, t->machines[host].id,
+				     ctype, k))) {
 		oom(b);
 		return MMIG__TOPO_NONE;
 	}
@@ -1007,13 +1034,12 @@ place_app(struct bundle *b, uint32_t i)
 		return oom(b);
 	for (c = 0; c < b->scale; c++) {
 		for (j = 0; j < a->n; j++) {
-			static const struct place fresh = {.kind = P_NEW};
-			const struct place *p =
-				j < a->n_to ? &a->to[j]
-				: a->n_to   ? &a->to[a->n_to - 1]
-					    : &fresh;
-			const struct mmig__ynode *at = p->node ? p->node
-							       : a->node;
+			static const struct place fresh = { .kind = P_NEW };
+			const struct place *p = j < a->n_to ? &a->to[j]
+						: a->n_to ? &a->to[a->n_to - 1]
+							  : &fresh;
+			const struct mmig__ynode *at =
+				p->node ? p->node : a->node;
 			uint32_t host = MMIG__TOPO_NONE, m, u;
 
 			if (b->caas) {
@@ -1058,8 +1084,7 @@ place_app(struct bundle *b, uint32_t i)
 							"subordinate %s, "
 							"whose units go with "
 							"their principals",
-							p->node->str,
-							tg->name);
+							p->node->str, tg->name);
 					host = b->t->units[tg->units[c * tg->n +
 								     un]]
 						       .machine;
@@ -1070,8 +1095,8 @@ place_app(struct bundle *b, uint32_t i)
 					return b->rc;
 				m = host;
 				if (p->ctype)
-					m = new_container(b, at, host,
-							  p->ctype, ta->base);
+					m = new_container(b, at, host, p->ctype,
+							  ta->base);
 				if (b->rc)
 					return b->rc;
 			}
@@ -1096,9 +1121,10 @@ place_all(struct bundle *b)
 		struct bmachine *m = &b->machines[i];
 
 		if (!m->refs)
-			return bfail(b, m->node, "machine %" PRIu64 " is not "
-						 "referred to by a placement "
-						 "directive",
+			return bfail(b, m->node,
+				     "machine %" PRIu64 " is not "
+				     "referred to by a placement "
+				     "directive",
 				     m->num);
 		if (!(m->topo = mmig__calloc(b->scale, sizeof(*m->topo))))
 			return oom(b);
@@ -1170,11 +1196,10 @@ place_subordinates(struct bundle *b, const bool *container)
 		sub = b->apps[x->app[0]].subordinate ? x->app[0] : x->app[1];
 		p = sub == x->app[0] ? x->app[1] : x->app[0];
 		for (q = 0; q < r && !seen; q++)
-			seen = container[q] &&
-			       ((b->rels[q].app[0] == sub &&
-				 b->rels[q].app[1] == p) ||
-				(b->rels[q].app[1] == sub &&
-				 b->rels[q].app[0] == p));
+			seen = container[q] && ((b->rels[q].app[0] == sub &&
+						 b->rels[q].app[1] == p) ||
+						(b->rels[q].app[1] == sub &&
+						 b->rels[q].app[0] == p));
 		if (seen)
 			continue;
 		for (k = 0; k < b->apps[p].n * b->scale; k++) {
@@ -1209,8 +1234,8 @@ make_relations(struct bundle *b)
 			goto nomem;
 		tr->n = 2;
 		for (k = 0; k < 2; k++) {
-			tr->ep[k] = mmig__topo_endpoint(t, r->app[k],
-							 r->name[k]);
+			tr->ep[k] =
+				mmig__topo_endpoint(t, r->app[k], r->name[k]);
 			if (tr->ep[k] == MMIG__TOPO_NONE)
 				goto nomem;
 		}
@@ -1307,8 +1332,8 @@ mmig__bundle_topo(const void *buf, size_t len,
 		  const struct mmig__bundle_opts *o, struct mmig__topo **out,
 		  char **errmsg)
 {
-	struct mmig__yaml_limits lim = {.max_bytes = BUNDLE_MAX_BYTES};
-	struct bundle b = {.scale = o && o->scale ? o->scale : 1};
+	struct mmig__yaml_limits lim = { .max_bytes = BUNDLE_MAX_BYTES };
+	struct bundle b = { .scale = o && o->scale ? o->scale : 1 };
 	const struct mmig__ynode *root, *n;
 	const char *name;
 	size_t i;
@@ -1360,8 +1385,9 @@ mmig__bundle_topo(const void *buf, size_t len,
 	}
 	n = member(&b, root, "bundle", MMIG__Y_STR);
 	if (n && strcmp(n->str, "kubernetes"))
-		bfail(&b, n, "bundle has an invalid type \"%.32s\" (only "
-			     "\"kubernetes\")",
+		bfail(&b, n,
+		      "bundle has an invalid type \"%.32s\" (only "
+		      "\"kubernetes\")",
 		      n->str);
 	b.caas = n != NULL;
 	b.t->type = b.caas ? "caas" : "iaas";

@@ -68,8 +68,8 @@ slurp(const char *path, size_t *len)
 
 /* Expand @p bundle through the public entry point into YAML bytes. */
 static int
-gen(const char *bundle, size_t len, uint64_t scale, uint64_t seed,
-    char **yaml, size_t *ylen, char **err)
+gen(const char *bundle, size_t len, uint64_t scale, uint64_t seed, char **yaml,
+    size_t *ylen, char **err)
 {
 	FILE *mem = open_memstream(yaml, ylen);
 	int rc;
@@ -181,8 +181,8 @@ sequence(const struct mmig__juju_model *m, const char *name)
 }
 
 struct counts {
-	size_t machines, containers, units, subordinate_units, relations,
-		peers, units_without_machine;
+	size_t machines, containers, units, subordinate_units, relations, peers,
+		units_without_machine;
 };
 
 /* Name -> thing, sorted, for the checks of large models. */
@@ -201,7 +201,7 @@ cmp_byname(const void *a, const void *b)
 static const void *
 lookup(const struct byname *v, size_t n, const char *name)
 {
-	struct byname k = {name, NULL};
+	struct byname k = { name, NULL };
 	const struct byname *f = bsearch(&k, v, n, sizeof(*v), cmp_byname);
 
 	return f ? f->p : NULL;
@@ -212,8 +212,8 @@ lookup(const struct byname *v, size_t n, const char *name)
 static struct counts
 count(const struct mmig__juju_model *m)
 {
-	struct counts c = {.machines = m->n_machines,
-			   .relations = m->n_relations};
+	struct counts c = { .machines = m->n_machines,
+			    .relations = m->n_relations };
 	struct byname *mi = calloc(m->n_machines + 1, sizeof(*mi));
 	struct byname *ui = calloc(m->n_units_total + 1, sizeof(*ui));
 	size_t i, j, k = 0;
@@ -221,15 +221,15 @@ count(const struct mmig__juju_model *m)
 	assert_non_null(mi);
 	assert_non_null(ui);
 	for (i = 0; i < m->n_machines; i++) {
-		mi[i] = (struct byname){m->machines[i].id, &m->machines[i]};
+		mi[i] = (struct byname){ m->machines[i].id, &m->machines[i] };
 		if (m->machines[i].parent)
 			c.containers++;
 	}
 	qsort(mi, m->n_machines, sizeof(*mi), cmp_byname);
 	for (i = 0; i < m->n_apps; i++)
 		for (j = 0; j < m->apps[i].n_units; j++)
-			ui[k++] = (struct byname){m->apps[i].units[j].name,
-						  &m->apps[i].units[j]};
+			ui[k++] = (struct byname){ m->apps[i].units[j].name,
+						   &m->apps[i].units[j] };
 	assert_int_equal(k, m->n_units_total);
 	qsort(ui, k, sizeof(*ui), cmp_byname);
 	for (i = 0; i < m->n_apps; i++)
@@ -241,8 +241,8 @@ count(const struct mmig__juju_model *m)
 			if (!u->machine)
 				c.units_without_machine++;
 			else
-				assert_non_null(lookup(mi, m->n_machines,
-						       u->machine));
+				assert_non_null(
+					lookup(mi, m->n_machines, u->machine));
 			if (u->principal) {
 				c.subordinate_units++;
 				assert_true(m->apps[i].subordinate);
@@ -296,9 +296,9 @@ test_bundle_charmed_kubernetes(void **state)
 		"3.4/stable");
 	/* Each principal unit on its own machine, in order. */
 	for (i = 0; i < 10; i++)
-		assert_non_null(machine(m, (const char *[]){"0", "1", "2", "3",
-							    "4", "5", "6", "7",
-							    "8", "9"}[i]));
+		assert_non_null(machine(m, (const char *[]){ "0", "1", "2", "3",
+							     "4", "5", "6", "7",
+							     "8", "9" }[i]));
 	assert_int_equal(sequence(m, "machine"), 10);
 	assert_int_equal(sequence(m, "application-calico"), 5);
 	assert_int_equal(sequence(m, "relation"), 16);
@@ -392,8 +392,8 @@ static const char placement_bundle[] =
 static void
 test_bundle_placement(void **state)
 {
-	struct mmig__juju_model *m = expand(placement_bundle,
-					    strlen(placement_bundle), 1, 3);
+	struct mmig__juju_model *m =
+		expand(placement_bundle, strlen(placement_bundle), 1, 3);
 	struct counts c = count(m);
 	const struct mmig__juju_relation *r;
 
@@ -427,8 +427,7 @@ test_bundle_placement(void **state)
 	assert_string_equal(unit(m, "ntp/6")->machine, "2/lxd/0");
 	/* Containers follow their parents, any depth. */
 	assert_string_equal(machine(m, "0/lxd/0/kvm/0")->parent, "0/lxd/0");
-	assert_string_equal(machine(m, "0/lxd/0/kvm/0")->container_type,
-			    "kvm");
+	assert_string_equal(machine(m, "0/lxd/0/kvm/0")->container_type, "kvm");
 	assert_int_equal(machine(m, "0/lxd/0/kvm/0")->depth, 2);
 	assert_string_equal(machine(m, "0")->base, "ubuntu@22.04");
 	assert_int_equal(sequence(m, "machine"), 5);
@@ -436,12 +435,11 @@ test_bundle_placement(void **state)
 	assert_int_equal(sequence(m, "machine0/lxd/0kvmContainer"), 1);
 	assert_int_equal(sequence(m, "machine1/lxd/0lxdContainer"), 1);
 	/* The bundle's machine 0 keeps its constraints. */
-	assert_int_equal(
-		mmig__ynode_get(mmig__ynode_get(machine(m, "0")->extra,
-						"constraints"),
-				"memory")
-			->v.i,
-		8192);
+	assert_int_equal(mmig__ynode_get(mmig__ynode_get(machine(m, "0")->extra,
+							 "constraints"),
+					 "memory")
+				 ->v.i,
+			 8192);
 	/* juju-info: the principal provides, the subordinate requires. */
 	r = relation(m, "ntp:juju-info web:juju-info");
 	assert_string_equal(endpoint(r, "web")->role, "provider");
@@ -479,18 +477,17 @@ test_bundle_placement(void **state)
 static void
 test_bundle_placement_repeats(void **state)
 {
-	static const char b[] =
-		"machines:\n"
-		"  0:\n"
-		"applications:\n"
-		"  a:\n"
-		"    charm: ubuntu\n"
-		"    num_units: 3\n"
-		"    to: [\"lxd:0\"]\n"
-		"  b:\n"
-		"    charm: ubuntu\n"
-		"    num_units: 3\n"
-		"    to: [a]\n";
+	static const char b[] = "machines:\n"
+				"  0:\n"
+				"applications:\n"
+				"  a:\n"
+				"    charm: ubuntu\n"
+				"    num_units: 3\n"
+				"    to: [\"lxd:0\"]\n"
+				"  b:\n"
+				"    charm: ubuntu\n"
+				"    num_units: 3\n"
+				"    to: [a]\n";
 	struct mmig__juju_model *m = expand(b, strlen(b), 1, 1);
 
 	(void)state;
@@ -509,15 +506,14 @@ test_bundle_placement_repeats(void **state)
 static void
 test_bundle_anchors(void **state)
 {
-	static const char b[] =
-		"applications:\n"
-		"  a: &base\n"
-		"    charm: ubuntu\n"
-		"    num_units: 2\n"
-		"    options: {x: 1}\n"
-		"  b:\n"
-		"    <<: *base\n"
-		"    num_units: 3\n";
+	static const char b[] = "applications:\n"
+				"  a: &base\n"
+				"    charm: ubuntu\n"
+				"    num_units: 2\n"
+				"    options: {x: 1}\n"
+				"  b:\n"
+				"    <<: *base\n"
+				"    num_units: 3\n";
 	struct mmig__juju_model *m = expand(b, strlen(b), 1, 1);
 
 	(void)state;
@@ -552,8 +548,10 @@ test_bundle_deterministic(void **state)
 	for (i = 0; i < m1->n_apps; i++) {
 		assert_int_equal(m1->apps[i].n_units, m3->apps[i].n_units);
 		for (j = 0; j < m1->apps[i].n_units; j++) {
-			const struct mmig__juju_unit *u1 = &m1->apps[i].units[j];
-			const struct mmig__juju_unit *u3 = &m3->apps[i].units[j];
+			const struct mmig__juju_unit *u1 =
+				&m1->apps[i].units[j];
+			const struct mmig__juju_unit *u3 =
+				&m3->apps[i].units[j];
 
 			assert_string_equal(u1->name, u3->name);
 			assert_string_equal(u1->machine, u3->machine);
@@ -748,12 +746,12 @@ test_bundle_scale_limit(void **state)
 static void
 test_bundle_generator_yaml(void **state)
 {
-	struct mmig_gen_opts o = {.machines = 7,
-				  .applications = 4,
-				  .units_per_app = 5,
-				  .relations = 3,
-				  .seed = 11,
-				  .flags = MMIG_GEN_EXACT};
+	struct mmig_gen_opts o = { .machines = 7,
+				   .applications = 4,
+				   .units_per_app = 5,
+				   .relations = 3,
+				   .seed = 11,
+				   .flags = MMIG_GEN_EXACT };
 	struct mmig_model_desc *d = NULL;
 	struct mmig__juju_model *m = NULL;
 	char *json = NULL, *yaml = NULL, *err = NULL;
@@ -766,8 +764,7 @@ test_bundle_generator_yaml(void **state)
 	fclose(mem);
 	assert_int_equal(mmig_model_desc_parse(json, jlen, &d, &err), MMIG_OK);
 	mem = open_memstream(&yaml, &ylen);
-	assert_int_equal(mmig_model_desc_generate_yaml(&o, mem, &err),
-			 MMIG_OK);
+	assert_int_equal(mmig_model_desc_generate_yaml(&o, mem, &err), MMIG_OK);
 	fclose(mem);
 	if (mmig__juju_read(yaml, ylen, &m, &err) != MMIG_OK)
 		fail_msg("%s", err);
