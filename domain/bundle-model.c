@@ -1668,6 +1668,42 @@ emit_model(struct mmig__juju_model *m, FILE *out, char **errmsg)
 	return rc;
 }
 
+/*
+ * Refuse, before making it, a document far above what the YAML reader
+ * takes: a machine is about 2.1 KB of YAML, a unit 1.1 KB, a unit's
+ * settings in a relation 0.1 KB (measured on expansions of the shipped
+ * bundles).  The estimate must be 10% over the limit, so that a document
+ * near it is made and measured exactly by emit_model() instead.
+ */
+static int
+too_big(const struct mmig__topo *t, char **errmsg)
+{
+	uint64_t est = (uint64_t)1 << 20, *per_app;
+	size_t i, k;
+
+	per_app = mmig__calloc(t->n_apps + 1, sizeof(*per_app));
+	if (!per_app)
+		return MMIG_ENOMEM;
+	for (i = 0; i < t->n_units; i++)
+		per_app[t->units[i].app]++;
+	for (i = 0; i < t->n_relations; i++)
+		for (k = 0; k < t->relations[i].n; k++)
+			est += 100 * per_app[t->endpoints[t->relations[i].ep[k]]
+						     .app];
+	mmig__free(per_app);
+	est += (uint64_t)t->n_machines * 2100 + (uint64_t)t->n_units * 1100;
+	if (est <= YAML_MAX_BYTES + YAML_MAX_BYTES / 10)
+		return MMIG_OK;
+	if (errmsg && !(*errmsg = mmig__asprintf(
+				"the document would be about %" PRIu64
+				" MB (%zu machines, %zu units); import reads "
+				"at most %zu MB",
+				est >> 20, t->n_machines, t->n_units,
+				YAML_MAX_BYTES >> 20)))
+		return MMIG_ENOMEM;
+	return MMIG_EMODEL;
+}
+
 int
 mmig_model_gen_bundle(const void *bundle, size_t len, uint64_t scale,
 		      uint64_t seed, FILE *out, char **errmsg)
@@ -1684,6 +1720,10 @@ mmig_model_gen_bundle(const void *bundle, size_t len, uint64_t scale,
 	rc = mmig__bundle_topo(bundle, len, &o, &t, errmsg);
 	if (rc)
 		return rc;
+	if ((rc = too_big(t, errmsg))) {
+		mmig__topo_free(t);
+		return rc;
+	}
 	rc = mmig__topo_model(t, &m);
 	mmig__topo_free(t);
 	if (rc)
@@ -1748,6 +1788,10 @@ mmig_model_desc_generate_yaml(const struct mmig_gen_opts *o, FILE *out,
 	mmig_model_desc_free(d);
 	if (rc)
 		goto out;
+	if ((rc = too_big(t, errmsg))) {
+		mmig__topo_free(t);
+		goto out;
+	}
 	rc = mmig__topo_model(t, &m);
 	mmig__topo_free(t);
 	if (rc)

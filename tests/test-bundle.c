@@ -738,6 +738,17 @@ test_bundle_scale_limit(void **state)
 	assert_int_equal(ylen, 0);
 	mmig_model_desc_errmsg_free(err);
 	free(yaml);
+	yaml = NULL;
+	err = NULL;
+	/* 900,000 machines and units are fewer than import's count limit,
+	 * but their document would be far above the 1 GiB it reads:
+	 * refused before the model is made. */
+	assert_int_equal(gen(b, len, 30000, 1, &yaml, &ylen, &err),
+			 MMIG_EMODEL);
+	assert_non_null(strstr(err, "import reads at most 1024 MB"));
+	assert_int_equal(ylen, 0);
+	mmig_model_desc_errmsg_free(err);
+	free(yaml);
 	free(b);
 }
 
