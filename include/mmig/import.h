@@ -283,22 +283,6 @@ MMIG_EXPORT int mmig_model_desc_generate(const struct mmig_gen_opts *o,
 					 FILE *out);
 
 /**
- * mmig_model_desc_generate()'s model written as a juju/description
- * document (YAML, the current model version) instead of our JSON: the same
- * machines, applications, units and relations, with endpoint roles and
- * interfaces guessed, and per-entity data (status, tools, addresses, charm
- * metadata, ...) shaped like juju/description's own output.
- *
- * @param[out] errmsg may be NULL; on MMIG_EMODEL (a model over the import
- *             limits) a one-line message, free with
- *             mmig_model_desc_errmsg_free().
- * @return MMIG_OK; MMIG_EMODEL; MMIG_EINVAL when @p out is NULL;
- *         MMIG_ENOMEM; -errno when writing fails.
- */
-MMIG_EXPORT int mmig_model_desc_generate_yaml(const struct mmig_gen_opts *o,
-					      FILE *out, char **errmsg);
-
-/**
  * Expand a published Juju bundle (YAML, @p len bytes) into a complete
  * juju/description model of the current version and write it to @p out.
  * Juju's placement rules (`to: [lxd:0]`, `lxd:new`, machines of the
