@@ -1,13 +1,14 @@
 /*
  * domain/bundle-int.h - real topologies: a published Juju bundle expanded
- * (at any scale) into a complete juju/description model, and the
- * generator's own model written as one.  Private to the project.
+ * (at any scale) into a complete juju/description model.  Private to the
+ * project.
  *
- * Both go through one intermediate form, the topology below: machines
+ * The expansion goes through an intermediate form, the topology below:
+ * machines
  * (containers with their parent), applications with their units (machine,
  * principal) and endpoints (role, interface, scope), relations of one or
  * two endpoints.  bundle.c makes a topology from a bundle; bundle-model.c
- * makes one from a struct mmig_model_desc and turns any topology into a
+ * turns a topology into a
  * struct mmig__juju_model whose per-entity data (status, histories, tools,
  * addresses, charm metadata, ...) is shaped like what juju/description's
  * own Serialize writes, for mmig__juju_write() and the YAML emitter.
@@ -102,14 +103,6 @@ struct mmig__topo {
 	const char *type;
 	/** Default base of the model ("ubuntu@24.04"). */
 	const char *base;
-	/** What the model takes as given when set (the generator's model);
-	 *  NULL: made up (uuid from the seed, admin, aws or microk8s). */
-	const char *uuid;
-	const char *owner;
-	const char *cloud;
-	const char *region;
-	/** Model config entries to add (a mapping node), or NULL. */
-	const struct mmig__ynode *config;
 	uint64_t seed;
 	struct mmig__topo_machine *machines;
 	size_t n_machines, cap_machines;
@@ -162,12 +155,6 @@ struct mmig__bundle_opts {
 int mmig__bundle_topo(const void *buf, size_t len,
 		      const struct mmig__bundle_opts *o,
 		      struct mmig__topo **out, char **errmsg);
-
-/** A model description (the generator's JSON) as a topology: machines,
- *  units and relations as they are, endpoint roles and interfaces
- *  guessed as for a bundle.  @return MMIG_OK, MMIG_ENOMEM, MMIG_EMODEL. */
-int mmig__topo_from_desc(const struct mmig_model_desc *d, uint64_t seed,
-			 struct mmig__topo **out, char **errmsg);
 
 /** Free a topology.  NULL is a no-op. */
 void mmig__topo_free(struct mmig__topo *t);

@@ -1,10 +1,9 @@
 /*
  * domain/bundle-model.c - topologies (bundle-int.h): their arrays, the
- * guessing of endpoint roles and interfaces, the generator's model as a
- * topology, and any topology as a complete juju/description model.
+ * guessing of endpoint roles and interfaces, and a topology as a complete
+ * juju/description model.
  *
- * Owns mmig__topo_*(), mmig_model_gen_bundle() and
- * mmig_model_desc_generate_yaml().  The model is shaped like what
+ * Owns mmig__topo_*() and mmig_model_gen_bundle().  The model is shaped like what
  * juju/description's own Serialize writes (tests/data/juju/iaas-small.yaml
  * and caas-small.yaml are such documents): every machine, application,
  * unit and relation carries its status, status history, tools, addresses,
@@ -387,176 +386,6 @@ out:
 	mmig__free(queue);
 	mmig__free(color);
 	mmig__free(cont);
-	return rc;
-}
-
-/* ------------------------------------------------------------------------
- * The generator's model as a topology
- * ------------------------------------------------------------------------ */
-
-struct ix {
-	const char *key;
-	uint32_t i;
-};
-
-static int
-cmp_ix(const void *a, const void *b)
-{
-	return strcmp(((const struct ix *)a)->key, ((const struct ix *)b)->key);
-}
-
-static int
-find_ix(const struct ix *v, size_t n, const char *key)
-{
-	struct ix k = { key, 0 };
-	const struct ix *f = bsearch(&k, v, n, sizeof(*v), cmp_ix);
-
-	return f ? (int)f->i : -1;
-}
-
-/* Config entries of a description into mapping @p map, each of its kind. */
-static int
-config_map(struct mmig__ydoc *doc, struct mmig__ynode *map,
-	   const struct mmig_model_desc_kv *kv, size_t n)
-{
-	size_t j;
-
-	for (j = 0; j < n; j++) {
-		struct mmig__ynode *v;
-
-		switch (kv[j].kind) {
-		case MMIG_MODEL_DESC_INTEGER:
-			v = mmig__ynode_new_int(doc,
-						strtoll(kv[j].value, NULL, 10));
-			break;
-		case MMIG_MODEL_DESC_REAL:
-			v = mmig__ynode_new_float(doc,
-						  strtod(kv[j].value, NULL));
-			break;
-		case MMIG_MODEL_DESC_BOOL:
-			v = mmig__ynode_new_bool(doc,
-						 !strcmp(kv[j].value, "true"));
-			break;
-		default:
-			v = mmig__ynode_new_str(doc, kv[j].value,
-						strlen(kv[j].value));
-		}
-		if (!v || mmig__ynode_map_add(doc, map, kv[j].key, v))
-			return MMIG_ENOMEM;
-	}
-	return MMIG_OK;
-}
-
-int
-mmig__topo_from_desc(const struct mmig_model_desc *d, uint64_t seed,
-		     struct mmig__topo **out, char **errmsg)
-{
-	struct mmig__topo *t;
-	struct ix *mi = NULL, *ai = NULL;
-	size_t i, j;
-	int rc = MMIG_ENOMEM;
-
-	if (errmsg)
-		*errmsg = NULL;
-	*out = NULL;
-	if (!(t = mmig__calloc(1, sizeof(*t))) || !(t->doc = mmig__ydoc_new()))
-		goto fail;
-	t->seed = seed;
-	t->type = "iaas";
-	if (!(t->name = mmig__topo_str(t, "%s", d->name)) ||
-	    !(t->uuid = mmig__topo_str(t, "%s", d->uuid)) ||
-	    !(t->owner = mmig__topo_str(t, "%s", d->owner)) ||
-	    !(t->cloud = mmig__topo_str(t, "%s", d->cloud)) ||
-	    (d->region && !(t->region = mmig__topo_str(t, "%s", d->region))))
-		goto fail;
-	if (d->n_config) {
-		struct mmig__ynode *cfg = mmig__ynode_new_map(t->doc);
-
-		if (!cfg || config_map(t->doc, cfg, d->config, d->n_config))
-			goto fail;
-		t->config = cfg;
-	}
-	t->base = d->n_machines ? mmig__topo_str(t, "%s", d->machines[0].base)
-				: "ubuntu@22.04";
-	if (!t->base)
-		goto fail;
-	mi = mmig__calloc(d->n_machines + 1, sizeof(*mi));
-	ai = mmig__calloc(d->n_apps + 1, sizeof(*ai));
-	if (!mi || !ai)
-		goto fail;
-	for (i = 0; i < d->n_machines; i++) {
-		const struct mmig_model_desc_machine *dm = &d->machines[i];
-		struct mmig__topo_machine *m = mmig__topo_add_machine(t);
-
-		if (!m || !(m->id = mmig__topo_str(t, "%s", dm->id)) ||
-		    !(m->base = mmig__topo_str(t, "%s", dm->base)) ||
-		    (dm->constraints && !(m->constraints = mmig__topo_str(
-						  t, "%s", dm->constraints))))
-			goto fail;
-		m->parent = MMIG__TOPO_NONE;
-		mi[i] = (struct ix){ m->id, (uint32_t)i };
-	}
-	qsort(mi, d->n_machines, sizeof(*mi), cmp_ix);
-	for (i = 0; i < d->n_apps; i++) {
-		const struct mmig_model_desc_app *da = &d->apps[i];
-		struct mmig__topo_app *a = mmig__topo_add_app(t);
-		struct mmig__ynode *opts;
-
-		if (!a || !(a->name = mmig__topo_str(t, "%s", da->name)) ||
-		    !(a->charm = mmig__topo_str(t, "%s", da->charm)) ||
-		    !(opts = mmig__ynode_new_map(t->doc)) ||
-		    config_map(t->doc, opts, da->config, da->n_config))
-			goto fail;
-		a->revision = -1;
-		a->base = t->base;
-		a->options = opts;
-		ai[i] = (struct ix){ a->name, (uint32_t)i };
-		for (j = 0; j < da->n_units; j++) {
-			struct mmig__topo_unit *u = mmig__topo_add_unit(t);
-			int m = find_ix(mi, d->n_machines,
-					da->units[j].machine);
-
-			if (!u || !(u->name = mmig__topo_str(
-					    t, "%s", da->units[j].name)))
-				goto fail;
-			u->app = (uint32_t)i;
-			u->machine = m < 0 ? MMIG__TOPO_NONE : (uint32_t)m;
-			u->principal = MMIG__TOPO_NONE;
-			a->n_units++;
-		}
-	}
-	qsort(ai, d->n_apps, sizeof(*ai), cmp_ix);
-	for (i = 0; i < d->n_relations; i++) {
-		struct mmig__topo_relation *r = mmig__topo_add_relation(t);
-
-		if (!r)
-			goto fail;
-		r->n = 2;
-		for (j = 0; j < 2; j++) {
-			const struct mmig_model_desc_endpoint *e =
-				&d->relations[i].ep[j];
-			int a = find_ix(ai, d->n_apps, e->app);
-			const char *nm = mmig__topo_str(t, "%s", e->name);
-
-			/* The parser checked that the application exists. */
-			if (!nm || a < 0)
-				goto fail;
-			r->ep[j] = mmig__topo_endpoint(t, (uint32_t)a, nm);
-			if (r->ep[j] == MMIG__TOPO_NONE)
-				goto fail;
-		}
-	}
-	rc = mmig__topo_roles(t, NULL, NULL, errmsg);
-	if (rc)
-		goto fail;
-	mmig__free(mi);
-	mmig__free(ai);
-	*out = t;
-	return MMIG_OK;
-fail:
-	mmig__free(mi);
-	mmig__free(ai);
-	mmig__topo_free(t);
 	return rc;
 }
 
@@ -1381,49 +1210,25 @@ mmig__topo_model(struct mmig__topo *t, struct mmig__juju_model **out)
 			       lo >> 48, lo & 0xffffffffffffu));
 	if (b.oom)
 		goto nomem;
-	if (t->uuid)
-		b.uuid = t->uuid;
 	m->version = MMIG__JUJU_MODEL_VERSION;
 	m->uuid = b.uuid;
 	m->name = t->name;
-	m->owner = t->owner ? t->owner : "admin";
-	m->cloud = t->cloud ? t->cloud : caas ? "microk8s" : "aws";
-	m->region = t->cloud ? t->region : caas ? "localhost" : "us-east-1";
-	m->has_region = m->region != NULL;
-	if (!m->region)
-		m->region = "";
+	m->owner = "admin";
+	m->cloud = caas ? "microk8s" : "aws";
+	m->region = caas ? "localhost" : "us-east-1";
+	m->has_region = true;
 	m->type = t->type;
 	m->agent_version = AGENT_VERSION;
 	m->config = nmap(&b);
-	{
-		/* What a Juju model's config has; the generator's own entries
-		 * (t->config) take the place of these and follow them. */
-		const char *const dflt[][2] = {
-			{ "agent-version", AGENT_VERSION },
-			{ "default-base", t->base },
-			{ "development", NULL },
-			{ "enable-os-refresh-update", NULL },
-			{ "logging-config", "<root>=INFO" },
-			{ "name", t->name },
-			{ "type", caas ? "kubernetes" : "ec2" },
-			{ "update-status-hook-interval", "5m" },
-			{ "uuid", b.uuid },
-		};
-		const struct mmig__ynode *c;
-
-		for (k = 0; k < MMIG_ARRAY_LEN(dflt); k++) {
-			if (mmig__ynode_get(t->config, dflt[k][0]))
-				continue;
-			if (dflt[k][1])
-				add_str(&b, m->config, dflt[k][0], dflt[k][1]);
-			else
-				add_bool(&b, m->config, dflt[k][0], k == 3);
-		}
-		for (c = t->config ? t->config->first : NULL; c && !b.oom;
-		     c = c->next)
-			add(&b, m->config, c->key,
-			    chk(&b, mmig__ynode_copy(b.d, c)));
-	}
+	add_str(&b, m->config, "agent-version", AGENT_VERSION);
+	add_str(&b, m->config, "default-base", t->base);
+	add_bool(&b, m->config, "development", false);
+	add_bool(&b, m->config, "enable-os-refresh-update", true);
+	add_str(&b, m->config, "logging-config", "<root>=INFO");
+	add_str(&b, m->config, "name", t->name);
+	add_str(&b, m->config, "type", caas ? "kubernetes" : "ec2");
+	add_str(&b, m->config, "update-status-hook-interval", "5m");
+	add_str(&b, m->config, "uuid", b.uuid);
 	m->extra = nmap(&b);
 	if (b.oom)
 		goto nomem;
@@ -1668,6 +1473,42 @@ emit_model(struct mmig__juju_model *m, FILE *out, char **errmsg)
 	return rc;
 }
 
+/*
+ * Refuse, before making it, a document far above what the YAML reader
+ * takes: a machine is about 2.1 KB of YAML, a unit 1.1 KB, a unit's
+ * settings in a relation 0.1 KB (measured on expansions of the shipped
+ * bundles).  The estimate must be 10% over the limit, so that a document
+ * near it is made and measured exactly by emit_model() instead.
+ */
+static int
+too_big(const struct mmig__topo *t, char **errmsg)
+{
+	uint64_t est = (uint64_t)1 << 20, *per_app;
+	size_t i, k;
+
+	per_app = mmig__calloc(t->n_apps + 1, sizeof(*per_app));
+	if (!per_app)
+		return MMIG_ENOMEM;
+	for (i = 0; i < t->n_units; i++)
+		per_app[t->units[i].app]++;
+	for (i = 0; i < t->n_relations; i++)
+		for (k = 0; k < t->relations[i].n; k++)
+			est += 100 * per_app[t->endpoints[t->relations[i].ep[k]]
+						     .app];
+	mmig__free(per_app);
+	est += (uint64_t)t->n_machines * 2100 + (uint64_t)t->n_units * 1100;
+	if (est <= YAML_MAX_BYTES + YAML_MAX_BYTES / 10)
+		return MMIG_OK;
+	if (errmsg && !(*errmsg = mmig__asprintf(
+				"the document would be about %" PRIu64
+				" MB (%zu machines, %zu units); import reads "
+				"at most %zu MB",
+				est >> 20, t->n_machines, t->n_units,
+				YAML_MAX_BYTES >> 20)))
+		return MMIG_ENOMEM;
+	return MMIG_EMODEL;
+}
+
 int
 mmig_model_gen_bundle(const void *bundle, size_t len, uint64_t scale,
 		      uint64_t seed, FILE *out, char **errmsg)
@@ -1684,76 +1525,13 @@ mmig_model_gen_bundle(const void *bundle, size_t len, uint64_t scale,
 	rc = mmig__bundle_topo(bundle, len, &o, &t, errmsg);
 	if (rc)
 		return rc;
+	if ((rc = too_big(t, errmsg))) {
+		mmig__topo_free(t);
+		return rc;
+	}
 	rc = mmig__topo_model(t, &m);
 	mmig__topo_free(t);
 	if (rc)
 		return rc;
 	return emit_model(m, out, errmsg);
-}
-
-int
-mmig_model_desc_generate_yaml(const struct mmig_gen_opts *o, FILE *out,
-			      char **errmsg)
-{
-	struct mmig_model_desc *d = NULL;
-	struct mmig__topo *t = NULL;
-	struct mmig__juju_model *m = NULL;
-	char *json = NULL;
-	size_t len = 0;
-	FILE *mem;
-	int rc;
-
-	if (errmsg)
-		*errmsg = NULL;
-	if (!out)
-		return MMIG_EINVAL;
-	/* Refuse before generating what import would refuse (the JSON of a
-	 * model that size is not worth making only to be refused). */
-	if (o) {
-		bool exact = (o->flags & MMIG_GEN_EXACT) != 0;
-		uint64_t mach = o->machines || exact ? o->machines : 10;
-		uint64_t apps = o->applications || exact ? o->applications : 3;
-		uint64_t per = o->units_per_app || exact ? o->units_per_app : 2;
-		uint64_t rel = o->relations || exact ? o->relations : 2;
-		uint64_t lim = MMIG_MODEL_DESC_MAX_ITEMS;
-
-		if (mach > lim || apps > MMIG_MODEL_DESC_MAX_APPS ||
-		    per > lim || rel > lim || (apps && per > lim / apps) ||
-		    mach + apps * per + rel > lim) {
-			if (errmsg &&
-			    !(*errmsg = mmig__asprintf(
-				      "more than %d machines, units and "
-				      "relations together (or %d "
-				      "applications), which import refuses",
-				      MMIG_MODEL_DESC_MAX_ITEMS,
-				      MMIG_MODEL_DESC_MAX_APPS)))
-				return MMIG_ENOMEM;
-			return MMIG_EMODEL;
-		}
-	}
-	if (!(mem = open_memstream(&json, &len)))
-		return MMIG_ENOMEM;
-	rc = mmig_model_desc_generate(o, mem);
-	if (fclose(mem) != 0 && rc == MMIG_OK)
-		rc = MMIG_ENOMEM;
-	if (rc)
-		goto out;
-	/* The generator's own model, read back: the limits are import's. */
-	rc = mmig_model_desc_parse(json, len, &d, errmsg);
-	free(json);
-	json = NULL;
-	if (rc)
-		goto out;
-	rc = mmig__topo_from_desc(d, o ? o->seed : 0, &t, errmsg);
-	mmig_model_desc_free(d);
-	if (rc)
-		goto out;
-	rc = mmig__topo_model(t, &m);
-	mmig__topo_free(t);
-	if (rc)
-		goto out;
-	rc = emit_model(m, out, errmsg);
-out:
-	free(json);
-	return rc;
 }

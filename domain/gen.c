@@ -11,12 +11,14 @@
  * per application, for choosing relations.
  */
 #include "internal.h"
+#include "juju-int.h"
 #include "mmig/import.h"
 
 #include <errno.h>
 #include <inttypes.h>
 #include <stdarg.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 /* Defaults for zero fields, as the header documents. */
@@ -242,6 +244,228 @@ emit_relations(struct gen *g, size_t napps, size_t nrel, size_t rot)
 	return MMIG_OK;
 }
 
+/* ------------------------------------------------------------------------
+ * The same model as a juju/description document
+ * ------------------------------------------------------------------------ */
+
+struct yb {
+	struct mmig__ydoc *d;
+	bool oom;
+};
+
+static struct mmig__ynode *
+yb_chk(struct yb *y, struct mmig__ynode *n)
+{
+	if (!n)
+		y->oom = true;
+	return n;
+}
+
+static void
+yb_put(struct yb *y, struct mmig__ynode *map, const char *key,
+       struct mmig__ynode *v)
+{
+	if (y->oom || !v || !map || mmig__ynode_map_add(y->d, map, key, v))
+		y->oom = true;
+}
+
+static void
+yb_str(struct yb *y, struct mmig__ynode *map, const char *key, const char *s)
+{
+	yb_put(y, map, key, yb_chk(y, mmig__ynode_new_str(y->d, s, strlen(s))));
+}
+
+static void
+yb_int(struct yb *y, struct mmig__ynode *map, const char *key, int64_t i)
+{
+	yb_put(y, map, key, yb_chk(y, mmig__ynode_new_int(y->d, i)));
+}
+
+static void
+yb_push(struct yb *y, struct mmig__ynode *seq, struct mmig__ynode *v)
+{
+	if (y->oom || !v || !seq || mmig__ynode_seq_add(seq, v))
+		y->oom = true;
+}
+
+static struct mmig__ynode *
+yb_coll(struct yb *y, struct mmig__ynode *map, const char *name, int version)
+{
+	struct mmig__ynode *c = yb_chk(y, mmig__ynode_new_map(y->d));
+	struct mmig__ynode *s = yb_chk(y, mmig__ynode_new_seq(y->d));
+
+	yb_int(y, c, "version", version);
+	yb_put(y, c, name, s);
+	yb_put(y, map, name, c);
+	return s;
+}
+
+static struct mmig__ynode *
+yb_value(struct yb *y, const struct mmig_model_desc_kv *kv)
+{
+	switch (kv->kind) {
+	case MMIG_MODEL_DESC_INTEGER:
+		return mmig__ynode_new_int(y->d, strtoll(kv->value, NULL, 10));
+	case MMIG_MODEL_DESC_REAL:
+		return mmig__ynode_new_float(y->d, strtod(kv->value, NULL));
+	case MMIG_MODEL_DESC_BOOL:
+		return mmig__ynode_new_bool(y->d,
+					    strcmp(kv->value, "true") == 0);
+	default:
+		return mmig__ynode_new_str(y->d, kv->value, strlen(kv->value));
+	}
+}
+
+static void
+yb_config(struct yb *y, struct mmig__ynode *map,
+	  const struct mmig_model_desc_kv *kv, size_t n)
+{
+	for (size_t i = 0; i < n; i++)
+		yb_put(y, map, kv[i].key, yb_chk(y, yb_value(y, &kv[i])));
+}
+
+/* The unit number after "<app>/". */
+static int64_t
+unit_number(const char *name)
+{
+	return strtoll(strchr(name, '/') + 1, NULL, 10);
+}
+
+static struct mmig__ydoc *
+juju_from_desc(const struct mmig_model_desc *d)
+{
+	struct yb y = {.d = mmig__ydoc_new()};
+	struct mmig__ynode *root, *cfg, *seqs, *list, *n, *ul, *el;
+	char key[256];
+	int64_t next_machine = 0;
+	size_t i, j;
+
+	if (!y.d)
+		return NULL;
+	root = yb_chk(&y, mmig__ynode_new_map(y.d));
+	if (root)
+		mmig__ydoc_set_root(y.d, root);
+	yb_int(&y, root, "version", MMIG__JUJU_MODEL_VERSION);
+	yb_str(&y, root, "owner", d->owner);
+	yb_str(&y, root, "cloud", d->cloud);
+	yb_str(&y, root, "cloud-region", d->region ? d->region : "");
+	yb_str(&y, root, "type", "iaas");
+	yb_str(&y, root, "agent-version", "3.6.14");
+	cfg = yb_chk(&y, mmig__ynode_new_map(y.d));
+	yb_str(&y, cfg, "name", d->name);
+	yb_str(&y, cfg, "uuid", d->uuid);
+	yb_config(&y, cfg, d->config, d->n_config);
+	yb_put(&y, root, "config", cfg);
+	seqs = yb_chk(&y, mmig__ynode_new_map(y.d));
+	yb_put(&y, root, "sequences", seqs);
+
+	list = yb_coll(&y, root, "machines", MMIG__JUJU_MACHINES_VERSION);
+	for (i = 0; i < d->n_machines && !y.oom; i++) {
+		int64_t id = strtoll(d->machines[i].id, NULL, 10);
+
+		n = yb_chk(&y, mmig__ynode_new_map(y.d));
+		yb_str(&y, n, "id", d->machines[i].id);
+		yb_str(&y, n, "base", d->machines[i].base);
+		yb_put(&y, n, "containers",
+		       yb_chk(&y, mmig__ynode_new_seq(y.d)));
+		yb_push(&y, list, n);
+		if (id >= next_machine)
+			next_machine = id + 1;
+	}
+	yb_int(&y, seqs, "machine", next_machine);
+
+	list = yb_coll(&y, root, "applications",
+		       MMIG__JUJU_APPLICATIONS_VERSION);
+	for (i = 0; i < d->n_apps && !y.oom; i++) {
+		const struct mmig_model_desc_app *a = &d->apps[i];
+		struct mmig__ynode *settings;
+		int64_t next_unit = 0;
+
+		n = yb_chk(&y, mmig__ynode_new_map(y.d));
+		yb_str(&y, n, "name", a->name);
+		yb_str(&y, n, "charm-url", a->charm);
+		settings = yb_chk(&y, mmig__ynode_new_map(y.d));
+		yb_config(&y, settings, a->config, a->n_config);
+		yb_put(&y, n, "settings", settings);
+		ul = yb_coll(&y, n, "units", MMIG__JUJU_UNITS_VERSION);
+		for (j = 0; j < a->n_units && !y.oom; j++) {
+			struct mmig__ynode *u =
+				yb_chk(&y, mmig__ynode_new_map(y.d));
+
+			yb_str(&y, u, "name", a->units[j].name);
+			yb_str(&y, u, "machine", a->units[j].machine);
+			yb_push(&y, ul, u);
+			if (unit_number(a->units[j].name) >= next_unit)
+				next_unit = unit_number(a->units[j].name) + 1;
+		}
+		yb_push(&y, list, n);
+		snprintf(key, sizeof(key), "application-%s", a->name);
+		yb_int(&y, seqs, key, next_unit);
+	}
+
+	list = yb_coll(&y, root, "relations", MMIG__JUJU_RELATIONS_VERSION);
+	for (i = 0; i < d->n_relations && !y.oom; i++) {
+		const struct mmig_model_desc_relation *r = &d->relations[i];
+
+		n = yb_chk(&y, mmig__ynode_new_map(y.d));
+		yb_int(&y, n, "id", (int64_t)i);
+		snprintf(key, sizeof(key), "%s %s", r->ep[0].spec,
+			 r->ep[1].spec);
+		yb_str(&y, n, "key", key);
+		yb_put(&y, n, "suspended",
+		       yb_chk(&y, mmig__ynode_new_bool(y.d, false)));
+		el = yb_coll(&y, n, "endpoints", MMIG__JUJU_ENDPOINTS_VERSION);
+		for (j = 0; j < 2 && !y.oom; j++) {
+			struct mmig__ynode *e =
+				yb_chk(&y, mmig__ynode_new_map(y.d));
+
+			yb_str(&y, e, "application-name", r->ep[j].app);
+			yb_str(&y, e, "name", r->ep[j].name);
+			yb_str(&y, e, "role", j == 0 ? "provider" : "requirer");
+			yb_str(&y, e, "interface", r->ep[j].name);
+			yb_str(&y, e, "scope", "global");
+			yb_push(&y, el, e);
+		}
+		yb_push(&y, list, n);
+	}
+	yb_int(&y, seqs, "relation", (int64_t)d->n_relations);
+	if (y.oom) {
+		mmig__ydoc_free(y.d);
+		return NULL;
+	}
+	return y.d;
+}
+
+/* The JSON model, made as usual, read back and written as YAML. */
+static int
+generate_yaml(const struct mmig_gen_opts *o, FILE *out)
+{
+	struct mmig_gen_opts json = *o;
+	struct mmig_model_desc *d = NULL;
+	struct mmig__ydoc *doc = NULL;
+	char *buf = NULL;
+	size_t len = 0;
+	FILE *mem;
+	int rc;
+
+	json.flags &= ~MMIG_GEN_YAML;
+	if (!(mem = open_memstream(&buf, &len)))
+		return MMIG_ENOMEM;
+	rc = mmig_model_desc_generate(&json, mem);
+	if (fclose(mem) != 0 && rc == MMIG_OK)
+		rc = MMIG_ENOMEM;
+	if (rc == MMIG_OK)
+		rc = mmig_model_desc_parse(buf, len, &d, NULL);
+	free(buf);
+	if (rc == MMIG_OK && !(doc = juju_from_desc(d)))
+		rc = MMIG_ENOMEM;
+	if (rc == MMIG_OK)
+		rc = mmig__yaml_emit(mmig__ydoc_root(doc), 0, out);
+	mmig__ydoc_free(doc);
+	mmig_model_desc_free(d);
+	return rc;
+}
+
 int
 mmig_model_desc_generate(const struct mmig_gen_opts *caller_o, FILE *out)
 {
@@ -259,6 +483,8 @@ mmig_model_desc_generate(const struct mmig_gen_opts *caller_o, FILE *out)
 				       MMIG__END(struct mmig_gen_opts,
 						 flags)) != MMIG_OK)
 		return MMIG_EINVAL;
+	if (o->flags & MMIG_GEN_YAML)
+		return generate_yaml(o, out);
 	exact = (o->flags & MMIG_GEN_EXACT) != 0;
 	nmach = o->machines || exact ? o->machines : DEF_MACHINES;
 	napps = o->applications || exact ? o->applications : DEF_APPS;

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# mmig gen-model --from-bundle and --format yaml as a user runs them: usage
+# mmig gen-model --from-bundle as a user runs it: usage
 # errors, byte-for-byte determinism per seed, a bad bundle refused with its
 # line and column and no output file left, and the expansions of both
 # shipped bundles imported with exact counts and exported with the same
@@ -40,9 +40,6 @@ ok
 cmp -s "$work/a.yaml" "$work/b.yaml" || fail "not deterministic"
 "$mmig" gen-model --from-bundle "$ck" --scale 3 --seed 6 -o "$work/c.yaml"
 cmp -s "$work/a.yaml" "$work/c.yaml" && fail "seed ignored"
-"$mmig" gen-model --format yaml --seed 5 -o "$work/g1.yaml"
-"$mmig" gen-model --format yaml --seed 5 -o "$work/g2.yaml"
-cmp -s "$work/g1.yaml" "$work/g2.yaml" || fail "--format yaml not deterministic"
 ok
 
 # ---- refusals -------------------------------------------------------------
@@ -70,14 +67,6 @@ set -e
 [ $rc = 1 ] && grep -q "import refuses" "$work/err" ||
 	fail "too big: exit $rc: $(cat "$work/err")"
 [ ! -e "$work/big.yaml" ] || fail "too big: left its output"
-set +e
-"$mmig" gen-model --format yaml --machines 2000000 -o "$work/big.yaml" \
-	2>"$work/err"
-rc=$?
-set -e
-[ $rc = 1 ] && grep -q "import refuses" "$work/err" ||
-	fail "--format yaml too big: exit $rc: $(cat "$work/err")"
-[ ! -e "$work/big.yaml" ] || fail "--format yaml too big: left its output"
 ok
 
 # ---- import and export ----------------------------------------------------
@@ -115,19 +104,5 @@ bundle-charmed-kubernetes-1.35.yaml 20 200 400 16 29 0 200 iaas
 bundle-kubeflow-1.10-stable.yaml 1 0 37 37 72 37 0 caas
 bundle-kubeflow-1.10-stable.yaml 20 0 740 37 72 740 0 caas
 EOF
-
-# The generator's model as a juju/description document imports too.
-d=$work/imp-gen
-mkdir -p "$d"
-"$mmig" gen-model --machines 12 --applications 4 --units-per-app 6 \
-	--relations 3 --seed 3 --format yaml -o "$d/model.yaml"
-(cd "$d" && "$mmig" import model.yaml --durability process >out 2>err) ||
-	fail "import --format yaml: $(cat "$d/err")"
-uuid=$(awk '/^  uuid:/ {print $2; exit}' "$d/model.yaml")
-[ "$(q "$d/models/$uuid.db" "SELECT count(*) FROM units")" = 24 ] ||
-	fail "--format yaml: units"
-[ "$(q "$d/models/$uuid.db" "SELECT count(*) FROM machines")" = 12 ] ||
-	fail "--format yaml: machines"
-ok
 
 echo "test-gen-bundle: $passed groups passed"

@@ -241,10 +241,6 @@ usage_gen(FILE *out)
 		"  --scale N           with --from-bundle: N copies of the "
 		"bundle's units\n"
 		"                      and machines (default 1)\n"
-		"  --format F          json (our description, the default) or "
-		"yaml (the\n"
-		"                      same model as a juju/description "
-		"document)\n"
 		"  --machines N        machines (default 10)\n"
 		"  --applications A    applications (default 3)\n"
 		"  --units-per-app U   units of each application, spread over "
@@ -255,6 +251,10 @@ usage_gen(FILE *out)
 		"                      (default 2)\n"
 		"  --seed S            seed of the uuid, names and layout "
 		"(default 1)\n"
+		"  --format FORMAT     json (default): our own format; yaml: "
+		"the same model\n"
+		"                      as a juju/description document of the "
+		"current version\n"
 		"  -o, --output FILE   write to FILE (default: standard "
 		"output)\n"
 		"  -h, --help          show this help\n"
@@ -1386,8 +1386,12 @@ cmd_gen_model(int argc, char **argv)
 			continue;
 		}
 		if (opt == OPT_FORMAT) {
-			if (strcmp(optarg, "json") && strcmp(optarg, "yaml")) {
-				errorf("usage", "gen-model: --format %s: "
+			if (strcmp(optarg, "yaml") == 0) {
+				o.flags |= MMIG_GEN_YAML;
+			} else if (strcmp(optarg, "json") == 0) {
+				o.flags &= ~MMIG_GEN_YAML;
+			} else {
+				errorf("usage", "gen-model: --format %s: not "
 						"json or yaml",
 				       optarg);
 				return EXIT_USAGE;
@@ -1491,8 +1495,6 @@ cmd_gen_model(int argc, char **argv)
 	if (bundle)
 		rc = mmig_model_gen_bundle(buf, len, scale ? scale : 1, o.seed,
 					   out, &errmsg);
-	else if (format && !strcmp(format, "yaml"))
-		rc = mmig_model_desc_generate_yaml(&o, out, &errmsg);
 	else
 		rc = mmig_model_desc_generate(&o, out);
 	free(buf);

@@ -239,6 +239,16 @@ MMIG_EXPORT void mmig_model_desc_bytes_free(void *bytes);
 
 /** mmig_gen_opts.flags: take zero counts and a zero seed literally. */
 #define MMIG_GEN_EXACT 0x1u
+/**
+ * mmig_gen_opts.flags (since 0.2): write the same model as a
+ * juju/description YAML document of the current versions (model 14,
+ * machines 4, applications 14, units 3, relations 3, endpoints 2) instead
+ * of our JSON: name and uuid in config, sequences that the numbers used
+ * never reach past, relation endpoints provider then requirer with the
+ * endpoint's name as interface, global scope, agent version 3.6.14.
+ * Machine constraints strings have no place there and are left out.
+ */
+#define MMIG_GEN_YAML 0x2u
 
 /**
  * What mmig_model_desc_generate() makes.  Zero-initialised fields take the
@@ -276,22 +286,6 @@ struct mmig_gen_opts {
  */
 MMIG_EXPORT int mmig_model_desc_generate(const struct mmig_gen_opts *o,
 					 FILE *out);
-
-/**
- * mmig_model_desc_generate()'s model written as a juju/description
- * document (YAML, the current model version) instead of our JSON: the same
- * machines, applications, units and relations, with endpoint roles and
- * interfaces guessed, and per-entity data (status, tools, addresses, charm
- * metadata, ...) shaped like juju/description's own output.
- *
- * @param[out] errmsg may be NULL; on MMIG_EMODEL (a model over the import
- *             limits) a one-line message, free with
- *             mmig_model_desc_errmsg_free().
- * @return MMIG_OK; MMIG_EMODEL; MMIG_EINVAL when @p out is NULL;
- *         MMIG_ENOMEM; -errno when writing fails.
- */
-MMIG_EXPORT int mmig_model_desc_generate_yaml(const struct mmig_gen_opts *o,
-					      FILE *out, char **errmsg);
 
 /**
  * Expand a published Juju bundle (YAML, @p len bytes) into a complete
