@@ -1071,6 +1071,10 @@ create_inside(const char *dir, bool made, const struct mmig_journal_options *opt
 	if (rc == MMIG_OK)
 		rc = mmig__from_mdb(mdb_env_sync(tmp_j->env, 1));
 	mmig_journal_close(tmp_j);
+	/* The data file's own entry too, before it is moved: a rename moves
+	 * an entry that must itself be durable. */
+	if (rc == MMIG_OK)
+		rc = sync_dir(tmp);
 	if (rc == MMIG_OK &&
 	    renameat2(AT_FDCWD, from, AT_FDCWD, to, RENAME_NOREPLACE) != 0) {
 		if (errno == EINVAL || errno == ENOSYS) {
