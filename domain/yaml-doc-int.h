@@ -206,6 +206,19 @@ void mmig__ynode_remove(struct mmig__ynode *m);
 struct mmig__ynode *mmig__ynode_copy(struct mmig__ydoc *doc,
 				     const struct mmig__ynode *n);
 
+/**
+ * Do @p a and @p b hold the same data?  Mappings compare by key whatever
+ * their order, scalars by kind and value (as yaml.v2 reads them; style is
+ * ignored, NaN equals NaN), sequences item by item in order.  This is what
+ * "the same document" means for a round trip (juju/description's key order
+ * is whatever Go's YAML library chose).
+ * @param[out] where may be NULL; when the answer is false, the node of @p a
+ *             where they first differ (a member @p b lacks, or the first
+ *             node of @p a that differs).
+ */
+bool mmig__ynode_same(const struct mmig__ynode *a, const struct mmig__ynode *b,
+		      const struct mmig__ynode **where);
+
 /** @return the member of mapping @p map with string key @p key; NULL when
  *  absent or when @p map is NULL or not a mapping.  Linear in the
  *  mapping's size. */

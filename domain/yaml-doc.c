@@ -386,6 +386,53 @@ copy_member(struct mmig__ydoc *doc, const struct mmig__ynode *n)
  * Deep copy without recursion: walk the source in document order; cur is
  * always the copy of s.
  */
+bool
+mmig__ynode_same(const struct mmig__ynode *a, const struct mmig__ynode *b,
+		 const struct mmig__ynode **where)
+{
+	const struct mmig__ynode *x, *y;
+
+	if (where)
+		*where = a;
+	if (a->kind != b->kind || a->n != b->n)
+		return false;
+	switch (a->kind) {
+	case MMIG__Y_BOOL:
+		return a->v.b == b->v.b;
+	case MMIG__Y_INT:
+		return a->v.i == b->v.i;
+	case MMIG__Y_UINT:
+		return a->v.u == b->v.u;
+	case MMIG__Y_FLOAT:
+		return (isnan(a->v.f) && isnan(b->v.f)) || a->v.f == b->v.f;
+	case MMIG__Y_STR:
+		return a->len == b->len && memcmp(a->str, b->str, a->len) == 0;
+	case MMIG__Y_SEQ:
+		for (x = a->first, y = b->first; x && y; x = x->next, y = y->next)
+			if (!mmig__ynode_same(x, y, where))
+				return false;
+		return true;
+	case MMIG__Y_MAP:
+		for (x = a->first; x; x = x->next) {
+			for (y = b->first; y; y = y->next)
+				if (y->key_kind == x->key_kind &&
+				    y->key_len == x->key_len &&
+				    !memcmp(y->key, x->key, x->key_len))
+					break;
+			if (!y) {
+				if (where)
+					*where = x;
+				return false;
+			}
+			if (!mmig__ynode_same(x, y, where))
+				return false;
+		}
+		return true;
+	default:
+		return true;
+	}
+}
+
 struct mmig__ynode *
 mmig__ynode_copy(struct mmig__ydoc *doc, const struct mmig__ynode *n)
 {

@@ -37,33 +37,13 @@
 
 #include "internal.h"
 #include "bundle-int.h"
+#include "data-file.h"
 #include "juju-int.h"
 #include "mmig/error.h"
 #include "mmig/import.h"
 
-#define CK DATA_DIR "/bundle-charmed-kubernetes-1.35.yaml"
-#define KF DATA_DIR "/bundle-kubeflow-1.10-stable.yaml"
-
-static char *
-slurp(const char *path, size_t *len)
-{
-	FILE *f = fopen(path, "rb");
-	char *buf;
-	long n;
-
-	assert_non_null(f);
-	assert_int_equal(fseek(f, 0, SEEK_END), 0);
-	n = ftell(f);
-	assert_true(n > 0);
-	rewind(f);
-	buf = malloc((size_t)n + 1);
-	assert_non_null(buf);
-	assert_int_equal(fread(buf, 1, (size_t)n, f), (size_t)n);
-	buf[n] = '\0';
-	fclose(f);
-	*len = (size_t)n;
-	return buf;
-}
+#define CK "bundle-charmed-kubernetes-1.35.yaml"
+#define KF "bundle-kubeflow-1.10-stable.yaml"
 
 /* Expand @p bundle through the public entry point into YAML bytes. */
 static int
@@ -98,10 +78,10 @@ expand(const char *bundle, size_t len, uint64_t scale, uint64_t seed)
 }
 
 static struct mmig__juju_model *
-expand_file(const char *path, uint64_t scale, uint64_t seed)
+expand_file(const char *name, uint64_t scale, uint64_t seed)
 {
 	size_t len;
-	char *b = slurp(path, &len);
+	char *b = test_data_file(DATA_DIR, name, &len);
 	struct mmig__juju_model *m = expand(b, len, scale, seed);
 
 	free(b);
@@ -526,7 +506,7 @@ static void
 test_bundle_deterministic(void **state)
 {
 	size_t len, l1 = 0, l2 = 0, l3 = 0;
-	char *b = slurp(CK, &len), *y1 = NULL, *y2 = NULL, *y3 = NULL;
+	char *b = test_data_file(DATA_DIR, CK, &len), *y1 = NULL, *y2 = NULL, *y3 = NULL;
 	char *err = NULL;
 	struct mmig__juju_model *m1, *m3;
 	size_t i, j;
@@ -726,7 +706,7 @@ static void
 test_bundle_scale_limit(void **state)
 {
 	size_t len;
-	char *b = slurp(CK, &len), *yaml = NULL, *err = NULL;
+	char *b = test_data_file(DATA_DIR, CK, &len), *yaml = NULL, *err = NULL;
 	size_t ylen = 0;
 
 	(void)state;

@@ -14,6 +14,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "data-file.h"
 #include "internal.h"
 #include "juju-int.h"
 #include "mmig/error.h"
@@ -21,66 +22,21 @@
 static char *
 read_data(const char *name, size_t *len)
 {
-	char path[512];
-	FILE *f;
-	char *buf;
-	long n;
-
-	snprintf(path, sizeof(path), "%s/%s", DATA_DIR, name);
-	f = fopen(path, "rb");
-	assert_non_null(f);
-	assert_int_equal(fseek(f, 0, SEEK_END), 0);
-	n = ftell(f);
-	assert_true(n > 0);
-	rewind(f);
-	buf = malloc((size_t)n + 1);
-	assert_non_null(buf);
-	assert_int_equal(fread(buf, 1, (size_t)n, f), (size_t)n);
-	buf[n] = '\0';
-	fclose(f);
-	*len = (size_t)n;
-	return buf;
+	return test_data_file(DATA_DIR, name, len);
 }
 
-/* Same data, key order aside. */
+/* Same data, key order aside (mmig__ynode_same()); says where not. */
 static bool
 same_tree(const struct mmig__ynode *a, const struct mmig__ynode *b)
 {
-	const struct mmig__ynode *x, *y;
+	const struct mmig__ynode *where = NULL;
+	char path[256];
 
-	if (a->kind != b->kind || a->n != b->n)
-		return false;
-	switch (a->kind) {
-	case MMIG__Y_BOOL: return a->v.b == b->v.b;
-	case MMIG__Y_INT: return a->v.i == b->v.i;
-	case MMIG__Y_UINT: return a->v.u == b->v.u;
-	case MMIG__Y_FLOAT:
-		return (isnan(a->v.f) && isnan(b->v.f)) || a->v.f == b->v.f;
-	case MMIG__Y_STR:
-		return a->len == b->len && memcmp(a->str, b->str, a->len) == 0;
-	case MMIG__Y_SEQ:
-		for (x = a->first, y = b->first; x && y; x = x->next, y = y->next)
-			if (!same_tree(x, y))
-				return false;
+	if (mmig__ynode_same(a, b, &where))
 		return true;
-	case MMIG__Y_MAP:
-		for (x = a->first; x; x = x->next) {
-			for (y = b->first; y; y = y->next)
-				if (y->key_kind == x->key_kind &&
-				    y->key_len == x->key_len &&
-				    !memcmp(y->key, x->key, x->key_len))
-					break;
-			if (!y || !same_tree(x, y)) {
-				char path[256];
-
-				mmig__ynode_path(x, path, sizeof(path));
-				print_error("differs at %s\n", path);
-				return false;
-			}
-		}
-		return true;
-	default: return true;
-	}
+	mmig__ynode_path(where, path, sizeof(path));
+	print_error("differs at %s\n", path);
+	return false;
 }
 
 static struct mmig__juju_model *

@@ -1,8 +1,8 @@
 /*
  * tests/yaml-same.c - do two YAML files hold the same data?  Maps compare
  * by key whatever their order, scalars by kind and value (as yaml.v2 reads
- * them), sequences in order.  Used by the CLI tests to check that
- * `mmig export` gives back what `mmig import` read.
+ * them), sequences in order: mmig__ynode_same().  Used by the CLI tests
+ * to check that `mmig export` gives back what `mmig import` read.
  *
  * usage: yaml-same A.yaml B.yaml   exit 0 same, 1 different (the first
  * difference's path on stderr), 2 unreadable.
@@ -10,52 +10,9 @@
 #include "internal.h"
 #include "yaml-doc-int.h"
 
-#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-
-static const struct mmig__ynode *where;
-
-static bool
-same(const struct mmig__ynode *a, const struct mmig__ynode *b)
-{
-	const struct mmig__ynode *x, *y;
-
-	where = a;
-	if (a->kind != b->kind || a->n != b->n)
-		return false;
-	switch (a->kind) {
-	case MMIG__Y_BOOL: return a->v.b == b->v.b;
-	case MMIG__Y_INT: return a->v.i == b->v.i;
-	case MMIG__Y_UINT: return a->v.u == b->v.u;
-	case MMIG__Y_FLOAT:
-		return (isnan(a->v.f) && isnan(b->v.f)) || a->v.f == b->v.f;
-	case MMIG__Y_STR:
-		return a->len == b->len && memcmp(a->str, b->str, a->len) == 0;
-	case MMIG__Y_SEQ:
-		for (x = a->first, y = b->first; x && y; x = x->next, y = y->next)
-			if (!same(x, y))
-				return false;
-		return true;
-	case MMIG__Y_MAP:
-		for (x = a->first; x; x = x->next) {
-			for (y = b->first; y; y = y->next)
-				if (y->key_kind == x->key_kind &&
-				    y->key_len == x->key_len &&
-				    !memcmp(y->key, x->key, x->key_len))
-					break;
-			if (!y) {
-				where = x;
-				return false;
-			}
-			if (!same(x, y))
-				return false;
-		}
-		return true;
-	default: return true;
-	}
-}
 
 static struct mmig__ydoc *
 load(const char *path)
@@ -89,6 +46,7 @@ load(const char *path)
 int
 main(int argc, char **argv)
 {
+	const struct mmig__ynode *where = NULL;
 	struct mmig__ydoc *a, *b;
 	char path[512];
 	int rc;
@@ -99,7 +57,9 @@ main(int argc, char **argv)
 	}
 	a = load(argv[1]);
 	b = load(argv[2]);
-	rc = same(mmig__ydoc_root(a), mmig__ydoc_root(b)) ? 0 : 1;
+	rc = mmig__ynode_same(mmig__ydoc_root(a), mmig__ydoc_root(b), &where)
+		     ? 0
+		     : 1;
 	if (rc) {
 		mmig__ynode_path(where, path, sizeof(path));
 		fprintf(stderr, "%s and %s differ at line %u of the first: %s\n",
