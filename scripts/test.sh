@@ -6,7 +6,8 @@
 #      timing is asserted);
 #   2. the unit, example and tools suites again under valgrind's memcheck;
 #   3. everything but the power suite (its LD_PRELOAD shim does not mix
-#      with sanitizers) and the bench under AddressSanitizer +
+#      with sanitizers), the bench and four of the torture suite's five
+#      nested sweeps (run in full in 1) under AddressSanitizer +
 #      UndefinedBehaviorSanitizer;
 #   4. each libFuzzer target for FUZZ_SECONDS (default 60) under ASan+UBSan;
 #   5. the default build, as users get it (no -Dfault_injection): its
@@ -43,7 +44,15 @@ mtest -C build-test --setup valgrind --suite unit --suite example \
 echo "== 3. build with ASan + UBSan, and every suite but power and bench"
 build build-test-asan -Dfault_injection=true \
 	-Db_sanitize=address,undefined -Db_lundef=false
-mtest -C build-test-asan --no-suite power --no-suite bench || status=1
+# Of the torture suite's nested sweeps (each thousands of crashes, already
+# run in full in step 1) one runs here, with every other group.
+mtest -C build-test-asan --no-suite power --no-suite bench \
+	--no-suite torture || status=1
+mtest -C build-test-asan --logbase testlog-torture \
+	torture-nested-rollback-durable \
+	torture-broken-invariant-is-caught torture-journal-io-errors \
+	torture-hostile-journals torture-truncated-journal random-kill ||
+	status=1
 echo "== 4. fuzzing, ${FUZZ_SECONDS:-60} s per target"
 rm -rf build-fuzz
 if bash scripts/fuzz.sh "${FUZZ_SECONDS:-60}"; then
@@ -60,6 +69,7 @@ mtest -C build-release no-test-switches || status=1
 python3 - "$fuzz_ok" build-test/meson-logs/testlog.json \
 	build-test/meson-logs/testlog-valgrind.json \
 	build-test-asan/meson-logs/testlog.json \
+	build-test-asan/meson-logs/testlog-torture.json \
 	build-release/meson-logs/testlog.json <<'PY'
 import json, sys
 passed = failed = skipped = 0
@@ -77,10 +87,11 @@ for log in sys.argv[2:]:
                     failed += 1
     except FileNotFoundError:
         failed += 1
+n_fuzz = 4  # scripts/fuzz.sh: record, fold, model, yaml
 if fuzz_ok:
-    passed += 3
+    passed += n_fuzz
 else:
-    failed += 3
+    failed += n_fuzz
 print(f"{passed} passed, {failed} failed, {skipped} skipped")
 PY
 exit $status
