@@ -42,8 +42,8 @@
 	XX(DB_COMMIT, "before a database transaction's COMMIT")                \
 	XX(DB_COMMITTED, "after a database transaction's COMMIT")              \
 	XX(MODEL_DELETE, "before the model database is deleted")               \
-	XX(MODEL_DELETED, "after the model database is deleted, before "      \
-			  "MODEL_DELETED is recorded")                        \
+	XX(MODEL_UNLINKED, "after the model database is deleted, before "     \
+			   "the deletion is recorded")                        \
 	XX(MODEL_CREATED, "after the model database file is created, "        \
 			  "before its first transaction")                     \
 	XX(RECOVER_SYNCED, "after recovery's first sync, before it reads")    \

@@ -544,7 +544,7 @@ fenced_file_step(struct mmig_scope *s, mmig_txn_fn fn)
 					     s->model_path)
 			   : NULL;
 	}
-	if (!err && MMIG_FAULT(MODEL_DELETED))
+	if (!err && MMIG_FAULT(MODEL_UNLINKED))
 		err = mmig_error_new(-EIO, "delete model database %s: injected "
 					   "I/O error after the deletion",
 				     s->model_path);

@@ -1311,7 +1311,7 @@ test_recover_failed_delete_settle_crashed_at_every_point(void **state)
 	snapshot(f, snap);
 	count_hits(settle_child, hits);
 	assert_true(hits[MMIG_FAULT_MODEL_DELETE] >= 1);
-	assert_true(hits[MMIG_FAULT_MODEL_DELETED] >= 1);
+	assert_true(hits[MMIG_FAULT_MODEL_UNLINKED] >= 1);
 	for (int p = 0; p < MMIG_FAULT_COUNT; p++) {
 		for (uint64_t k = 1; k <= hits[p]; k++) {
 			restore(f, snap);
