@@ -489,8 +489,9 @@ mmig_scope_model_db(struct mmig_scope *s, struct mmig_txn_runner **out)
 	return scope_runner(s, &s->model, out);
 }
 
-/* Inside the controller's fencing transaction: remove the model database
- * through the scope's deleter. */
+/* Remove the model database through the scope's deleter: inside the
+ * controller's fencing transaction when the scope is bound, directly
+ * otherwise (@p db unused). */
 static struct mmig_error *
 delete_model_txn(sqlite3 *db, void *arg)
 {
@@ -518,32 +519,35 @@ create_model_txn(sqlite3 *db, void *arg)
 static struct mmig_error *fence_run(struct mmig_scope *s, mmig_txn_fn fn);
 
 /*
- * Create or delete the model database file of a bound scope, fenced: @p fn
- * runs inside a transaction on the controller database that first checks
- * (and records) the owner epoch there, so a process that lost the
- * migration gets MMIG_EFENCED and touches no file.  A deletion is then
- * reported to the binding's model_deleted (the journal's MODEL_DELETED).
+ * Creating and deleting the model database file of a bound scope are
+ * fenced: each runs inside a transaction on the controller database that
+ * first checks (and records) the owner epoch there, so a process that lost
+ * the migration gets MMIG_EFENCED and touches no file.
  */
 static struct mmig_error *
-fenced_file_step(struct mmig_scope *s, mmig_txn_fn fn)
+fenced_create(struct mmig_scope *s)
 {
-	struct mmig_error *err = fence_run(s, fn);
+	struct mmig_error *err = fence_run(s, create_model_txn);
 
-	if (fn == create_model_txn) {
-		if (!err && MMIG_FAULT(MODEL_CREATED))
-			err = mmig_error_new(-EIO, "create model database %s: "
-						   "injected I/O error after "
-						   "the creation",
-					     s->model_path);
-		if (err) {
-			/* The next transaction tries again. */
-			runner_close(&s->model);
-			s->model.pending = true;
-		}
-		return err ? mmig_error_wrap(err, "create model database %s",
-					     s->model_path)
-			   : NULL;
-	}
+	if (!err && MMIG_FAULT(MODEL_CREATED))
+		err = mmig_error_new(-EIO, "create model database %s: injected "
+					   "I/O error after the creation",
+				     s->model_path);
+	if (!err)
+		return NULL;
+	/* The next transaction tries again. */
+	runner_close(&s->model);
+	s->model.pending = true;
+	return mmig_error_wrap(err, "create model database %s", s->model_path);
+}
+
+/* A deletion is then reported to the binding's model_deleted (the
+ * journal's MODEL_DELETED). */
+static struct mmig_error *
+fenced_delete(struct mmig_scope *s)
+{
+	struct mmig_error *err = fence_run(s, delete_model_txn);
+
 	if (!err && MMIG_FAULT(MODEL_UNLINKED))
 		err = mmig_error_new(-EIO, "delete model database %s: injected "
 					   "I/O error after the deletion",
@@ -576,14 +580,7 @@ mmig_scope_delete_model(struct mmig_scope *s)
 	 */
 	runner_close(&s->model);
 	s->model.pending = false;
-	if (!s->binding.bound) {
-		if (MMIG_FAULT(MODEL_DELETE))
-			return mmig_error_new(-EIO, "delete model database %s: "
-						    "injected I/O error",
-					      s->model_path);
-		return s->delete_model(s->delete_arg, s->model_path);
-	}
-	return fenced_file_step(s, delete_model_txn);
+	return s->binding.bound ? fenced_delete(s) : delete_model_txn(NULL, s);
 }
 
 /* fsync the directory holding @p path, so renames and unlinks in it are
@@ -1103,9 +1100,8 @@ mmig_txn_run(struct mmig_txn_runner *r, struct mmig_ctx *ctx, mmig_txn_fn fn,
 		return NULL;
 	}
 	if (!r->db && r->pending) {
-		err = r->scope->binding.bound
-			      ? fenced_file_step(r->scope, create_model_txn)
-			      : runner_open(r, true, NULL);
+		err = r->scope->binding.bound ? fenced_create(r->scope)
+					      : runner_open(r, true, NULL);
 		if (err)
 			return err;
 	}
