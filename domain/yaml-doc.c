@@ -1217,6 +1217,16 @@ canon_keys(struct parser *p, struct mmig__ynode *map)
 		    m->key_kind != MMIG__Y_NULL)
 			continue;
 		mmig__yaml_resolve(m->key, m->key_len, &kind, &tmp);
+		if (m->key_kind == MMIG__Y_FLOAT && kind == MMIG__Y_INT) {
+			/* "!!float 1": written back as "1.0", or it would
+			 * read again as an integer key. */
+			tmp.v.f = (double)tmp.v.i;
+			kind = MMIG__Y_FLOAT;
+		} else if (m->key_kind == MMIG__Y_FLOAT &&
+			   kind == MMIG__Y_UINT) {
+			tmp.v.f = (double)tmp.v.u;
+			kind = MMIG__Y_FLOAT;
+		}
 		if (kind != m->key_kind)
 			continue; /* tagged: keep the text */
 		switch (kind) {

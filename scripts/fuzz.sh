@@ -25,6 +25,10 @@ fi
 ninja -C "$build" tests/fuzz/fuzz-record tests/fuzz/fuzz-fold \
 	tests/fuzz/fuzz-model tests/fuzz/fuzz-yaml
 
+# One line a target, "TARGET ok" or "TARGET failed", for scripts/test.sh.
+results=${FUZZ_OUT:-$build/fuzz-out}/results
+mkdir -p "$(dirname "$results")"
+: >"$results"
 status=0
 for target in record fold model yaml; do
 	work=$(mktemp -d "${TMPDIR:-/tmp}/mmig-fuzz-$target.XXXXXX")
@@ -44,10 +48,19 @@ for target in record fold model yaml; do
 		>"$out/log" 2>&1; then
 		echo "fuzz-$target: FAILED, see $out/log:" >&2
 		tail -n 40 "$out/log" >&2
-		ls "$out"/crash-* "$out"/leak-* "$out"/timeout-* \
-			"$out"/oom-* 2>/dev/null >&2 || true
+		# The failing input itself, so that a log from another
+		# machine is enough to reproduce it.
+		for f in "$out"/crash-* "$out"/leak-* "$out"/timeout-* \
+			"$out"/oom-*; do
+			[ -f "$f" ] || continue
+			echo "$f, base64 (first 4 KiB):" >&2
+			head -c 4096 "$f" | base64 -w 0 >&2
+			echo >&2
+		done
+		echo "$target failed" >>"$results"
 		status=1
 	else
+		echo "$target ok" >>"$results"
 		grep -E 'stat::number_of_executed_units|cov:' "$out/log" |
 			tail -n 2
 	fi
