@@ -578,7 +578,7 @@ act(struct mmig_journal *j, const struct mmig_registry *reg,
 	}
 	if (d == DECIDE_RESUME)
 		mmig__coordinator_resume(c, jm, scope, &model,
-					 first_not_done(&jm->fold), NULL);
+					 first_not_done(&jm->fold), o->ctx);
 	else
 		mmig__coordinator_rollback(
 			c, jm, scope, &model,
@@ -631,6 +631,12 @@ recover_id(struct mmig_journal *j, const struct mmig_registry *reg,
 		if (!dry && MMIG_FAULT(RECOVER_DECIDED)) {
 			it->action = MMIG_RECOVER_FAILED;
 			item_message(it, "injected I/O error before the claim");
+		} else if (!dry && o->ctx && mmig_ctx_err(o->ctx) != MMIG_OK) {
+			/* Stopped before the claim: nothing was changed. */
+			it->action = MMIG_RECOVER_FAILED;
+			item_message(it, "stopped before it was claimed (%s); "
+					 "nothing was changed",
+				     mmig_strerror(mmig_ctx_err(o->ctx)));
 		} else if (!dry) {
 			act(j, reg, o, &m, d, it);
 		}
@@ -684,7 +690,12 @@ recover_all(struct mmig_journal *j, const struct mmig_registry *reg,
 		return MMIG_ENOMEM;
 	}
 	for (size_t i = 0; i < n_ids; i++) {
-		struct mmig_recover_item *it = summary_add(s, ids[i]);
+		struct mmig_recover_item *it;
+
+		/* Stopped (o->ctx cancelled): claim nothing more. */
+		if (!dry && o->ctx && mmig_ctx_err(o->ctx) != MMIG_OK)
+			break;
+		it = summary_add(s, ids[i]);
 
 		if (!it) {
 			rc = MMIG_ENOMEM;

@@ -37,6 +37,7 @@
 #define MMIG_RECOVER_H
 
 #include "mmig/common.h"
+#include "mmig/ctx.h"
 #include "mmig/error.h"
 #include "mmig/journal.h"
 #include "mmig/registry.h"
@@ -79,6 +80,19 @@ struct mmig_recover_options {
 	unsigned rollback_tries;
 	/** mmig_recover_one(): take over from a live owner. */
 	bool force;
+	/**
+	 * Since 0.2; NULL: never stopped.  A context the caller may cancel
+	 * (mmig_ctx_pause() or mmig_ctx_cancel(), both async-signal-safe, so
+	 * from a SIGINT handler) to stop recovery at a safe point: no
+	 * migration is claimed once it is cancelled (those not reached are
+	 * not in the summary); a resume under way stops before its next op
+	 * (or where the op itself checks the context) and is left PAUSED
+	 * with mmig_ctx_pause() -- settled later by id -- or rolled back
+	 * with mmig_ctx_cancel(); a rollback under way always runs to its
+	 * end (rule 7).  The journal stays consistent either way.  Borrowed
+	 * for the call; not freed.
+	 */
+	struct mmig_ctx *ctx;
 };
 
 #define MMIG_RECOVER_OPTIONS_INIT                                              \
