@@ -169,9 +169,9 @@ log_stderr(void *arg, enum mmig_log_level level, const char *msg)
 
 /* ---- times and durations --------------------------------------------- */
 
-/* RFC 3339 in UTC, with milliseconds when @p millis. */
+/* RFC 3339 in UTC, with @p digits (0, 3 or 6) of the second's fraction. */
 static const char *
-fmt_time(uint64_t ns, bool millis, char *buf, size_t size)
+fmt_time(uint64_t ns, int digits, char *buf, size_t size)
 {
 	time_t secs = (time_t)(ns / 1000000000u);
 	struct tm tm;
@@ -182,7 +182,10 @@ fmt_time(uint64_t ns, bool millis, char *buf, size_t size)
 		snprintf(buf, size, "?");
 		return buf;
 	}
-	if (millis)
+	if (digits == 6)
+		snprintf(buf, size, "%s.%06uZ", base,
+			 (unsigned)(ns / 1000u % 1000000u));
+	else if (digits == 3)
 		snprintf(buf, size, "%s.%03uZ", base,
 			 (unsigned)(ns / 1000000u % 1000u));
 	else
@@ -298,6 +301,92 @@ json_print(json_t *v)
 	}
 	json_decref(v);
 	return rc;
+}
+
+/* The names of an op's flags (MMIG_OP_*), in bit order; an unknown bit as
+ * "0x..", so that nothing set is hidden. */
+static json_t *
+op_flag_names(uint64_t flags)
+{
+	static const struct {
+		uint64_t bit;
+		const char *name;
+	} known[] = {
+		{ MMIG_OP_IDEMPOTENT, "idempotent" },
+		{ MMIG_OP_RESUMABLE, "resumable" },
+	};
+	json_t *a = json_array();
+
+	for (unsigned b = 0; a && b < 64; b++) {
+		uint64_t bit = (uint64_t)1 << b;
+		const char *name = NULL;
+		char hex[24];
+
+		if (!(flags & bit))
+			continue;
+		for (size_t k = 0; k < sizeof(known) / sizeof(known[0]); k++)
+			if (known[k].bit == bit)
+				name = known[k].name;
+		if (!name) {
+			snprintf(hex, sizeof(hex), "0x%" PRIx64, bit);
+			name = hex;
+		}
+		json_array_append_new(a, json_string(name));
+	}
+	return a;
+}
+
+/* Next to integer nanoseconds @p key_ns of @p o, the same time in RFC 3339
+ * (with microseconds) under @p key, inserted just after it. */
+static void
+add_time(json_t *o, const char *key_ns, const char *key)
+{
+	json_t *v = json_object_get(o, key_ns), *copy;
+	char t[40];
+	const char *k;
+	json_t *val;
+
+	if (!json_is_integer(v) || json_object_get(o, key))
+		return;
+	fmt_time((uint64_t)json_integer_value(v), 6, t, sizeof(t));
+	/* Rebuild to keep the order: the new key right after the old. */
+	copy = json_object();
+	if (!copy)
+		return;
+	json_object_foreach(o, k, val)
+	{
+		json_object_set(copy, k, val);
+		if (strcmp(k, key_ns) == 0)
+			json_object_set_new(copy, key, json_string(t));
+	}
+	json_object_clear(o);
+	json_object_update(o, copy);
+	json_decref(copy);
+}
+
+/*
+ * One record of mmig_journal_show() (show --json, dump) in the tool's JSON
+ * vocabulary, by adding and never removing: "created" beside the header's
+ * "created_ns", "time" beside a transition's "time_ns", and "flag_names"
+ * beside each plan op's "flags" bitmask.
+ */
+static void
+enrich_record(json_t *rec)
+{
+	json_t *plan = json_object_get(rec, "plan"), *op;
+	size_t i;
+
+	add_time(rec, "created_ns", "created");
+	add_time(rec, "time_ns", "time");
+	json_array_foreach(plan, i, op)
+	{
+		json_t *f = json_object_get(op, "flags");
+
+		if (json_is_integer(f) && !json_object_get(op, "flag_names"))
+			json_object_set_new(
+				op, "flag_names",
+				op_flag_names((uint64_t)json_integer_value(f)));
+	}
 }
 
 /* ---- opening what a command needs ------------------------------------- */
@@ -428,6 +517,12 @@ fail:
 
 /* ---- list ---------------------------------------------------------------- */
 
+/*
+ * One migration of list --json.  Times: "created" and "updated" in RFC 3339
+ * UTC with microseconds (the form of every time in the tool's JSON), and
+ * the same instants as integer nanoseconds in "created_ns" and
+ * "updated_ns", as show and dump give them.
+ */
 static json_t *
 info_json(const struct mmig_migration_info *m)
 {
@@ -435,7 +530,7 @@ info_json(const struct mmig_migration_info *m)
 
 	return json_pack(
 		"{s:s, s:s, s:s, s:s, s:I, s:I, s:I, s:I, s:I, s:o, s:b,"
-		" s:s, s:s, s:o, s:o, s:o}",
+		" s:s, s:s, s:I, s:I, s:o, s:o, s:o}",
 		"id", m->id, "model_uuid", m->model_uuid, "state",
 		m->state ? m->state : "?", "durability",
 		m->durability ? m->durability : "?", "ops_done",
@@ -444,10 +539,11 @@ info_json(const struct mmig_migration_info *m)
 		(json_int_t)m->epoch, "owner_pid", (json_int_t)m->owner_pid,
 		"owner_host", json_str_or_null(m->owner_host), "owner_alive",
 		m->owner_alive, "created",
-		fmt_time(m->created_ns, false, created, sizeof(created)),
+		fmt_time(m->created_ns, 6, created, sizeof(created)),
 		"updated",
-		fmt_time(m->updated_ns, false, updated, sizeof(updated)),
-		"cause", json_str_or_null(m->cause), "last_error",
+		fmt_time(m->updated_ns, 6, updated, sizeof(updated)),
+		"created_ns", (json_int_t)m->created_ns, "updated_ns",
+		(json_int_t)m->updated_ns, "cause", json_str_or_null(m->cause), "last_error",
 		json_str_or_null(m->last_error), "problem",
 		json_str_or_null(m->problem));
 }
@@ -560,6 +656,8 @@ show_lines(struct mmig_journal *j, const char *id, json_t **lines,
 		if (!v)
 			v = json_pack("{s:s, s:s}", "record", "unparsed",
 				      "text", line);
+		else
+			enrich_record(v);
 		json_array_append_new(*lines, v);
 	}
 	free(buf);
@@ -611,11 +709,11 @@ print_header(const json_t *h, const struct mmig_migration_info *info)
 	       jnum(h, "epoch"));
 	printf("durability  %s\n", jstr(h, "durability"));
 	printf("created     %s (%s ago)\n",
-	       fmt_time(jnum(h, "created_ns"), true, t, sizeof(t)),
+	       fmt_time(jnum(h, "created_ns"), 3, t, sizeof(t)),
 	       fmt_age(jnum(h, "created_ns"), age, sizeof(age)));
 	if (info)
 		printf("updated     %s\n",
-		       fmt_time(info->updated_ns, true, t, sizeof(t)));
+		       fmt_time(info->updated_ns, 3, t, sizeof(t)));
 	printf("owner       pid %" PRIu64 " on %s, %s\n", jnum(owner, "pid"),
 	       jstr(owner, "host"),
 	       info ? (info->owner_alive ? "alive" : "dead") : "?");
@@ -891,7 +989,7 @@ print_transition(const json_t *h, const json_t *t)
 		snprintf(what, sizeof(what), "op %" JSON_INTEGER_FORMAT " %s",
 			 op, name ? name : "?");
 	printf("  %s  #%-4" PRIu64 " %-15s %s",
-	       fmt_time(jnum(t, "time_ns"), true, when, sizeof(when)),
+	       fmt_time(jnum(t, "time_ns"), 3, when, sizeof(when)),
 	       jnum(t, "seq"), jstr(t, "kind"), what);
 	/* FAIL and UNDO_FAIL carry the error text; checkpoints carry opaque
 	 * bytes that only their op reads, so only their size is shown. */
@@ -1339,6 +1437,9 @@ cmd_dump(struct cli *cli)
 {
 	struct mmig_journal *j = NULL;
 	struct mmig_error *err = NULL;
+	char *line = NULL;
+	size_t cap = 0;
+	FILE *tmp;
 	int rc, ex;
 
 	ex = open_journal(cli, true, &j);
@@ -1346,7 +1447,35 @@ cmd_dump(struct cli *cli)
 		return EXIT_OK;
 	if (ex != EXIT_OK)
 		return ex;
-	rc = mmig_journal_dump(j, stdout, &err);
+	/* The library's lines, through a file of our own (unlinked: it goes
+	 * with the process), each given the tool's vocabulary (enrich_record)
+	 * and printed compact, one record a line. */
+	tmp = tmpfile();
+	if (!tmp) {
+		fail_msg("dump", "temporary file: %s", strerror(errno));
+		mmig_journal_close(j);
+		return EXIT_ATTENTION;
+	}
+	rc = mmig_journal_dump(j, tmp, &err);
+	if (fflush(tmp) != 0 || fseek(tmp, 0, SEEK_SET) != 0) {
+		fail_msg("dump", "temporary file: %s", strerror(errno));
+		ex = EXIT_ATTENTION;
+	}
+	while (ex == EXIT_OK && getline(&line, &cap, tmp) > 0) {
+		json_t *v = json_loads(line, 0, NULL);
+
+		if (v) {
+			enrich_record(v);
+			if (json_dumpf(v, stdout,
+				       JSON_COMPACT | JSON_PRESERVE_ORDER) == 0)
+				putchar('\n');
+			json_decref(v);
+		} else {
+			fputs(line, stdout); /* never lose a line */
+		}
+	}
+	free(line);
+	fclose(tmp);
 	if (rc != MMIG_OK) {
 		fail_msg("dump", "%s", err_text(err, rc));
 		ex = EXIT_ATTENTION;
@@ -1525,6 +1654,7 @@ usage(FILE *out)
 		     "FILE.so]... COMMAND [ARGS]\n\nCommands:\n");
 	for (size_t i = 0; i < N_COMMANDS; i++)
 		fprintf(out, "  %s\n", commands[i].synopsis);
+	fprintf(out, "  help [COMMAND]\n");
 	fprintf(out, "\n%s", global_help);
 }
 
@@ -1538,8 +1668,9 @@ command_help(const struct command *c)
 static void
 version(void)
 {
-	printf(PROG " %s (libmmig %s)\n", mmig_version_string(),
-	       mmig_version_string());
+	/* "NAME (libmmig) X.Y.Z", the form both tools print: the tools are
+	 * the library's, and report the library they run with. */
+	printf(PROG " (libmmig) %s\n", mmig_version_string());
 }
 
 static const struct command *
@@ -1549,6 +1680,35 @@ find_command(const char *name)
 		if (strcmp(commands[i].name, name) == 0)
 			return &commands[i];
 	return NULL;
+}
+
+/*
+ * help [COMMAND] (@p argv[0] is "help"): the tool's help, or the
+ * command's, on stdout, exit 0; "help --help" is the tool's help too.  An
+ * unknown command or a second argument is a usage error.
+ */
+static int
+help_command(int argc, char **argv)
+{
+	const struct command *c;
+
+	if (argc <= 1 || strcmp(argv[1], "--help") == 0 ||
+	    strcmp(argv[1], "-h") == 0) {
+		usage(stdout);
+		return EXIT_OK;
+	}
+	if (argc > 2) {
+		fail_msg("help", "unexpected argument \"%s\"", argv[2]);
+		return EXIT_USAGE;
+	}
+	c = find_command(argv[1]);
+	if (!c) {
+		fail_msg("help", "unknown command \"%s\" (try " PROG " help)",
+			 argv[1]);
+		return EXIT_USAGE;
+	}
+	command_help(c);
+	return EXIT_OK;
 }
 
 /* The option getopt_long just handled, as the user wrote it. */
@@ -1740,6 +1900,11 @@ main(int argc, char **argv)
 	if (optind >= argc) {
 		usage(stderr);
 		ex = EXIT_USAGE;
+		goto out;
+	}
+	/* help [COMMAND]: the same as --help and COMMAND --help. */
+	if (strcmp(argv[optind], "help") == 0) {
+		ex = help_command(argc - optind, argv + optind);
 		goto out;
 	}
 	cli.cmd = find_command(argv[optind]);
