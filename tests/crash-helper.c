@@ -22,6 +22,9 @@
  * "execute UUID" or "rollback UUID" to the file named by $CRASH_COUNTS, if
  * set, so a test can count calls across processes.  With
  * $CRASH_FAIL_ROLLBACK set, rollback fails: a way to NEEDS_ATTENTION.
+ * With $CRASH_SLOW_MS set, every execute and rollback first sleeps that
+ * many milliseconds (cut short by a signal): a slow migration for a test
+ * to interrupt.
  *
  * The migration's description is a minimal valid import description, so
  * the built-in import model loader of mmig-recover accepts it.
@@ -36,6 +39,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 /* What op K does when it gets there (the program only). */
@@ -76,6 +80,19 @@ count_call(const char *what, const char *model)
 	if (write(fd, line, (size_t)len) != len)
 		perror("crash-helper: counts");
 	close(fd);
+}
+
+/* $CRASH_SLOW_MS: a slow op (a signal ends the sleep early). */
+static void
+slow_down(void)
+{
+	const char *ms = getenv("CRASH_SLOW_MS");
+
+	if (ms && atoi(ms) > 0)
+		nanosleep(&(struct timespec){ .tv_sec = atoi(ms) / 1000,
+					      .tv_nsec = atoi(ms) % 1000 *
+							 1000000L },
+			  NULL);
 }
 
 static struct mmig_error *
@@ -139,6 +156,7 @@ step_execute(void *self, struct mmig_ctx *ctx, const struct mmig_model *m)
 	struct mmig_error *err;
 
 	count_call("execute", m->uuid);
+	slow_down();
 	err = mmig_txn_run(s->db, ctx, add_txn, (void *)m->uuid);
 	if (err || s->index < 0)
 		return err;
@@ -167,6 +185,7 @@ step_rollback(void *self, struct mmig_ctx *ctx, const struct mmig_model *m)
 	struct step *s = self;
 
 	count_call("rollback", m->uuid);
+	slow_down();
 	if (getenv("CRASH_FAIL_ROLLBACK"))
 		return mmig_error_new(MMIG_EOP, "rollback failing on purpose "
 						"(CRASH_FAIL_ROLLBACK)");

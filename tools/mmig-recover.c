@@ -42,6 +42,7 @@
 #include <unistd.h>
 /* b64_pton() (libresolv): the checkpoints show prints as base64. */
 #include <netinet/in.h>
+#include <pthread.h>
 #include <resolv.h>
 #include <signal.h>
 
@@ -95,6 +96,7 @@ enum arg_kind {
 };
 
 struct cli;
+struct live;
 
 struct command {
 	const char *name;
@@ -126,6 +128,9 @@ struct cli {
 	uint64_t lock_timeout_ns; /* 0: the library's default */
 	/* The command options given (F_*), checked against the command's. */
 	unsigned seen;
+	/* recover, resume, rollback: the progress shown while they run, or
+	 * NULL. */
+	struct live *live;
 };
 
 /* ---- messages ------------------------------------------------------------ */
@@ -154,6 +159,8 @@ err_text(const struct mmig_error *err, int rc)
 	return err ? mmig_error_message(err) : mmig_strerror(rc);
 }
 
+static void live_log(struct live *l, const char *level, const char *msg);
+
 /* The log callback of recover, resume, rollback and plan. */
 static void
 log_stderr(void *arg, enum mmig_log_level level, const char *msg)
@@ -164,7 +171,11 @@ log_stderr(void *arg, enum mmig_log_level level, const char *msg)
 	 * script sees only real errors there; debug chatter is never shown. */
 	if (cli->json || level < MMIG_LOG_INFO)
 		return;
-	fprintf(stderr, PROG ": %s: %s\n", mmig_log_level_name(level), msg);
+	if (cli->live)
+		live_log(cli->live, mmig_log_level_name(level), msg);
+	else
+		fprintf(stderr, PROG ": %s: %s\n", mmig_log_level_name(level),
+			msg);
 }
 
 /* ---- times and durations --------------------------------------------- */
@@ -844,7 +855,7 @@ progress_of(const json_t *lines, const struct mmig_migration_info *info,
 }
 
 static void
-fmt_progress(const struct progress *p, char *buf, size_t size)
+fmt_progress(const struct progress *p, bool owner, char *buf, size_t size)
 {
 	char rows[96] = "", rate[64] = "";
 
@@ -863,11 +874,15 @@ fmt_progress(const struct progress *p, char *buf, size_t size)
 				 (double)(p->total - p->rows) / p->rate);
 	}
 	snprintf(buf, size,
-		 "%s  ops %u/%u  op %" JSON_INTEGER_FORMAT " %s%s%s"
-		 "  owner %u %s",
+		 "%s  ops %u/%u  op %" JSON_INTEGER_FORMAT " %s%s%s",
 		 p->state ? p->state : "?", p->ops_done, p->ops_total, p->op,
-		 p->op_name ? p->op_name : "-", rows, rate, p->owner_pid,
-		 p->owner_alive ? "alive" : "dead");
+		 p->op_name ? p->op_name : "-", rows, rate);
+	if (owner) {
+		size_t n = strlen(buf);
+
+		snprintf(buf + n, size - n, "  owner %u %s", p->owner_pid,
+			 p->owner_alive ? "alive" : "dead");
+	}
 }
 
 static volatile sig_atomic_t follow_stop;
@@ -932,7 +947,7 @@ cmd_follow(struct cli *cli)
 			break;
 		}
 		progress_of(lines, &info, &p);
-		fmt_progress(&p, line, sizeof(line));
+		fmt_progress(&p, true, line, sizeof(line));
 		if (tty)
 			printf("\r\033[K%s", line);
 		else if (strcmp(line, last) != 0)
@@ -1081,6 +1096,234 @@ out:
 	mmig_error_free(err);
 	mmig_journal_close(j);
 	return ex;
+}
+
+/* ---- progress and SIGINT (recover, resume, rollback) ---------------------- */
+
+/*
+ * While recover, resume or rollback runs, a thread of the tool reads the
+ * journal (read transactions only: they never wait for, nor hold up, the
+ * recovery's writes) every 200 ms, finds the migration this process has
+ * claimed and is driving, and shows where it is, as watch does: state, ops
+ * done, the op under way and, when its checkpoints say, rows done of
+ * total.  On a terminal (stderr, TERM not dumb) one status line redrawn in
+ * place, cleared before each log line and at the end; otherwise plain
+ * "mmig-recover: progress: ..." lines, one when the op changes and at most
+ * one every 2 s besides.  Never with --json: stderr stays quiet.
+ */
+struct live {
+	struct cli *cli;
+	struct mmig_journal *j;
+	bool tty;
+	pthread_t thread;
+	pthread_mutex_t lock; /* the fields below, and stderr */
+	pthread_cond_t wake;
+	bool stop;
+	bool drawn;        /* a status line is on the terminal */
+	char last_op[160]; /* id, state and op of the last plain line */
+	char last[512];
+	uint64_t last_ns;
+};
+
+/* A log line, with the status line cleared first (drawn again next tick). */
+static void
+live_log(struct live *l, const char *level, const char *msg)
+{
+	pthread_mutex_lock(&l->lock);
+	if (l->drawn) {
+		fputs("\r\033[K", stderr);
+		l->drawn = false;
+	}
+	fprintf(stderr, PROG ": %s: %s\n", level, msg);
+	pthread_mutex_unlock(&l->lock);
+}
+
+/* The migration this process drives now, matching --id if given. */
+static bool
+live_find(struct live *l, struct mmig_migration_info *out)
+{
+	struct mmig_migration_info *a = NULL;
+	size_t n = 0;
+	bool found = false;
+	uint32_t me = (uint32_t)getpid();
+
+	if (mmig_journal_list_v2(l->j, false, &a, &n, NULL) != MMIG_OK)
+		return false;
+	for (size_t i = 0; !found && i < n; i++) {
+		const struct mmig_migration_info *m =
+			mmig_migration_info_at(a, i);
+
+		if (m->owner_pid != me || !m->state ||
+		    (strcmp(m->state, "RUNNING") != 0 &&
+		     strcmp(m->state, "ROLLING_BACK") != 0) ||
+		    (l->cli->id &&
+		     strncmp(m->id, l->cli->id, strlen(l->cli->id)) != 0))
+			continue;
+		found = mmig_journal_get(l->j, m->id, out) == MMIG_OK;
+	}
+	mmig_migration_info_free(a, n);
+	return found;
+}
+
+static void
+live_tick(struct live *l)
+{
+	struct mmig_migration_info info = MMIG_MIGRATION_INFO_INIT;
+	struct progress p;
+	json_t *lines = NULL;
+	char line[512], what[160];
+	uint64_t now = now_ns();
+
+	if (!live_find(l, &info))
+		return;
+	if (show_lines(l->j, info.id, &lines, NULL) != MMIG_OK) {
+		json_decref(lines);
+		mmig_migration_info_clear(&info);
+		return;
+	}
+	progress_of(lines, &info, &p); /* p points into lines */
+	snprintf(line, sizeof(line), "%.8s ", info.id);
+	fmt_progress(&p, false, line + strlen(line),
+		     sizeof(line) - strlen(line));
+	json_decref(lines);
+	snprintf(what, sizeof(what), "%s %s %" JSON_INTEGER_FORMAT, info.id,
+		 info.state, p.op);
+	mmig_migration_info_clear(&info);
+	pthread_mutex_lock(&l->lock);
+	if (l->tty) {
+		fprintf(stderr, "\r\033[K%s", line);
+		l->drawn = true;
+	} else if (strcmp(what, l->last_op) != 0 ||
+		   (strcmp(line, l->last) != 0 &&
+		    now - l->last_ns >= 2000000000u)) {
+		fprintf(stderr, PROG ": progress: %s\n", line);
+		snprintf(l->last_op, sizeof(l->last_op), "%s", what);
+		snprintf(l->last, sizeof(l->last), "%s", line);
+		l->last_ns = now;
+	}
+	fflush(stderr);
+	pthread_mutex_unlock(&l->lock);
+}
+
+static void *
+live_main(void *arg)
+{
+	struct live *l = arg;
+
+	pthread_mutex_lock(&l->lock);
+	while (!l->stop) {
+		struct timespec until;
+
+		pthread_mutex_unlock(&l->lock);
+		live_tick(l);
+		clock_gettime(CLOCK_REALTIME, &until);
+		until.tv_nsec += 200000000;
+		if (until.tv_nsec >= 1000000000) {
+			until.tv_sec++;
+			until.tv_nsec -= 1000000000;
+		}
+		pthread_mutex_lock(&l->lock);
+		if (!l->stop)
+			pthread_cond_timedwait(&l->wake, &l->lock, &until);
+	}
+	pthread_mutex_unlock(&l->lock);
+	return NULL;
+}
+
+/* Start showing progress, unless --json.  @return false when not shown. */
+static bool
+live_start(struct live *l, struct cli *cli, struct mmig_journal *j)
+{
+	const char *term = getenv("TERM");
+
+	if (cli->json)
+		return false;
+	*l = (struct live){
+		.cli = cli,
+		.j = j,
+		.tty = isatty(STDERR_FILENO) && term && *term &&
+		       strcmp(term, "dumb") != 0,
+	};
+	pthread_mutex_init(&l->lock, NULL);
+	pthread_cond_init(&l->wake, NULL);
+	if (pthread_create(&l->thread, NULL, live_main, l) != 0) {
+		pthread_cond_destroy(&l->wake);
+		pthread_mutex_destroy(&l->lock);
+		return false; /* no progress shown; recovery goes on */
+	}
+	cli->live = l;
+	return true;
+}
+
+static void
+live_stop(struct live *l)
+{
+	pthread_mutex_lock(&l->lock);
+	l->stop = true;
+	pthread_cond_signal(&l->wake);
+	pthread_mutex_unlock(&l->lock);
+	pthread_join(l->thread, NULL);
+	if (l->drawn)
+		fputs("\r\033[K", stderr);
+	l->cli->live = NULL;
+	pthread_cond_destroy(&l->wake);
+	pthread_mutex_destroy(&l->lock);
+}
+
+/*
+ * SIGINT (and SIGTERM) while recover, resume or rollback runs: the first
+ * pauses the recovery's context (mmig_recover_options.ctx), so recovery
+ * stops at its next safe point -- it claims nothing more, a resume under
+ * way is left PAUSED before its next op, a rollback under way runs to its
+ * end -- and the tool exits 128 + the signal's number (130 for SIGINT)
+ * after printing what was done.  A second one stops the process at once,
+ * as the signal's default would: the journal is crash-safe, and what was
+ * in flight is settled by the next recovery.
+ */
+static struct mmig_ctx *volatile stop_ctx;
+static volatile sig_atomic_t stop_signal;
+
+static void
+stop_handler(int sig)
+{
+	static const char msg[] =
+		PROG ": interrupted: stopping at the next safe point "
+		     "(interrupt again to stop at once)\n";
+
+	if (stop_signal) {
+		signal(sig, SIG_DFL);
+		raise(sig);
+		return;
+	}
+	stop_signal = sig;
+	if (stop_ctx)
+		mmig_ctx_pause(stop_ctx);
+	if (write(STDERR_FILENO, msg, sizeof(msg) - 1) < 0)
+		stop_signal = sig; /* nothing more to do about it */
+}
+
+/* Install the handler for @p ctx; @p old keeps what was there. */
+static void
+stop_catch(struct mmig_ctx *ctx, struct sigaction old[2])
+{
+	/* SA_RESTART: the journal's and the databases' system calls go on
+	 * as if nothing happened; only the context says stop. */
+	struct sigaction sa = { .sa_handler = stop_handler,
+				.sa_flags = SA_RESTART };
+
+	sigemptyset(&sa.sa_mask);
+	stop_ctx = ctx;
+	stop_signal = 0;
+	sigaction(SIGINT, &sa, &old[0]);
+	sigaction(SIGTERM, &sa, &old[1]);
+}
+
+static void
+stop_release(const struct sigaction old[2])
+{
+	sigaction(SIGINT, &old[0], NULL);
+	sigaction(SIGTERM, &old[1], NULL);
+	stop_ctx = NULL;
 }
 
 /* ---- plan, recover, resume, rollback ------------------------------------- */
@@ -1248,6 +1491,10 @@ settle(struct cli *cli, enum settle_kind kind)
 	struct mmig_recover_summary *s = NULL;
 	struct mmig_registry *r = NULL;
 	struct mmig_journal *j = NULL;
+	struct mmig_ctx *ctx = NULL;
+	struct sigaction old[2];
+	struct live live;
+	bool shown = false;
 	enum mmig_recover_mode mode = MMIG_RECOVER_MODE_POLICY;
 	int rc, ex;
 
@@ -1288,6 +1535,16 @@ settle(struct cli *cli, enum settle_kind kind)
 		if (ex != EXIT_OK)
 			goto out;
 	}
+	if (kind != SETTLE_PLAN) {
+		if (mmig_ctx_new(&ctx) != MMIG_OK) {
+			fail_msg(cli->cmd->name, "out of memory");
+			ex = EXIT_ATTENTION;
+			goto out;
+		}
+		o.ctx = ctx;
+		stop_catch(ctx, old);
+		shown = live_start(&live, cli, j);
+	}
 	switch (kind) {
 	case SETTLE_PLAN:
 		rc = mmig_recover_plan(j, r, &o, cli->id, mode, &s);
@@ -1299,6 +1556,8 @@ settle(struct cli *cli, enum settle_kind kind)
 		rc = mmig_recover_one(j, r, &o, cli->id, mode, &s);
 		break;
 	}
+	if (shown)
+		live_stop(&live);
 	if (rc != MMIG_OK) {
 		if (rc == MMIG_ENOTFOUND && cli->id)
 			fail_msg(cli->cmd->name, "migration %s: not in the "
@@ -1340,6 +1599,18 @@ settle(struct cli *cli, enum settle_kind kind)
 			     MMIG_RECOVER_SKIPPED_LIVE))
 			ex = EXIT_ATTENTION;
 out:
+	if (ctx) {
+		stop_release(old);
+		if (stop_signal) {
+			fprintf(stderr,
+				PROG ": interrupted: what is still in flight "
+				     "is settled by " PROG " recover (a "
+				     "paused one by resume ID or rollback "
+				     "ID)\n");
+			ex = 128 + stop_signal;
+		}
+	}
+	mmig_ctx_free(ctx);
 	mmig_recover_summary_free(s);
 	mmig_registry_free(r);
 	mmig_journal_close(j);
