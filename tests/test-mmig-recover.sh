@@ -87,16 +87,29 @@ has "$out" "usage: mmig-recover" "--help"
 for c in "${commands[@]}"; do has "$out" "  $c" "--help lists $c"; done
 has "$out" "Exit status: 0" "--help documents exit status"
 expect 0 "$recover" -h
-expect 0 "$recover" --version
-has "$out" "mmig-recover 0." "--version"
-expect 0 "$recover" -V
+# --version: "NAME (libmmig) X.Y.Z", the form both tools print (issue 14).
+version_form() {
+	if [[ $1 =~ ^mmig-recover\ \(libmmig\)\ [0-9]+\.[0-9]+\.[0-9]+$ ]]; then ok; else
+		fail "$2: \"$1\" is not \"mmig-recover (libmmig) X.Y.Z\""
+	fi
+}
+expect 0 "$recover" --version && version_form "$out" "--version"
+expect 0 "$recover" -V && version_form "$out" "-V"
+help_all=$("$recover" --help)
 for c in "${commands[@]}"; do
 	expect 0 "$recover" "$c" --help && {
 		has "$out" "usage: mmig-recover [GLOBAL OPTIONS] $c" "$c --help"
 		has "$out" "Exit status" "$c --help"
 	}
-	expect 0 "$recover" "$c" --version && has "$out" "mmig-recover 0." "$c --version"
+	# help COMMAND is COMMAND --help, word for word
+	cmd_help=$out
+	expect 0 "$recover" help "$c" && same "$out" "$cmd_help" "help $c is $c --help"
+	expect 0 "$recover" "$c" --version && version_form "$out" "$c --version"
 done
+has "$help_all" "  help [COMMAND]" "--help lists help"
+expect 0 "$recover" help && same "$out" "$help_all" "help is --help"
+expect 0 "$recover" help --help && same "$out" "$help_all" "help --help is --help"
+expect 0 "$recover" --journal /nonexistent/j help list && has "$out" "usage: mmig-recover [GLOBAL OPTIONS] list" "global options before help"
 # --help wins over a missing ID: asking how is never a usage error.
 expect 0 "$recover" show --help
 
@@ -134,6 +147,8 @@ usage_error 'mmig-recover: prune: --keep: "many" is not a count' prune --keep ma
 usage_error 'mmig-recover: recover: --policy: "sideways" is neither' recover --policy sideways
 usage_error 'mmig-recover: prune: option --keep needs a value' prune --keep
 usage_error 'mmig-recover: usage: option --journal needs a value' --journal
+usage_error 'mmig-recover: help: unknown command "frob" (try mmig-recover help)' help frob
+usage_error 'mmig-recover: help: unexpected argument "b"' help list b
 
 # ---- a journal that does not exist yet: nothing in flight -----------------
 # A process killed before it made its journal leaves none; recovery at the
@@ -230,11 +245,21 @@ by = {m['model_uuid']: m for m in d}
 need = {'id', 'model_uuid', 'state', 'ops_done', 'ops_total', 'owner_alive',
         'owner_pid', 'owner_host', 'epoch', 'created', 'updated', 'cause',
         'last_error', 'problem'}
-rfc = re.compile(r'^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d+)?Z$')
+# one time form (issue 14): RFC 3339 UTC with microseconds, beside the
+# same instant in integer nanoseconds
+import calendar, datetime
+def same_time(text, ns):
+    t = datetime.datetime.strptime(text, '%Y-%m-%dT%H:%M:%S.%fZ')
+    us = calendar.timegm(t.timetuple()) * 1000000 + t.microsecond
+    assert us == ns // 1000, (text, ns)
+rfc = re.compile(r'^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{6}Z$')
 for m in d:
     assert need <= set(m), need - set(m)
     assert m['owner_alive'] is False and m['ops_total'] == 2, m
     assert rfc.match(m['created']) and rfc.match(m['updated']), m
+    same_time(m['created'], m['created_ns'])
+    same_time(m['updated'], m['updated_ns'])
+    assert m['created_ns'] <= m['updated_ns'], m
     assert m['problem'] is None and m['last_error'] is None, m
     assert m['epoch'] >= 1 and m['owner_pid'] > 0 and m['owner_host'], m
 g, b = by['$good'], by['$bad']
@@ -279,13 +304,37 @@ kinds = [x['kind'] for x in t]
 assert kinds[0] == 'BEGIN' and kinds[-1] == 'ROLLED_BACK', kinds
 f = [x for x in t if x['kind'] == 'FAIL']
 assert len(f) == 1 and f[0]['op'] == 1 and 'failing on purpose' in f[0]['data'], f
+# the tool's vocabulary beside the library's fields (issue 14)
+import calendar, datetime
+def same_time(text, ns):
+    assert re.match(r'^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{6}Z$', text), text
+    t = datetime.datetime.strptime(text, '%Y-%m-%dT%H:%M:%S.%fZ')
+    assert calendar.timegm(t.timetuple()) * 1000000 + t.microsecond == ns // 1000, (text, ns)
+same_time(d[0]['created'], d[0]['created_ns'])
+assert list(d[0]).index('created') == list(d[0]).index('created_ns') + 1, list(d[0])
+for x in t:
+    same_time(x['time'], x['time_ns'])
+for p in d[0]['plan']:
+    assert p['flags'] == 0 and p['flag_names'] == [], p
 "
 expect 1 R show ffffffff && same "$err" "mmig-recover: show: migration ffffffff: not in the journal" "show unknown"
 expect 1 R show ffffffff --json && same "$out" "" "show unknown --json prints nothing"
 
 expect 0 R dump && pyjson "$(printf '%s\n' "$out" | python3 -c 'import json,sys; print(json.dumps([json.loads(l) for l in sys.stdin]))')" "
 assert sorted(x['id'] for x in d if x['record'] == 'header') == sorted(['$good_id', '$bad_id']), d
+rfc = re.compile(r'^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{6}Z$')
+for x in d:
+    if x['record'] == 'header':
+        assert rfc.match(x['created']) and isinstance(x['created_ns'], int), x
+        assert all(p['flag_names'] == [] for p in x['plan']), x
+    else:
+        assert x['record'] == 'transition', x
+        assert rfc.match(x['time']) and isinstance(x['time_ns'], int), x
 "
+dump_lines=$(printf '%s\n' "$out" | wc -l)
+n_good=$(R show "$good_id" --json | jget "$(cat)" "len(d)")
+n_bad=$(R show "$bad_id" --json | jget "$(cat)" "len(d)")
+same "$dump_lines" "$((n_good + n_bad))" "dump: one line per record, as show --json"
 expect 0 R verify && same "$out" "no problems" "verify clean"
 expect 0 R verify --json && pyjson "$out" "assert d == {'problems': [], 'count': 0}, d"
 same "$(snap)" "$before" "read-only commands left data.mdb as it was"
@@ -386,6 +435,15 @@ assert d['count'] == 1 and d['unsettled'] == 0, d
 it = d['items'][0]
 assert it['id'] == '$a' and it['model_uuid'] == '$ua', it
 assert it['action'] == 'rolled-back' and len(it['steps']) > 0, it
+# steps as data (op, index, action), the prose beside them
+acts = {'resume', 'run', 'roll-back', 'skip', 'record', 'finish-rollback', 'fall-back'}
+for st in it['steps']:
+    assert set(st) == {'action', 'index', 'op', 'detail', 'text'}, st
+    assert st['action'] in acts and isinstance(st['index'], int), st
+    assert (st['op'] is None) == (st['index'] == -1), st
+rb = [(st['index'], st['op']) for st in it['steps'] if st['action'] == 'roll-back']
+assert rb == [(3, 'step'), (2, 'step'), (1, 'step'), (0, 'step')], rb
+assert it['steps'][-1]['action'] == 'record' and it['steps'][-1]['detail'] == 'ROLLED_BACK', it
 "
 plan_json=$out
 same "$(snap)" "$before" "plan wrote nothing"
@@ -731,6 +789,111 @@ echo "recover: $?"
 else
 	fail "unshare -rm is not available: cannot test a mount point"
 fi
+
+# ---- progress, and SIGINT: a clean stop at a safe point --------------------
+# CRASH_SLOW_MS (crash-helper.c) makes every op slow.  The first SIGINT stops
+# recovery where the journal is consistent: a resume under way is left
+# PAUSED before its next op, a rollback under way runs to its end, nothing
+# more is claimed; exit 130.  What is left settles later, exactly once.
+use sigint
+h_args=(--journal "$J" --controller-db "$C" --model-dir "$M")
+: >"$CRASH_COUNTS"
+calls() { grep -c "^$1 $2\$" "$CRASH_COUNTS"; }
+# wait_calls KIND UUID N: until the counts file holds N such calls (10 s).
+wait_calls() {
+	for _ in $(seq 200); do
+		[ "$(calls "$1" "$2")" -ge "$3" ] && return 0
+		sleep 0.05
+	done
+	fail "no $3 $1 calls of $2: $(cat "$CRASH_COUNTS")"
+	return 1
+}
+# interrupted CALLS-KIND UUID N ARGS...: run mmig-recover ARGS slowly in the
+# background, SIGINT it once the Nth call is made; rc, out, err as expect.
+interrupted() {
+	local kind=$1 u=$2 n=$3
+	shift 3
+	CRASH_SLOW_MS=3000 "$recover" --journal "$J" --controller-db "$C" \
+		--model-dir "$M" "${P[@]}" "$@" >"$work/int.out" 2>"$work/int.err" &
+	local pid=$!
+	wait_calls "$kind" "$u" "$n" && kill -INT "$pid"
+	wait "$pid"
+	rc=$? out=$(<"$work/int.out") err=$(<"$work/int.err")
+}
+
+# A resume interrupted: PAUSED, settled by resume ID, every op once.
+us=51000000-0000-4000-8000-000000000001
+si=$(crashed $us --ops 5 --crash-at 1 --idempotent)
+same "$(calls execute $us)" 2 "ops 0 and 1 ran before the crash"
+interrupted execute $us 3 recover --policy resume
+same "$rc" 130 "SIGINT during recover --policy resume: exit 130 (stderr: $err)"
+has "$out" "$si $us paused: " "the interrupted resume is paused"
+same "$(printf '%s\n' "$out" | wc -l)" 1 "one migration in the summary"
+has "$err" "mmig-recover: interrupted: stopping at the next safe point" "SIGINT is acknowledged"
+has "$err" "settled by mmig-recover recover" "says how to settle what is left"
+same "$(state_of "$si")" PAUSED "interrupted resume: PAUSED"
+same "$(steps_n $us)" 2 "the op under way when interrupted did not run its transaction"
+expect 0 R verify
+expect 1 R "${P[@]}" recover && has "$out" "$si $us skipped-paused" "recover leaves the paused one to resume ID"
+expect 0 R "${P[@]}" resume "$si" && same "$out" "$si $us committed" "resume ID after SIGINT"
+same "$(state_of "$si")" COMMITTED "settled after SIGINT"
+# op 1 was called again, but its transaction had committed before the
+# crash (the database's marker says so): every op's transaction once.
+same "$(steps_n $us)" 5 "every op's transaction exactly once"
+expect 0 R show "$si" --json && pyjson "$out" "
+kinds = [x['kind'] for x in d[1:]]
+assert kinds.count('COMMITTED') == 1 and kinds.count('PAUSED') == 1, kinds
+assert kinds.count('ROLLED_BACK') == 0, kinds
+"
+n_exec=$(calls execute $us)
+expect 0 R "${P[@]}" recover --policy resume && same "$out" "nothing to recover" "settled exactly once"
+expect 0 R "${P[@]}" resume "$si"
+same "$(calls execute $us)" "$n_exec" "a settled migration runs nothing more"
+
+# A rollback interrupted: it runs to its end; the next is not claimed.
+ur1=52000000-0000-4000-8000-000000000001 ur2=52000000-0000-4000-8000-000000000002
+r1=$(crashed $ur1 --ops 3 --crash-at 1)
+r2=$(crashed $ur2 --ops 3 --crash-at 1)
+interrupted rollback $ur1 1 recover
+same "$rc" 130 "SIGINT during recover: exit 130 (stderr: $err)"
+same "$out" "$r1 $ur1 rolled-back" "the rollback under way ran to its end, the next was not claimed"
+same "$(state_of "$r1")" ROLLED_BACK "the first is rolled back"
+has "$err" "mmig-recover: progress: ${r1:0:8} ROLLING_BACK  ops 1/3  op 1 step" "plain progress lines when not a terminal"
+hasnt "$err" $'\e' "no escape sequences on a non-terminal"
+same "$(state_of "$r2")" RUNNING "the second is still in flight"
+same "$(calls rollback $ur2)" 0 "nothing of the second was rolled back"
+expect 0 R list --json && pyjson "$out" "
+assert [(m['id'], m['state'], m['owner_alive']) for m in d] == [('$r2', 'RUNNING', False)], d
+"
+expect 0 R verify
+expect 0 R "${P[@]}" recover && same "$out" "$r2 $ur2 rolled-back" "recover after SIGINT settles the rest"
+same "$(steps_n $ur1):$(steps_n $ur2)" "0:0" "both fully undone"
+# ops 2 (one ahead), 1 and 0 of each: every rollback once
+same "$(calls rollback $ur1):$(calls rollback $ur2)" "3:3" "every rollback ran exactly once"
+expect 0 R "${P[@]}" recover && same "$out" "nothing to recover" "nothing left after SIGINT"
+
+# On a terminal: one status line redrawn in place; TERM=dumb: no escapes.
+# script(1) gives the run a pseudo-terminal.
+for term in xterm dumb; do
+	ut=53000000-0000-4000-8000-00000000000${#term}
+	tt=$(crashed $ut --ops 2 --crash-at 1)
+	TERM=$term CRASH_SLOW_MS=600 script -qec \
+		"$(printf '%q ' "$recover" --journal "$J" --controller-db "$C" --model-dir "$M" "${P[@]}" rollback "$tt")" \
+		/dev/null >"$work/tty.out" 2>&1
+	same "$?" 0 "rollback on a terminal, TERM=$term"
+	tty_out=$(<"$work/tty.out")
+	has "$tty_out" "$tt $ut rolled-back" "rollback on a terminal, TERM=$term"
+	if [ "$term" = dumb ]; then
+		hasnt "$tty_out" $'\e' "TERM=dumb: no escape sequences"
+		has "$tty_out" "mmig-recover: progress: ${tt:0:8} ROLLING_BACK" "TERM=dumb: plain progress lines"
+	else
+		has "$tty_out" $'\r\e[K'"${tt:0:8} ROLLING_BACK  ops 1/2  op " "a terminal: the status line redrawn"
+	fi
+done
+# --json: nothing on stderr, also while it runs slowly
+ut=53000000-0000-4000-8000-000000000009
+tt=$(crashed $ut --ops 2 --crash-at 1)
+CRASH_SLOW_MS=400 expect 0 R "${P[@]}" recover --json && same "$err" "" "recover --json shows no progress"
 
 use crash
 h_args=(--journal "$J" --controller-db "$C" --model-dir "$M")
