@@ -875,6 +875,72 @@ test_recover_resume_does_not_redo_committed_transactions(void **state)
 			 1);
 }
 
+/*
+ * mmig_recover_options.ctx, cancelled (paused) before recovery: nothing is
+ * claimed, nothing written, nothing run; the migration stays in flight as
+ * it was and the next recovery settles it, exactly once.
+ */
+static void
+test_recover_stopped_by_ctx_claims_nothing(void **state)
+{
+	struct fixture *f = *state;
+	struct mmig_recover_options o = options(f);
+	struct mmig_migration_info before = MMIG_MIGRATION_INFO_INIT,
+				   after = MMIG_MIGRATION_INFO_INIT;
+	struct mmig_recover_summary *s;
+	struct mmig_journal *j;
+	struct mmig_registry *r;
+	struct mmig_ctx *ctx;
+	struct mmig_migration_info *list;
+	struct tally t = { 0 };
+	size_t n;
+
+	steps_knobs.idempotent = true;
+	wipe(f);
+	/* killed before op 2's execute */
+	assert_true(crash_child(MMIG_FAULT_OP_EXECUTE, 3, run_migration));
+	open_all(f, &j, &r, -1);
+	assert_int_equal(mmig_journal_list(j, false, &list, &n), MMIG_OK);
+	assert_int_equal(n, 1);
+	assert_int_equal(mmig_journal_get(j, mmig_migration_info_at(list, 0)->id,
+					  &before),
+			 MMIG_OK);
+	mmig_migration_info_free(list, n);
+	assert_int_equal(mmig_ctx_new(&ctx), MMIG_OK);
+	mmig_ctx_pause(ctx);
+	o.ctx = ctx;
+	o.policy = MMIG_POLICY_RESUME;
+	assert_int_equal(mmig_recover(j, r, &o, &s), MMIG_OK);
+	assert_int_equal(s->n, 0); /* not reached, not in the summary */
+	mmig_recover_summary_free(s);
+	assert_int_equal(mmig_recover_one(j, r, &o, before.id,
+					  MMIG_RECOVER_MODE_ROLLBACK, &s),
+			 MMIG_OK);
+	assert_int_equal(s->n, 1);
+	assert_int_equal(mmig_recover_summary_item(s, 0)->action,
+			 MMIG_RECOVER_FAILED);
+	assert_non_null(strstr(mmig_recover_summary_item(s, 0)->message,
+			       "stopped before it was claimed"));
+	mmig_recover_summary_free(s);
+	assert_int_equal(mmig_journal_get(j, before.id, &after), MMIG_OK);
+	assert_string_equal(after.state, "RUNNING");
+	assert_int_equal(after.epoch, before.epoch);
+	assert_int_equal(after.ops_done, before.ops_done);
+	assert_int_equal(after.updated_ns, before.updated_ns);
+	mmig_migration_info_clear(&before);
+	mmig_migration_info_clear(&after);
+	mmig_ctx_free(ctx);
+	mmig_journal_close(j);
+	mmig_registry_free(r);
+	assert_int_equal(steps_query(f->ctl, "SELECT count(*) FROM steps"), 2);
+	/* the next recovery, not stopped, settles it */
+	recover_policy = MMIG_POLICY_RESUME;
+	assert_int_equal(recover_now(f), MMIG_OK);
+	check_settled(f, &t, "stopped, then recovered", 0);
+	assert_int_equal(t.violations, 0);
+	assert_int_equal(t.committed, 1);
+}
+
 static void
 test_recover_stale_owner_fenced_out(void **state)
 {
@@ -1405,6 +1471,7 @@ main(void)
 		T(test_recover_paused_left_alone_then_resumed_by_id),
 		T(test_recover_resume_does_not_redo_committed_transactions),
 		T(test_recover_stale_owner_fenced_out),
+		T(test_recover_stopped_by_ctx_claims_nothing),
 		T(test_recover_plan_matches_recover_and_writes_nothing),
 		T(test_recover_existing_model_db_kept_after_failed_perform),
 		T(test_recover_existing_model_db_kept_after_crash_at_every_point),
