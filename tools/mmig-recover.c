@@ -28,6 +28,7 @@
 #include "file-mode.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <getopt.h>
 #include <inttypes.h>
 #include <jansson.h>
@@ -1703,36 +1704,68 @@ out:
 	return ex;
 }
 
+/* dump's writer: the library's lines into one end of a pipe. */
+struct dump_writer {
+	struct mmig_journal *j;
+	FILE *out;
+	struct mmig_error *err;
+	int rc;
+};
+
+static void *
+dump_write(void *arg)
+{
+	struct dump_writer *w = arg;
+
+	w->rc = mmig_journal_dump(w->j, w->out, &w->err);
+	fclose(w->out); /* the reader's end of file */
+	return NULL;
+}
+
 static int
 cmd_dump(struct cli *cli)
 {
-	struct mmig_journal *j = NULL;
-	struct mmig_error *err = NULL;
+	struct dump_writer w = { 0 };
 	char *line = NULL;
 	size_t cap = 0;
-	FILE *tmp;
-	int rc, ex;
+	pthread_t writer;
+	FILE *in = NULL;
+	int fds[2], ex;
 
-	ex = open_journal(cli, true, &j);
+	ex = open_journal(cli, true, &w.j);
 	if (ex == NO_JOURNAL)
 		return EXIT_OK;
 	if (ex != EXIT_OK)
 		return ex;
-	/* The library's lines, through a file of our own (unlinked: it goes
-	 * with the process), each given the tool's vocabulary (enrich_record)
-	 * and printed compact, one record a line. */
-	tmp = tmpfile();
-	if (!tmp) {
-		fail_msg("dump", "temporary file: %s", strerror(errno));
-		mmig_journal_close(j);
+	/*
+	 * The library's lines stream through a pipe (a thread writes, this
+	 * one reads: the journal is never held in memory whole), each given
+	 * the tool's vocabulary (enrich_record) and printed compact, one
+	 * record a line.
+	 */
+	if (pipe2(fds, O_CLOEXEC) != 0) {
+		fail_msg("dump", "pipe: %s", strerror(errno));
+		mmig_journal_close(w.j);
 		return EXIT_ATTENTION;
 	}
-	rc = mmig_journal_dump(j, tmp, &err);
-	if (fflush(tmp) != 0 || fseek(tmp, 0, SEEK_SET) != 0) {
-		fail_msg("dump", "temporary file: %s", strerror(errno));
-		ex = EXIT_ATTENTION;
+	in = fdopen(fds[0], "r");
+	w.out = fdopen(fds[1], "w");
+	if (!in || !w.out || pthread_create(&writer, NULL, dump_write, &w)) {
+		fail_msg("dump", "cannot start: %s", strerror(errno));
+		if (in)
+			fclose(in);
+		else
+			close(fds[0]);
+		if (w.out)
+			fclose(w.out);
+		else
+			close(fds[1]);
+		mmig_journal_close(w.j);
+		return EXIT_ATTENTION;
 	}
-	while (ex == EXIT_OK && getline(&line, &cap, tmp) > 0) {
+	/* Read to the end whatever happens, so that the writer never blocks
+	 * on a full pipe. */
+	while (getline(&line, &cap, in) > 0) {
 		json_t *v = json_loads(line, 0, NULL);
 
 		if (v) {
@@ -1745,14 +1778,15 @@ cmd_dump(struct cli *cli)
 			fputs(line, stdout); /* never lose a line */
 		}
 	}
+	pthread_join(writer, NULL);
 	free(line);
-	fclose(tmp);
-	if (rc != MMIG_OK) {
-		fail_msg("dump", "%s", err_text(err, rc));
+	fclose(in);
+	if (w.rc != MMIG_OK) {
+		fail_msg("dump", "%s", err_text(w.err, w.rc));
 		ex = EXIT_ATTENTION;
 	}
-	mmig_error_free(err);
-	mmig_journal_close(j);
+	mmig_error_free(w.err);
+	mmig_journal_close(w.j);
 	return ex;
 }
 
