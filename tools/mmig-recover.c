@@ -1147,7 +1147,11 @@ live_find(struct live *l, struct mmig_migration_info *out)
 	size_t n = 0;
 	bool found = false;
 	uint32_t me = (uint32_t)getpid();
+	char host[256] = "";
 
+	/* This process: its pid on this host (a journal on a shared disk
+	 * may hold the same pid of another host). */
+	gethostname(host, sizeof(host) - 1);
 	if (mmig_journal_list_v2(l->j, false, &a, &n, NULL) != MMIG_OK)
 		return false;
 	for (size_t i = 0; !found && i < n; i++) {
@@ -1155,6 +1159,8 @@ live_find(struct live *l, struct mmig_migration_info *out)
 			mmig_migration_info_at(a, i);
 
 		if (m->owner_pid != me || !m->state ||
+		    (m->owner_host && host[0] &&
+		     strcmp(m->owner_host, host) != 0) ||
 		    (strcmp(m->state, "RUNNING") != 0 &&
 		     strcmp(m->state, "ROLLING_BACK") != 0) ||
 		    (l->cli->id &&
