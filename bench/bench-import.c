@@ -40,6 +40,7 @@
 #include <yaml.h>
 
 #include <dirent.h>
+#include <unistd.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -790,8 +791,29 @@ rows_insert(sqlite3 *db, const struct rows *t, size_t *in_txn)
 	return rc;
 }
 
+/*
+ * Write @p len bytes to a new file @p path and fdatasync it: what holding
+ * the description durably costs at the least (the journal must, before op
+ * 0 runs: rule 2), a plain file being the cheapest way to.  @return 0.
+ */
+static int
+durable_write(const char *path, const char *buf, size_t len)
+{
+	FILE *f = fopen(path, "wb");
+	int rc;
+
+	if (!f)
+		return -1;
+	rc = fwrite(buf, 1, len, f) == len && fflush(f) == 0 &&
+			     fdatasync(fileno(f)) == 0
+		     ? 0
+		     : -1;
+	return fclose(f) == 0 ? rc : -1;
+}
+
 /* In a child: load the reference import's rows, then time writing them
- * into fresh databases.  out[0] = ms. */
+ * into fresh databases.  out[0] = ms; then out[1] = ms of writing the
+ * document's bytes once, durably (durable_write()). */
 static int
 yaml_floor_child(void *arg, double *out)
 {
@@ -802,9 +824,9 @@ yaml_floor_child(void *arg, double *out)
 	char *ctrl = bench_path(job->dir, "controller.db");
 	char *mdir = bench_path(job->dir, "models");
 	char *name = rmdir ? find_model_db(rmdir) : NULL;
-	char *rmdb = NULL, *mdb = NULL;
+	char *rmdb = NULL, *mdb = NULL, *doc = NULL, *copy = NULL;
 	sqlite3 *db = NULL, *c = NULL, *m = NULL;
-	size_t in_txn = 0;
+	size_t in_txn = 0, doc_len = 0;
 	uint64_t t0;
 	int rc = -1;
 
@@ -851,8 +873,22 @@ yaml_floor_child(void *arg, double *out)
 			goto out;
 	}
 	out[0] = (double)(bench_now_ns() - t0) / 1e6;
+	sqlite3_close_v2(c);
+	sqlite3_close_v2(m);
+	c = m = NULL;
+	/* The description, read before the clock starts. */
+	doc = slurp(job->model_path, &doc_len);
+	copy = bench_path(job->dir, "description.copy");
+	if (!doc || !copy)
+		goto out;
+	t0 = bench_now_ns();
+	if (durable_write(copy, doc, doc_len) != 0)
+		goto out;
+	out[1] = (double)(bench_now_ns() - t0) / 1e6;
 	rc = 0;
 out:
+	free(doc);
+	free(copy);
 	sqlite3_close_v2(db);
 	sqlite3_close_v2(c);
 	sqlite3_close_v2(m);
@@ -887,7 +923,7 @@ yaml_contest(struct bench *b, enum contestant who, double *out, long *rss)
 	if (rc == 0)
 		rc = bench_child(who == YAML_FLOOR ? yaml_floor_child
 						   : import_child,
-				 &job, out, who == YAML_FLOOR ? 1 : 3, rss);
+				 &job, out, who == YAML_FLOOR ? 2 : 3, rss);
 	bench_rmtree(job.dir);
 	free(job.dir);
 	return rc;
@@ -900,7 +936,7 @@ yaml_run(struct bench *b, size_t r)
 	struct bench_figure *f7 = bench_fig(b, 7);
 	struct import_job pj = { .model_path = s->yaml_path,
 				 .who = r % 2 ? IMPORT_JOURNALED : FLOOR };
-	double pms[2] = { 0 }, jms[3] = { 0 }, fms[1] = { 0 };
+	double pms[2] = { 0 }, jms[3] = { 0 }, fms[2] = { 0 };
 	long jrss = 0, frss = 0;
 	int rc;
 
@@ -922,5 +958,7 @@ yaml_run(struct bench *b, size_t r)
 	bench_put(&f7->extra[6], jms[0]);
 	bench_put(&f7->extra[7], jms[0] / fms[0]);
 	bench_put(&f7->extra[8], fms[0]);
-	bench_put(&f7->extra[9], (double)jrss);
+	bench_put(&f7->extra[9], fms[1]);
+	bench_put(&f7->extra[10], jms[0] / (fms[0] + fms[1]));
+	bench_put(&f7->extra[11], (double)jrss);
 }

@@ -18,7 +18,7 @@
 #include <stdint.h>
 
 #define BENCH_MAX_RUNS 50
-#define BENCH_MAX_EXTRAS 10
+#define BENCH_MAX_EXTRAS 12
 
 enum bench_target {
 	TARGET_NONE,

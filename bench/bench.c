@@ -401,6 +401,9 @@ figures_init(struct bench *b)
 	x->target = TARGET_LE;
 	x->target_value = 1.5;
 	bench_extra(f, "yaml_floor_ms", "YAML raw SQLite (floor)", "ms");
+	bench_extra(f, "yaml_desc_ms", "YAML doc write+fdatasync", "ms");
+	bench_extra(f, "yaml_ratio_to_floor_desc", "YAML ÷ (floor + doc write)",
+		    "x");
 	bench_extra(f, "yaml_rss_kib", "YAML peak RSS, import", "KiB");
 
 	f = bench_fig(b, 8);
