@@ -145,6 +145,8 @@ void bench_log_quiet(void *arg, enum mmig_log_level level, const char *msg);
 /* The figures (bench-journal.c, bench-import.c).  Each prepares once per
  * invocation and then measures run @p r. */
 int bench_journal_prepare(struct bench *b);
+/* Free what bench_journal_prepare() kept. */
+void bench_journal_finish(struct bench *b);
 /* Build figure 5's history once per invocation (in a child). */
 int bench_history_build(struct bench *b);
 void bench_journal_run(struct bench *b, size_t r);

@@ -849,6 +849,8 @@ mmig_bench_main(int argc, char **argv)
 		failed = failed || b->fig[id - 1].error[0];
 	ret = failed ? 1 : 0;
 out:
+	if (b->jstate)
+		bench_journal_finish(b);
 	bench_import_finish(b);
 	if (b->dir)
 		bench_rmtree(b->dir);
