@@ -77,6 +77,7 @@ main(int argc, char **argv)
 		"yaml_ms",             "yaml_ratio_to_floor",
 		"yaml_floor_ms",       "yaml_desc_ms",
 		"yaml_ratio_to_floor_desc", "yaml_rss_kib",
+		"yaml_no_journal_ms", "yaml_no_journal_ratio",
 	};
 	char cmd[4096];
 	json_error_t jerr;

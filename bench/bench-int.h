@@ -18,7 +18,7 @@
 #include <stdint.h>
 
 #define BENCH_MAX_RUNS 50
-#define BENCH_MAX_EXTRAS 12
+#define BENCH_MAX_EXTRAS 14
 
 enum bench_target {
 	TARGET_NONE,

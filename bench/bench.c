@@ -405,6 +405,9 @@ figures_init(struct bench *b)
 	bench_extra(f, "yaml_ratio_to_floor_desc", "YAML ÷ (floor + doc write)",
 		    "x");
 	bench_extra(f, "yaml_rss_kib", "YAML peak RSS, import", "KiB");
+	bench_extra(f, "yaml_no_journal_ms", "YAML import, no journal", "ms");
+	bench_extra(f, "yaml_no_journal_ratio", "YAML no journal ÷ floor",
+		    "x");
 
 	f = bench_fig(b, 8);
 	*f = (struct bench_figure){ .id = 8, .key = "import_journal_overhead",
