@@ -2,7 +2,8 @@
  * bench/bench-check.c - the 'bench' test suite: run `mmig bench --quick
  * --json` and check that what it prints is well-formed JSON with every
  * figure present, each with a numeric median, min and max for its value,
- * its ratio (figures 2-8) and each extra series, and no error.
+ * its ratio (figures 2-8) and each extra series, and no error; figure 7
+ * with its YAML path (a bundle expanded, parsed, imported and floored).
  *
  * It deliberately checks no timing and no verdict: on a shared CI machine
  * a timing assertion is noise, and --quick sizes are not the targets'.
@@ -70,9 +71,17 @@ main(int argc, char **argv)
 		"group_commit",     "recovery_history", "settle",
 		"import_vs_sqlite", "import_journal_overhead",
 	};
+	/* Figure 7's YAML path: each a series of its own. */
+	static const char *const yaml_keys[] = {
+		"yaml_parse_ms",       "yaml_events_ms", "yaml_parse_ratio",
+		"yaml_ms",             "yaml_ratio_to_floor",
+		"yaml_floor_ms",       "yaml_desc_ms",
+		"yaml_ratio_to_floor_desc", "yaml_rss_kib",
+		"yaml_no_journal_ms", "yaml_no_journal_ratio",
+	};
 	char cmd[4096];
 	json_error_t jerr;
-	json_t *root, *figs, *f;
+	json_t *root, *figs, *f, *sizes;
 	FILE *p;
 	size_t i;
 	int status;
@@ -125,7 +134,18 @@ main(int argc, char **argv)
 				check_series(v, k, id);
 		if (!json_object_get(f, "pass"))
 			problem("figure %2$ld: %1$s", "no \"pass\"", id);
+		if (id == 7)
+			for (size_t y = 0; y < sizeof(yaml_keys) /
+						       sizeof(yaml_keys[0]);
+			     y++)
+				if (!json_is_object(
+					    json_object_get(f, yaml_keys[y])))
+					problem("figure %2$ld: no %1$s",
+						yaml_keys[y], id);
 	}
+	sizes = json_object_get(root, "sizes");
+	if (json_integer_value(json_object_get(sizes, "yaml_units")) <= 0)
+		problem("%s: no \"yaml_units\" in \"sizes\"", "top level", 0);
 	json_decref(root);
 	if (problems) {
 		fprintf(stderr, "bench-check: %d problems\n", problems);

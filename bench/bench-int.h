@@ -18,7 +18,7 @@
 #include <stdint.h>
 
 #define BENCH_MAX_RUNS 50
-#define BENCH_MAX_EXTRAS 6
+#define BENCH_MAX_EXTRAS 14
 
 enum bench_target {
 	TARGET_NONE,
@@ -66,6 +66,7 @@ struct bench_sizes {
 	size_t history_threads;
 	size_t inflight;       /* in-flight migrations of (5) */
 	size_t machines, apps, units_per_app, relations; /* (7), (8) */
+	size_t bundle_scale;   /* (7)'s YAML: the bundle's --scale */
 };
 
 struct bench {
@@ -78,6 +79,9 @@ struct bench {
 	double history_build_s;
 	uint64_t history_records;
 	double model_bytes;
+	/* (7)'s juju/description document: its size and what it holds. */
+	double yaml_bytes;
+	size_t yaml_machines, yaml_units;
 	int only; /* --only N: that figure (and its references); 0: all */
 };
 
@@ -141,6 +145,8 @@ void bench_log_quiet(void *arg, enum mmig_log_level level, const char *msg);
 /* The figures (bench-journal.c, bench-import.c).  Each prepares once per
  * invocation and then measures run @p r. */
 int bench_journal_prepare(struct bench *b);
+/* Free what bench_journal_prepare() kept. */
+void bench_journal_finish(struct bench *b);
 /* Build figure 5's history once per invocation (in a child). */
 int bench_history_build(struct bench *b);
 void bench_journal_run(struct bench *b, size_t r);
@@ -148,5 +154,7 @@ void bench_journal_run(struct bench *b, size_t r);
 int bench_recover_child_main(int argc, char **argv);
 int bench_import_prepare(struct bench *b);
 void bench_import_run(struct bench *b, size_t r);
+/* Free what bench_import_prepare() kept (its files go with b->dir). */
+void bench_import_finish(struct bench *b);
 
 #endif

@@ -207,6 +207,24 @@ struct jstate {
 	uint64_t seq;
 };
 
+void
+bench_journal_finish(struct bench *b)
+{
+	struct jstate *P = b->jstate;
+	struct scratch *sc[] = { &P->s2, &P->s3, &P->s4, &P->s5, &P->s6 };
+	char *paths[] = { P->f1, P->f2, P->f3, P->f4, P->f5, P->f6,
+			  P->j2, P->j3, P->j4, P->hist, P->empty };
+
+	for (size_t i = 0; i < sizeof(paths) / sizeof(paths[0]); i++)
+		free(paths[i]);
+	for (size_t i = 0; i < sizeof(sc) / sizeof(sc[0]); i++) {
+		free(sc[i]->controller_db);
+		free(sc[i]->model_dir);
+	}
+	free(P);
+	b->jstate = NULL;
+}
+
 int
 bench_journal_prepare(struct bench *b)
 {
@@ -214,7 +232,7 @@ bench_journal_prepare(struct bench *b)
 
 	if (!P)
 		return -1;
-	/* Freed with the process: one benchmark per invocation. */
+	/* Freed by bench_journal_finish(). */
 	b->jstate = P;
 	P->f1 = bench_path(b->dir, "sync-limit.dat");
 	P->f2 = bench_path(b->dir, "j-durable");

@@ -390,6 +390,24 @@ figures_init(struct bench *b)
 	bench_extra(f, "floor_ms", "raw SQLite (floor)", "ms");
 	bench_extra(f, "rss_kib", "peak RSS, import", "KiB");
 	bench_extra(f, "floor_rss_kib", "peak RSS, floor", "KiB");
+	/* The YAML path: a real topology as juju/description, its parse
+	 * on its own, and its import against the same rows in raw SQLite. */
+	bench_extra(f, "yaml_parse_ms", "YAML parse (ours)", "ms");
+	bench_extra(f, "yaml_events_ms", "YAML libyaml events only", "ms");
+	bench_extra(f, "yaml_parse_ratio", "YAML parse ÷ events only",
+		    "x");
+	bench_extra(f, "yaml_ms", "YAML mmig import", "ms");
+	x = bench_extra(f, "yaml_ratio_to_floor", "YAML ÷ raw SQLite", "x");
+	x->target = TARGET_LE;
+	x->target_value = 1.5;
+	bench_extra(f, "yaml_floor_ms", "YAML raw SQLite (floor)", "ms");
+	bench_extra(f, "yaml_desc_ms", "YAML doc write+fdatasync", "ms");
+	bench_extra(f, "yaml_ratio_to_floor_desc", "YAML ÷ (floor + doc write)",
+		    "x");
+	bench_extra(f, "yaml_rss_kib", "YAML peak RSS, import", "KiB");
+	bench_extra(f, "yaml_no_journal_ms", "YAML import, no journal", "ms");
+	bench_extra(f, "yaml_no_journal_ratio", "YAML no journal ÷ floor",
+		    "x");
 
 	f = bench_fig(b, 8);
 	*f = (struct bench_figure){ .id = 8, .key = "import_journal_overhead",
@@ -530,11 +548,14 @@ print_table(const struct bench *b)
 	printf("sizes: %zu-op migrations; group %zu × %zu ops; history %zu "
 	       "migrations (%llu records, built in %.1f s), %zu in flight; "
 	       "import %zu machines, %zu applications, %zu units (%.1f MB "
-	       "JSON)\n\n",
+	       "JSON); YAML: Charmed Kubernetes bundle × %zu, %zu machines, "
+	       "%zu units (%.1f MB)\n\n",
 	       b->sz.ops, b->sz.group_threads, b->sz.group_ops, b->sz.history,
 	       (unsigned long long)b->history_records, b->history_build_s,
 	       b->sz.inflight, b->sz.machines, b->sz.apps,
-	       b->sz.apps * b->sz.units_per_app, b->model_bytes / 1e6);
+	       b->sz.apps * b->sz.units_per_app, b->model_bytes / 1e6,
+	       b->sz.bundle_scale, b->yaml_machines, b->yaml_units,
+	       b->yaml_bytes / 1e6);
 	for (int id = 1; id <= 8; id++) {
 		const struct bench_figure *f = &b->fig[id - 1];
 		int v = figure_verdict(f);
@@ -620,11 +641,14 @@ print_json(const struct bench *b, const struct utsname *u)
 	printf("},\n  \"sizes\": {\"ops\": %zu, \"group_threads\": %zu, "
 	       "\"group_ops\": %zu, \"history\": %zu, \"history_records\": "
 	       "%llu, \"history_build_s\": %.3f, \"inflight\": %zu, "
-	       "\"machines\": %zu, \"applications\": %zu, \"units\": %zu},\n",
+	       "\"machines\": %zu, \"applications\": %zu, \"units\": %zu, "
+	       "\"yaml_bundle_scale\": %zu, \"yaml_machines\": %zu, "
+	       "\"yaml_units\": %zu, \"yaml_bytes\": %.0f},\n",
 	       b->sz.ops, b->sz.group_threads, b->sz.group_ops, b->sz.history,
 	       (unsigned long long)b->history_records, b->history_build_s,
 	       b->sz.inflight, b->sz.machines, b->sz.apps,
-	       b->sz.apps * b->sz.units_per_app);
+	       b->sz.apps * b->sz.units_per_app, b->sz.bundle_scale,
+	       b->yaml_machines, b->yaml_units, b->yaml_bytes);
 	printf("  \"figures\": [\n");
 	for (int id = 1; id <= 8; id++) {
 		const struct bench_figure *f = &b->fig[id - 1];
@@ -712,6 +736,9 @@ sizes_init(struct bench_sizes *s, bool quick, size_t runs)
 		.apps = quick ? 20 : 200,
 		.units_per_app = quick ? 25 : 250,
 		.relations = quick ? 20 : 100,
+		/* 20 units and 10 machines per copy of the bundle: 50,000
+		 * units and 25,000 machines (128 MB of YAML). */
+		.bundle_scale = quick ? 25 : 2500,
 	};
 }
 
@@ -825,6 +852,9 @@ mmig_bench_main(int argc, char **argv)
 		failed = failed || b->fig[id - 1].error[0];
 	ret = failed ? 1 : 0;
 out:
+	if (b->jstate)
+		bench_journal_finish(b);
+	bench_import_finish(b);
 	if (b->dir)
 		bench_rmtree(b->dir);
 	free(tmpl);

@@ -127,6 +127,12 @@ struct mmig__bundle_opts {
 	/** Everything made up (uuid, revisions, addresses, times) comes from
 	 *  it: the same bundle, scale and seed give the same model. */
 	uint64_t seed;
+	/** Most machines, units and relations together; 0: the import's
+	 *  limit, MMIG_MODEL_DESC_MAX_ITEMS (a fuzzer sets a small one). */
+	uint64_t max_items;
+	/** Most nodes the bundle's aliases may copy; 0: the YAML reader's
+	 *  default. */
+	size_t max_alias_nodes;
 };
 
 /**

@@ -116,6 +116,7 @@ struct bundle {
 	size_t n_rels;
 	/* Machines, units and relations made so far, against the limit. */
 	uint64_t items;
+	uint64_t max_items;
 	/* The next top-level machine number. */
 	uint64_t next_machine;
 	char *err;
@@ -159,12 +160,12 @@ oom(struct bundle *b)
 static int
 count_item(struct bundle *b, const struct mmig__ynode *at)
 {
-	if (++b->items > MMIG_MODEL_DESC_MAX_ITEMS)
+	if (++b->items > b->max_items)
 		return bfail(b, at,
-			     "at scale %" PRIu64 " the model has more than %d "
-			     "machines, units and relations together, which "
-			     "import refuses",
-			     b->scale, MMIG_MODEL_DESC_MAX_ITEMS);
+			     "at scale %" PRIu64 " the model has more than "
+			     "%" PRIu64 " machines, units and relations "
+			     "together, which import refuses",
+			     b->scale, b->max_items);
 	return MMIG_OK;
 }
 
@@ -1302,28 +1303,29 @@ out:
 static int
 check_size(struct bundle *b, const struct mmig__ynode *root)
 {
+	const uint64_t max = b->max_items;
 	uint64_t units = 0, per;
 	size_t i;
 
 	for (i = 0; i < b->n_apps; i++) {
 		per = b->apps[i].n;
-		if (per > MMIG_MODEL_DESC_MAX_ITEMS ||
+		if (per > max ||
 		    (b->scale && per * b->scale / b->scale != per))
-			per = (uint64_t)MMIG_MODEL_DESC_MAX_ITEMS + 1;
+			per = max + 1;
 		else
 			per *= b->scale;
 		units += per;
-		if (units > MMIG_MODEL_DESC_MAX_ITEMS)
+		if (units > max)
 			break;
 	}
-	if (units > MMIG_MODEL_DESC_MAX_ITEMS ||
+	if (units > max ||
 	    (b->n_machines &&
-	     b->scale > MMIG_MODEL_DESC_MAX_ITEMS / b->n_machines))
+	     b->scale > max / b->n_machines))
 		return bfail(b, root,
-			     "at scale %" PRIu64 " the model has more than %d "
-			     "machines, units and relations together, which "
-			     "import refuses",
-			     b->scale, MMIG_MODEL_DESC_MAX_ITEMS);
+			     "at scale %" PRIu64 " the model has more than "
+			     "%" PRIu64 " machines, units and relations "
+			     "together, which import refuses",
+			     b->scale, max);
 	return MMIG_OK;
 }
 
@@ -1332,8 +1334,17 @@ mmig__bundle_topo(const void *buf, size_t len,
 		  const struct mmig__bundle_opts *o, struct mmig__topo **out,
 		  char **errmsg)
 {
-	struct mmig__yaml_limits lim = { .max_bytes = BUNDLE_MAX_BYTES };
-	struct bundle b = { .scale = o && o->scale ? o->scale : 1 };
+	struct mmig__yaml_limits lim = {
+		.max_bytes = BUNDLE_MAX_BYTES,
+		.max_alias_nodes = o ? o->max_alias_nodes : 0,
+	};
+	struct bundle b = {
+		.scale = o && o->scale ? o->scale : 1,
+		.max_items = o && o->max_items &&
+				     o->max_items < MMIG_MODEL_DESC_MAX_ITEMS
+			     ? o->max_items
+			     : MMIG_MODEL_DESC_MAX_ITEMS,
+	};
 	const struct mmig__ynode *root, *n;
 	const char *name;
 	size_t i;

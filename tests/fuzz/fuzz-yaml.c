@@ -1,6 +1,7 @@
 /*
  * tests/fuzz/fuzz-yaml.c - libFuzzer target for the YAML document layer
- * (domain/yaml-doc.c) and the juju/description reader (domain/juju.c).
+ * (domain/yaml-doc.c), the juju/description reader (domain/juju.c) and the
+ * bundle expander (domain/bundle.c, domain/bundle-model.c).
  *
  * Whatever the bytes: no crash, no leak, and the contracts hold:
  *  - mmig__yaml_parse() gives MMIG_OK with a document and no message, or
@@ -9,9 +10,15 @@
  *  - a document that parses is emitted, and the emitted text parses to the
  *    same tree;
  *  - a model that mmig__juju_read() accepts is written back, and that
- *    document reads again with the same counts.
+ *    document reads again with the same counts;
+ *  - the same bytes as a bundle, expanded under a small budget (2,000
+ *    machines, units and relations; 10,000 alias copies): MMIG_OK with a
+ *    topology, or MMIG_EMODEL with a one-line message; a topology's model
+ *    is written, and the document reads back as a juju/description model
+ *    with the topology's counts -- what the expander makes, import takes.
  * A property that does not hold aborts, which libFuzzer reports.
  */
+#include "bundle-int.h"
 #include "internal.h"
 #include "juju-int.h"
 #include "yaml-doc-int.h"
@@ -132,6 +139,64 @@ check_juju(const uint8_t *data, size_t size)
 	mmig__free(msg);
 }
 
+static void
+check_bundle(const uint8_t *data, size_t size)
+{
+	const struct mmig__bundle_opts o = { .scale = 1 + size % 3,
+					     .seed = 1,
+					     .max_items = 2000,
+					     .max_alias_nodes = 10000 };
+	struct mmig__topo *t = NULL;
+	struct mmig__juju_model *m = NULL, *m2 = NULL;
+	struct mmig__ydoc *out = NULL;
+	char *msg = NULL, *text = NULL;
+	size_t len = 0, n_machines, n_units, n_relations;
+	int rc = mmig__bundle_topo(data, size, &o, &t, &msg);
+
+	if (rc == MMIG_EMODEL) {
+		if (t || !msg || !msg[0] || strchr(msg, '\n'))
+			abort();
+		goto out;
+	}
+	if (rc != MMIG_OK) {
+		if (rc != MMIG_ENOMEM)
+			abort();
+		goto out;
+	}
+	if (!t || msg || t->n_machines + t->n_units + t->n_relations > 2000)
+		abort();
+	n_machines = t->n_machines;
+	n_units = t->n_units;
+	n_relations = t->n_relations;
+	rc = mmig__topo_model(t, &m);
+	if (rc != MMIG_OK) {
+		if (rc != MMIG_ENOMEM)
+			abort();
+		goto out;
+	}
+	out = mmig__juju_write(m);
+	if (!out ||
+	    mmig__yaml_emit_buf(mmig__ydoc_root(out), 0, &text, &len) !=
+		    MMIG_OK)
+		goto out;
+	rc = mmig__juju_read(text, len, &m2, &msg);
+	if (rc == MMIG_OK &&
+	    (m2->n_machines != n_machines || m2->n_units_total != n_units ||
+	     m2->n_relations != n_relations ||
+	     m2->n_machines != m->n_machines ||
+	     m2->n_units_total != m->n_units_total))
+		abort();
+	if (rc != MMIG_OK && rc != MMIG_ENOMEM)
+		abort();
+out:
+	free(text);
+	mmig__ydoc_free(out);
+	mmig__juju_free(m2);
+	mmig__juju_free(m);
+	mmig__topo_free(t);
+	mmig__free(msg);
+}
+
 int
 LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
@@ -141,5 +206,6 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	check_parse(p, size, 0);
 	check_parse(p, size, MMIG__YAML_ALLOW_ALIASES | MMIG__YAML_STRING_KEYS);
 	check_juju(p, size);
+	check_bundle(p, size);
 	return 0;
 }
