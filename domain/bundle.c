@@ -434,7 +434,7 @@ static int
 parse_place(struct bundle *b, const struct mmig__ynode *n, struct place *p)
 {
 	const char *s = n->str, *colon = strchr(s, ':'), *slash;
-	uint64_t v;
+	uint64_t v = 0; /* set when the placement names a unit */
 	int a, mi;
 
 	p->node = n;
