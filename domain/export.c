@@ -498,13 +498,141 @@ check_active(struct ex *x, const char *controller_db, const char *uuid)
 	return x->rc;
 }
 
+/* Put @p front's keys first (in that order), @p back's last, the other
+ * members of @p map between, in the order they had. */
+static void
+reorder(struct ex *x, struct mmig__ynode *map, const char *const *front,
+	const char *const *back)
+{
+	struct mmig__ynode *c, *next, *rest = mmig__ynode_new_map(x->d);
+	const char *const *k;
+	struct mmig__ynode *m;
+
+	if (!rest) {
+		oom(x);
+		return;
+	}
+	/* Everything out into @p rest, then back in the wanted order. */
+	for (c = map->first; c; c = next) {
+		next = c->next;
+		mmig__ynode_remove(c);
+		if (mmig__ynode_map_addn(x->d, rest, c->key, c->key_len,
+					 c->key_kind, c)) {
+			oom(x);
+			return;
+		}
+	}
+	for (k = front; *k; k++)
+		if ((m = mmig__ynode_get(rest, *k))) {
+			mmig__ynode_remove(m);
+			put(x, map, *k, m);
+		}
+	for (c = rest->first; c; c = next) {
+		next = c->next;
+		for (k = back; *k && strcmp(*k, c->key); k++)
+			;
+		if (*k)
+			continue;
+		mmig__ynode_remove(c);
+		if (mmig__ynode_map_addn(x->d, map, c->key, c->key_len,
+					 c->key_kind, c))
+			oom(x);
+	}
+	for (k = back; *k; k++)
+		if ((m = mmig__ynode_get(rest, *k))) {
+			mmig__ynode_remove(m);
+			put(x, map, *k, m);
+		}
+}
+
+/* Each item of collection @p name of @p map through reorder(). */
+static void
+reorder_items(struct ex *x, struct mmig__ynode *map, const char *name,
+	      const char *const *front, const char *const *back)
+{
+	struct mmig__ynode *c;
+
+	c = mmig__ynode_get(mmig__ynode_get(map, name), name);
+	if (c && c->kind == MMIG__Y_SEQ)
+		for (c = c->first; c && !x->rc; c = c->next)
+			if (c->kind == MMIG__Y_MAP)
+				reorder(x, c, front, back);
+}
+
+static void
+reorder_machines(struct ex *x, struct mmig__ynode *list)
+{
+	static const char *const front[] = {"id", "base", "container-type",
+					    "containers", NULL};
+	static const char *const none[] = {NULL};
+	struct mmig__ynode *c;
+
+	if (!list || list->kind != MMIG__Y_SEQ)
+		return;
+	for (c = list->first; c && !x->rc; c = c->next) {
+		if (c->kind != MMIG__Y_MAP)
+			continue;
+		reorder(x, c, front, none);
+		reorder_machines(x, mmig__ynode_get(c, "containers"));
+	}
+}
+
+/*
+ * A document of a version the current juju/description no longer reads
+ * is written at the current versions (mmig__juju_upgrade()), its members
+ * in the order build() writes a current one, so that importing the export
+ * and exporting again gives the same bytes.
+ */
+static void
+upgrade(struct ex *x, struct mmig__ynode *root)
+{
+	static const char *const model_front[] = {
+		"version", "owner", "cloud", "cloud-region", "type",
+		"agent-version", NULL};
+	static const char *const model_back[] = {
+		"config", "sequences", "machines", "applications", "relations",
+		NULL};
+	static const char *const app_front[] = {
+		"name", "charm-url", "subordinate", "settings", "units", NULL};
+	static const char *const unit_front[] = {"name", "machine", "principal",
+						 NULL};
+	static const char *const rel_front[] = {"id", "key", "suspended",
+						"endpoints", NULL};
+	static const char *const ep_front[] = {
+		"application-name", "name", "role", "interface", "scope", NULL};
+	static const char *const none[] = {NULL};
+	struct mmig__ynode *l, *c;
+	char *msg = NULL;
+	int rc;
+
+	rc = mmig__juju_upgrade(x->d, NULL, &msg);
+	if (rc) {
+		exfail(x, rc, "upgrade to the current version: %s",
+		       msg ? msg : mmig_strerror(rc));
+		mmig__free(msg);
+		return;
+	}
+	reorder(x, root, model_front, model_back);
+	reorder_machines(x, mmig__ynode_get(mmig__ynode_get(root, "machines"),
+					    "machines"));
+	reorder_items(x, root, "applications", app_front, none);
+	l = mmig__ynode_get(mmig__ynode_get(root, "applications"),
+			    "applications");
+	for (c = l ? l->first : NULL; c && !x->rc; c = c->next)
+		reorder_items(x, c, "units", unit_front, none);
+	reorder_items(x, root, "relations", rel_front, none);
+	l = mmig__ynode_get(mmig__ynode_get(root, "relations"), "relations");
+	for (c = l ? l->first : NULL; c && !x->rc; c = c->next)
+		reorder_items(x, c, "endpoints", ep_front, none);
+}
+
 static void
 build(struct ex *x)
 {
 	struct mmig__ynode *root = mmig__ynode_new_map(x->d);
 	sqlite3_stmt *st = NULL;
 	bool juju;
-	int64_t mv, av, rv;
+	int64_t version, mv, av, rv;
 
 	if (!root) {
 		oom(x);
@@ -523,6 +651,7 @@ build(struct ex *x)
 		return;
 	}
 	juju = strcmp(col_text(st, 6), "juju") == 0;
+	version = sqlite3_column_int64(st, 0);
 	put_int(x, root, "version",
 		juju ? sqlite3_column_int64(st, 0) : MMIG__JUJU_MODEL_VERSION);
 	put_str(x, root, "owner", col_text(st, 1));
@@ -557,6 +686,9 @@ build(struct ex *x)
 	machines(x, root, mv);
 	applications(x, root, av, juju);
 	relations(x, root, rv);
+	if (!x->rc && juju &&
+	    mmig__juju_needs_upgrade((int)version, (int)mv, (int)av))
+		upgrade(x, root);
 }
 
 int
