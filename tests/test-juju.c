@@ -17,6 +17,7 @@
 #include "data-file.h"
 #include "internal.h"
 #include "juju-int.h"
+#include "juju-upgraded.h"
 #include "mmig/error.h"
 
 static char *
@@ -180,6 +181,120 @@ test_juju_v1_dump(void **state)
 	roundtrip_file("juju-model-dump-v1-juju2.1.yaml");
 }
 
+/* The real version-1 dump written at the current versions: every value of
+ * the input in it (juju-upgraded.c walks the input and finds each scalar,
+ * with its small table of what juju/description moves), every versioned
+ * mapping at the current version, the values juju/description's importer
+ * derives present, and the upgraded document stable: read and written
+ * again it is the same tree, and upgrading it again changes nothing. */
+static void
+test_juju_upgrade_v1(void **state)
+{
+	size_t len, tlen, left = 99;
+	char *buf = read_data("juju-model-dump-v1-juju2.1.yaml", &len);
+	struct mmig__juju_model *m = read_ok(buf, len), *m2;
+	struct mmig__ydoc *orig = NULL, *up = mmig__juju_write(m), *again, *back;
+	struct mmig__ynode *root, *mach, *app;
+	char msg[1024], *text = NULL, *err = NULL;
+
+	(void)state;
+	assert_true(mmig__juju_needs_upgrade(m->version, m->machines_version,
+					     m->applications_version));
+	assert_non_null(up);
+	assert_int_equal(mmig__yaml_parse(buf, len, 0, NULL, &orig, NULL), MMIG_OK);
+	assert_int_equal(mmig__juju_upgrade(up, &left, &err), MMIG_OK);
+	assert_null(err);
+	assert_int_equal(left, 0);
+	if (!juju_upgraded_check(mmig__ydoc_root(orig), mmig__ydoc_root(up), msg,
+				 sizeof(msg)))
+		fail_msg("%s", msg);
+
+	/* What juju/description derives when it reads version 1. */
+	root = mmig__ydoc_root(up);
+	assert_string_equal(mmig__ynode_get(root, "type")->str, "iaas");
+	assert_string_equal(mmig__ynode_get(root, "agent-version")->str,
+			    "2.1-rc1.1");
+	assert_int_equal(mmig__ynode_get(root, "environ-version")->v.i, 0);
+	assert_string_equal(
+		mmig__ynode_get(mmig__ynode_get(root, "sla"), "level")->str, "");
+	mach = mmig__ynode_get(mmig__ynode_get(root, "machines"), "machines")->first;
+	assert_string_equal(mmig__ynode_get(mach, "base")->str, "ubuntu@16.04");
+	assert_string_equal(mmig__ynode_get(mach, "series")->str, "xenial");
+	assert_false(mmig__ynode_get(mmig__ynode_get(mmig__ynode_get(mach, "status"),
+						     "status"),
+				     "neverset")
+			     ->v.b);
+	app = mmig__ynode_get(mmig__ynode_get(root, "applications"),
+			      "applications")
+		      ->first;
+	assert_string_equal(mmig__ynode_get(app, "type")->str, "iaas");
+	assert_int_equal(mmig__ynode_get(mmig__ynode_get(root, "ip-addresses"),
+					 "ip-addresses")
+				 ->first->n,
+			 12);
+
+	/* Read back: current, nothing to upgrade, written the same. */
+	assert_int_equal(mmig__yaml_emit_buf(root, 0, &text, &tlen), MMIG_OK);
+	m2 = read_ok(text, tlen);
+	assert_int_equal(m2->version, MMIG__JUJU_MODEL_VERSION);
+	assert_int_equal(m2->machines_version, MMIG__JUJU_MACHINES_VERSION);
+	assert_int_equal(m2->applications_version,
+			 MMIG__JUJU_APPLICATIONS_VERSION);
+	assert_int_equal(m2->apps[0].units_version, MMIG__JUJU_UNITS_VERSION);
+	assert_int_equal(m2->relations_version, MMIG__JUJU_RELATIONS_VERSION);
+	assert_string_equal(m2->machines[0].base, "ubuntu@16.04");
+	assert_false(mmig__juju_needs_upgrade(m2->version, m2->machines_version,
+					      m2->applications_version));
+	again = mmig__juju_write(m2);
+	assert_non_null(again);
+	assert_true(same_tree(root, mmig__ydoc_root(again)));
+	assert_int_equal(mmig__juju_upgrade(again, &left, NULL), MMIG_OK);
+	assert_true(same_tree(root, mmig__ydoc_root(again)));
+	/* And the check itself finds a value that went missing. */
+	assert_int_equal(mmig__yaml_parse(text, tlen, 0, NULL, &back, NULL),
+			 MMIG_OK);
+	mmig__ynode_remove(mmig__ynode_get(
+		mmig__ynode_get(mmig__ynode_get(mmig__ydoc_root(back), "users"),
+				"users")
+			->first,
+		"last-connection"));
+	assert_false(juju_upgraded_check(mmig__ydoc_root(orig),
+					 mmig__ydoc_root(back), msg,
+					 sizeof(msg)));
+	assert_non_null(strstr(msg, "last-connection"));
+	mmig__ydoc_free(back);
+	mmig__ydoc_free(again);
+	mmig__juju_free(m2);
+	free(text);
+	mmig__ydoc_free(up);
+	mmig__ydoc_free(orig);
+	mmig__juju_free(m);
+	free(buf);
+}
+
+/* Documents at versions the current juju/description still reads are not
+ * upgraded (they are written back as they were read). */
+static void
+test_juju_upgrade_not_needed(void **state)
+{
+	const char *files[] = {"iaas-small.yaml", "caas-small.yaml"};
+	size_t i, len;
+
+	(void)state;
+	for (i = 0; i < sizeof(files) / sizeof(files[0]); i++) {
+		char *buf = read_data(files[i], &len);
+		struct mmig__juju_model *m = read_ok(buf, len);
+
+		assert_false(mmig__juju_needs_upgrade(m->version,
+						      m->machines_version,
+						      m->applications_version));
+		mmig__juju_free(m);
+		free(buf);
+	}
+	assert_true(mmig__juju_needs_upgrade(12, 2, 14));
+	assert_true(mmig__juju_needs_upgrade(12, 4, 10));
+}
+
 /* Replace the first @p from in @p base by @p to. */
 static char *
 mutate(const char *base, const char *from, const char *to)
@@ -282,6 +397,8 @@ main(void)
 		cmocka_unit_test(test_juju_caas_small),
 		cmocka_unit_test(test_juju_iaas_large),
 		cmocka_unit_test(test_juju_v1_dump),
+		cmocka_unit_test(test_juju_upgrade_v1),
+		cmocka_unit_test(test_juju_upgrade_not_needed),
 		cmocka_unit_test(test_juju_malformed),
 		cmocka_unit_test(test_juju_looks_yaml),
 	};

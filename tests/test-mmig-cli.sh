@@ -365,8 +365,17 @@ if [ -n "$yaml_same" ] && [ -d "$data" ]; then
 			fail "export $f"
 		[ "$(stat -c %a "$d/exported.yaml")" = 600 ] ||
 			fail "$f: export not 0600"
-		"$yaml_same" "$data/$f" "$d/exported.yaml" ||
-			fail "$f: export differs from the input"
+		if [ "$f" = juju-model-dump-v1-juju2.1.yaml ]; then
+			# A version current Juju no longer reads: exported at
+			# the current versions, every value of the input in it.
+			"$yaml_same" --upgraded "$data/$f" "$d/exported.yaml" ||
+				fail "$f: export is not the input upgraded"
+			"$yaml_same" --upgraded "$data/$f" "$data/$f" 2>/dev/null &&
+				fail "$f: the upgrade check passes the input itself"
+		else
+			"$yaml_same" "$data/$f" "$d/exported.yaml" ||
+				fail "$f: export differs from the input"
+		fi
 		# export -> import -> export is stable, to the byte.
 		d2=$(fresh "juju2-$f")
 		(cd "$d2" && "$mmig" import "$d/exported.yaml" --quiet \
