@@ -314,6 +314,90 @@ mutate(const char *base, const char *from, const char *to)
 	return s;
 }
 
+/* Read @p text (a version-1 document) and write it upgraded; the upgrade's
+ * result code, the tree in *out (NULL on failure). */
+static int
+upgrade_text(const char *text, struct mmig__ydoc **out, char **err)
+{
+	struct mmig__juju_model *m = read_ok(text, strlen(text));
+	struct mmig__ydoc *d = mmig__juju_write(m);
+	int rc;
+
+	assert_non_null(d);
+	rc = mmig__juju_upgrade(d, NULL, err);
+	mmig__juju_free(m);
+	if (rc) {
+		mmig__ydoc_free(d);
+		d = NULL;
+	}
+	*out = d;
+	return rc;
+}
+
+/* Upgrade steps the real dump does not need: version-1 agent tools name a
+ * series, version 2 the OS; a non-empty version-1 instance status is kept
+ * as the message of juju/description's "unknown" status; a series
+ * juju/description has no base for is refused, naming the place. */
+static void
+test_juju_upgrade_steps(void **state)
+{
+	size_t len;
+	char *buf = read_data("juju-model-dump-v1-juju2.1.yaml", &len);
+	char *t1, *t2, *t3, *err = NULL;
+	struct mmig__ydoc *d;
+	struct mmig__ynode *root, *unit, *inst;
+
+	(void)state;
+	buf = realloc(buf, len + 1);
+	assert_non_null(buf);
+	buf[len] = '\0';
+	t1 = mutate(buf, "tools-version: 2.1-rc1.1-ubuntu-amd64\n"
+			 "          url: \"\"\n          version: 2",
+		    "tools-version: 2.1-rc1.1-xenial-amd64\n"
+		    "          url: \"\"\n          version: 1");
+	t2 = mutate(t1, "      status: \"\"\n      version: 1",
+		    "      status: provisioning\n      version: 1");
+	if (upgrade_text(t2, &d, &err) != MMIG_OK)
+		fail_msg("upgrade: %s", err ? err : "out of memory");
+	root = mmig__ydoc_root(d);
+	unit = mmig__ynode_get(
+		mmig__ynode_get(mmig__ynode_get(root, "applications"),
+				"applications")
+			->first,
+		"units");
+	unit = mmig__ynode_get(unit, "units")->first;
+	assert_string_equal(
+		mmig__ynode_get(mmig__ynode_get(unit, "tools"), "tools-version")
+			->str,
+		"2.1-rc1.1-ubuntu-amd64");
+	assert_int_equal(
+		mmig__ynode_get(mmig__ynode_get(unit, "tools"), "version")->v.i, 2);
+	inst = mmig__ynode_get(
+		mmig__ynode_get(mmig__ynode_get(root, "machines"), "machines")
+			->first,
+		"instance");
+	assert_int_equal(mmig__ynode_get(inst, "version")->v.i, 6);
+	inst = mmig__ynode_get(mmig__ynode_get(inst, "status"), "status");
+	assert_string_equal(mmig__ynode_get(inst, "value")->str, "unknown");
+	assert_string_equal(mmig__ynode_get(inst, "message")->str,
+			    "provisioning");
+	mmig__ydoc_free(d);
+
+	t3 = mutate(buf, "    series: xenial\n    status:\n      status:\n"
+			 "        updated: 2017-03-06",
+		    "    series: nosuch\n    status:\n      status:\n"
+		    "        updated: 2017-03-06");
+	assert_int_equal(upgrade_text(t3, &d, &err), MMIG_EMODEL);
+	assert_null(d);
+	assert_non_null(err);
+	assert_non_null(strstr(err, "machines[0].series"));
+	mmig__free(err);
+	free(t1);
+	free(t2);
+	free(t3);
+	free(buf);
+}
+
 static void
 test_juju_malformed(void **state)
 {
@@ -399,6 +483,7 @@ main(void)
 		cmocka_unit_test(test_juju_v1_dump),
 		cmocka_unit_test(test_juju_upgrade_v1),
 		cmocka_unit_test(test_juju_upgrade_not_needed),
+		cmocka_unit_test(test_juju_upgrade_steps),
 		cmocka_unit_test(test_juju_malformed),
 		cmocka_unit_test(test_juju_looks_yaml),
 	};
