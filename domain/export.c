@@ -9,7 +9,9 @@
  * `extra` (the entity's other keys, kept as YAML text) merged back in, and
  * the collection versions the document was read at, so that exporting what
  * a document imported gives that document's data back (key order and
- * YAML style aside).  A model imported from our JSON format is written as
+ * YAML style aside).  A document at a version the current juju/description
+ * no longer reads (mmig__juju_needs_upgrade()) is written at the current
+ * versions instead (mmig__juju_upgrade(), see upgrade() below).  A model imported from our JSON format is written as
  * the juju/description document it would have been (model version 14,
  * with only what JSON can say).
  *

@@ -1467,13 +1467,13 @@ u_tools(struct up *u, struct mmig__ynode *t)
 			;
 		if (rel == tv->str) {
 			u_fail(u, tv, "tools-version is not "
-			      "version-series-arch");
+				      "version-series-arch");
 			return;
 		}
 		base = base_of_series(rel, (size_t)(arch - rel));
 		if (!base) {
 			u_fail(u, tv, "tools-version names a series "
-			      "juju/description has no OS for");
+				      "juju/description has no OS for");
 			return;
 		}
 		at = strchr(base, '@');
@@ -1523,7 +1523,7 @@ u_instance(struct up *u, struct mmig__ynode *in)
 		}
 		if (old && old->kind != MMIG__Y_STR) {
 			u_fail(u, old, "a version-1 instance status is "
-			      "a string");
+				       "a string");
 			return;
 		}
 		if (mmig__ynode_map_add(u->d, p, "updated",
@@ -1563,12 +1563,12 @@ u_machine(struct up *u, struct mmig__ynode *m, int from)
 		s = mmig__ynode_get(m, "series");
 		if (!s || s->kind != MMIG__Y_STR) {
 			u_fail(u, s ? s : m, "a version-1 machine needs "
-			      "a series");
+					     "a series");
 			return;
 		}
 		if (!(base = base_of_series(s->str, s->len))) {
 			u_fail(u, s, "series juju/description has no "
-			      "base for");
+				     "base for");
 			return;
 		}
 		u_ensure(u, m, "base", u_str(u, base));
@@ -1681,18 +1681,17 @@ u_credential(struct up *u, struct mmig__ynode *c)
 	attrs = mmig__ynode_get(c, "attributes");
 	if (at && at->kind == MMIG__Y_STR) {
 		if (!strcmp(at->str, "certificate") &&
-		    mmig__ynode_get(attrs, "Token"))
+		    mmig__ynode_get(attrs, "Token")) {
 			u_assign(u, at, u_str(u, "oauth2"));
-		else if (!strcmp(at->str, "oauth2withcert")) {
+		} else if (!strcmp(at->str, "oauth2withcert")) {
 			if (mmig__ynode_get(attrs, "ClientCertificateData") &&
 			    mmig__ynode_get(attrs, "ClientKeyData"))
 				u_assign(u, at, u_str(u, "clientcertificate"));
 			else if (mmig__ynode_get(attrs, "Token"))
 				u_assign(u, at, u_str(u, "oauth2"));
 			else {
-				u_fail(u, at, "oauth2withcert without "
-						     "client certificate or "
-						     "token");
+				u_fail(u, at, "oauth2withcert without client "
+					      "certificate or token");
 				return;
 			}
 		}
