@@ -9,11 +9,13 @@
  * `extra` (the entity's other keys, kept as YAML text) merged back in, and
  * the collection versions the document was read at, so that exporting what
  * a document imported gives that document's data back (key order and
- * YAML style aside).  A document at a version the current juju/description
- * no longer reads (mmig__juju_needs_upgrade()) is written at the current
- * versions instead (mmig__juju_upgrade(), see upgrade() below).  A model imported from our JSON format is written as
- * the juju/description document it would have been (model version 14,
- * with only what JSON can say).
+ * YAML style aside).  Export always writes the current versions: a
+ * document read at an older one (model 1-13, or any collection below its
+ * current version) is brought up as juju/description's own importer would
+ * (mmig__juju_upgrade(), see upgrade() below), every value read kept; a
+ * current document comes out as it went in.  A model imported from our
+ * JSON format is written as the juju/description document it would have
+ * been (model version 14, with only what JSON can say).
  *
  * Invariants: nothing is written to either database; on failure nothing
  * is written to @p out either (the document is emitted only once whole).
@@ -580,9 +582,9 @@ reorder_machines(struct ex *x, struct mmig__ynode *list)
 }
 
 /*
- * A document of a version the current juju/description no longer reads
- * is written at the current versions (mmig__juju_upgrade()), its members
- * in the order build() writes a current one, so that importing the export
+ * Every juju/description document is written at the current versions
+ * (mmig__juju_upgrade(); a current one it leaves as it is), its members in
+ * the order build() writes a current one, so that importing the export
  * and exporting again gives the same bytes.
  */
 static void
@@ -634,7 +636,7 @@ build(struct ex *x)
 	struct mmig__ynode *root = mmig__ynode_new_map(x->d);
 	sqlite3_stmt *st = NULL;
 	bool juju;
-	int64_t version, mv, av, rv;
+	int64_t mv, av, rv;
 
 	if (!root) {
 		oom(x);
@@ -653,7 +655,6 @@ build(struct ex *x)
 		return;
 	}
 	juju = strcmp(col_text(st, 6), "juju") == 0;
-	version = sqlite3_column_int64(st, 0);
 	put_int(x, root, "version",
 		juju ? sqlite3_column_int64(st, 0) : MMIG__JUJU_MODEL_VERSION);
 	put_str(x, root, "owner", col_text(st, 1));
@@ -688,8 +689,7 @@ build(struct ex *x)
 	machines(x, root, mv);
 	applications(x, root, av, juju);
 	relations(x, root, rv);
-	if (!x->rc && juju &&
-	    mmig__juju_needs_upgrade((int)version, (int)mv, (int)av))
+	if (!x->rc && juju)
 		upgrade(x, root);
 }
 

@@ -167,14 +167,16 @@ void mmig__juju_free(struct mmig__juju_model *m);
 struct mmig__ydoc *mmig__juju_write(const struct mmig__juju_model *m);
 
 /**
- * Should a model read at these collection versions be written upgraded?
- * Yes when one is a version the current juju/description no longer reads
- * (model 1, machines 1-2, applications 1-10): such a document is of no
- * use to a current Juju as it is.  A document at versions it still reads
- * is written back at those versions, unchanged.
+ * Is a model read from a document older than the current versions?  Yes
+ * when the model, machines, applications, any application's units, the
+ * relations or any relation's endpoints are below MMIG__JUJU_*_VERSION
+ * (model 1, machines 1-2 and applications 1-10 are versions the current
+ * juju/description no longer reads; model 2-13 it reads).  Export writes
+ * every document at the current versions (mmig__juju_upgrade(), which
+ * also brings up older nested collections this does not look at: a
+ * version-12 document's resources, spaces, storages).
  */
-bool mmig__juju_needs_upgrade(int model_version, int machines_version,
-			      int applications_version);
+bool mmig__juju_needs_upgrade(const struct mmig__juju_model *m);
 
 /**
  * Bring the juju/description document tree @p d, in place, to the versions

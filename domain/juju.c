@@ -1345,7 +1345,10 @@ typedef void (*up_item_fn)(struct up *u, struct mmig__ynode *item, int from);
 
 /* Bring the collection @p c ({version, <list>: [...]}, may be NULL) to
  * @p to: each item through @p item; without one, @p same says whether
- * the items kept their shape (else a collection with items stays). */
+ * the items kept their shape (else a collection with items stays).  The
+ * items of a collection already at @p to go through @p item too: they can
+ * hold older nested collections (a version-12 model's applications are at
+ * 14, their resources at 1). */
 static void
 u_coll(struct up *u, struct mmig__ynode *c, const char *list, int to,
        up_item_fn item, bool same)
@@ -1356,10 +1359,11 @@ u_coll(struct up *u, struct mmig__ynode *c, const char *list, int to,
 	if (!c || c->kind != MMIG__Y_MAP || u->rc)
 		return;
 	from = u_version(c);
-	if (from == 0 || from >= to)
+	if (from == 0 || from > to)
 		return;
 	l = mmig__ynode_get(c, list);
-	if (l && l->kind == MMIG__Y_SEQ && l->n && !item && !same) {
+	if (from < to && l && l->kind == MMIG__Y_SEQ && l->n && !item &&
+	    !same) {
 		u->left++;
 		return;
 	}
@@ -1367,7 +1371,8 @@ u_coll(struct up *u, struct mmig__ynode *c, const char *list, int to,
 		for (x = l->first; x && !u->rc; x = x->next)
 			if (x->kind == MMIG__Y_MAP)
 				item(u, x, from);
-	u_set_version(u, c, to);
+	if (from < to)
+		u_set_version(u, c, to);
 }
 
 /* Status {version, status: {value, message, data, updated}}: version 2
@@ -1376,8 +1381,7 @@ u_coll(struct up *u, struct mmig__ynode *c, const char *list, int to,
 static void
 u_point(struct up *u, struct mmig__ynode *p, int from)
 {
-	(void)from;
-	if (p->kind == MMIG__Y_MAP)
+	if (from < 2 && p->kind == MMIG__Y_MAP)
 		u_ensure(u, p, "neverset", mmig__ynode_new_bool(u->d, false));
 }
 
@@ -1615,8 +1619,8 @@ u_unit(struct up *u, struct mmig__ynode *un, int from)
 static void
 u_app(struct up *u, struct mmig__ynode *a, int from)
 {
-	(void)from;
-	u_ensure(u, a, "type", u_str(u, "iaas"));
+	if (from < 2)
+		u_ensure(u, a, "type", u_str(u, "iaas"));
 	u_status(u, mmig__ynode_get(a, "status"));
 	u_history(u, mmig__ynode_get(a, "status-history"));
 	u_status(u, mmig__ynode_get(a, "operator-status"));
@@ -1630,8 +1634,9 @@ u_app(struct up *u, struct mmig__ynode *a, int from)
 static void
 u_endpoint(struct up *u, struct mmig__ynode *e, int from)
 {
-	(void)from;
-	u_ensure(u, e, "application-settings", mmig__ynode_new_map(u->d));
+	if (from < 2)
+		u_ensure(u, e, "application-settings",
+			 mmig__ynode_new_map(u->d));
 }
 
 /* Relation 1 -> 3 (relation.go relationV3Fields): "suspended" false and
@@ -1737,8 +1742,20 @@ static const struct {
  * read): type "iaas" (4), environ-version 0 (3), agent-version from the
  * config (11), the collections each version added, empty, at their
  * current version (setRemoteApplications ..  setAuthorizedKeys), an
- * empty sla and meter-status (2).  Version 14 dropped the model's status
- * and status-history, which stay (none in a version-1 document). */
+ * empty sla and meter-status (2).  Version 13 added "authorized-keys"
+ * (modelV13Fields; newModelFromValid reads it from importVersion 13 on,
+ * NewModel writes it through setAuthorizedKeys at version 1): a
+ * version-12 document gets it empty.  Version 14 dropped the model's
+ * "status" and "status-history" (modelV14Fields): they stay, nothing read
+ * is lost, and a current juju/description reads the document all the
+ * same, since model.go checks it with schema.FieldMap, which is not
+ * strict (github.com/juju/schema fieldmap.go fieldMapC.Coerce looks up
+ * only the fields it knows; StrictFieldMap is the one that refuses an
+ * unknown key).  The collections each of those versions left at an older
+ * version (a version-12 document's spaces 2, storages 3, resources 1) come
+ * up through the same table when they are empty; none has items in the
+ * documents we have.  Applications, machines and relations already at the
+ * current version are walked for their nested collections all the same. */
 static void
 u_model(struct up *u, struct mmig__ynode *root, int from)
 {
@@ -1791,11 +1808,23 @@ u_model(struct up *u, struct mmig__ynode *root, int from)
 }
 
 bool
-mmig__juju_needs_upgrade(int model_version, int machines_version,
-			 int applications_version)
+mmig__juju_needs_upgrade(const struct mmig__juju_model *m)
 {
-	return model_version < 2 || machines_version < 3 ||
-	       applications_version < 11;
+	size_t i;
+
+	if (m->version < MMIG__JUJU_MODEL_VERSION ||
+	    m->machines_version < MMIG__JUJU_MACHINES_VERSION ||
+	    m->applications_version < MMIG__JUJU_APPLICATIONS_VERSION ||
+	    m->relations_version < MMIG__JUJU_RELATIONS_VERSION)
+		return true;
+	for (i = 0; i < m->n_apps; i++)
+		if (m->apps[i].units_version < MMIG__JUJU_UNITS_VERSION)
+			return true;
+	for (i = 0; i < m->n_relations; i++)
+		if (m->relations[i].endpoints_version <
+		    MMIG__JUJU_ENDPOINTS_VERSION)
+			return true;
+	return false;
 }
 
 int

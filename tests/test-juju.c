@@ -19,6 +19,7 @@
 #include "juju-int.h"
 #include "juju-upgraded.h"
 #include "mmig/error.h"
+#include "mmig/import.h"
 
 static char *
 read_data(const char *name, size_t *len)
@@ -198,8 +199,7 @@ test_juju_upgrade_v1(void **state)
 	char msg[1024], *text = NULL, *err = NULL;
 
 	(void)state;
-	assert_true(mmig__juju_needs_upgrade(m->version, m->machines_version,
-					     m->applications_version));
+	assert_true(mmig__juju_needs_upgrade(m));
 	assert_non_null(up);
 	assert_int_equal(mmig__yaml_parse(buf, len, 0, NULL, &orig, NULL), MMIG_OK);
 	assert_int_equal(mmig__juju_upgrade(up, &left, &err), MMIG_OK);
@@ -243,8 +243,7 @@ test_juju_upgrade_v1(void **state)
 	assert_int_equal(m2->apps[0].units_version, MMIG__JUJU_UNITS_VERSION);
 	assert_int_equal(m2->relations_version, MMIG__JUJU_RELATIONS_VERSION);
 	assert_string_equal(m2->machines[0].base, "ubuntu@16.04");
-	assert_false(mmig__juju_needs_upgrade(m2->version, m2->machines_version,
-					      m2->applications_version));
+	assert_false(mmig__juju_needs_upgrade(m2));
 	again = mmig__juju_write(m2);
 	assert_non_null(again);
 	assert_true(same_tree(root, mmig__ydoc_root(again)));
@@ -272,27 +271,123 @@ test_juju_upgrade_v1(void **state)
 	free(buf);
 }
 
-/* Documents at versions the current juju/description still reads are not
- * upgraded (they are written back as they were read). */
+/* A serializer-written version-12 document (model 12; spaces 2, storages
+ * 3, application and unit resources 1) written at the current versions:
+ * every value of the input in it (the model's status and status-history,
+ * which version 14 dropped, included), every versioned mapping at the
+ * current version, authorized-keys added empty, and the upgraded document
+ * stable: read and written again it is the same tree, current, and
+ * upgrading it again changes nothing. */
+static void
+upgrade_v12_file(const char *name)
+{
+	size_t len, tlen, left = 99;
+	char *buf = read_data(name, &len);
+	struct mmig__juju_model *m = read_ok(buf, len), *m2;
+	struct mmig__ydoc *orig = NULL, *up = mmig__juju_write(m), *again;
+	struct mmig__ynode *root, *ak;
+	char msg[1024], *text = NULL, *err = NULL;
+
+	assert_int_equal(m->version, 12);
+	assert_true(mmig__juju_needs_upgrade(m));
+	assert_non_null(up);
+	assert_int_equal(mmig__yaml_parse(buf, len, 0, NULL, &orig, NULL), MMIG_OK);
+	assert_int_equal(mmig__juju_upgrade(up, &left, &err), MMIG_OK);
+	assert_null(err);
+	assert_int_equal(left, 0);
+	if (!juju_upgraded_check(mmig__ydoc_root(orig), mmig__ydoc_root(up), msg,
+				 sizeof(msg)))
+		fail_msg("%s: %s", name, msg);
+	root = mmig__ydoc_root(up);
+	assert_int_equal(mmig__ynode_get(root, "version")->v.i, 14);
+	ak = mmig__ynode_get(root, "authorized-keys");
+	assert_non_null(ak);
+	assert_int_equal(mmig__ynode_get(ak, "version")->v.i, 1);
+	assert_int_equal(mmig__ynode_get(ak, "users-authorized-keys")->n, 0);
+	assert_non_null(mmig__ynode_get(mmig__ynode_get(root, "status"), "status"));
+	assert_int_equal(mmig__ynode_get(mmig__ynode_get(root, "spaces"), "version")
+				 ->v.i,
+			 3);
+	assert_int_equal(mmig__ynode_get(mmig__ynode_get(root, "storages"),
+					 "version")
+				 ->v.i,
+			 4);
+
+	/* Our reader reads it back, current, and writes the same tree. */
+	assert_int_equal(mmig__yaml_emit_buf(root, 0, &text, &tlen), MMIG_OK);
+	m2 = read_ok(text, tlen);
+	assert_int_equal(m2->version, MMIG__JUJU_MODEL_VERSION);
+	assert_false(mmig__juju_needs_upgrade(m2));
+	assert_int_equal(m2->n_machines, m->n_machines);
+	assert_int_equal(m2->n_units_total, m->n_units_total);
+	assert_int_equal(m2->n_relations, m->n_relations);
+	assert_string_equal(m2->type, m->type);
+	again = mmig__juju_write(m2);
+	assert_non_null(again);
+	assert_true(same_tree(root, mmig__ydoc_root(again)));
+	assert_int_equal(mmig__juju_upgrade(again, &left, NULL), MMIG_OK);
+	assert_int_equal(left, 0);
+	assert_true(same_tree(root, mmig__ydoc_root(again)));
+	mmig__ydoc_free(again);
+	mmig__juju_free(m2);
+	free(text);
+	mmig__ydoc_free(up);
+	mmig__ydoc_free(orig);
+	mmig__juju_free(m);
+	free(buf);
+}
+
+static void
+test_juju_upgrade_v12(void **state)
+{
+	(void)state;
+	upgrade_v12_file("iaas-small.yaml");
+	upgrade_v12_file("caas-small.yaml");
+	upgrade_v12_file("iaas-large.yaml");
+}
+
+/* A current document (a bundle expanded by gen-model, model 14) needs no
+ * upgrade, and mmig__juju_upgrade() leaves it exactly as it is; the
+ * version checker passes it against itself. */
 static void
 test_juju_upgrade_not_needed(void **state)
 {
-	const char *files[] = {"iaas-small.yaml", "caas-small.yaml"};
-	size_t i, len;
+	const char *bundles[] = {"bundle-charmed-kubernetes-1.35.yaml",
+				 "bundle-kubeflow-1.10-stable.yaml"};
+	size_t i, len, ylen, left = 99;
+	char msg[1024];
 
 	(void)state;
-	for (i = 0; i < sizeof(files) / sizeof(files[0]); i++) {
-		char *buf = read_data(files[i], &len);
-		struct mmig__juju_model *m = read_ok(buf, len);
+	for (i = 0; i < sizeof(bundles) / sizeof(bundles[0]); i++) {
+		char *bundle = read_data(bundles[i], &len), *yaml = NULL,
+		     *err = NULL;
+		FILE *mem = open_memstream(&yaml, &ylen);
+		struct mmig__juju_model *m;
+		struct mmig__ydoc *orig = NULL, *d;
 
-		assert_false(mmig__juju_needs_upgrade(m->version,
-						      m->machines_version,
-						      m->applications_version));
+		assert_non_null(mem);
+		if (mmig_model_gen_bundle(bundle, len, 1, 7, mem, &err) != MMIG_OK)
+			fail_msg("%s: %s", bundles[i], err ? err : "");
+		assert_int_equal(fclose(mem), 0);
+		m = read_ok(yaml, ylen);
+		assert_int_equal(m->version, MMIG__JUJU_MODEL_VERSION);
+		assert_false(mmig__juju_needs_upgrade(m));
+		d = mmig__juju_write(m);
+		assert_non_null(d);
+		assert_int_equal(mmig__yaml_parse(yaml, ylen, 0, NULL, &orig, NULL),
+				 MMIG_OK);
+		assert_int_equal(mmig__juju_upgrade(d, &left, NULL), MMIG_OK);
+		assert_int_equal(left, 0);
+		assert_true(same_tree(mmig__ydoc_root(orig), mmig__ydoc_root(d)));
+		if (!juju_upgraded_check(mmig__ydoc_root(orig), mmig__ydoc_root(d),
+					 msg, sizeof(msg)))
+			fail_msg("%s: %s", bundles[i], msg);
+		mmig__ydoc_free(orig);
+		mmig__ydoc_free(d);
 		mmig__juju_free(m);
-		free(buf);
+		free(yaml);
+		free(bundle);
 	}
-	assert_true(mmig__juju_needs_upgrade(12, 2, 14));
-	assert_true(mmig__juju_needs_upgrade(12, 4, 10));
 }
 
 /* Replace the first @p from in @p base by @p to. */
@@ -482,6 +577,7 @@ main(void)
 		cmocka_unit_test(test_juju_iaas_large),
 		cmocka_unit_test(test_juju_v1_dump),
 		cmocka_unit_test(test_juju_upgrade_v1),
+		cmocka_unit_test(test_juju_upgrade_v12),
 		cmocka_unit_test(test_juju_upgrade_not_needed),
 		cmocka_unit_test(test_juju_upgrade_steps),
 		cmocka_unit_test(test_juju_malformed),
