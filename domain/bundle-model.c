@@ -742,6 +742,10 @@ cmp_seq(const void *a, const void *b)
 		      ((const struct mmig__juju_seq *)b)->name);
 }
 
+/* The model's other collections, empty, at the versions juju/description's
+ * NewModel writes for model version 14 (model.go setSpaces 3, setStorages
+ * 4, setAuthorizedKeys 1, ...), so that a generated document is current in
+ * every collection and export gives it back unchanged. */
 static void
 model_extra(struct mb *b, struct mmig__juju_model *m)
 {
@@ -754,7 +758,7 @@ model_extra(struct mb *b, struct mmig__juju_model *m)
 		{"relation-networks", 1, "relation-networks"},
 		{"offer-connections", 1, "offer-connections"},
 		{"external-controllers", 1, "external-controllers"},
-		{"spaces", 2, "spaces"},
+		{"spaces", 3, "spaces"},
 		{"link-layer-devices", 1, "link-layer-devices"},
 		{"ip-addresses", 5, "ip-addresses"},
 		{"subnets", 6, "subnets"},
@@ -766,13 +770,14 @@ model_extra(struct mb *b, struct mmig__juju_model *m)
 	}, empties3[] = {
 		{"volumes", 1, "volumes"},
 		{"filesystems", 1, "filesystems"},
-		{"storages", 3, "storages"},
+		{"storages", 4, "storages"},
 		{"storage-pools", 1, "pools"},
 		{"firewall-rules", 1, "firewall-rules"},
 		{"remote-applications", 3, "remote-applications"},
 		{"secrets", 2, "secrets"},
 		{"remote-secrets", 1, "remote-secrets"},
 		{"virtual-host-keys", 1, "virtual-host-keys"},
+		{"authorized-keys", 1, "users-authorized-keys"},
 	};
 	struct mmig__ynode *x = m->extra, *n, *s, *u;
 	bool caas = !strcmp(m->type, "caas");
@@ -996,7 +1001,7 @@ app_extra(struct mb *b, uint32_t a, struct mmig__ynode *x, bool caas,
 	if (b->au_off[a + 1] > b->au_off[a])
 		add_str(b, x, "leader", b->t->units[b->au[b->au_off[a]]].name);
 	add(b, x, "leadership-settings", nmap(b));
-	add(b, x, "resources", empty(b, 1, "resources"));
+	add(b, x, "resources", empty(b, 2, "resources"));
 	if (caas) {
 		add(b, x, "password-hash",
 		    nfmt(b, "fake-app-hash-%016" PRIx64, r));
@@ -1068,7 +1073,7 @@ unit_extra(struct mb *b, uint32_t u, struct mmig__ynode *x, bool caas)
 	add(b, x, "password-hash", nfmt(b, "fake-unit-hash-%016" PRIx64, r));
 	if (!caas)
 		add(b, x, "tools", tools(b));
-	add(b, x, "resources", empty(b, 1, "resources"));
+	add(b, x, "resources", empty(b, 2, "resources"));
 	add(b, x, "payloads", empty(b, 1, "payloads"));
 	if (caas) {
 		unit_ip(b, u, ip, sizeof(ip));

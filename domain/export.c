@@ -9,9 +9,13 @@
  * `extra` (the entity's other keys, kept as YAML text) merged back in, and
  * the collection versions the document was read at, so that exporting what
  * a document imported gives that document's data back (key order and
- * YAML style aside).  A model imported from our JSON format is written as
- * the juju/description document it would have been (model version 14,
- * with only what JSON can say).
+ * YAML style aside).  Export always writes the current versions: a
+ * document read at an older one (model 1-13, or any collection below its
+ * current version) is brought up as juju/description's own importer would
+ * (mmig__juju_upgrade(), see upgrade() below), every value read kept; a
+ * current document comes out as it went in.  A model imported from our
+ * JSON format is written as the juju/description document it would have
+ * been (model version 14, with only what JSON can say).
  *
  * Invariants: nothing is written to either database; on failure nothing
  * is written to @p out either (the document is emitted only once whole).
@@ -498,6 +502,134 @@ check_active(struct ex *x, const char *controller_db, const char *uuid)
 	return x->rc;
 }
 
+/* Put @p front's keys first (in that order), @p back's last, the other
+ * members of @p map between, in the order they had. */
+static void
+reorder(struct ex *x, struct mmig__ynode *map, const char *const *front,
+	const char *const *back)
+{
+	struct mmig__ynode *c, *next, *rest = mmig__ynode_new_map(x->d);
+	const char *const *k;
+	struct mmig__ynode *m;
+
+	if (!rest) {
+		oom(x);
+		return;
+	}
+	/* Everything out into @p rest, then back in the wanted order. */
+	for (c = map->first; c; c = next) {
+		next = c->next;
+		mmig__ynode_remove(c);
+		if (mmig__ynode_map_addn(x->d, rest, c->key, c->key_len,
+					 c->key_kind, c)) {
+			oom(x);
+			return;
+		}
+	}
+	for (k = front; *k; k++)
+		if ((m = mmig__ynode_get(rest, *k))) {
+			mmig__ynode_remove(m);
+			put(x, map, *k, m);
+		}
+	for (c = rest->first; c; c = next) {
+		next = c->next;
+		for (k = back; *k && strcmp(*k, c->key); k++)
+			;
+		if (*k)
+			continue;
+		mmig__ynode_remove(c);
+		if (mmig__ynode_map_addn(x->d, map, c->key, c->key_len,
+					 c->key_kind, c))
+			oom(x);
+	}
+	for (k = back; *k; k++)
+		if ((m = mmig__ynode_get(rest, *k))) {
+			mmig__ynode_remove(m);
+			put(x, map, *k, m);
+		}
+}
+
+/* Each item of collection @p name of @p map through reorder(). */
+static void
+reorder_items(struct ex *x, struct mmig__ynode *map, const char *name,
+	      const char *const *front, const char *const *back)
+{
+	struct mmig__ynode *c;
+
+	c = mmig__ynode_get(mmig__ynode_get(map, name), name);
+	if (c && c->kind == MMIG__Y_SEQ)
+		for (c = c->first; c && !x->rc; c = c->next)
+			if (c->kind == MMIG__Y_MAP)
+				reorder(x, c, front, back);
+}
+
+static void
+reorder_machines(struct ex *x, struct mmig__ynode *list)
+{
+	static const char *const front[] = {"id", "base", "container-type",
+					    "containers", NULL};
+	static const char *const none[] = {NULL};
+	struct mmig__ynode *c;
+
+	if (!list || list->kind != MMIG__Y_SEQ)
+		return;
+	for (c = list->first; c && !x->rc; c = c->next) {
+		if (c->kind != MMIG__Y_MAP)
+			continue;
+		reorder(x, c, front, none);
+		reorder_machines(x, mmig__ynode_get(c, "containers"));
+	}
+}
+
+/*
+ * Every juju/description document is written at the current versions
+ * (mmig__juju_upgrade(); a current one it leaves as it is), its members in
+ * the order build() writes a current one, so that importing the export
+ * and exporting again gives the same bytes.
+ */
+static void
+upgrade(struct ex *x, struct mmig__ynode *root)
+{
+	static const char *const model_front[] = {
+		"version", "owner", "cloud", "cloud-region", "type",
+		"agent-version", NULL};
+	static const char *const model_back[] = {
+		"config", "sequences", "machines", "applications", "relations",
+		NULL};
+	static const char *const app_front[] = {
+		"name", "charm-url", "subordinate", "settings", "units", NULL};
+	static const char *const unit_front[] = {"name", "machine", "principal",
+						 NULL};
+	static const char *const rel_front[] = {"id", "key", "suspended",
+						"endpoints", NULL};
+	static const char *const ep_front[] = {
+		"application-name", "name", "role", "interface", "scope", NULL};
+	static const char *const none[] = {NULL};
+	struct mmig__ynode *l, *c;
+	char *msg = NULL;
+	int rc;
+
+	rc = mmig__juju_upgrade(x->d, NULL, &msg);
+	if (rc) {
+		exfail(x, rc, "upgrade to the current version: %s",
+		       msg ? msg : mmig_strerror(rc));
+		mmig__free(msg);
+		return;
+	}
+	reorder(x, root, model_front, model_back);
+	reorder_machines(x, mmig__ynode_get(mmig__ynode_get(root, "machines"),
+					    "machines"));
+	reorder_items(x, root, "applications", app_front, none);
+	l = mmig__ynode_get(mmig__ynode_get(root, "applications"),
+			    "applications");
+	for (c = l ? l->first : NULL; c && !x->rc; c = c->next)
+		reorder_items(x, c, "units", unit_front, none);
+	reorder_items(x, root, "relations", rel_front, none);
+	l = mmig__ynode_get(mmig__ynode_get(root, "relations"), "relations");
+	for (c = l ? l->first : NULL; c && !x->rc; c = c->next)
+		reorder_items(x, c, "endpoints", ep_front, none);
+}
+
 static void
 build(struct ex *x)
 {
@@ -557,6 +689,8 @@ build(struct ex *x)
 	machines(x, root, mv);
 	applications(x, root, av, juju);
 	relations(x, root, rv);
+	if (!x->rc && juju)
+		upgrade(x, root);
 }
 
 int

@@ -166,6 +166,37 @@ void mmig__juju_free(struct mmig__juju_model *m);
  */
 struct mmig__ydoc *mmig__juju_write(const struct mmig__juju_model *m);
 
+/**
+ * Is a model read from a document older than the current versions?  Yes
+ * when the model, machines, applications, any application's units, the
+ * relations or any relation's endpoints are below MMIG__JUJU_*_VERSION
+ * (model 1, machines 1-2 and applications 1-10 are versions the current
+ * juju/description no longer reads; model 2-13 it reads).  Export writes
+ * every document at the current versions (mmig__juju_upgrade(), which
+ * also brings up older nested collections this does not look at: a
+ * version-12 document's resources, spaces, storages).
+ */
+bool mmig__juju_needs_upgrade(const struct mmig__juju_model *m);
+
+/**
+ * Bring the juju/description document tree @p d, in place, to the versions
+ * this build writes (MMIG__JUJU_*_VERSION and the nested ones
+ * juju/description's NewModel writes), doing what juju/description's
+ * importer does for each older version: keys renamed or derived, new
+ * required keys given the importer's default.  Nothing is removed: a key a
+ * later version dropped stays where it was.  A collection with items whose
+ * upgrade is not written here keeps its version (juju/description reads
+ * each collection at its own); @p left counts them.  A document already
+ * current is left as it is.
+ * @param[out] left may be NULL.
+ * @param[out] errmsg may be NULL; on MMIG_EMODEL "line L, column C: PATH:
+ *             what" (free with mmig__free()).
+ * @return MMIG_OK; MMIG_EMODEL (a value juju/description's importer would
+ *         refuse, such as a series it has no base for); MMIG_ENOMEM;
+ *         MMIG_EINVAL (@p d has no mapping root).
+ */
+int mmig__juju_upgrade(struct mmig__ydoc *d, size_t *left, char **errmsg);
+
 /** Does @p buf look like a YAML document rather than our JSON (the first
  *  byte after blanks and a UTF-8 BOM is neither '{' nor '[')?  An empty
  *  buffer is JSON's to refuse. */

@@ -1221,3 +1221,630 @@ mmig__juju_write(const struct mmig__juju_model *m)
 	}
 	return w.d;
 }
+
+/* ------------------------------------------------------------------------
+ * Upgrading an older document to the current versions
+ *
+ * Each step below is what juju/description's own importer does when it
+ * reads the older version (and what its Serialize then writes at the
+ * current one); the function named in each comment is the one in
+ * github.com/juju/description (model.go newModelFromValid and NewModel,
+ * machine.go importMachine, ... as of the commit before 4e1c1d9, the last
+ * that read model 1, machines 1-2 and applications 1-10).  Two rules of
+ * our own, since nothing read may be lost:
+ *  - a key a later version dropped (a machine's or application's
+ *    "series", cloud-image-metadata's "series") is kept where it was:
+ *    juju/description's importer ignores keys it does not know;
+ *  - a value a later version derives (a machine's "base" from its
+ *    "series") is added next to the value it comes from.
+ * A collection whose items changed shape in a way not written here keeps
+ * its version when it has items (juju/description reads each collection
+ * at its own version); an empty one is simply brought to the current
+ * version.  No such collection occurs in the documents we have.
+ * ------------------------------------------------------------------------ */
+
+struct up {
+	struct mmig__ydoc *d;
+	char *err;
+	int rc;
+	/* Collections left at an older version (see above). */
+	size_t left;
+};
+
+static void
+u_oom(struct up *u)
+{
+	if (!u->rc)
+		u->rc = MMIG_ENOMEM;
+}
+
+static void
+u_fail(struct up *u, const struct mmig__ynode *at, const char *what)
+{
+	if (u->rc)
+		return;
+	u->err = mmig__ynode_errmsg(at, "%s", what);
+	u->rc = u->err ? MMIG_EMODEL : MMIG_ENOMEM;
+}
+
+/* Add @p v under @p key unless @p map has it; returns the member. */
+static struct mmig__ynode *
+u_ensure(struct up *u, struct mmig__ynode *map, const char *key,
+	 struct mmig__ynode *v)
+{
+	struct mmig__ynode *have = mmig__ynode_get(map, key);
+
+	if (have || u->rc)
+		return have;
+	if (!v || mmig__ynode_map_add(u->d, map, key, v)) {
+		u_oom(u);
+		return NULL;
+	}
+	return v;
+}
+
+static struct mmig__ynode *
+u_str(struct up *u, const char *s)
+{
+	return mmig__ynode_new_str(u->d, s, strlen(s));
+}
+
+/* Overwrite scalar @p n (a node of u->d's tree) with @p t's value. */
+static void
+u_assign(struct up *u, struct mmig__ynode *n, const struct mmig__ynode *t)
+{
+	if (!t) {
+		u_oom(u);
+		return;
+	}
+	n->kind = t->kind;
+	n->v = t->v;
+	n->str = t->str;
+	n->len = t->len;
+	n->style = t->style;
+}
+
+/* The int "version" of @p map; 0 when there is none. */
+static int
+u_version(const struct mmig__ynode *map)
+{
+	const struct mmig__ynode *v = mmig__ynode_get(map, "version");
+
+	return v && v->kind == MMIG__Y_INT && v->v.i > 0 && v->v.i < INT32_MAX
+		       ? (int)v->v.i
+		       : 0;
+}
+
+static void
+u_set_version(struct up *u, struct mmig__ynode *map, int version)
+{
+	struct mmig__ynode *v = mmig__ynode_get(map, "version");
+
+	if (v)
+		u_assign(u, v, mmig__ynode_new_int(u->d, version));
+	else
+		u_ensure(u, map, "version", mmig__ynode_new_int(u->d, version));
+}
+
+/* A new empty collection {version: v, <list>: []}. */
+static struct mmig__ynode *
+u_new_coll(struct up *u, const char *list, int version)
+{
+	struct mmig__ynode *c = mmig__ynode_new_map(u->d);
+
+	if (!c || mmig__ynode_map_add(u->d, c, "version",
+				      mmig__ynode_new_int(u->d, version)) ||
+	    mmig__ynode_map_add(u->d, c, list, mmig__ynode_new_seq(u->d))) {
+		u_oom(u);
+		return NULL;
+	}
+	return c;
+}
+
+typedef void (*up_item_fn)(struct up *u, struct mmig__ynode *item, int from);
+
+/* Bring the collection @p c ({version, <list>: [...]}, may be NULL) to
+ * @p to: each item through @p item; without one, @p same says whether
+ * the items kept their shape (else a collection with items stays).  The
+ * items of a collection already at @p to go through @p item too: they can
+ * hold older nested collections (a version-12 model's applications are at
+ * 14, their resources at 1). */
+static void
+u_coll(struct up *u, struct mmig__ynode *c, const char *list, int to,
+       up_item_fn item, bool same)
+{
+	struct mmig__ynode *l, *x;
+	int from;
+
+	if (!c || c->kind != MMIG__Y_MAP || u->rc)
+		return;
+	from = u_version(c);
+	if (from == 0 || from > to)
+		return;
+	l = mmig__ynode_get(c, list);
+	if (from < to && l && l->kind == MMIG__Y_SEQ && l->n && !item &&
+	    !same) {
+		u->left++;
+		return;
+	}
+	if (l && l->kind == MMIG__Y_SEQ && item)
+		for (x = l->first; x && !u->rc; x = x->next)
+			if (x->kind == MMIG__Y_MAP)
+				item(u, x, from);
+	if (from < to)
+		u_set_version(u, c, to);
+}
+
+/* Status {version, status: {value, message, data, updated}}: version 2
+ * adds "neverset" (status.go statusV2Fields, default false; written by
+ * newStatus without omitempty). */
+static void
+u_point(struct up *u, struct mmig__ynode *p, int from)
+{
+	if (from < 2 && p->kind == MMIG__Y_MAP)
+		u_ensure(u, p, "neverset", mmig__ynode_new_bool(u->d, false));
+}
+
+static void
+u_status(struct up *u, struct mmig__ynode *st)
+{
+	if (!st || st->kind != MMIG__Y_MAP || u_version(st) != 1)
+		return;
+	u_point(u, mmig__ynode_get(st, "status"), 1);
+	u_set_version(u, st, 2);
+}
+
+/* Status history {version, history: [points]}: the same change per point
+ * (status.go importStatusList with statusV2Fields). */
+static void
+u_history(struct up *u, struct mmig__ynode *h)
+{
+	u_coll(u, h, "history", 2, u_point, false);
+}
+
+/* Address version 2 adds "spaceid", default "" and written omitempty
+ * (address.go importAddressV2): only the version changes. */
+static void
+u_address(struct up *u, struct mmig__ynode *a)
+{
+	if (a && a->kind == MMIG__Y_MAP && u_version(a) == 1)
+		u_set_version(u, a, 2);
+}
+
+static void
+u_addresses(struct up *u, struct mmig__ynode *list)
+{
+	struct mmig__ynode *x;
+
+	if (!list || list->kind != MMIG__Y_SEQ)
+		return;
+	for (x = list->first; x; x = x->next)
+		u_address(u, x);
+}
+
+/* Juju's series and the base each stands for (github.com/juju/os
+ * series.GetOSFromSeries and SeriesVersion, which machine.go importMachine
+ * used to make a version-3 "base" of a version 1-2 "series"). */
+static const struct {
+	const char *series, *base;
+} series_base[] = {
+	{"precise", "ubuntu@12.04"}, {"trusty", "ubuntu@14.04"},
+	{"xenial", "ubuntu@16.04"},  {"artful", "ubuntu@17.10"},
+	{"bionic", "ubuntu@18.04"},  {"cosmic", "ubuntu@18.10"},
+	{"disco", "ubuntu@19.04"},   {"eoan", "ubuntu@19.10"},
+	{"focal", "ubuntu@20.04"},   {"groovy", "ubuntu@20.10"},
+	{"hirsute", "ubuntu@21.04"}, {"impish", "ubuntu@21.10"},
+	{"jammy", "ubuntu@22.04"},   {"kinetic", "ubuntu@22.10"},
+	{"lunar", "ubuntu@23.04"},   {"mantic", "ubuntu@23.10"},
+	{"noble", "ubuntu@24.04"},   {"oracular", "ubuntu@24.10"},
+	{"centos7", "centos@7"},     {"centos8", "centos@8"},
+	{"centos9", "centos@9"},
+};
+
+static const char *
+base_of_series(const char *s, size_t len)
+{
+	size_t i;
+
+	for (i = 0; i < sizeof(series_base) / sizeof(series_base[0]); i++)
+		if (strlen(series_base[i].series) == len &&
+		    memcmp(series_base[i].series, s, len) == 0)
+			return series_base[i].base;
+	return NULL;
+}
+
+/* Agent tools: version 1's "tools-version" (2.1.0-xenial-amd64) names a
+ * series where version 2's names the OS (2.1.0-ubuntu-amd64)
+ * (machine.go importAgentToolsV2, newAgentTools). */
+static void
+u_tools(struct up *u, struct mmig__ynode *t)
+{
+	struct mmig__ynode *tv;
+	const char *arch, *rel, *base, *at;
+	char *s;
+
+	if (!t || t->kind != MMIG__Y_MAP || u_version(t) != 1)
+		return;
+	tv = mmig__ynode_get(t, "tools-version");
+	if (tv && tv->kind == MMIG__Y_STR && (arch = strrchr(tv->str, '-'))) {
+		for (rel = arch; rel > tv->str && rel[-1] != '-'; rel--)
+			;
+		if (rel == tv->str) {
+			u_fail(u, tv, "tools-version is not "
+				      "version-series-arch");
+			return;
+		}
+		base = base_of_series(rel, (size_t)(arch - rel));
+		if (!base) {
+			u_fail(u, tv, "tools-version names a series "
+				      "juju/description has no OS for");
+			return;
+		}
+		at = strchr(base, '@');
+		s = mmig__asprintf("%.*s%.*s%s", (int)(rel - tv->str), tv->str,
+				   (int)(at - base), base, arch);
+		if (!s) {
+			u_oom(u);
+			return;
+		}
+		u_assign(u, tv, u_str(u, s));
+		mmig__free(s);
+	}
+	u_set_version(u, t, 2);
+}
+
+/* Cloud instance 1 -> 6 (cloudinstance.go newCloudInstanceFromValid):
+ * version 1's "status" was a string juju/description calls "exported
+ * incorrectly" and replaces by a status of value "unknown" (the zero
+ * time, as newStatus writes it); a non-empty string is kept as that
+ * status's message.  Version 2 adds status-history (newStatusHistory);
+ * 3-6 add charm-profiles, modification-status, root-disk-source and
+ * virt-type, all written omitempty. */
+static void
+u_instance(struct up *u, struct mmig__ynode *in)
+{
+	struct mmig__ynode *st, *p, *old;
+	int from;
+
+	if (!in || in->kind != MMIG__Y_MAP || !(from = u_version(in)) ||
+	    from >= 6)
+		return;
+	if (from == 1) {
+		old = mmig__ynode_get(in, "status");
+		st = mmig__ynode_new_map(u->d);
+		p = mmig__ynode_new_map(u->d);
+		if (!st || !p || mmig__ynode_map_add(u->d, st, "version",
+						     mmig__ynode_new_int(u->d, 2)) ||
+		    mmig__ynode_map_add(u->d, p, "value", u_str(u, "unknown"))) {
+			u_oom(u);
+			return;
+		}
+		if (old && old->kind == MMIG__Y_STR && old->len &&
+		    mmig__ynode_map_add(u->d, p, "message",
+					mmig__ynode_copy(u->d, old))) {
+			u_oom(u);
+			return;
+		}
+		if (old && old->kind != MMIG__Y_STR) {
+			u_fail(u, old, "a version-1 instance status is "
+				       "a string");
+			return;
+		}
+		if (mmig__ynode_map_add(u->d, p, "updated",
+					u_str(u, "0001-01-01T00:00:00Z")) ||
+		    mmig__ynode_map_add(u->d, p, "neverset",
+					mmig__ynode_new_bool(u->d, false)) ||
+		    mmig__ynode_map_add(u->d, st, "status", p)) {
+			u_oom(u);
+			return;
+		}
+		if (old)
+			mmig__ynode_remove(old);
+		if (mmig__ynode_map_add(u->d, in, "status", st)) {
+			u_oom(u);
+			return;
+		}
+		u_ensure(u, in, "status-history", u_new_coll(u, "history", 2));
+	} else {
+		u_status(u, mmig__ynode_get(in, "status"));
+		u_history(u, mmig__ynode_get(in, "status-history"));
+		u_status(u, mmig__ynode_get(in, "modification-status"));
+	}
+	u_set_version(u, in, 6);
+}
+
+/* Machine 1-2 -> 4 (machine.go importMachine, machineSchemaV3): "base"
+ * made from "series" (which stays), and the nested versions brought up;
+ * version 2 added opened-port-ranges (omitempty) and 4 nothing written.
+ * Block devices 1 -> 2 add serial-id, omitempty (blockdevice.go). */
+static void
+u_machine(struct up *u, struct mmig__ynode *m, int from)
+{
+	struct mmig__ynode *s, *c;
+	const char *base;
+
+	if (from < 3 && !mmig__ynode_get(m, "base")) {
+		s = mmig__ynode_get(m, "series");
+		if (!s || s->kind != MMIG__Y_STR) {
+			u_fail(u, s ? s : m, "a version-1 machine needs "
+					     "a series");
+			return;
+		}
+		if (!(base = base_of_series(s->str, s->len))) {
+			u_fail(u, s, "series juju/description has no "
+				     "base for");
+			return;
+		}
+		u_ensure(u, m, "base", u_str(u, base));
+	}
+	u_status(u, mmig__ynode_get(m, "status"));
+	u_history(u, mmig__ynode_get(m, "status-history"));
+	u_instance(u, mmig__ynode_get(m, "instance"));
+	u_tools(u, mmig__ynode_get(m, "tools"));
+	u_addresses(u, mmig__ynode_get(m, "provider-addresses"));
+	u_addresses(u, mmig__ynode_get(m, "machine-addresses"));
+	u_address(u, mmig__ynode_get(m, "preferred-public-address"));
+	u_address(u, mmig__ynode_get(m, "preferred-private-address"));
+	u_coll(u, mmig__ynode_get(m, "block-devices"), "block-devices", 2,
+	       NULL, true);
+	c = mmig__ynode_get(m, "containers");
+	if (c && c->kind == MMIG__Y_SEQ)
+		for (c = c->first; c && !u->rc; c = c->next)
+			if (c->kind == MMIG__Y_MAP)
+				u_machine(u, c, from);
+}
+
+/* Unit 1 -> 3 (unit.go unitV2Fields, unitV3Fields): every added key is
+ * optional and written omitempty; the nested versions come up: statuses,
+ * histories, tools, unit resources 1 -> 2 (unitresources.go; items kept
+ * only when there are none, their revision changed shape). */
+static void
+u_unit(struct up *u, struct mmig__ynode *un, int from)
+{
+	(void)from;
+	u_status(u, mmig__ynode_get(un, "agent-status"));
+	u_status(u, mmig__ynode_get(un, "workload-status"));
+	u_history(u, mmig__ynode_get(un, "agent-status-history"));
+	u_history(u, mmig__ynode_get(un, "workload-status-history"));
+	u_history(u, mmig__ynode_get(un, "workload-version-history"));
+	u_tools(u, mmig__ynode_get(un, "tools"));
+	u_coll(u, mmig__ynode_get(un, "resources"), "resources", 2, NULL,
+	       false);
+}
+
+/* Application 1-10 -> 14 (application.go importApplication): "type"
+ * defaults to "iaas" (version 2); every other added key is optional and
+ * written omitempty; "series" (dropped by version 9) stays.  Resources
+ * 1 -> 2 as for units; units 1 -> 3. */
+static void
+u_app(struct up *u, struct mmig__ynode *a, int from)
+{
+	if (from < 2)
+		u_ensure(u, a, "type", u_str(u, "iaas"));
+	u_status(u, mmig__ynode_get(a, "status"));
+	u_history(u, mmig__ynode_get(a, "status-history"));
+	u_status(u, mmig__ynode_get(a, "operator-status"));
+	u_tools(u, mmig__ynode_get(a, "tools"));
+	u_coll(u, mmig__ynode_get(a, "resources"), "resources", 2, NULL, false);
+	u_coll(u, mmig__ynode_get(a, "units"), "units", 3, u_unit, false);
+}
+
+/* Endpoint 1 -> 2 adds "application-settings" (endpoint.go
+ * endpointV2Fields), written as an empty mapping when unset. */
+static void
+u_endpoint(struct up *u, struct mmig__ynode *e, int from)
+{
+	if (from < 2)
+		u_ensure(u, e, "application-settings",
+			 mmig__ynode_new_map(u->d));
+}
+
+/* Relation 1 -> 3 (relation.go relationV3Fields): "suspended" false and
+ * "suspended-reason" "" (written without omitempty); version 2's status
+ * is optional. */
+static void
+u_relation(struct up *u, struct mmig__ynode *r, int from)
+{
+	if (from < 3) {
+		u_ensure(u, r, "suspended", mmig__ynode_new_bool(u->d, false));
+		u_ensure(u, r, "suspended-reason", u_str(u, ""));
+	}
+	u_status(u, mmig__ynode_get(r, "status"));
+	u_coll(u, mmig__ynode_get(r, "endpoints"), "endpoints", 2, u_endpoint,
+	       false);
+}
+
+/* IP address 1 -> 5 (ipaddress.go ipAddressV2Schema .. V5Schema): the
+ * added keys written without omitempty get their defaults. */
+static void
+u_ipaddr(struct up *u, struct mmig__ynode *a, int from)
+{
+	if (from < 2)
+		u_ensure(u, a, "is-default-gateway",
+			 mmig__ynode_new_bool(u->d, false));
+	if (from < 3)
+		u_ensure(u, a, "origin", u_str(u, ""));
+	if (from < 4)
+		u_ensure(u, a, "is-shadow", mmig__ynode_new_bool(u->d, false));
+	if (from < 5)
+		u_ensure(u, a, "is-secondary", mmig__ynode_new_bool(u->d, false));
+}
+
+/* Cloud credential 1 -> 2 (cloudcredential.go
+ * importCloudCredentialHandler): "certificate" with a Token attribute
+ * becomes "oauth2"; "oauth2withcert" becomes "clientcertificate" (with
+ * ClientCertificateData and ClientKeyData) or "oauth2" (with Token).
+ * juju/description then drops the other attributes; we keep them. */
+static void
+u_credential(struct up *u, struct mmig__ynode *c)
+{
+	struct mmig__ynode *at, *attrs;
+
+	if (!c || c->kind != MMIG__Y_MAP || u_version(c) != 1)
+		return;
+	at = mmig__ynode_get(c, "auth-type");
+	attrs = mmig__ynode_get(c, "attributes");
+	if (at && at->kind == MMIG__Y_STR) {
+		if (!strcmp(at->str, "certificate") &&
+		    mmig__ynode_get(attrs, "Token")) {
+			u_assign(u, at, u_str(u, "oauth2"));
+		} else if (!strcmp(at->str, "oauth2withcert")) {
+			if (mmig__ynode_get(attrs, "ClientCertificateData") &&
+			    mmig__ynode_get(attrs, "ClientKeyData"))
+				u_assign(u, at, u_str(u, "clientcertificate"));
+			else if (mmig__ynode_get(attrs, "Token"))
+				u_assign(u, at, u_str(u, "oauth2"));
+			else {
+				u_fail(u, at, "oauth2withcert without client "
+					      "certificate or token");
+				return;
+			}
+		}
+	}
+	u_set_version(u, c, 2);
+}
+
+/* Model-level collections: the current version NewModel's setX writes,
+ * and whether the items kept their shape from version 1 on. */
+static const struct {
+	const char *key, *list;
+	int version;
+	bool same;
+} model_colls[] = {
+	{"users", "users", 1, true},
+	{"spaces", "spaces", 3, false},
+	{"subnets", "subnets", 6, false},
+	/* setLinkLayerDevices writes 1. */
+	{"link-layer-devices", "link-layer-devices", 1, true},
+	{"ssh-host-keys", "ssh-host-keys", 1, true},
+	/* Version 2 drops "series", which stays. */
+	{"cloud-image-metadata", "cloudimagemetadata", 2, true},
+	{"actions", "actions", 4, false},
+	{"volumes", "volumes", 1, true},
+	{"filesystems", "filesystems", 1, true},
+	{"storages", "storages", 4, false},
+	{"storage-pools", "pools", 1, true},
+	{"remote-applications", "remote-applications", 3, false},
+	{"remote-entities", "remote-entities", 1, true},
+	{"relation-networks", "relation-networks", 1, true},
+	{"firewall-rules", "firewall-rules", 1, true},
+	{"offer-connections", "offer-connections", 1, true},
+	{"external-controllers", "external-controllers", 1, true},
+	{"operations", "operations", 2, false},
+	{"secrets", "secrets", 2, false},
+	{"remote-secrets", "remote-secrets", 1, true},
+	{"virtual-host-keys", "virtual-host-keys", 1, true},
+	{"authorized-keys", "users-authorized-keys", 1, true},
+};
+
+/* The model 1-13 -> 14 (model.go newModelFromValid, modelV2Fields ..
+ * modelV14Fields; what NewModel and Serialize write for what it did not
+ * read): type "iaas" (4), environ-version 0 (3), agent-version from the
+ * config (11), the collections each version added, empty, at their
+ * current version (setRemoteApplications ..  setAuthorizedKeys), an
+ * empty sla and meter-status (2).  Version 13 added "authorized-keys"
+ * (modelV13Fields; newModelFromValid reads it from importVersion 13 on,
+ * NewModel writes it through setAuthorizedKeys at version 1): a
+ * version-12 document gets it empty.  Version 14 dropped the model's
+ * "status" and "status-history" (modelV14Fields): they stay, nothing read
+ * is lost, and a current juju/description reads the document all the
+ * same, since model.go checks it with schema.FieldMap, which is not
+ * strict (github.com/juju/schema fieldmap.go fieldMapC.Coerce looks up
+ * only the fields it knows; StrictFieldMap is the one that refuses an
+ * unknown key).  The collections each of those versions left at an older
+ * version (a version-12 document's spaces 2, storages 3, resources 1) come
+ * up through the same table when they are empty; none has items in the
+ * documents we have.  Applications, machines and relations already at the
+ * current version are walked for their nested collections all the same. */
+static void
+u_model(struct up *u, struct mmig__ynode *root, int from)
+{
+	struct mmig__ynode *av, *sla, *ms;
+	size_t i;
+
+	u_coll(u, mmig__ynode_get(root, "machines"), "machines",
+	       MMIG__JUJU_MACHINES_VERSION, u_machine, false);
+	u_coll(u, mmig__ynode_get(root, "applications"), "applications",
+	       MMIG__JUJU_APPLICATIONS_VERSION, u_app, false);
+	u_coll(u, mmig__ynode_get(root, "relations"), "relations",
+	       MMIG__JUJU_RELATIONS_VERSION, u_relation, false);
+	if (from >= MMIG__JUJU_MODEL_VERSION)
+		return;
+	u_ensure(u, root, "type", u_str(u, "iaas"));
+	av = mmig__ynode_get(mmig__ynode_get(root, "config"), "agent-version");
+	if (from < 11 && av && av->kind == MMIG__Y_STR)
+		u_ensure(u, root, "agent-version", mmig__ynode_copy(u->d, av));
+	u_ensure(u, root, "environ-version", mmig__ynode_new_int(u->d, 0));
+	u_coll(u, mmig__ynode_get(root, "ip-addresses"), "ip-addresses", 5,
+	       u_ipaddr, false);
+	u_credential(u, mmig__ynode_get(root, "cloud-credential"));
+	for (i = 0; i < sizeof(model_colls) / sizeof(model_colls[0]); i++) {
+		struct mmig__ynode *c = mmig__ynode_get(root, model_colls[i].key);
+
+		if (c)
+			u_coll(u, c, model_colls[i].list, model_colls[i].version,
+			       NULL, model_colls[i].same);
+		else
+			u_ensure(u, root, model_colls[i].key,
+				 u_new_coll(u, model_colls[i].list,
+					    model_colls[i].version));
+	}
+	sla = mmig__ynode_new_map(u->d);
+	if (!sla || mmig__ynode_map_add(u->d, sla, "level", u_str(u, "")) ||
+	    mmig__ynode_map_add(u->d, sla, "owner", u_str(u, "")) ||
+	    mmig__ynode_map_add(u->d, sla, "credentials", u_str(u, ""))) {
+		u_oom(u);
+		return;
+	}
+	u_ensure(u, root, "sla", sla);
+	ms = mmig__ynode_new_map(u->d);
+	if (!ms || mmig__ynode_map_add(u->d, ms, "code", u_str(u, "")) ||
+	    mmig__ynode_map_add(u->d, ms, "info", u_str(u, ""))) {
+		u_oom(u);
+		return;
+	}
+	u_ensure(u, root, "meter-status", ms);
+	u_set_version(u, root, MMIG__JUJU_MODEL_VERSION);
+}
+
+bool
+mmig__juju_needs_upgrade(const struct mmig__juju_model *m)
+{
+	size_t i;
+
+	if (m->version < MMIG__JUJU_MODEL_VERSION ||
+	    m->machines_version < MMIG__JUJU_MACHINES_VERSION ||
+	    m->applications_version < MMIG__JUJU_APPLICATIONS_VERSION ||
+	    m->relations_version < MMIG__JUJU_RELATIONS_VERSION)
+		return true;
+	for (i = 0; i < m->n_apps; i++)
+		if (m->apps[i].units_version < MMIG__JUJU_UNITS_VERSION)
+			return true;
+	for (i = 0; i < m->n_relations; i++)
+		if (m->relations[i].endpoints_version <
+		    MMIG__JUJU_ENDPOINTS_VERSION)
+			return true;
+	return false;
+}
+
+int
+mmig__juju_upgrade(struct mmig__ydoc *d, size_t *left, char **errmsg)
+{
+	struct up u = {.d = d};
+	struct mmig__ynode *root = mmig__ydoc_root(d);
+
+	if (errmsg)
+		*errmsg = NULL;
+	if (left)
+		*left = 0;
+	if (!root || root->kind != MMIG__Y_MAP)
+		return MMIG_EINVAL;
+	u_model(&u, root, u_version(root));
+	if (left)
+		*left = u.left;
+	if (errmsg)
+		*errmsg = u.err;
+	else
+		mmig__free(u.err);
+	return u.rc;
+}

@@ -17,7 +17,9 @@
 #include "data-file.h"
 #include "internal.h"
 #include "juju-int.h"
+#include "juju-upgraded.h"
 #include "mmig/error.h"
+#include "mmig/import.h"
 
 static char *
 read_data(const char *name, size_t *len)
@@ -180,6 +182,214 @@ test_juju_v1_dump(void **state)
 	roundtrip_file("juju-model-dump-v1-juju2.1.yaml");
 }
 
+/* The real version-1 dump written at the current versions: every value of
+ * the input in it (juju-upgraded.c walks the input and finds each scalar,
+ * with its small table of what juju/description moves), every versioned
+ * mapping at the current version, the values juju/description's importer
+ * derives present, and the upgraded document stable: read and written
+ * again it is the same tree, and upgrading it again changes nothing. */
+static void
+test_juju_upgrade_v1(void **state)
+{
+	size_t len, tlen, left = 99;
+	char *buf = read_data("juju-model-dump-v1-juju2.1.yaml", &len);
+	struct mmig__juju_model *m = read_ok(buf, len), *m2;
+	struct mmig__ydoc *orig = NULL, *up = mmig__juju_write(m), *again, *back;
+	struct mmig__ynode *root, *mach, *app;
+	char msg[1024], *text = NULL, *err = NULL;
+
+	(void)state;
+	assert_true(mmig__juju_needs_upgrade(m));
+	assert_non_null(up);
+	assert_int_equal(mmig__yaml_parse(buf, len, 0, NULL, &orig, NULL), MMIG_OK);
+	assert_int_equal(mmig__juju_upgrade(up, &left, &err), MMIG_OK);
+	assert_null(err);
+	assert_int_equal(left, 0);
+	if (!juju_upgraded_check(mmig__ydoc_root(orig), mmig__ydoc_root(up), msg,
+				 sizeof(msg)))
+		fail_msg("%s", msg);
+
+	/* What juju/description derives when it reads version 1. */
+	root = mmig__ydoc_root(up);
+	assert_string_equal(mmig__ynode_get(root, "type")->str, "iaas");
+	assert_string_equal(mmig__ynode_get(root, "agent-version")->str,
+			    "2.1-rc1.1");
+	assert_int_equal(mmig__ynode_get(root, "environ-version")->v.i, 0);
+	assert_string_equal(
+		mmig__ynode_get(mmig__ynode_get(root, "sla"), "level")->str, "");
+	mach = mmig__ynode_get(mmig__ynode_get(root, "machines"), "machines")->first;
+	assert_string_equal(mmig__ynode_get(mach, "base")->str, "ubuntu@16.04");
+	assert_string_equal(mmig__ynode_get(mach, "series")->str, "xenial");
+	assert_false(mmig__ynode_get(mmig__ynode_get(mmig__ynode_get(mach, "status"),
+						     "status"),
+				     "neverset")
+			     ->v.b);
+	app = mmig__ynode_get(mmig__ynode_get(root, "applications"),
+			      "applications")
+		      ->first;
+	assert_string_equal(mmig__ynode_get(app, "type")->str, "iaas");
+	assert_int_equal(mmig__ynode_get(mmig__ynode_get(root, "ip-addresses"),
+					 "ip-addresses")
+				 ->first->n,
+			 12);
+
+	/* Read back: current, nothing to upgrade, written the same. */
+	assert_int_equal(mmig__yaml_emit_buf(root, 0, &text, &tlen), MMIG_OK);
+	m2 = read_ok(text, tlen);
+	assert_int_equal(m2->version, MMIG__JUJU_MODEL_VERSION);
+	assert_int_equal(m2->machines_version, MMIG__JUJU_MACHINES_VERSION);
+	assert_int_equal(m2->applications_version,
+			 MMIG__JUJU_APPLICATIONS_VERSION);
+	assert_int_equal(m2->apps[0].units_version, MMIG__JUJU_UNITS_VERSION);
+	assert_int_equal(m2->relations_version, MMIG__JUJU_RELATIONS_VERSION);
+	assert_string_equal(m2->machines[0].base, "ubuntu@16.04");
+	assert_false(mmig__juju_needs_upgrade(m2));
+	again = mmig__juju_write(m2);
+	assert_non_null(again);
+	assert_true(same_tree(root, mmig__ydoc_root(again)));
+	assert_int_equal(mmig__juju_upgrade(again, &left, NULL), MMIG_OK);
+	assert_true(same_tree(root, mmig__ydoc_root(again)));
+	/* And the check itself finds a value that went missing. */
+	assert_int_equal(mmig__yaml_parse(text, tlen, 0, NULL, &back, NULL),
+			 MMIG_OK);
+	mmig__ynode_remove(mmig__ynode_get(
+		mmig__ynode_get(mmig__ynode_get(mmig__ydoc_root(back), "users"),
+				"users")
+			->first,
+		"last-connection"));
+	assert_false(juju_upgraded_check(mmig__ydoc_root(orig),
+					 mmig__ydoc_root(back), msg,
+					 sizeof(msg)));
+	assert_non_null(strstr(msg, "last-connection"));
+	mmig__ydoc_free(back);
+	mmig__ydoc_free(again);
+	mmig__juju_free(m2);
+	free(text);
+	mmig__ydoc_free(up);
+	mmig__ydoc_free(orig);
+	mmig__juju_free(m);
+	free(buf);
+}
+
+/* A serializer-written version-12 document (model 12; spaces 2, storages
+ * 3, application and unit resources 1) written at the current versions:
+ * every value of the input in it (the model's status and status-history,
+ * which version 14 dropped, included), every versioned mapping at the
+ * current version, authorized-keys added empty, and the upgraded document
+ * stable: read and written again it is the same tree, current, and
+ * upgrading it again changes nothing. */
+static void
+upgrade_v12_file(const char *name)
+{
+	size_t len, tlen, left = 99;
+	char *buf = read_data(name, &len);
+	struct mmig__juju_model *m = read_ok(buf, len), *m2;
+	struct mmig__ydoc *orig = NULL, *up = mmig__juju_write(m), *again;
+	struct mmig__ynode *root, *ak;
+	char msg[1024], *text = NULL, *err = NULL;
+
+	assert_int_equal(m->version, 12);
+	assert_true(mmig__juju_needs_upgrade(m));
+	assert_non_null(up);
+	assert_int_equal(mmig__yaml_parse(buf, len, 0, NULL, &orig, NULL), MMIG_OK);
+	assert_int_equal(mmig__juju_upgrade(up, &left, &err), MMIG_OK);
+	assert_null(err);
+	assert_int_equal(left, 0);
+	if (!juju_upgraded_check(mmig__ydoc_root(orig), mmig__ydoc_root(up), msg,
+				 sizeof(msg)))
+		fail_msg("%s: %s", name, msg);
+	root = mmig__ydoc_root(up);
+	assert_int_equal(mmig__ynode_get(root, "version")->v.i, 14);
+	ak = mmig__ynode_get(root, "authorized-keys");
+	assert_non_null(ak);
+	assert_int_equal(mmig__ynode_get(ak, "version")->v.i, 1);
+	assert_int_equal(mmig__ynode_get(ak, "users-authorized-keys")->n, 0);
+	assert_non_null(mmig__ynode_get(mmig__ynode_get(root, "status"), "status"));
+	assert_int_equal(mmig__ynode_get(mmig__ynode_get(root, "spaces"), "version")
+				 ->v.i,
+			 3);
+	assert_int_equal(mmig__ynode_get(mmig__ynode_get(root, "storages"),
+					 "version")
+				 ->v.i,
+			 4);
+
+	/* Our reader reads it back, current, and writes the same tree. */
+	assert_int_equal(mmig__yaml_emit_buf(root, 0, &text, &tlen), MMIG_OK);
+	m2 = read_ok(text, tlen);
+	assert_int_equal(m2->version, MMIG__JUJU_MODEL_VERSION);
+	assert_false(mmig__juju_needs_upgrade(m2));
+	assert_int_equal(m2->n_machines, m->n_machines);
+	assert_int_equal(m2->n_units_total, m->n_units_total);
+	assert_int_equal(m2->n_relations, m->n_relations);
+	assert_string_equal(m2->type, m->type);
+	again = mmig__juju_write(m2);
+	assert_non_null(again);
+	assert_true(same_tree(root, mmig__ydoc_root(again)));
+	assert_int_equal(mmig__juju_upgrade(again, &left, NULL), MMIG_OK);
+	assert_int_equal(left, 0);
+	assert_true(same_tree(root, mmig__ydoc_root(again)));
+	mmig__ydoc_free(again);
+	mmig__juju_free(m2);
+	free(text);
+	mmig__ydoc_free(up);
+	mmig__ydoc_free(orig);
+	mmig__juju_free(m);
+	free(buf);
+}
+
+static void
+test_juju_upgrade_v12(void **state)
+{
+	(void)state;
+	upgrade_v12_file("iaas-small.yaml");
+	upgrade_v12_file("caas-small.yaml");
+	upgrade_v12_file("iaas-large.yaml");
+}
+
+/* A current document (a bundle expanded by gen-model, model 14) needs no
+ * upgrade, and mmig__juju_upgrade() leaves it exactly as it is; the
+ * version checker passes it against itself. */
+static void
+test_juju_upgrade_not_needed(void **state)
+{
+	const char *bundles[] = {"bundle-charmed-kubernetes-1.35.yaml",
+				 "bundle-kubeflow-1.10-stable.yaml"};
+	size_t i, len, ylen, left = 99;
+	char msg[1024];
+
+	(void)state;
+	for (i = 0; i < sizeof(bundles) / sizeof(bundles[0]); i++) {
+		char *bundle = read_data(bundles[i], &len), *yaml = NULL,
+		     *err = NULL;
+		FILE *mem = open_memstream(&yaml, &ylen);
+		struct mmig__juju_model *m;
+		struct mmig__ydoc *orig = NULL, *d;
+
+		assert_non_null(mem);
+		if (mmig_model_gen_bundle(bundle, len, 1, 7, mem, &err) != MMIG_OK)
+			fail_msg("%s: %s", bundles[i], err ? err : "");
+		assert_int_equal(fclose(mem), 0);
+		m = read_ok(yaml, ylen);
+		assert_int_equal(m->version, MMIG__JUJU_MODEL_VERSION);
+		assert_false(mmig__juju_needs_upgrade(m));
+		d = mmig__juju_write(m);
+		assert_non_null(d);
+		assert_int_equal(mmig__yaml_parse(yaml, ylen, 0, NULL, &orig, NULL),
+				 MMIG_OK);
+		assert_int_equal(mmig__juju_upgrade(d, &left, NULL), MMIG_OK);
+		assert_int_equal(left, 0);
+		assert_true(same_tree(mmig__ydoc_root(orig), mmig__ydoc_root(d)));
+		if (!juju_upgraded_check(mmig__ydoc_root(orig), mmig__ydoc_root(d),
+					 msg, sizeof(msg)))
+			fail_msg("%s: %s", bundles[i], msg);
+		mmig__ydoc_free(orig);
+		mmig__ydoc_free(d);
+		mmig__juju_free(m);
+		free(yaml);
+		free(bundle);
+	}
+}
+
 /* Replace the first @p from in @p base by @p to. */
 static char *
 mutate(const char *base, const char *from, const char *to)
@@ -197,6 +407,90 @@ mutate(const char *base, const char *from, const char *to)
 	memcpy(s + a, to, c);
 	memcpy(s + a + c, at + b, n - a - b + 1);
 	return s;
+}
+
+/* Read @p text (a version-1 document) and write it upgraded; the upgrade's
+ * result code, the tree in *out (NULL on failure). */
+static int
+upgrade_text(const char *text, struct mmig__ydoc **out, char **err)
+{
+	struct mmig__juju_model *m = read_ok(text, strlen(text));
+	struct mmig__ydoc *d = mmig__juju_write(m);
+	int rc;
+
+	assert_non_null(d);
+	rc = mmig__juju_upgrade(d, NULL, err);
+	mmig__juju_free(m);
+	if (rc) {
+		mmig__ydoc_free(d);
+		d = NULL;
+	}
+	*out = d;
+	return rc;
+}
+
+/* Upgrade steps the real dump does not need: version-1 agent tools name a
+ * series, version 2 the OS; a non-empty version-1 instance status is kept
+ * as the message of juju/description's "unknown" status; a series
+ * juju/description has no base for is refused, naming the place. */
+static void
+test_juju_upgrade_steps(void **state)
+{
+	size_t len;
+	char *buf = read_data("juju-model-dump-v1-juju2.1.yaml", &len);
+	char *t1, *t2, *t3, *err = NULL;
+	struct mmig__ydoc *d;
+	struct mmig__ynode *root, *unit, *inst;
+
+	(void)state;
+	buf = realloc(buf, len + 1);
+	assert_non_null(buf);
+	buf[len] = '\0';
+	t1 = mutate(buf, "tools-version: 2.1-rc1.1-ubuntu-amd64\n"
+			 "          url: \"\"\n          version: 2",
+		    "tools-version: 2.1-rc1.1-xenial-amd64\n"
+		    "          url: \"\"\n          version: 1");
+	t2 = mutate(t1, "      status: \"\"\n      version: 1",
+		    "      status: provisioning\n      version: 1");
+	if (upgrade_text(t2, &d, &err) != MMIG_OK)
+		fail_msg("upgrade: %s", err ? err : "out of memory");
+	root = mmig__ydoc_root(d);
+	unit = mmig__ynode_get(
+		mmig__ynode_get(mmig__ynode_get(root, "applications"),
+				"applications")
+			->first,
+		"units");
+	unit = mmig__ynode_get(unit, "units")->first;
+	assert_string_equal(
+		mmig__ynode_get(mmig__ynode_get(unit, "tools"), "tools-version")
+			->str,
+		"2.1-rc1.1-ubuntu-amd64");
+	assert_int_equal(
+		mmig__ynode_get(mmig__ynode_get(unit, "tools"), "version")->v.i, 2);
+	inst = mmig__ynode_get(
+		mmig__ynode_get(mmig__ynode_get(root, "machines"), "machines")
+			->first,
+		"instance");
+	assert_int_equal(mmig__ynode_get(inst, "version")->v.i, 6);
+	inst = mmig__ynode_get(mmig__ynode_get(inst, "status"), "status");
+	assert_string_equal(mmig__ynode_get(inst, "value")->str, "unknown");
+	assert_string_equal(mmig__ynode_get(inst, "message")->str,
+			    "provisioning");
+	mmig__ydoc_free(d);
+
+	t3 = mutate(buf, "    series: xenial\n    status:\n      status:\n"
+			 "        updated: 2017-03-06",
+		    "    series: nosuch\n    status:\n      status:\n"
+		    "        updated: 2017-03-06");
+	assert_int_equal(upgrade_text(t3, &d, &err), MMIG_EMODEL);
+	assert_null(d);
+	assert_non_null(err);
+	assert_non_null(strstr(err, "machines[0].series"));
+	mmig__free(err);
+	free(t1);
+	free(t2);
+	free(t3);
+	free(buf);
 }
 
 static void
@@ -282,6 +576,10 @@ main(void)
 		cmocka_unit_test(test_juju_caas_small),
 		cmocka_unit_test(test_juju_iaas_large),
 		cmocka_unit_test(test_juju_v1_dump),
+		cmocka_unit_test(test_juju_upgrade_v1),
+		cmocka_unit_test(test_juju_upgrade_v12),
+		cmocka_unit_test(test_juju_upgrade_not_needed),
+		cmocka_unit_test(test_juju_upgrade_steps),
 		cmocka_unit_test(test_juju_malformed),
 		cmocka_unit_test(test_juju_looks_yaml),
 	};

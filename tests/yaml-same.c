@@ -6,8 +6,12 @@
  *
  * usage: yaml-same A.yaml B.yaml   exit 0 same, 1 different (the first
  * difference's path on stderr), 2 unreadable.
+ *        yaml-same --upgraded OLD.yaml NEW.yaml   the same exits for "NEW
+ * is OLD written at the current juju/description versions, every value of
+ * OLD in it" (juju_upgraded_check()).
  */
 #include "internal.h"
+#include "juju-upgraded.h"
 #include "yaml-doc-int.h"
 
 #include <stdio.h>
@@ -51,8 +55,25 @@ main(int argc, char **argv)
 	char path[512];
 	int rc;
 
+	if (argc == 4 && strcmp(argv[1], "--upgraded") == 0) {
+		char msg[1024];
+
+		a = load(argv[2]);
+		b = load(argv[3]);
+		rc = juju_upgraded_check(mmig__ydoc_root(a), mmig__ydoc_root(b),
+					 msg, sizeof(msg))
+			     ? 0
+			     : 1;
+		if (rc)
+			fprintf(stderr, "%s is not the upgrade of %s: %s\n",
+				argv[3], argv[2], msg);
+		mmig__ydoc_free(a);
+		mmig__ydoc_free(b);
+		return rc;
+	}
 	if (argc != 3) {
-		fprintf(stderr, "usage: yaml-same A.yaml B.yaml\n");
+		fprintf(stderr, "usage: yaml-same A.yaml B.yaml\n"
+				"       yaml-same --upgraded OLD.yaml NEW.yaml\n");
 		return 2;
 	}
 	a = load(argv[1]);

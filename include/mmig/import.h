@@ -488,12 +488,15 @@ MMIG_EXPORT int mmig_import_controller_init(const char *controller_db,
 					    struct mmig_error **errp);
 
 /**
- * Write an imported model back as a juju/description YAML document: the
- * model database's columns under their juju/description names and
- * everything kept verbatim, at the collection versions the document was
- * read at (a model imported from our JSON format: at the current ones,
- * model 14, with what JSON says).  Importing a document and exporting it
- * gives the same data (key order and YAML style aside).
+ * Write an imported model back as a juju/description YAML document of the
+ * current version (model 14 and the current version of every collection):
+ * the model database's columns under their juju/description names and
+ * everything kept verbatim.  A current document comes back with the same
+ * data (key order and YAML style aside); an older one (model 1-13, or any
+ * collection below its current version) is brought up as
+ * juju/description's importer would, every value read kept (see mmig(1));
+ * a model imported from our JSON format is written with what JSON says.
+ * Importing an export and exporting again gives the same bytes.
  *
  * Reads only.  The model's controller row must be "active": a model whose
  * import is unsettled is refused.  Nothing is written to @p out on failure.
@@ -503,8 +506,10 @@ MMIG_EXPORT int mmig_import_controller_init(const char *controller_db,
  *             mmig_model_desc_errmsg_free()).
  * @return MMIG_OK; MMIG_ENOTFOUND (no such model or database); MMIG_EBUSY
  *         (not active); MMIG_ECORRUPT (a database this import did not
- *         write); MMIG_EDB; MMIG_ENOMEM; -errno when writing fails;
- *         MMIG_EINVAL.
+ *         write); MMIG_EMODEL (an older document juju/description's
+ *         importer would refuse to bring up, such as a machine series it
+ *         has no base for; the message names the place); MMIG_EDB;
+ *         MMIG_ENOMEM; -errno when writing fails; MMIG_EINVAL.
  * Thread rules: any thread; it opens its own connections.
  */
 MMIG_EXPORT int mmig_model_export(const struct mmig_import_paths *paths,

@@ -11,6 +11,10 @@
  *    same tree;
  *  - a model that mmig__juju_read() accepts is written back, and that
  *    document reads again with the same counts;
+ *  - every model read is upgraded as export does (mmig__juju_upgrade(),
+ *    a no-op on a current one) or refused with a one-line message, and
+ *    the upgraded document reads again with the same counts, needs no
+ *    further upgrade, and upgrading it again changes nothing;
  *  - the same bytes as a bundle, expanded under a small budget (2,000
  *    machines, units and relations; 10,000 alias copies): MMIG_OK with a
  *    topology, or MMIG_EMODEL with a one-line message; a topology's model
@@ -100,6 +104,52 @@ check_parse(const uint8_t *data, size_t size, unsigned flags)
 }
 
 static void
+check_upgrade(const struct mmig__juju_model *m)
+{
+	struct mmig__juju_model *m2 = NULL;
+	struct mmig__ydoc *out = mmig__juju_write(m), *again = NULL;
+	char *msg = NULL, *text = NULL;
+	size_t len = 0;
+	int rc;
+
+	if (!out)
+		return;
+	rc = mmig__juju_upgrade(out, NULL, &msg);
+	if (rc == MMIG_EMODEL) {
+		if (!msg || !msg[0] || strchr(msg, '\n'))
+			abort();
+	} else if (rc == MMIG_OK) {
+		if (msg)
+			abort();
+		if (mmig__yaml_emit_buf(mmig__ydoc_root(out), 0, &text, &len) !=
+		    MMIG_OK)
+			goto out;
+		rc = mmig__juju_read(text, len, &m2, NULL);
+		if (rc == MMIG_ENOMEM)
+			goto out;
+		if (rc != MMIG_OK || m2->n_machines != m->n_machines ||
+		    m2->n_apps != m->n_apps ||
+		    m2->n_units_total != m->n_units_total ||
+		    m2->n_relations != m->n_relations ||
+		    mmig__juju_needs_upgrade(m2))
+			abort();
+		again = mmig__juju_write(m2);
+		if (again && mmig__juju_upgrade(again, NULL, NULL) == MMIG_OK &&
+		    !mmig__ynode_same(mmig__ydoc_root(out),
+				      mmig__ydoc_root(again), NULL))
+			abort();
+	} else if (rc != MMIG_ENOMEM) {
+		abort();
+	}
+out:
+	free(text);
+	mmig__free(msg);
+	mmig__ydoc_free(again);
+	mmig__juju_free(m2);
+	mmig__ydoc_free(out);
+}
+
+static void
 check_juju(const uint8_t *data, size_t size)
 {
 	struct mmig__juju_model *m = NULL, *m2 = NULL;
@@ -135,6 +185,10 @@ check_juju(const uint8_t *data, size_t size)
 	free(text);
 	mmig__ydoc_free(out);
 	mmig__juju_free(m2);
+	/* Export upgrades every document (a current one it leaves as it
+	 * is). */
+	if (m)
+		check_upgrade(m);
 	mmig__juju_free(m);
 	mmig__free(msg);
 }
