@@ -127,12 +127,16 @@ usage_main(FILE *out)
 		"                      YAML document\n"
 		"  bench               measure the journal, recovery and the "
 		"import\n"
+		"  help [COMMAND]      this help, or COMMAND's (as COMMAND "
+		"--help)\n"
 		"\n"
 		"Options:\n"
 		"  -h, --help          show this help\n"
 		"  -V, --version       show the version\n"
 		"\n"
-		"Run '" PROG " COMMAND --help' for the options of a command.\n"
+		"Run '" PROG " help COMMAND' for the options of a command.  A FILE "
+		"given as '-'\n"
+		"is standard input (read) or standard output (written).\n"
 		"Exit status: 0 success, 2 usage error; see each command.\n",
 		mmig_version_string());
 }
@@ -147,7 +151,7 @@ usage_import(FILE *out)
 		"durable|process]\n"
 		"                  [--policy rollback|pause] [--quiet] "
 		"[--test-rollback]\n"
-		"                  [--file-mode MODE]\n"
+		"                  [--file-mode MODE] [--json]\n"
 		"\n"
 		"Import the model description MODEL.json (or a "
 		"juju/description YAML\n"
@@ -161,7 +165,9 @@ usage_import(FILE *out)
 		"point can be\n"
 		"finished or rolled back with mmig-recover.  The description "
 		"is checked\n"
-		"in full first: a bad one leaves nothing behind.\n"
+		"in full first: a bad one leaves nothing behind.  MODEL.json "
+		"'-' is read\n"
+		"from standard input.\n"
 		"\n"
 		"Options:\n"
 		"  --journal DIR         the journal (default ./mmig-journal)\n"
@@ -181,6 +187,17 @@ usage_import(FILE *out)
 		"with mmig-recover\n"
 		"  --quiet               no progress and no summary; errors "
 		"only\n"
+		"  --json                print one JSON object on stdout "
+		"instead of the\n"
+		"                        summary lines: migration_id, outcome "
+		"(committed,\n"
+		"                        rolled-back, paused, needs-attention, "
+		"interrupted,\n"
+		"                        or refused when it never began), "
+		"exit_status, error,\n"
+		"                        counts and timings (see mmig(1)); "
+		"also when refused\n"
+		"                        and with --quiet\n"
 		"  --file-mode MODE      database files this import creates "
 		"get MODE (octal,\n"
 		"                        0600 plus any of 0066; default 0600 "
@@ -206,8 +223,11 @@ usage_import(FILE *out)
 		"\n"
 		"Progress goes to stderr: a one-line bar on a terminal, one "
 		"line per\n"
-		"operation otherwise.  The migration id and its outcome go to "
-		"stdout.\n"
+		"operation otherwise (and with TERM=dumb: no escape sequences "
+		"then); a\n"
+		"large description also shows its reading and parsing.  The "
+		"migration id\n"
+		"and its outcome go to stdout.\n"
 		"\n"
 		"Exit status:\n"
 		"  0  committed\n"
@@ -253,10 +273,16 @@ usage_gen(FILE *out)
 		"placement\n"
 		"rules; --scale N multiplies every application's units and the "
 		"bundle's\n"
-		"machines.  A model import would refuse for its size is refused.\n"
+		"machines.  A model import would refuse for its size is refused "
+		"before\n"
+		"anything is written: more than 1000000 machines, units or "
+		"relations,\n"
+		"100000 applications, or a JSON description over 256 MiB "
+		"(mmig(1), LIMITS).\n"
 		"\n"
 		"Options:\n"
-		"  --from-bundle FILE  expand the Juju bundle FILE\n"
+		"  --from-bundle FILE  expand the Juju bundle FILE ('-': "
+		"standard input)\n"
 		"  --scale N           with --from-bundle: N copies of the "
 		"bundle's units\n"
 		"                      and machines (default 1)\n"
@@ -274,8 +300,8 @@ usage_gen(FILE *out)
 		"the same model\n"
 		"                      as a juju/description document of the "
 		"current version\n"
-		"  -o, --output FILE   write to FILE (default: standard "
-		"output)\n"
+		"  -o, --output FILE   write to FILE (default, or '-': "
+		"standard output)\n"
 		"  -h, --help          show this help\n"
 		"\n"
 		"Exit status: 0 written, 1 refused (a bad bundle, a model too "
@@ -1642,7 +1668,7 @@ usage_export(FILE *out)
 		"written whole or not at all.\n"
 		"\n"
 		"Options:\n"
-		"  -o, --output FILE     the file (default stdout)\n"
+		"  -o, --output FILE     the file (default, or '-': stdout)\n"
 		"  --controller-db FILE  the controller database (default "
 		"./controller.db)\n"
 		"  --model-dir DIR       where model databases live (default "
@@ -1674,7 +1700,7 @@ cmd_export(int argc, char **argv)
 	while ((opt = getopt_long(argc, argv, "ho:", longopts, NULL)) != -1) {
 		switch (opt) {
 		case OPT_OUTPUT:
-			output = optarg;
+			output = strcmp(optarg, "-") == 0 ? NULL : optarg;
 			break;
 		case OPT_CONTROLLER_DB:
 			paths.controller_db = optarg;
@@ -1765,6 +1791,93 @@ parse_count(const char *s, uint64_t *out)
 	return errno == 0 && *end == '\0';
 }
 
+/* A stream that only counts what is written to it. */
+static ssize_t
+count_write(void *cookie, const char *b, size_t n)
+{
+	(void)b;
+	*(uint64_t *)cookie += n;
+	return (ssize_t)n;
+}
+
+/*
+ * Refuse, before writing anything, a model that import would refuse for its
+ * size (mmig/import.h's limits), in the words import uses.  A description
+ * that might be over MMIG_MODEL_DESC_MAX_BYTES is generated once into a
+ * counting stream to know its exact size.  @return 0, or -1 said.
+ */
+static int
+check_gen_size(const struct mmig_gen_opts *o)
+{
+	const size_t max = MMIG_MODEL_DESC_MAX_ITEMS;
+	size_t apps = o->applications, maxrel, rel = o->relations;
+	uint64_t units = (uint64_t)apps * o->units_per_app, bytes = 0;
+	FILE *f;
+	int rc;
+
+	/* The generator caps relations at one per pair of applications. */
+	maxrel = apps % 2 ? apps * ((apps - 1) / 2) : apps / 2 * (apps - 1);
+	if (apps > 1 && maxrel / (apps - 1) < apps / 2)
+		maxrel = SIZE_MAX; /* overflowed: far more than anyone asks */
+	if (rel > maxrel)
+		rel = maxrel;
+	if (o->machines > max) {
+		errorf("gen-model", "machines: %zu entries, at most %zu; "
+				    "import would refuse the model",
+		       o->machines, max);
+		return -1;
+	}
+	if (apps > MMIG_MODEL_DESC_MAX_APPS) {
+		errorf("gen-model", "applications: %zu entries, at most %d; "
+				    "import would refuse the model",
+		       apps, MMIG_MODEL_DESC_MAX_APPS);
+		return -1;
+	}
+	if ((o->units_per_app && units / o->units_per_app != apps) ||
+	    units > max) {
+		errorf("gen-model", "applications: %" PRIu64 " units in all, "
+				    "at most %zu; import would refuse the "
+				    "model",
+		       units, max);
+		return -1;
+	}
+	if (rel > max) {
+		errorf("gen-model", "relations: %zu entries, at most %zu; "
+				    "import would refuse the model",
+		       rel, max);
+		return -1;
+	}
+	/* About 130 bytes an item at most: no need to count below that. */
+	if (((uint64_t)o->machines + units + rel + apps) * 130 <
+	    MMIG_MODEL_DESC_MAX_BYTES)
+		return 0;
+	f = fopencookie(&bytes, "w",
+			(cookie_io_functions_t){ .write = count_write });
+	if (!f) {
+		errorf("gen-model", "%s", strerror(errno));
+		return -1;
+	}
+	{
+		struct mmig_gen_opts json = *o;
+
+		json.flags &= ~MMIG_GEN_YAML;
+		rc = mmig_model_desc_generate(&json, f);
+	}
+	fclose(f);
+	if (rc != MMIG_OK) {
+		errorf("gen-model", "model: %s", mmig_strerror(rc));
+		return -1;
+	}
+	if (bytes > MMIG_MODEL_DESC_MAX_BYTES) {
+		errorf("gen-model", "description too large (%" PRIu64
+				    " bytes, at most %zu); import would "
+				    "refuse the model",
+		       bytes, MMIG_MODEL_DESC_MAX_BYTES);
+		return -1;
+	}
+	return 0;
+}
+
 static int
 cmd_gen_model(int argc, char **argv)
 {
@@ -1807,7 +1920,7 @@ cmd_gen_model(int argc, char **argv)
 			return EXIT_COMMITTED;
 		}
 		if (opt == OPT_OUTPUT) {
-			output = optarg;
+			output = strcmp(optarg, "-") == 0 ? NULL : optarg;
 			continue;
 		}
 		if (opt == OPT_FROM_BUNDLE) {
@@ -1890,22 +2003,28 @@ cmd_gen_model(int argc, char **argv)
 		errorf("usage", "gen-model: units need at least one machine");
 		return EXIT_USAGE;
 	}
+	if (!bundle && check_gen_size(&o) != 0)
+		return EXIT_FAILED;
 	if (bundle) {
-		FILE *in = fopen(bundle, "rb");
+		bool from_stdin = strcmp(bundle, "-") == 0;
+		FILE *in = from_stdin ? stdin : fopen(bundle, "rb");
 		FILE *mem = in ? open_memstream(&buf, &len) : NULL;
 		char chunk[65536];
 		size_t n;
 
+		if (from_stdin)
+			bundle = "stdin";
 		if (!in || !mem) {
 			errorf("gen-model", "%s: %s", bundle, strerror(errno));
-			if (in)
+			if (in && !from_stdin)
 				fclose(in);
 			return EXIT_FAILED;
 		}
 		while ((n = fread(chunk, 1, sizeof(chunk), in)) > 0)
 			fwrite(chunk, 1, n, mem);
 		rc = ferror(in) ? errno : 0;
-		fclose(in);
+		if (!from_stdin)
+			fclose(in);
 		if (fclose(mem) != 0 || rc) {
 			errorf("gen-model", "%s: %s", bundle,
 			       strerror(rc ? rc : errno));
@@ -1999,8 +2118,36 @@ main(int argc, char **argv)
 		return EXIT_COMMITTED;
 	}
 	if (strcmp(name, "-V") == 0 || strcmp(name, "--version") == 0) {
+		/* "NAME (libmmig) VERSION", the same form in mmig-recover. */
 		printf(PROG " (libmmig) %s\n", mmig_version_string());
 		return EXIT_COMMITTED;
+	}
+	if (strcmp(name, "help") == 0) {
+		/* `mmig help` is --help; `mmig help CMD` is CMD --help. */
+		static char help_opt[] = "--help";
+		char *hargv[3] = { NULL, help_opt, NULL };
+
+		if (argc == 2) {
+			usage_main(stdout);
+			return EXIT_COMMITTED;
+		}
+		if (argc > 3) {
+			errorf("usage", "help: one COMMAND only");
+			return EXIT_USAGE;
+		}
+		for (size_t i = 0; i < sizeof(commands) / sizeof(commands[0]);
+		     i++) {
+			if (strcmp(argv[2], commands[i].name) == 0 &&
+			    strcmp(argv[2], "bench-child") != 0) {
+				hargv[0] = argv[2];
+				optind = 1;
+				return commands[i].run(2, hargv);
+			}
+		}
+		errorf("usage", "help: unknown command '%s'; see '" PROG
+				" --help'",
+		       argv[2]);
+		return EXIT_USAGE;
 	}
 	for (size_t i = 0; i < sizeof(commands) / sizeof(commands[0]); i++) {
 		if (strcmp(name, commands[i].name) == 0) {
