@@ -2117,6 +2117,14 @@ main(int argc, char **argv)
 		usage_main(stdout);
 		return EXIT_COMMITTED;
 	}
+	/* `mmig help --help` and `mmig help --version` are the same as
+	 * without "help". */
+	if (strcmp(name, "help") == 0 && argc == 3 && argv[2][0] == '-')
+		name = argv[2];
+	if (strcmp(name, "-h") == 0 || strcmp(name, "--help") == 0) {
+		usage_main(stdout);
+		return EXIT_COMMITTED;
+	}
 	if (strcmp(name, "-V") == 0 || strcmp(name, "--version") == 0) {
 		/* "NAME (libmmig) VERSION", the same form in mmig-recover. */
 		printf(PROG " (libmmig) %s\n", mmig_version_string());
