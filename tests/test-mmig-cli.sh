@@ -3,7 +3,12 @@
 # determinism, an import with exact counts, malformed descriptions refused
 # with their message and nothing left behind, a duplicate model left intact,
 # --test-rollback, and SIGINT/SIGTERM during a large import under both
-# policies.
+# policies.  Issue 14: import --json (also refused, also with --quiet), a
+# refused import's error said once, '-' for stdin and stdout, help and the
+# --version form, gen-model's size limits in import's words, no escape
+# sequences with TERM=dumb (on a pty made by script(1)), progress while a
+# large description is parsed, and `mmig bench` interrupted by SIGINT and
+# SIGTERM leaving no scratch directory.
 #
 # usage: test-mmig-cli.sh PATH/TO/mmig [PATH/TO/yaml-same DATA_DIR]
 # With yaml-same and the real Juju documents (tests/data/juju), also:
@@ -461,6 +466,26 @@ big="$work/big.json"
 "$mmig" gen-model --machines 20000 --applications 300 --units-per-app 2000 \
 	--relations 100 --seed 9 -o "$big"
 big_uuid=$(sed -n 's/.*"uuid": "\([0-9a-f-]*\)".*/\1/p' "$big" | head -1)
+
+# Parsing a large description on a terminal: a status line redrawn in
+# place; with TERM=dumb the plain lines and no escape.  (A byte of garbage
+# at the end: the whole description is parsed, then refused, nothing made.)
+d=$(fresh parse-tty)
+{ cat "$big"; echo x; } >"$d/bad.json"
+on_tty xterm "$d/xterm.out" "$mmig" import --journal "$d/j" \
+	--controller-db "$d/c.db" --model-dir "$d/m" "$d/bad.json"
+grep -q "description: parsing .*bad.json (" "$d/xterm.out" && has_escapes "$d/xterm.out" ||
+	fail "parsing on a terminal: $(cat -v "$d/xterm.out")"
+grep -q "mmig: description: .*bad.json: line " "$d/xterm.out" ||
+	fail "parsing on a terminal: no error: $(cat -v "$d/xterm.out")"
+on_tty dumb "$d/dumb.out" "$mmig" import --journal "$d/j" \
+	--controller-db "$d/c.db" --model-dir "$d/m" "$d/bad.json"
+has_escapes "$d/dumb.out" && fail "parsing, TERM=dumb: $(cat -v "$d/dumb.out")"
+grep -q "bytes read in .* s, parsing" "$d/dumb.out" ||
+	fail "parsing, TERM=dumb: $(cat -v "$d/dumb.out")"
+rm "$d/bad.json" "$d/xterm.out" "$d/dumb.out"
+assert_nothing_left "$d" "parsing a bad large description"
+ok
 
 # Start an import in $1 with extra options, signal it with $2 once the units
 # operation is under way, and leave its exit status in $d/rc.
