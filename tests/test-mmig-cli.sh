@@ -266,6 +266,38 @@ check_json "$d/out" '
 assert o["outcome"] == "refused" and o["exit_status"] == 1, o
 assert o["error"].startswith("journal: j: not a libmmig journal"), o' ||
 	fail "--json foreign journal: $(cat "$d/out")"
+# A journal whose write lock a stopped process holds: the first commit is
+# refused after the lock timeout, said once, exit 1, nothing to settle.
+# (journal-damage is built beside the tools in a fault-injection build.)
+damage="$(dirname "$mmig")/../tests/journal-damage"
+if [ -x "$damage" ]; then
+	d=$(fresh json-locked)
+	printf '%s\n' "$base" >"$d/model.json"
+	"$mmig" gen-model --seed 21 -o "$d/other.json"
+	(cd "$d" && "$mmig" import --quiet other.json) || fail "locked: first import"
+	"$damage" --hold-lock "$d/mmig-journal" "$d/held" &
+	hold_pid=$!
+	for _ in $(seq 100); do
+		[ -e "$d/held" ] && [ "$(ps -o stat= -p "$hold_pid" | cut -c1)" = T ] && break
+		sleep 0.1
+	done
+	set +e
+	(cd "$d" && "$mmig" import --json model.json >out 2>err)
+	rc=$?
+	set -e
+	kill -9 "$hold_pid" 2>/dev/null || true
+	wait "$hold_pid" 2>/dev/null || true
+	[ $rc = 1 ] || fail "locked journal: exit $rc: $(cat "$d/err")"
+	[ "$(wc -l <"$d/err")" = 1 ] && grep -q "write lock is held by pid $hold_pid" "$d/err" ||
+		fail "locked journal: stderr $(cat "$d/err")"
+	check_json "$d/out" '
+assert o["outcome"] == "refused" and o["exit_status"] == 1, o
+assert o["migration_id"] is None and "write lock is held" in o["error"], o' ||
+		fail "locked journal: $(cat "$d/out")"
+	[ -e "$d/models/$UUID.db" ] && fail "locked journal: a model database"
+else
+	echo "note: journal-damage not built; the locked-journal case skipped"
+fi
 # --test-rollback --json: the rolled-back migration and its differences.
 d=$(fresh json-test-rollback)
 printf '%s\n' "$base" >"$d/model.json"
@@ -347,13 +379,13 @@ LIMITS
 python3 -c '
 import sys
 with open(sys.argv[1], "w") as f:
-    f.write("{\"version\": 1, \"model\": {\"uuid\": \"0f5c3d1e-8a2b-4c6d-9e7f-1a2b3c4d5e6f\", \"name\": \"m\", \"owner\": \"a\", \"cloud\": \"c\"}, \"machines\": [")
-    f.write(",".join("{\"id\": \"%d\", \"base\": \"b\"}" % i for i in range(1000001)))
+    f.write("{\"version\": 1, \"model\": {\"uuid\": \"0f5c3d1e-8a2b-4c6d-9e7f-1a2b3c4d5e6f\", \"name\": \"m\", \"owner\": \"a\", \"cloud\": \"c\"}, \"applications\": [")
+    f.write(",".join("{\"name\": \"a%d\", \"charm\": \"c\"}" % i for i in range(100001)))
     f.write("]}\n")' "$d/over.json"
 set +e
 (cd "$d" && "$mmig" import over.json >out 2>err); rc=$?
 set -e
-[ $rc = 2 ] && grep -qF "mmig: description: over.json: machines: 1000001 entries, at most 1000000" \
+[ $rc = 2 ] && grep -qF "mmig: description: over.json: applications: 100001 entries, at most 100000" \
 	"$d/err" || fail "import over the limit: exit $rc: $(cat "$d/err")"
 ok
 
@@ -471,7 +503,10 @@ big_uuid=$(sed -n 's/.*"uuid": "\([0-9a-f-]*\)".*/\1/p' "$big" | head -1)
 # place; with TERM=dumb the plain lines and no escape.  (A byte of garbage
 # at the end: the whole description is parsed, then refused, nothing made.)
 d=$(fresh parse-tty)
-{ cat "$big"; echo x; } >"$d/bad.json"
+"$mmig" gen-model --machines 5000 --applications 100 --units-per-app 1800 \
+	--relations 50 --seed 12 -o "$d/bad.json"
+echo x >>"$d/bad.json"
+[ "$(stat -c %s "$d/bad.json")" -ge $((8 << 20)) ] || fail "parse-tty: not large"
 on_tty xterm "$d/xterm.out" "$mmig" import --journal "$d/j" \
 	--controller-db "$d/c.db" --model-dir "$d/m" "$d/bad.json"
 grep -q "description: parsing .*bad.json (" "$d/xterm.out" && has_escapes "$d/xterm.out" ||
