@@ -339,6 +339,7 @@ struct progress {
 	bool line_open;       /* a bar is on screen without its newline */
 	bool failed;          /* the coordinator logged a failure */
 	bool began;           /* an operation ran: the migration started */
+	char *held;           /* errors logged before that, newline-ended */
 	struct op_record ops[MAX_OP_RECORDS];
 	size_t n_ops;
 };
@@ -485,10 +486,19 @@ on_log(void *arg, enum mmig_log_level level, const char *msg)
 
 	if (level == MMIG_LOG_INFO && !p->failed)
 		p->began = true; /* "running operation: ..." */
-	/* Refused before any operation ran: the tool reports the error
-	 * itself, once (run_import()). */
-	if (level >= MMIG_LOG_ERROR && !p->began)
+	/* Before any operation ran, an error may be a refusal, which the tool
+	 * reports itself, once: held until the outcome tells (run_import()). */
+	if (level >= MMIG_LOG_ERROR && !p->began) {
+		size_t n = p->held ? strlen(p->held) : 0;
+		char *h = realloc(p->held, n + strlen(msg) + 2);
+
+		if (h) {
+			sprintf(h + n, "%s\n", msg);
+			p->held = h;
+		}
+		p->failed = true;
 		return;
+	}
 	if (level >= MMIG_LOG_ERROR)
 		p->failed = true;
 	if (p->mode == PROGRESS_QUIET)
@@ -941,6 +951,16 @@ run_import(const struct import_args *a, struct mmig_journal *j,
 	rc = mmig_coordinator_perform(c, ctx, scope, model);
 	progress_done(&prog);
 	o = mmig_coordinator_outcome(c);
+	/* Errors logged before the first operation: a refusal (outcome none)
+	 * is said below; anything else (a first commit that took effect though
+	 * reported failed, say) is shown as it would have been. */
+	if (prog.held && o != MMIG_OUTCOME_NONE && !a->quiet) {
+		for (char *l = prog.held, *e; (e = strchr(l, '\n')); l = e + 1)
+			fprintf(stderr, "%s: %s: %.*s\n", PROG,
+				mmig_log_level_name(MMIG_LOG_ERROR),
+				(int)(e - l), l);
+	}
+	free(prog.held);
 	if (rc != MMIG_OK && !(hook && o == MMIG_OUTCOME_ROLLED_BACK))
 		errorf("import", "%s", mmig_coordinator_errmsg(c));
 	if (hook) {
