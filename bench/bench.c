@@ -750,15 +750,20 @@ bench_supervise(struct bench *b)
 		fprintf(stderr, "mmig: bench: killed by signal %d\n",
 			WTERMSIG(status));
 	if (bench_sig) {
-		int sig = bench_sig;
+		int sig = bench_sig, rc;
 
 		/* A child killed just now may still be closing its files:
 		 * a directory still filling up is tried again. */
-		for (int i = 0; i < 50 && bench_rmtree(b->dir) != 0; i++)
+		for (int i = 0; (rc = bench_rmtree(b->dir)) != 0 && i < 50; i++)
 			usleep(20000);
-		fprintf(stderr, "mmig: bench: interrupted by signal %d; "
-				"removed %s\n",
-			sig, b->dir);
+		if (rc == 0)
+			fprintf(stderr, "mmig: bench: interrupted by signal %d; "
+					"removed %s\n",
+				sig, b->dir);
+		else
+			fprintf(stderr, "mmig: bench: interrupted by signal %d; "
+					"could not remove %s: %s\n",
+				sig, b->dir, strerror(-rc));
 		bench_signals_restore(old);
 		signal(sig, SIG_DFL);
 		raise(sig);
