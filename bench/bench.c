@@ -18,6 +18,7 @@
 #include <errno.h>
 #include <getopt.h>
 #include <math.h>
+#include <signal.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -679,6 +680,123 @@ print_json(const struct bench *b, const struct utsname *u)
 	printf("  ]\n}\n");
 }
 
+/* ---- interruption ------------------------------------------------------------- */
+
+/*
+ * SIGINT, SIGTERM or SIGHUP must not leave the scratch directory behind.
+ * The benchmark's work (threads, forked and exec'd children) cannot stop
+ * at a safe point on a signal, so it runs in a child process of its own,
+ * leader of its own process group; this process only waits.  A signal it
+ * gets is passed on to that whole group; once the child is gone, the
+ * leftovers of the group are killed, the directory removed, and this
+ * process dies of the same signal (status 128 + N to a shell: 130 for
+ * SIGINT, 143 for SIGTERM).
+ */
+static volatile sig_atomic_t bench_sig;
+static volatile pid_t bench_pgid;
+
+static void
+bench_on_signal(int sig)
+{
+	pid_t g = bench_pgid;
+
+	if (!bench_sig)
+		bench_sig = sig;
+	if (g > 0)
+		kill(-g, sig);
+}
+
+static const int bench_signals[] = { SIGINT, SIGTERM, SIGHUP };
+
+static void
+bench_signals_set(void (*handler)(int), struct sigaction *old)
+{
+	struct sigaction sa;
+
+	memset(&sa, 0, sizeof(sa));
+	sa.sa_handler = handler;
+	sigemptyset(&sa.sa_mask);
+	for (size_t i = 0; i < 3; i++)
+		sigaction(bench_signals[i], &sa, old ? &old[i] : NULL);
+}
+
+static void
+bench_signals_restore(const struct sigaction *old)
+{
+	for (size_t i = 0; i < 3; i++)
+		sigaction(bench_signals[i], &old[i], NULL);
+}
+
+/*
+ * Run bench_run(@p b) in a supervised child (above).  @return its exit
+ * status; on a signal, does not return once the directory is removed.
+ */
+static int bench_run(struct bench *b);
+
+static int
+bench_supervise(struct bench *b)
+{
+	struct sigaction old[3];
+	int status = 0, ret;
+	siginfo_t si;
+	pid_t pid;
+
+	bench_sig = 0;
+	bench_signals_set(bench_on_signal, old);
+	fflush(NULL);
+	pid = bench_sig ? -1 : fork();
+	if (pid == 0) {
+		setpgid(0, 0);
+		bench_signals_restore(old);
+		_exit(bench_run(b));
+	}
+	if (pid > 0) {
+		/* Both sides set the group, whichever runs first. */
+		setpgid(pid, pid);
+		bench_pgid = pid;
+		if (bench_sig)
+			kill(-pid, bench_sig);
+		/* Waited for but not reaped: while the child is a zombie its
+		 * pid, the group's id, cannot be reused. */
+		while (waitid(P_PID, (id_t)pid, &si, WEXITED | WNOWAIT) < 0 &&
+		       errno == EINTR)
+			;
+		bench_pgid = 0;
+		/* What the child left running (a measurement's own child). */
+		kill(-pid, SIGKILL);
+		while (waitpid(pid, &status, 0) < 0 && errno == EINTR)
+			;
+	} else if (!bench_sig) {
+		fprintf(stderr, "mmig: bench: fork: %s\n", strerror(errno));
+	}
+	ret = pid > 0 && WIFEXITED(status) ? WEXITSTATUS(status) : 1;
+	if (pid > 0 && WIFSIGNALED(status) && !bench_sig)
+		fprintf(stderr, "mmig: bench: killed by signal %d\n",
+			WTERMSIG(status));
+	if (bench_sig) {
+		int sig = bench_sig, rc;
+
+		/* A child killed just now may still be closing its files:
+		 * a directory still filling up is tried again. */
+		for (int i = 0; (rc = bench_rmtree(b->dir)) != 0 && i < 50; i++)
+			usleep(20000);
+		if (rc == 0)
+			fprintf(stderr, "mmig: bench: interrupted by signal %d; "
+					"removed %s\n",
+				sig, b->dir);
+		else
+			fprintf(stderr, "mmig: bench: interrupted by signal %d; "
+					"could not remove %s: %s\n",
+				sig, b->dir, strerror(-rc));
+		bench_signals_restore(old);
+		signal(sig, SIG_DFL);
+		raise(sig);
+		return 128 + sig;
+	}
+	bench_signals_restore(old);
+	return ret;
+}
+
 /* ---- options ------------------------------------------------------------------ */
 
 void
@@ -758,8 +876,7 @@ mmig_bench_main(int argc, char **argv)
 	};
 	struct bench *b = calloc(1, sizeof(*b));
 	const char *parent = ".";
-	struct utsname u;
-	bool quick = false, failed = false;
+	bool quick = false;
 	unsigned long runs = 5;
 	char *end, *tmpl = NULL;
 	int opt, ret = 1;
@@ -818,7 +935,6 @@ mmig_bench_main(int argc, char **argv)
 	}
 	sizes_init(&b->sz, quick, runs);
 	figures_init(b);
-	uname(&u);
 	tmpl = bench_path(parent, "mmig-bench.XXXXXX");
 	if (!tmpl || !mkdtemp(tmpl)) {
 		fprintf(stderr, "mmig: bench: scratch directory in %s: %s\n",
@@ -826,6 +942,24 @@ mmig_bench_main(int argc, char **argv)
 		goto out;
 	}
 	b->dir = tmpl;
+	ret = bench_supervise(b);
+out:
+	if (b->dir)
+		bench_rmtree(b->dir);
+	free(tmpl);
+	free(b);
+	return ret;
+}
+
+/* The benchmark proper, in the supervised child.  @return its exit status. */
+static int
+bench_run(struct bench *b)
+{
+	struct utsname u;
+	bool failed = false;
+	int ret = 1;
+
+	uname(&u);
 	if (bench_journal_prepare(b) != 0 || bench_import_prepare(b) != 0) {
 		fprintf(stderr, "mmig: bench: prepare in %s failed\n", b->dir);
 		goto out;
@@ -855,9 +989,6 @@ out:
 	if (b->jstate)
 		bench_journal_finish(b);
 	bench_import_finish(b);
-	if (b->dir)
-		bench_rmtree(b->dir);
-	free(tmpl);
-	free(b);
+	fflush(NULL);
 	return ret;
 }

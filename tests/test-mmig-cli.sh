@@ -3,7 +3,12 @@
 # determinism, an import with exact counts, malformed descriptions refused
 # with their message and nothing left behind, a duplicate model left intact,
 # --test-rollback, and SIGINT/SIGTERM during a large import under both
-# policies.
+# policies.  Issue 14: import --json (also refused, also with --quiet), a
+# refused import's error said once, '-' for stdin and stdout, help and the
+# --version form, gen-model's size limits in import's words, no escape
+# sequences with TERM=dumb (on a pty made by script(1)), progress while a
+# large description is parsed, and `mmig bench` interrupted by SIGINT and
+# SIGTERM leaving no scratch directory.
 #
 # usage: test-mmig-cli.sh PATH/TO/mmig [PATH/TO/yaml-same DATA_DIR]
 # With yaml-same and the real Juju documents (tests/data/juju), also:
@@ -140,12 +145,277 @@ set -e
 [ $rc = 1 ] || fail "process into a durable journal: exit $rc"
 grep -q "holds durable migrations; a process one needs a journal of its own" \
 	"$d/err3" || fail "process into a durable journal: $(cat "$d/err3")"
+# Said once (issue 14): not once by the coordinator's log and again by the
+# tool.  Without --quiet, stdout has no "migration : none" line either.
+[ "$(wc -l <"$d/err3")" = 1 ] || fail "refused import: error not once: $(cat "$d/err3")"
+set +e
+(cd "$d" && "$mmig" import --durability process p.json >out4 2>err4)
+rc=$?
+set -e
+[ $rc = 1 ] || fail "refused import: exit $rc"
+[ "$(grep -c "holds durable migrations" "$d/err4")" = 1 ] ||
+	fail "refused import: error not once: $(cat "$d/err4")"
+grep -q '^migration' "$d/out4" && fail "refused import: a migration line: $(cat "$d/out4")"
+# With --json: one object, outcome refused, the error, the same exit 1.
+set +e
+(cd "$d" && "$mmig" import --json --durability process p.json >out5 2>err5)
+rc=$?
+set -e
+[ $rc = 1 ] || fail "refused --json: exit $rc"
+python3 -c '
+import json, sys
+o = json.load(open(sys.argv[1]))
+assert o["outcome"] == "refused", o
+assert o["migration_id"] is None, o
+assert o["exit_status"] == 1, o
+assert "holds durable migrations" in o["error"], o
+assert o["tables"] is None and o["description"]["units"] == 4, o
+' "$d/out5" || fail "refused --json: $(cat "$d/out5")"
+[ "$(wc -l <"$d/err5")" = 1 ] || fail "refused --json: stderr $(cat "$d/err5")"
 p_uuid=$(python3 -c 'import json, sys; print(json.load(open(sys.argv[1]))["model"]["uuid"])' "$d/p.json")
 [ -e "$d/models/$p_uuid.db" ] && fail "process into a durable journal: a database"
 [ "$(q "$d/controller.db" "SELECT count(*) FROM models WHERE uuid='$p_uuid'")" = 0 ] ||
 	fail "process into a durable journal: a controller row"
 (cd "$d" && "$mmig" import --quiet --durability process --journal pj p.json) ||
 	fail "process mode in a journal of its own"
+ok
+
+# ---- import --json (issue 14) ---------------------------------------------
+# check_json FILE PYTHON: FILE holds exactly one JSON object, bound to o.
+check_json() {
+	python3 -c "import json, sys
+o = json.load(open(sys.argv[1]))
+$2" "$1"
+}
+d=$(fresh json)
+printf '%s\n' "$base" >"$d/model.json"
+(cd "$d" && "$mmig" import --json --quiet model.json >out 2>err) ||
+	fail "--json import: $(cat "$d/err")"
+[ -s "$d/err" ] && fail "--json --quiet printed on stderr: $(cat "$d/err")"
+check_json "$d/out" '
+import re
+assert re.fullmatch(r"[0-9a-f-]{36}", o["migration_id"]), o
+assert o["outcome"] == "committed" and o["exit_status"] == 0, o
+assert o["error"] is None and o["signal"] is None, o
+assert o["model_uuid"] == "'"$UUID"'" and o["durability"] == "durable", o
+d = o["description"]
+assert (d["format"], d["machines"], d["applications"], d["units"],
+        d["relations"], d["model_config"], d["application_config"],
+        d["kept"]) == ("json", 2, 2, 3, 1, 2, 1, 0), d
+t = o["tables"]
+assert (t["machines"], t["applications"], t["units"], t["relations"],
+        t["model_config"], t["application_config"]) == (2, 2, 3, 1, 2, 1), t
+assert not any(k.startswith("mmig_") for k in t), t
+assert [x["name"] for x in o["operations"]] == ["create-model",
+    "model-config", "machines", "applications", "units", "relations",
+    "activate"], o["operations"]
+assert all(x["seconds"] >= 0 for x in o["operations"])
+tm = o["timings"]
+assert set(tm) == {"parse_seconds", "import_seconds", "total_seconds"}, tm
+assert 0 <= tm["parse_seconds"] <= tm["total_seconds"], tm
+assert 0 < tm["import_seconds"] <= tm["total_seconds"], tm
+assert o["test_rollback"] is None
+' || fail "--json import: $(cat "$d/out")"
+# The id is the journal's.
+if [ -x "$recover" ]; then
+	id=$(python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["migration_id"])' "$d/out")
+	"$recover" --journal "$d/mmig-journal" list --all >"$d/list" 2>&1 || true
+	grep -q "$id" "$d/list" || fail "--json id not in the journal: $(cat "$d/list")"
+fi
+# The same model again: refused by create-model, rolled back, exit 1.
+set +e
+(cd "$d" && "$mmig" import --json model.json >out2 2>err2)
+rc=$?
+set -e
+[ $rc = 1 ] || fail "--json duplicate: exit $rc"
+check_json "$d/out2" '
+assert o["outcome"] == "rolled-back" and o["exit_status"] == 1, o
+assert "already exists" in o["error"] and o["migration_id"], o
+assert o["tables"] is None, o' || fail "--json duplicate: $(cat "$d/out2")"
+# A malformed description: refused, exit 2 as without --json, one line on
+# stderr, the error in the object; nothing created.
+d=$(fresh json-bad)
+printf '%s\n' "$base" | sed 's/"version": 1/"version": 2/' >"$d/model.json"
+set +e
+(cd "$d" && "$mmig" import --json model.json >out 2>err)
+rc=$?
+set -e
+[ $rc = 2 ] || fail "--json malformed: exit $rc"
+[ "$(wc -l <"$d/err")" = 1 ] || fail "--json malformed: stderr $(cat "$d/err")"
+check_json "$d/out" '
+assert o["outcome"] == "refused" and o["exit_status"] == 2, o
+assert o["error"].startswith("description: model.json: ") and "version" in o["error"], o
+assert o["migration_id"] is None and o["description"] is None, o' ||
+	fail "--json malformed: $(cat "$d/out")"
+rm "$d/model.json" "$d/out" "$d/err"
+assert_nothing_left "$d" "--json malformed"
+# Another program's LMDB environment as the journal: refused, said once.
+d=$(fresh json-foreign)
+printf '%s\n' "$base" >"$d/model.json"
+mkdir "$d/j"
+printf 'VERSION=3\nformat=print\ntype=btree\nHEADER=END\n alice\n 1\nDATA=END\n' |
+	mdb_load -s users "$d/j" || fail "mdb_load"
+set +e
+(cd "$d" && "$mmig" import --json --journal j model.json >out 2>err)
+rc=$?
+set -e
+[ $rc = 1 ] || fail "--json foreign journal: exit $rc"
+[ "$(grep -c "not a libmmig journal" "$d/err")" = 1 ] && [ "$(wc -l <"$d/err")" = 1 ] ||
+	fail "--json foreign journal: stderr $(cat "$d/err")"
+check_json "$d/out" '
+assert o["outcome"] == "refused" and o["exit_status"] == 1, o
+assert o["error"].startswith("journal: j: not a libmmig journal"), o' ||
+	fail "--json foreign journal: $(cat "$d/out")"
+# A journal whose write lock a stopped process holds: the first commit is
+# refused after the lock timeout, said once, exit 1, nothing to settle.
+# (journal-damage is built beside the tools in a fault-injection build.)
+damage="$(dirname "$mmig")/../tests/journal-damage"
+if [ -x "$damage" ]; then
+	d=$(fresh json-locked)
+	printf '%s\n' "$base" >"$d/model.json"
+	"$mmig" gen-model --seed 21 -o "$d/other.json"
+	(cd "$d" && "$mmig" import --quiet other.json) || fail "locked: first import"
+	"$damage" --hold-lock "$d/mmig-journal" "$d/held" &
+	hold_pid=$!
+	for _ in $(seq 100); do
+		[ -e "$d/held" ] && [ "$(ps -o stat= -p "$hold_pid" | cut -c1)" = T ] && break
+		sleep 0.1
+	done
+	set +e
+	(cd "$d" && "$mmig" import --json model.json >out 2>err)
+	rc=$?
+	set -e
+	kill -9 "$hold_pid" 2>/dev/null || true
+	wait "$hold_pid" 2>/dev/null || true
+	[ $rc = 1 ] || fail "locked journal: exit $rc: $(cat "$d/err")"
+	[ "$(wc -l <"$d/err")" = 1 ] && grep -q "write lock is held by pid $hold_pid" "$d/err" ||
+		fail "locked journal: stderr $(cat "$d/err")"
+	check_json "$d/out" '
+assert o["outcome"] == "refused" and o["exit_status"] == 1, o
+assert o["migration_id"] is None and "write lock is held" in o["error"], o' ||
+		fail "locked journal: $(cat "$d/out")"
+	[ -e "$d/models/$UUID.db" ] && fail "locked journal: a model database"
+else
+	echo "note: journal-damage not built; the locked-journal case skipped"
+fi
+# --test-rollback --json: the rolled-back migration and its differences.
+d=$(fresh json-test-rollback)
+printf '%s\n' "$base" >"$d/model.json"
+(cd "$d" && "$mmig" import --json --quiet --test-rollback model.json >out 2>err) ||
+	fail "--json --test-rollback: $(cat "$d/err")"
+check_json "$d/out" '
+assert o["outcome"] == "committed", o
+tr = o["test_rollback"]
+assert tr["differences"] == 0 and tr["migration_id"] != o["migration_id"], o' ||
+	fail "--json --test-rollback: $(cat "$d/out")"
+ok
+
+# ---- "-" for standard input and output (issue 14) -------------------------
+d=$(fresh stdio)
+printf '%s\n' "$base" >"$d/model.json"
+(cd "$d" && "$mmig" import --quiet - <model.json) || fail "import -"
+[ "$(q "$d/controller.db" "SELECT status FROM models WHERE uuid='$UUID'")" = active ] ||
+	fail "import -: controller row"
+(cd "$d" && "$mmig" export "$UUID" -o - >a.yaml && "$mmig" export "$UUID" >b.yaml) ||
+	fail "export -o -"
+[ -s "$d/a.yaml" ] && cmp -s "$d/a.yaml" "$d/b.yaml" || fail "export -o -: differs"
+[ -e "$d/-" ] && fail "export -o -: wrote a file named -"
+"$mmig" gen-model --seed 3 -o - >"$d/g1.json"
+"$mmig" gen-model --seed 3 >"$d/g2.json"
+cmp -s "$d/g1.json" "$d/g2.json" || fail "gen-model -o -: differs"
+[ -e "$d/-" ] && fail "gen-model -o -: wrote a file named -"
+set +e
+printf '{ "version": 1,' | (cd "$d" && "$mmig" import - >out 2>err)
+rc=$?
+set -e
+[ $rc = 2 ] && grep -q '^mmig: description: stdin: line ' "$d/err" ||
+	fail "import - malformed: exit $rc: $(cat "$d/err")"
+if [ -d "$data" ]; then
+	"$mmig" gen-model --from-bundle - --seed 4 \
+		<"$data/bundle-charmed-kubernetes-1.35.yaml" >"$d/b1.yaml" ||
+		fail "--from-bundle -"
+	"$mmig" gen-model --from-bundle "$data/bundle-charmed-kubernetes-1.35.yaml" \
+		--seed 4 >"$d/b2.yaml"
+	cmp -s "$d/b1.yaml" "$d/b2.yaml" || fail "--from-bundle -: differs"
+fi
+ok
+
+# ---- help, the version's form (issue 14) ----------------------------------
+cmp -s <("$mmig" help) <("$mmig" --help) || fail "help != --help"
+for c in import gen-model export bench; do
+	cmp -s <("$mmig" help $c) <("$mmig" $c --help) || fail "help $c"
+done
+cmp -s <("$mmig" help --version) <("$mmig" --version) || fail "help --version"
+set +e
+"$mmig" help frobnicate >/dev/null 2>"$work/err"; rc=$?
+set -e
+[ $rc = 2 ] && grep -q "unknown command 'frobnicate'" "$work/err" || fail "help frobnicate: $rc"
+"$mmig" --version | grep -qxE 'mmig \(libmmig\) [0-9]+\.[0-9]+\.[0-9]+' ||
+	fail "--version form: $("$mmig" --version)"
+ok
+
+# ---- gen-model refuses what import refuses, in import's words (issue 14) --
+d=$(fresh gen-limits)
+while IFS='|' read -r args want; do
+	set +e
+	# shellcheck disable=SC2086
+	"$mmig" gen-model $args -o "$d/x.json" 2>"$d/err"
+	rc=$?
+	set -e
+	[ $rc = 1 ] || fail "gen-model $args: exit $rc"
+	grep -qF "mmig: gen-model: $want; import would refuse the model" "$d/err" ||
+		fail "gen-model $args: $(cat "$d/err")"
+	[ -e "$d/x.json" ] && fail "gen-model $args: wrote its file"
+done <<-'LIMITS'
+--machines 1000001|machines: 1000001 entries, at most 1000000
+--applications 100001 --units-per-app 0|applications: 100001 entries, at most 100000
+--applications 1001 --units-per-app 1000|applications: 1001000 units in all, at most 1000000
+--machines 0 --applications 1500 --units-per-app 0 --relations 1000001|relations: 1000001 entries, at most 1000000
+--applications 18446744073709551615 --units-per-app 2|applications: 18446744073709551615 entries, at most 100000
+LIMITS
+# At the limit it is written; over it, import says the same words.
+"$mmig" gen-model --machines 0 --applications 100000 --units-per-app 0 \
+	--relations 0 -o "$d/at.json" || fail "gen-model at the limit"
+python3 -c '
+import sys
+with open(sys.argv[1], "w") as f:
+    f.write("{\"version\": 1, \"model\": {\"uuid\": \"0f5c3d1e-8a2b-4c6d-9e7f-1a2b3c4d5e6f\", \"name\": \"m\", \"owner\": \"a\", \"cloud\": \"c\"}, \"applications\": [")
+    f.write(",".join("{\"name\": \"a%d\", \"charm\": \"c\"}" % i for i in range(100001)))
+    f.write("]}\n")' "$d/over.json"
+set +e
+(cd "$d" && "$mmig" import over.json >out 2>err); rc=$?
+set -e
+[ $rc = 2 ] && grep -qF "mmig: description: over.json: applications: 100001 entries, at most 100000" \
+	"$d/err" || fail "import over the limit: exit $rc: $(cat "$d/err")"
+ok
+
+# ---- TERM=dumb and terminals (issue 14) -----------------------------------
+# script(1) runs the import on a pseudo-terminal; a pty turns each \n into
+# \r\n, so a redraw is a \r followed by anything but \n.
+on_tty() { # TERM OUTFILE COMMAND...
+	local term=$1 out=$2
+	shift 2
+	TERM=$term script -qefc "$(printf '%q ' "$@")" /dev/null >"$out" 2>&1 </dev/null || true
+}
+has_escapes() { python3 -c '
+import re, sys
+b = open(sys.argv[1], "rb").read()
+sys.exit(0 if b"\x1b" in b or re.search(rb"\r[^\n]", b) else 1)' "$1"; }
+d=$(fresh tty)
+"$mmig" gen-model --machines 3000 --applications 30 --units-per-app 200 \
+	--seed 11 -o "$d/model.json"
+on_tty xterm "$d/xterm.out" "$mmig" import --journal "$d/j1" \
+	--controller-db "$d/c1.db" --model-dir "$d/m1" "$d/model.json"
+grep -q "committed" "$d/xterm.out" || fail "tty import: $(cat -v "$d/xterm.out")"
+has_escapes "$d/xterm.out" || fail "a terminal got no progress bar: $(cat -v "$d/xterm.out")"
+for term in dumb ""; do
+	on_tty "$term" "$d/dumb.out" "$mmig" import --journal "$d/j-$term" \
+		--controller-db "$d/c-$term.db" --model-dir "$d/m-$term" "$d/model.json"
+	grep -q "committed" "$d/dumb.out" || fail "TERM=$term import: $(cat -v "$d/dumb.out")"
+	has_escapes "$d/dumb.out" && fail "TERM='$term': escapes: $(cat -v "$d/dumb.out")"
+	[ "$(grep -c ' rows in ' "$d/dumb.out")" = 7 ] ||
+		fail "TERM='$term': not plain lines: $(cat -v "$d/dumb.out")"
+done
 ok
 
 # ---- malformed descriptions: exit 2, the message, nothing left -----------
@@ -229,6 +499,29 @@ big="$work/big.json"
 	--relations 100 --seed 9 -o "$big"
 big_uuid=$(sed -n 's/.*"uuid": "\([0-9a-f-]*\)".*/\1/p' "$big" | head -1)
 
+# Parsing a large description on a terminal: a status line redrawn in
+# place; with TERM=dumb the plain lines and no escape.  (A byte of garbage
+# at the end: the whole description is parsed, then refused, nothing made.)
+d=$(fresh parse-tty)
+"$mmig" gen-model --machines 5000 --applications 100 --units-per-app 1800 \
+	--relations 50 --seed 12 -o "$d/bad.json"
+echo x >>"$d/bad.json"
+[ "$(stat -c %s "$d/bad.json")" -ge $((8 << 20)) ] || fail "parse-tty: not large"
+on_tty xterm "$d/xterm.out" "$mmig" import --journal "$d/j" \
+	--controller-db "$d/c.db" --model-dir "$d/m" "$d/bad.json"
+grep -q "description: parsing .*bad.json (" "$d/xterm.out" && has_escapes "$d/xterm.out" ||
+	fail "parsing on a terminal: $(cat -v "$d/xterm.out")"
+grep -q "mmig: description: .*bad.json: line " "$d/xterm.out" ||
+	fail "parsing on a terminal: no error: $(cat -v "$d/xterm.out")"
+on_tty dumb "$d/dumb.out" "$mmig" import --journal "$d/j" \
+	--controller-db "$d/c.db" --model-dir "$d/m" "$d/bad.json"
+has_escapes "$d/dumb.out" && fail "parsing, TERM=dumb: $(cat -v "$d/dumb.out")"
+grep -q "bytes read in .* s, parsing" "$d/dumb.out" ||
+	fail "parsing, TERM=dumb: $(cat -v "$d/dumb.out")"
+rm "$d/bad.json" "$d/xterm.out" "$d/dumb.out"
+assert_nothing_left "$d" "parsing a bad large description"
+ok
+
 # Start an import in $1 with extra options, signal it with $2 once the units
 # operation is under way, and leave its exit status in $d/rc.
 interrupt() {
@@ -251,11 +544,25 @@ interrupt() {
 
 for sig in INT TERM; do
 	d=$(fresh "sig-$sig")
-	interrupt "$d" $sig
+	json=()
+	[ $sig = TERM ] && json=(--json)
+	interrupt "$d" $sig "${json[@]}"
 	rc=$(cat "$d/rc")
 	[ "$rc" = 1 ] || fail "SIG$sig rollback: exit $rc: $(cat "$d/err")"
 	grep -q "context canceled" "$d/err" || fail "SIG$sig: $(cat "$d/err")"
-	grep -q ": rolled-back$" "$d/out" || fail "SIG$sig: $(cat "$d/out")"
+	# A large description: plain lines while it is read and parsed.
+	grep -qE "^mmig: description: .*big.json: [0-9]+ bytes read in .* s, parsing$" \
+		"$d/err" && grep -q "^mmig: description: .*big.json: parsed in " "$d/err" ||
+		fail "SIG$sig: no parsing progress: $(head -3 "$d/err")"
+	if [ $sig = TERM ]; then
+		check_json "$d/out" '
+assert o["outcome"] == "rolled-back" and o["signal"] == "SIGTERM", o
+assert o["exit_status"] == 1 and "context canceled" in o["error"], o
+assert o["tables"] is None and o["description"]["units"] == 600000, o' ||
+			fail "SIGTERM --json: $(cat "$d/out")"
+	else
+		grep -q ": rolled-back$" "$d/out" || fail "SIG$sig: $(cat "$d/out")"
+	fi
 	[ "$(q "$d/controller.db" "SELECT count(*) FROM models")" = 0 ] ||
 		fail "SIG$sig: controller row left"
 	ls "$d/models" | grep -q . && fail "SIG$sig: left $(ls "$d/models")"
@@ -480,5 +787,29 @@ if [ -n "$yaml_same" ] && [ -d "$data" ]; then
 else
 	echo "note: yaml-same or the Juju test data not given; juju/description cases skipped"
 fi
+
+# ---- mmig bench interrupted: its scratch directory removed (issue 14) ------
+for sig in INT TERM; do
+	d=$(fresh "bench-$sig")
+	"$mmig" bench --quick --dir "$d" >"$d/out" 2>"$d/err" &
+	pid=$!
+	# Interrupted once it is measuring: the scratch directory has files.
+	for _ in $(seq 1 600); do
+		ls -A "$d"/mmig-bench.*/ 2>/dev/null | grep -q . && break
+		sleep 0.05
+	done
+	ls -A "$d"/mmig-bench.*/ 2>/dev/null | grep -q . || fail "bench never started"
+	sleep 0.5
+	kill -s $sig $pid
+	set +e
+	wait $pid
+	rc=$?
+	set -e
+	want=$((128 + $(kill -l $sig)))
+	[ $rc = $want ] || fail "bench SIG$sig: exit $rc, want $want: $(cat "$d/err")"
+	ls -d "$d"/mmig-bench.* 2>/dev/null && fail "bench SIG$sig: scratch directory left"
+	grep -q "interrupted by signal" "$d/err" || fail "bench SIG$sig: $(cat "$d/err")"
+done
+ok
 
 echo "mmig-cli: $passed passed, 0 failed"

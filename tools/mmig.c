@@ -26,8 +26,11 @@
 #include "file-mode.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <getopt.h>
 #include <inttypes.h>
+#include <jansson.h>
+#include <pthread.h>
 #include <signal.h>
 #include <stdarg.h>
 #include <stdbool.h>
@@ -35,6 +38,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/types.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -66,11 +70,15 @@ enum opt_code {
 	OPT_FROM_BUNDLE,
 	OPT_SCALE,
 	OPT_FORMAT,
+	OPT_JSON,
 };
 
 static void
 errorf(const char *step, const char *fmt, ...)
 	__attribute__((format(printf, 2, 3)));
+
+/* The first error printed, "<step>: <message>", for `import --json`. */
+static char first_error[1024];
 
 static void
 errorf(const char *step, const char *fmt, ...)
@@ -82,6 +90,17 @@ errorf(const char *step, const char *fmt, ...)
 	vfprintf(stderr, fmt, ap);
 	va_end(ap);
 	fputc('\n', stderr);
+	if (!first_error[0]) {
+		int n = snprintf(first_error, sizeof(first_error), "%s: ",
+				 step);
+
+		if (n > 0 && (size_t)n < sizeof(first_error)) {
+			va_start(ap, fmt);
+			vsnprintf(first_error + n, sizeof(first_error) - (size_t)n,
+				  fmt, ap);
+			va_end(ap);
+		}
+	}
 }
 
 /* ------------------------------------------------------------------------
@@ -108,12 +127,16 @@ usage_main(FILE *out)
 		"                      YAML document\n"
 		"  bench               measure the journal, recovery and the "
 		"import\n"
+		"  help [COMMAND]      this help, or COMMAND's (as COMMAND "
+		"--help)\n"
 		"\n"
 		"Options:\n"
 		"  -h, --help          show this help\n"
 		"  -V, --version       show the version\n"
 		"\n"
-		"Run '" PROG " COMMAND --help' for the options of a command.\n"
+		"Run '" PROG " help COMMAND' for the options of a command.  A FILE "
+		"given as '-'\n"
+		"is standard input (read) or standard output (written).\n"
 		"Exit status: 0 success, 2 usage error; see each command.\n",
 		mmig_version_string());
 }
@@ -128,7 +151,7 @@ usage_import(FILE *out)
 		"durable|process]\n"
 		"                  [--policy rollback|pause] [--quiet] "
 		"[--test-rollback]\n"
-		"                  [--file-mode MODE]\n"
+		"                  [--file-mode MODE] [--json]\n"
 		"\n"
 		"Import the model description MODEL.json (or a "
 		"juju/description YAML\n"
@@ -142,7 +165,9 @@ usage_import(FILE *out)
 		"point can be\n"
 		"finished or rolled back with mmig-recover.  The description "
 		"is checked\n"
-		"in full first: a bad one leaves nothing behind.\n"
+		"in full first: a bad one leaves nothing behind.  MODEL.json "
+		"'-' is read\n"
+		"from standard input.\n"
 		"\n"
 		"Options:\n"
 		"  --journal DIR         the journal (default ./mmig-journal)\n"
@@ -162,6 +187,17 @@ usage_import(FILE *out)
 		"with mmig-recover\n"
 		"  --quiet               no progress and no summary; errors "
 		"only\n"
+		"  --json                print one JSON object on stdout "
+		"instead of the\n"
+		"                        summary lines: migration_id, outcome "
+		"(committed,\n"
+		"                        rolled-back, paused, needs-attention, "
+		"interrupted,\n"
+		"                        or refused when it never began), "
+		"exit_status, error,\n"
+		"                        counts and timings (see mmig(1)); "
+		"also when refused\n"
+		"                        and with --quiet\n"
 		"  --file-mode MODE      database files this import creates "
 		"get MODE (octal,\n"
 		"                        0600 plus any of 0066; default 0600 "
@@ -187,8 +223,11 @@ usage_import(FILE *out)
 		"\n"
 		"Progress goes to stderr: a one-line bar on a terminal, one "
 		"line per\n"
-		"operation otherwise.  The migration id and its outcome go to "
-		"stdout.\n"
+		"operation otherwise (and with TERM=dumb: no escape sequences "
+		"then); a\n"
+		"large description also shows its reading and parsing.  The "
+		"migration id\n"
+		"and its outcome go to stdout.\n"
 		"\n"
 		"Exit status:\n"
 		"  0  committed\n"
@@ -234,10 +273,16 @@ usage_gen(FILE *out)
 		"placement\n"
 		"rules; --scale N multiplies every application's units and the "
 		"bundle's\n"
-		"machines.  A model import would refuse for its size is refused.\n"
+		"machines.  A model import would refuse for its size is refused "
+		"before\n"
+		"anything is written: more than 1000000 machines, units or "
+		"relations,\n"
+		"100000 applications, or a JSON description over 256 MiB "
+		"(mmig(1), LIMITS).\n"
 		"\n"
 		"Options:\n"
-		"  --from-bundle FILE  expand the Juju bundle FILE\n"
+		"  --from-bundle FILE  expand the Juju bundle FILE ('-': "
+		"standard input)\n"
 		"  --scale N           with --from-bundle: N copies of the "
 		"bundle's units\n"
 		"                      and machines (default 1)\n"
@@ -255,8 +300,8 @@ usage_gen(FILE *out)
 		"the same model\n"
 		"                      as a juju/description document of the "
 		"current version\n"
-		"  -o, --output FILE   write to FILE (default: standard "
-		"output)\n"
+		"  -o, --output FILE   write to FILE (default, or '-': "
+		"standard output)\n"
 		"  -h, --help          show this help\n"
 		"\n"
 		"Exit status: 0 written, 1 refused (a bad bundle, a model too "
@@ -274,6 +319,15 @@ enum progress_mode {
 	PROGRESS_BAR,   /* a terminal: one line redrawn */
 };
 
+/* What one finished operation did, for --json. */
+struct op_record {
+	char name[32];
+	uint64_t rows;
+	double seconds;
+};
+
+#define MAX_OP_RECORDS 16
+
 struct progress {
 	enum progress_mode mode;
 	uint64_t grand_total; /* items of every operation */
@@ -284,7 +338,32 @@ struct progress {
 	uint64_t t0_ns, op_t0_ns, drawn_ns;
 	bool line_open;       /* a bar is on screen without its newline */
 	bool failed;          /* the coordinator logged a failure */
+	bool began;           /* an operation ran: the migration started */
+	char *held;           /* errors logged before that, newline-ended */
+	struct op_record ops[MAX_OP_RECORDS];
+	size_t n_ops;
 };
+
+/*
+ * May stderr get escape sequences and \r redraws?  Only a terminal that
+ * says it can: TERM set and not "dumb" (as less, git and systemctl do).
+ */
+static bool
+stderr_is_smart_tty(void)
+{
+	const char *term = getenv("TERM");
+
+	return isatty(STDERR_FILENO) && term && *term &&
+	       strcmp(term, "dumb") != 0;
+}
+
+static enum progress_mode
+progress_mode_for(bool quiet)
+{
+	return quiet			  ? PROGRESS_QUIET
+	       : stderr_is_smart_tty() ? PROGRESS_BAR
+					  : PROGRESS_LINES;
+}
 
 static uint64_t
 now_ns(void)
@@ -363,6 +442,13 @@ on_progress(void *arg, const char *op, uint64_t done, uint64_t total)
 		p->op_finished = true;
 		p->finished += total;
 		p->op_done = 0;
+		if (p->n_ops < MAX_OP_RECORDS) {
+			struct op_record *r = &p->ops[p->n_ops++];
+
+			snprintf(r->name, sizeof(r->name), "%s", op);
+			r->rows = total;
+			r->seconds = (double)(now - p->op_t0_ns) / 1e9;
+		}
 	}
 	switch (p->mode) {
 	case PROGRESS_QUIET:
@@ -398,6 +484,21 @@ on_log(void *arg, enum mmig_log_level level, const char *msg)
 {
 	struct progress *p = arg;
 
+	if (level == MMIG_LOG_INFO && !p->failed)
+		p->began = true; /* "running operation: ..." */
+	/* Before any operation ran, an error may be a refusal, which the tool
+	 * reports itself, once: held until the outcome tells (run_import()). */
+	if (level >= MMIG_LOG_ERROR && !p->began) {
+		size_t n = p->held ? strlen(p->held) : 0;
+		char *h = realloc(p->held, n + strlen(msg) + 2);
+
+		if (h) {
+			sprintf(h + n, "%s\n", msg);
+			p->held = h;
+		}
+		p->failed = true;
+		return;
+	}
 	if (level >= MMIG_LOG_ERROR)
 		p->failed = true;
 	if (p->mode == PROGRESS_QUIET)
@@ -752,9 +853,27 @@ struct import_args {
 	bool pause;
 	bool quiet;
 	bool test_rollback;
+	bool json;
 	/* --file-mode: 0 when not given (the library's 0600 / 0700) */
 	unsigned file_mode;
 };
+
+/*
+ * What `import --json` reports, filled in as the import goes (one import
+ * per process: a file-level object).
+ */
+static struct {
+	const char *outcome;   /* NULL: refused before a migration began */
+	char migration_id[64];
+	int signal;            /* SIGINT or SIGTERM that stopped it, or 0 */
+	double parse_s, import_s;
+	struct op_record ops[MAX_OP_RECORDS];
+	size_t n_ops;
+	/* --test-rollback: its migration and the differences found */
+	bool rollback_ran;
+	char rollback_id[64];
+	size_t rollback_diffs;
+} report;
 
 /* --test-rollback's hook: after the last operation, fail on purpose. */
 struct fail_last {
@@ -801,9 +920,7 @@ run_import(const struct import_args *a, struct mmig_journal *j,
 {
 	const struct mmig_model_desc *d = model->data;
 	struct progress prog = {
-		.mode = a->quiet ? PROGRESS_QUIET
-			: isatty(STDERR_FILENO) ? PROGRESS_BAR
-						: PROGRESS_LINES,
+		.mode = progress_mode_for(a->quiet),
 		.grand_total = 3 + d->n_config + d->n_machines + d->n_apps +
 			       d->n_units_total + d->n_relations,
 	};
@@ -834,9 +951,38 @@ run_import(const struct import_args *a, struct mmig_journal *j,
 	rc = mmig_coordinator_perform(c, ctx, scope, model);
 	progress_done(&prog);
 	o = mmig_coordinator_outcome(c);
+	/* Errors logged before the first operation: a refusal (outcome none)
+	 * is said below; anything else (a first commit that took effect though
+	 * reported failed, say) is shown as it would have been. */
+	if (prog.held && o != MMIG_OUTCOME_NONE && !a->quiet) {
+		for (char *l = prog.held, *e; (e = strchr(l, '\n')); l = e + 1)
+			fprintf(stderr, "%s: %s: %.*s\n", PROG,
+				mmig_log_level_name(MMIG_LOG_ERROR),
+				(int)(e - l), l);
+	}
+	free(prog.held);
 	if (rc != MMIG_OK && !(hook && o == MMIG_OUTCOME_ROLLED_BACK))
 		errorf("import", "%s", mmig_coordinator_errmsg(c));
-	if (!a->quiet && o == MMIG_OUTCOME_NONE) {
+	if (hook) {
+		report.rollback_ran = true;
+		snprintf(report.rollback_id, sizeof(report.rollback_id), "%s",
+			 o == MMIG_OUTCOME_NONE
+				 ? ""
+				 : mmig_coordinator_migration_id(c));
+	} else {
+		report.outcome = o == MMIG_OUTCOME_NONE ? NULL
+							: mmig_outcome_name(o);
+		snprintf(report.migration_id, sizeof(report.migration_id), "%s",
+			 o == MMIG_OUTCOME_NONE
+				 ? ""
+				 : mmig_coordinator_migration_id(c));
+		report.import_s = (double)(now_ns() - prog.t0_ns) / 1e9;
+		memcpy(report.ops, prog.ops, sizeof(report.ops));
+		report.n_ops = prog.n_ops;
+	}
+	if (a->json) {
+		/* stdout holds the one JSON object (cmd_import()). */
+	} else if (!a->quiet && o == MMIG_OUTCOME_NONE) {
 		/* Refused before anything was written: no migration to name,
 		 * none to settle. */
 		printf("import not started: nothing was written, nothing to "
@@ -985,7 +1131,8 @@ test_rollback(const struct import_args *a, struct mmig_journal *j,
 	}
 	picture_free(&before);
 	picture_free(&after);
-	if (!a->quiet) {
+	report.rollback_diffs = diffs;
+	if (!a->quiet && !a->json) {
 		if (diffs)
 			printf("test-rollback: %zu differences after the "
 			       "rollback\n",
@@ -1014,6 +1161,7 @@ parse_import_args(int argc, char **argv, struct import_args *a)
 		{ "quiet", no_argument, NULL, OPT_QUIET },
 		{ "test-rollback", no_argument, NULL, OPT_TEST_ROLLBACK },
 		{ "file-mode", required_argument, NULL, OPT_FILE_MODE },
+		{ "json", no_argument, NULL, OPT_JSON },
 		{ "help", no_argument, NULL, OPT_HELP },
 		{ 0 },
 	};
@@ -1066,6 +1214,9 @@ parse_import_args(int argc, char **argv, struct import_args *a)
 		case OPT_TEST_ROLLBACK:
 			a->test_rollback = true;
 			break;
+		case OPT_JSON:
+			a->json = true;
+			break;
 		case OPT_FILE_MODE:
 			if (!file_mode_parse(optarg, &a->file_mode)) {
 				errorf("usage", "--file-mode %s: not an octal "
@@ -1097,6 +1248,329 @@ parse_import_args(int argc, char **argv, struct import_args *a)
 	return 0;
 }
 
+/* ---- reading the description, with progress ------------------------------ */
+
+/* Descriptions from this size on get progress while read and parsed. */
+#define LARGE_DESC_BYTES ((size_t)8 << 20)
+
+/* The status line a terminal shows while the parser works. */
+struct parse_status {
+	pthread_mutex_t mu;
+	pthread_cond_t cv;
+	bool stop;
+	const char *label;
+	size_t bytes;
+	uint64_t t0_ns;
+};
+
+static void *
+parse_status_run(void *arg)
+{
+	struct parse_status *ps = arg;
+	struct timespec until;
+
+	pthread_mutex_lock(&ps->mu);
+	while (!ps->stop) {
+		fprintf(stderr,
+			"\r%s: description: parsing %s (%.1f MB), %.0f s\033[K",
+			PROG, ps->label, (double)ps->bytes / 1e6,
+			(double)(now_ns() - ps->t0_ns) / 1e9);
+		fflush(stderr);
+		clock_gettime(CLOCK_REALTIME, &until);
+		until.tv_sec += 1;
+		pthread_cond_timedwait(&ps->cv, &ps->mu, &until);
+	}
+	pthread_mutex_unlock(&ps->mu);
+	return NULL;
+}
+
+/*
+ * Read the description at @p path ("-": standard input, named "stdin" in
+ * messages), at most MMIG_MODEL_DESC_MAX_BYTES, and parse it.  A large one
+ * gets progress on stderr: on a terminal a status line redrawn in place
+ * (bytes read, then the seconds the parser has taken) and erased at the
+ * end; otherwise one plain line before parsing and one after.  On failure
+ * the message is printed (one line) and the exit status returned.
+ * @p bytes are freed with free().
+ */
+static int
+load_description(const char *path, enum progress_mode mode,
+		 struct mmig_model_desc **d, void **bytes, size_t *len)
+{
+	const bool from_stdin = strcmp(path, "-") == 0;
+	const char *label = from_stdin ? "stdin" : path;
+	const bool tty = mode == PROGRESS_BAR;
+	size_t cap = 1 << 16, n = 0;
+	uint64_t t0 = now_ns(), drawn = 0, parse_t0;
+	struct parse_status ps;
+	pthread_t th;
+	bool large = false, shown = false, thread = false;
+	char *buf = NULL, *msg = NULL;
+	struct stat st;
+	int fd, rc, err = 0;
+
+	*d = NULL;
+	*bytes = NULL;
+	*len = 0;
+	fd = from_stdin ? STDIN_FILENO : open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0 || fstat(fd, &st) != 0) {
+		errorf("description", "%s: %s", label, strerror(errno));
+		if (fd >= 0 && !from_stdin)
+			close(fd);
+		return EXIT_USAGE;
+	}
+	if (S_ISDIR(st.st_mode)) {
+		errorf("description", "%s: %s", label, strerror(EISDIR));
+		if (!from_stdin)
+			close(fd);
+		return EXIT_USAGE;
+	}
+	if (S_ISREG(st.st_mode) && st.st_size > 0 &&
+	    (uint64_t)st.st_size <= MMIG_MODEL_DESC_MAX_BYTES) {
+		cap = (size_t)st.st_size + 2;
+		large = cap >= LARGE_DESC_BYTES;
+	}
+	buf = malloc(cap);
+	while (buf) {
+		ssize_t r;
+
+		if (n + 1 >= cap) {
+			char *nb;
+
+			if (n > MMIG_MODEL_DESC_MAX_BYTES)
+				break;
+			cap *= 2;
+			nb = realloc(buf, cap);
+			if (!nb) {
+				free(buf);
+				buf = NULL;
+				break;
+			}
+			buf = nb;
+		}
+		r = read(fd, buf + n, cap - n - 1);
+		if (r < 0 && errno == EINTR)
+			continue;
+		if (r < 0) {
+			err = errno;
+			break;
+		}
+		if (r == 0)
+			break;
+		n += (size_t)r;
+		large = large || n >= LARGE_DESC_BYTES;
+		if (tty && large && now_ns() - drawn >= 100000000u) {
+			fprintf(stderr,
+				"\r%s: description: reading %s: %.1f MB\033[K",
+				PROG, label, (double)n / 1e6);
+			fflush(stderr);
+			drawn = now_ns();
+			shown = true;
+		}
+	}
+	if (!from_stdin)
+		close(fd);
+	if (shown)
+		fputs("\r\033[K", stderr);
+	if (!buf || err) {
+		errorf("description", "%s: %s", label,
+		       strerror(err ? err : ENOMEM));
+		free(buf);
+		return err ? EXIT_USAGE : EXIT_FAILED;
+	}
+	if (n > MMIG_MODEL_DESC_MAX_BYTES) {
+		/* The library's own wording (mmig_model_desc_parse_file()). */
+		errorf("description", "%s: description too large (over %zu "
+				      "bytes)",
+		       label, MMIG_MODEL_DESC_MAX_BYTES);
+		free(buf);
+		return EXIT_USAGE;
+	}
+	buf[n] = '\0';
+	if (large && mode == PROGRESS_LINES)
+		fprintf(stderr, "%s: description: %s: %zu bytes read in %.2f s, "
+				"parsing\n",
+			PROG, label, n, (double)(now_ns() - t0) / 1e9);
+	if (large && tty) {
+		ps = (struct parse_status){
+			.label = label, .bytes = n, .t0_ns = now_ns(),
+		};
+		pthread_mutex_init(&ps.mu, NULL);
+		pthread_cond_init(&ps.cv, NULL);
+		thread = pthread_create(&th, NULL, parse_status_run, &ps) == 0;
+	}
+	parse_t0 = now_ns();
+	rc = mmig_model_desc_parse(buf, n, d, &msg);
+	/* Reading and parsing, for --json. */
+	report.parse_s = (double)(now_ns() - t0) / 1e9;
+	if (thread) {
+		pthread_mutex_lock(&ps.mu);
+		ps.stop = true;
+		pthread_cond_signal(&ps.cv);
+		pthread_mutex_unlock(&ps.mu);
+		pthread_join(th, NULL);
+		fputs("\r\033[K", stderr);
+	}
+	if (large && tty) {
+		pthread_cond_destroy(&ps.cv);
+		pthread_mutex_destroy(&ps.mu);
+	}
+	if (rc != MMIG_OK) {
+		errorf("description", "%s: %s", label,
+		       msg ? msg : mmig_strerror(rc));
+		mmig_model_desc_errmsg_free(msg);
+		free(buf);
+		return rc == MMIG_EMODEL ? EXIT_USAGE : EXIT_FAILED;
+	}
+	if (large && mode == PROGRESS_LINES)
+		fprintf(stderr, "%s: description: %s: parsed in %.2f s\n", PROG,
+			label, (double)(now_ns() - parse_t0) / 1e9);
+	*bytes = buf;
+	*len = n;
+	return EXIT_COMMITTED;
+}
+
+/* ---- the --json report ------------------------------------------------------ */
+
+/*
+ * Rows of every table of the model database at @p path but the library's
+ * own (mmig_*), as {"table": rows}; NULL when it cannot be read.
+ */
+static json_t *
+count_tables(const char *path)
+{
+	static const char sql[] =
+		"SELECT name FROM sqlite_master WHERE type = 'table' "
+		"AND name NOT LIKE 'mmig\\_%' ESCAPE '\\' "
+		"AND name NOT LIKE 'sqlite\\_%' ESCAPE '\\' ORDER BY name";
+	json_t *o = json_object();
+	sqlite3 *db = NULL;
+	sqlite3_stmt *st = NULL, *cnt = NULL;
+	int rc;
+
+	rc = sqlite3_open_v2(path, &db, SQLITE_OPEN_READONLY, NULL);
+	if (rc == SQLITE_OK)
+		sqlite3_busy_timeout(db, 5000);
+	if (rc == SQLITE_OK)
+		rc = sqlite3_prepare_v2(db, sql, -1, &st, NULL);
+	while (o && rc == SQLITE_OK && sqlite3_step(st) == SQLITE_ROW) {
+		const char *name = (const char *)sqlite3_column_text(st, 0);
+		char *q = sqlite3_mprintf("SELECT count(*) FROM \"%w\"", name);
+
+		rc = q ? sqlite3_prepare_v2(db, q, -1, &cnt, NULL)
+		       : SQLITE_NOMEM;
+		sqlite3_free(q);
+		if (rc == SQLITE_OK && sqlite3_step(cnt) == SQLITE_ROW)
+			json_object_set_new(
+				o, name,
+				json_integer(sqlite3_column_int64(cnt, 0)));
+		else
+			rc = SQLITE_ERROR;
+		sqlite3_finalize(cnt);
+		cnt = NULL;
+	}
+	sqlite3_finalize(st);
+	sqlite3_close_v2(db);
+	if (rc != SQLITE_OK) {
+		json_decref(o);
+		return NULL;
+	}
+	return o;
+}
+
+static json_t *
+json_str_or_null(const char *s)
+{
+	return s && *s ? json_string(s) : json_null();
+}
+
+/*
+ * Print the one JSON object of `import --json` on stdout (its fields are
+ * listed in mmig(1), JSON OUTPUT).  @p d and @p scope may be NULL (refused
+ * before they existed).
+ */
+static void
+print_report(const struct import_args *a, const struct mmig_model_desc *d,
+	     const struct mmig_scope *scope, int exit_status, double total_s)
+{
+	json_t *o = json_object(), *desc = json_null(), *tables = json_null();
+	json_t *ops = json_array(), *tr = json_null();
+	size_t app_config = 0;
+	char *text;
+
+	if (d) {
+		for (size_t i = 0; i < d->n_apps; i++)
+			app_config += d->apps[i].n_config;
+		desc = json_pack("{s:s, s:s, s:i, s:s, s:I, s:I, s:I, s:I, s:I, "
+				 "s:I, s:I}",
+				 "uuid", d->uuid, "format", d->format,
+				 "source_version", d->source_version, "type",
+				 d->type, "model_config", (json_int_t)d->n_config,
+				 "machines", (json_int_t)d->n_machines,
+				 "applications", (json_int_t)d->n_apps,
+				 "application_config", (json_int_t)app_config,
+				 "units", (json_int_t)d->n_units_total,
+				 "relations", (json_int_t)d->n_relations, "kept",
+				 (json_int_t)d->n_kept);
+	}
+	if (scope && report.outcome &&
+	    strcmp(report.outcome, "committed") == 0) {
+		json_t *t = count_tables(mmig_scope_model_path(scope));
+
+		if (t) {
+			json_decref(tables);
+			tables = t;
+		}
+	}
+	for (size_t i = 0; i < report.n_ops; i++)
+		json_array_append_new(
+			ops, json_pack("{s:s, s:I, s:f}", "name",
+				       report.ops[i].name, "rows",
+				       (json_int_t)report.ops[i].rows, "seconds",
+				       report.ops[i].seconds));
+	if (a->test_rollback && report.rollback_ran)
+		tr = json_pack("{s:o, s:I}", "migration_id",
+			       json_str_or_null(report.rollback_id),
+			       "differences",
+			       (json_int_t)report.rollback_diffs);
+	json_object_set_new(o, "migration_id",
+			    json_str_or_null(report.migration_id));
+	json_object_set_new(o, "outcome",
+			    json_string(report.outcome ? report.outcome
+						       : "refused"));
+	json_object_set_new(o, "exit_status", json_integer(exit_status));
+	json_object_set_new(o, "error", json_str_or_null(first_error));
+	json_object_set_new(o, "signal",
+			    report.signal ? json_string(report.signal == SIGINT
+								? "SIGINT"
+								: "SIGTERM")
+					  : json_null());
+	json_object_set_new(o, "model_uuid",
+			    json_str_or_null(d ? d->uuid : NULL));
+	json_object_set_new(o, "durability",
+			    json_string(a->durability == MMIG_PROCESS
+						? "process"
+						: "durable"));
+	json_object_set_new(o, "description", desc ? desc : json_null());
+	json_object_set_new(o, "tables", tables);
+	json_object_set_new(o, "operations", ops);
+	json_object_set_new(
+		o, "timings",
+		json_pack("{s:f, s:f, s:f}", "parse_seconds", report.parse_s,
+			  "import_seconds", report.import_s, "total_seconds",
+			  total_s));
+	json_object_set_new(o, "test_rollback", tr ? tr : json_null());
+	text = json_dumps(o, JSON_INDENT(2) | JSON_PRESERVE_ORDER |
+				      JSON_REAL_PRECISION(6));
+	if (text) {
+		fputs(text, stdout);
+		fputc('\n', stdout);
+		free(text);
+	}
+	fflush(stdout);
+	json_decref(o);
+}
+
 static int
 cmd_import(int argc, char **argv)
 {
@@ -1108,21 +1582,19 @@ cmd_import(int argc, char **argv)
 	struct mmig_error *err = NULL;
 	struct mmig_model model = {0};
 	struct sigaction old[2];
+	uint64_t t0 = now_ns();
 	void *bytes = NULL;
 	size_t len = 0;
-	char *msg = NULL;
 	int rc, ret;
 
 	rc = parse_import_args(argc, argv, &a);
 	if (rc != 0)
 		return rc > 0 ? EXIT_COMMITTED : EXIT_USAGE;
 	/* Everything is checked before anything is opened or created. */
-	rc = mmig_model_desc_parse_file(a.model_path, &d, &msg, &bytes, &len);
-	if (rc != MMIG_OK) {
-		errorf("description", "%s", msg ? msg : mmig_strerror(rc));
-		mmig_model_desc_errmsg_free(msg);
-		return EXIT_USAGE;
-	}
+	ret = load_description(a.model_path, progress_mode_for(a.quiet), &d,
+			       &bytes, &len);
+	if (ret != EXIT_COMMITTED)
+		goto out;
 	if (!a.quiet && strcmp(d->format, "juju") == 0)
 		fprintf(stderr,
 			"%s: description: juju/description model version %d "
@@ -1178,16 +1650,20 @@ cmd_import(int argc, char **argv)
 	else
 		ret = exit_for(run_import(&a, j, scope, &model, ctx, NULL));
 	signals_restore(old);
+	report.signal = (int)sig_caught;
 	if (sig_caught && !a.quiet)
 		fprintf(stderr, "%s: import: stopped by signal %d (%s)\n",
 			PROG, (int)sig_caught,
 			a.pause ? "paused" : "rolled back");
 out:
+	if (a.json)
+		print_report(&a, d, scope, ret,
+			     (double)(now_ns() - t0) / 1e9);
 	mmig_ctx_free(ctx);
 	mmig_scope_free(scope);
 	mmig_journal_close(j);
 	mmig_model_desc_free(d);
-	mmig_model_desc_bytes_free(bytes);
+	free(bytes);
 	return ret;
 }
 
@@ -1213,7 +1689,7 @@ usage_export(FILE *out)
 		"written whole or not at all.\n"
 		"\n"
 		"Options:\n"
-		"  -o, --output FILE     the file (default stdout)\n"
+		"  -o, --output FILE     the file (default, or '-': stdout)\n"
 		"  --controller-db FILE  the controller database (default "
 		"./controller.db)\n"
 		"  --model-dir DIR       where model databases live (default "
@@ -1245,7 +1721,7 @@ cmd_export(int argc, char **argv)
 	while ((opt = getopt_long(argc, argv, "ho:", longopts, NULL)) != -1) {
 		switch (opt) {
 		case OPT_OUTPUT:
-			output = optarg;
+			output = strcmp(optarg, "-") == 0 ? NULL : optarg;
 			break;
 		case OPT_CONTROLLER_DB:
 			paths.controller_db = optarg;
@@ -1336,6 +1812,93 @@ parse_count(const char *s, uint64_t *out)
 	return errno == 0 && *end == '\0';
 }
 
+/* A stream that only counts what is written to it. */
+static ssize_t
+count_write(void *cookie, const char *b, size_t n)
+{
+	(void)b;
+	*(uint64_t *)cookie += n;
+	return (ssize_t)n;
+}
+
+/*
+ * Refuse, before writing anything, a model that import would refuse for its
+ * size (mmig/import.h's limits), in the words import uses.  A description
+ * that might be over MMIG_MODEL_DESC_MAX_BYTES is generated once into a
+ * counting stream to know its exact size.  @return 0, or -1 said.
+ */
+static int
+check_gen_size(const struct mmig_gen_opts *o)
+{
+	const size_t max = MMIG_MODEL_DESC_MAX_ITEMS;
+	size_t apps = o->applications, maxrel, rel = o->relations;
+	uint64_t units = (uint64_t)apps * o->units_per_app, bytes = 0;
+	FILE *f;
+	int rc;
+
+	/* The generator caps relations at one per pair of applications. */
+	maxrel = apps % 2 ? apps * ((apps - 1) / 2) : apps / 2 * (apps - 1);
+	if (apps > 1 && maxrel / (apps - 1) < apps / 2)
+		maxrel = SIZE_MAX; /* overflowed: far more than anyone asks */
+	if (rel > maxrel)
+		rel = maxrel;
+	if (o->machines > max) {
+		errorf("gen-model", "machines: %zu entries, at most %zu; "
+				    "import would refuse the model",
+		       o->machines, max);
+		return -1;
+	}
+	if (apps > MMIG_MODEL_DESC_MAX_APPS) {
+		errorf("gen-model", "applications: %zu entries, at most %d; "
+				    "import would refuse the model",
+		       apps, MMIG_MODEL_DESC_MAX_APPS);
+		return -1;
+	}
+	if ((o->units_per_app && units / o->units_per_app != apps) ||
+	    units > max) {
+		errorf("gen-model", "applications: %" PRIu64 " units in all, "
+				    "at most %zu; import would refuse the "
+				    "model",
+		       units, max);
+		return -1;
+	}
+	if (rel > max) {
+		errorf("gen-model", "relations: %zu entries, at most %zu; "
+				    "import would refuse the model",
+		       rel, max);
+		return -1;
+	}
+	/* About 130 bytes an item at most: no need to count below that. */
+	if (((uint64_t)o->machines + units + rel + apps) * 130 <
+	    MMIG_MODEL_DESC_MAX_BYTES)
+		return 0;
+	f = fopencookie(&bytes, "w",
+			(cookie_io_functions_t){ .write = count_write });
+	if (!f) {
+		errorf("gen-model", "%s", strerror(errno));
+		return -1;
+	}
+	{
+		struct mmig_gen_opts json = *o;
+
+		json.flags &= ~MMIG_GEN_YAML;
+		rc = mmig_model_desc_generate(&json, f);
+	}
+	fclose(f);
+	if (rc != MMIG_OK) {
+		errorf("gen-model", "model: %s", mmig_strerror(rc));
+		return -1;
+	}
+	if (bytes > MMIG_MODEL_DESC_MAX_BYTES) {
+		errorf("gen-model", "description too large (%" PRIu64
+				    " bytes, at most %zu); import would "
+				    "refuse the model",
+		       bytes, MMIG_MODEL_DESC_MAX_BYTES);
+		return -1;
+	}
+	return 0;
+}
+
 static int
 cmd_gen_model(int argc, char **argv)
 {
@@ -1378,7 +1941,7 @@ cmd_gen_model(int argc, char **argv)
 			return EXIT_COMMITTED;
 		}
 		if (opt == OPT_OUTPUT) {
-			output = optarg;
+			output = strcmp(optarg, "-") == 0 ? NULL : optarg;
 			continue;
 		}
 		if (opt == OPT_FROM_BUNDLE) {
@@ -1461,22 +2024,28 @@ cmd_gen_model(int argc, char **argv)
 		errorf("usage", "gen-model: units need at least one machine");
 		return EXIT_USAGE;
 	}
+	if (!bundle && check_gen_size(&o) != 0)
+		return EXIT_FAILED;
 	if (bundle) {
-		FILE *in = fopen(bundle, "rb");
+		bool from_stdin = strcmp(bundle, "-") == 0;
+		FILE *in = from_stdin ? stdin : fopen(bundle, "rb");
 		FILE *mem = in ? open_memstream(&buf, &len) : NULL;
 		char chunk[65536];
 		size_t n;
 
+		if (from_stdin)
+			bundle = "stdin";
 		if (!in || !mem) {
 			errorf("gen-model", "%s: %s", bundle, strerror(errno));
-			if (in)
+			if (in && !from_stdin)
 				fclose(in);
 			return EXIT_FAILED;
 		}
 		while ((n = fread(chunk, 1, sizeof(chunk), in)) > 0)
 			fwrite(chunk, 1, n, mem);
 		rc = ferror(in) ? errno : 0;
-		fclose(in);
+		if (!from_stdin)
+			fclose(in);
 		if (fclose(mem) != 0 || rc) {
 			errorf("gen-model", "%s: %s", bundle,
 			       strerror(rc ? rc : errno));
@@ -1569,9 +2138,45 @@ main(int argc, char **argv)
 		usage_main(stdout);
 		return EXIT_COMMITTED;
 	}
+	/* `mmig help --help` and `mmig help --version` are the same as
+	 * without "help". */
+	if (strcmp(name, "help") == 0 && argc == 3 && argv[2][0] == '-')
+		name = argv[2];
+	if (strcmp(name, "-h") == 0 || strcmp(name, "--help") == 0) {
+		usage_main(stdout);
+		return EXIT_COMMITTED;
+	}
 	if (strcmp(name, "-V") == 0 || strcmp(name, "--version") == 0) {
+		/* "NAME (libmmig) VERSION", the same form in mmig-recover. */
 		printf(PROG " (libmmig) %s\n", mmig_version_string());
 		return EXIT_COMMITTED;
+	}
+	if (strcmp(name, "help") == 0) {
+		/* `mmig help` is --help; `mmig help CMD` is CMD --help. */
+		static char help_opt[] = "--help";
+		char *hargv[3] = { NULL, help_opt, NULL };
+
+		if (argc == 2) {
+			usage_main(stdout);
+			return EXIT_COMMITTED;
+		}
+		if (argc > 3) {
+			errorf("usage", "help: one COMMAND only");
+			return EXIT_USAGE;
+		}
+		for (size_t i = 0; i < sizeof(commands) / sizeof(commands[0]);
+		     i++) {
+			if (strcmp(argv[2], commands[i].name) == 0 &&
+			    strcmp(argv[2], "bench-child") != 0) {
+				hargv[0] = argv[2];
+				optind = 1;
+				return commands[i].run(2, hargv);
+			}
+		}
+		errorf("usage", "help: unknown command '%s'; see '" PROG
+				" --help'",
+		       argv[2]);
+		return EXIT_USAGE;
 	}
 	for (size_t i = 0; i < sizeof(commands) / sizeof(commands[0]); i++) {
 		if (strcmp(name, commands[i].name) == 0) {
