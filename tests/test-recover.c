@@ -30,7 +30,7 @@
 #include <unistd.h>
 
 #include "fault.h"
-#include "journal-int.h"
+#include "lmdb-int.h"
 #include "mmig/mmig.h"
 #include "steps.h"
 

@@ -45,7 +45,7 @@
 #include <xxhash.h>
 
 #include "fault.h"
-#include "journal-int.h"
+#include "lmdb-int.h"
 #include "mmig/mmig.h"
 #include "steps.h"
 
