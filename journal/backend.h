@@ -48,9 +48,14 @@
 
 #include "journal-int.h"
 
+/* Bumped when an operation is added or changes meaning. */
+#define MMIG__BACKEND_VERSION 1u
+
 struct mmig__backend_ops {
 	/* For messages: "lmdb". */
 	const char *name;
+	/* MMIG__BACKEND_VERSION of the layout this table was written to. */
+	unsigned version;
 	/* Where the journal is, for messages: the directory, for LMDB. */
 	const char *(*where)(const struct mmig_journal *j);
 

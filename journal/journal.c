@@ -2204,6 +2204,7 @@ out:
 
 const struct mmig__backend_ops mmig__lmdb_backend = {
 	.name = "lmdb",
+	.version = MMIG__BACKEND_VERSION,
 	.where = lmdb_where,
 	.session = lmdb_session,
 	.owner_active = lmdb_owner_active,
