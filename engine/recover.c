@@ -225,24 +225,9 @@ static int
 subject_read(struct mmig_journal *j, const uint8_t id[MMIG_ID_LEN],
 	     struct subject *m, struct mmig_error **errp)
 {
-	MDB_txn *txn;
-	int rc;
-
 	memset(m, 0, sizeof(*m));
 	memcpy(m->id, id, MMIG_ID_LEN);
-	rc = mmig__journal_read_begin(j, &txn);
-	if (rc != MMIG_OK) {
-		*errp = mmig_error_new(rc, "read journal: %s", mmig_strerror(rc));
-		return rc;
-	}
-	rc = mmig__journal_header(j, txn, id, &m->h, errp);
-	if (rc == MMIG_OK)
-		rc = mmig__journal_status(j, txn, id, &m->st, errp);
-	if (rc == MMIG_OK)
-		rc = mmig__journal_fold(j, txn, id, m->h.n_ops, &m->fold, NULL,
-					errp);
-	mmig__journal_read_end(j, txn);
-	return rc;
+	return mmig__journal_read(j, id, &m->h, &m->st, &m->fold, NULL, errp);
 }
 
 enum decision { DECIDE_NONE, DECIDE_ROLLBACK, DECIDE_RESUME };
@@ -667,7 +652,6 @@ recover_all(struct mmig_journal *j, const struct mmig_registry *reg,
 	struct mmig_recover_summary *s;
 	uint8_t(*ids)[MMIG_ID_LEN] = NULL;
 	size_t n_ids = 0;
-	MDB_txn *txn;
 	int rc;
 
 	*out = NULL;
@@ -677,11 +661,7 @@ recover_all(struct mmig_journal *j, const struct mmig_registry *reg,
 		rc = -mmig__fault_errno();
 	if (rc != MMIG_OK)
 		return rc;
-	rc = mmig__journal_read_begin(j, &txn);
-	if (rc != MMIG_OK)
-		return rc;
-	rc = mmig__journal_ids(j, txn, false, &ids, &n_ids);
-	mmig__journal_read_end(j, txn);
+	rc = mmig__journal_list(j, false, &ids, &n_ids, NULL);
 	if (rc != MMIG_OK)
 		return rc;
 	s = summary_new();

@@ -1,14 +1,12 @@
 /*
- * journal/journal-int.h - the journal's backend interface, used by the
- * coordinator and by recovery.
+ * journal/journal-int.h - the journal as the coordinator and recovery use
+ * it: migration handles (create, stage, commit, claim), liveness, reading
+ * one migration and listing what is in flight.
  *
- * The interface is kept narrow enough that a replicated store could sit
- * behind it later: open a session (this process's owner identity),
- * create a migration, claim one given the epoch last seen (bumps it),
- * append records fenced by epoch and idempotent by sequence number, read a
- * migration's records in order, list what is in flight.  Everything
- * LMDB-specific -- group commit, one sync per operation -- stays in
- * journal.c.
+ * Nothing here names the storage: these functions dispatch through the
+ * backend interface (backend.h), whose first implementation is LMDB
+ * (lmdb-int.h, which only journal/ and white-box tests include).  Group
+ * commit, one sync per operation and LMDB's transactions stay behind it.
  */
 #ifndef MMIG_JOURNAL_INT_H
 #define MMIG_JOURNAL_INT_H
@@ -16,16 +14,20 @@
 #include "mmig/journal.h"
 #include "record.h"
 
-#include <lmdb.h>
 #include <pthread.h>
 
-/* How durable a commit must be before it returns. */
+/*
+ * How durable a commit must be before it returns.  On LMDB: NONE is
+ * written to the page cache only; DATA is one fdatasync, after which all
+ * but the newest commit survive power loss (LMDB's no-meta-sync mode);
+ * FULL syncs data and meta page, so this commit survives power loss.  A
+ * backend whose every commit is durable (a quorum write) treats all three
+ * alike.
+ */
 enum mmig__sync {
-	MMIG__SYNC_NONE = 0, /* written to the page cache only */
-	MMIG__SYNC_DATA = 1, /* one fdatasync: all but the newest commit
-	                        survive power loss (MDB_NOMETASYNC) */
-	MMIG__SYNC_FULL = 2, /* data and meta page synced: this commit
-	                        survives power loss */
+	MMIG__SYNC_NONE = 0,
+	MMIG__SYNC_DATA = 1,
+	MMIG__SYNC_FULL = 2,
 };
 
 /* A migration being written by this process. */
@@ -89,11 +91,11 @@ int mmig__jmig_create(struct mmig_journal *j, const struct mmig_rec_header *h,
 		      struct mmig__jmig **out, struct mmig_error **errp);
 
 /*
- * Take over migration @p id: in one write transaction, check the epoch is
- * still @p expected_epoch (0: whatever it is) and the owner is dead (unless
- * @p force, or the migration rests: PAUSED or NEEDS_ATTENTION and not just
- * claimed), bump the epoch, record this process as owner and append
- * CLAIMED.  The handle comes back with the fold of every record and
+ * Take over migration @p id: atomically (on LMDB, in one write
+ * transaction), check the epoch is still @p expected_epoch (0: whatever it
+ * is) and the owner is dead (unless @p force, or the migration rests:
+ * PAUSED or NEEDS_ATTENTION and not just claimed), bump the epoch, record
+ * this process as owner and append CLAIMED.  The handle comes back with the fold of every record and
  * the header in @p header_out (owned by the caller).
  * @return MMIG_OK, MMIG_EOWNED (owner alive), MMIG_ENOTFOUND, MMIG_EFENCED
  * (another claim won), MMIG_ECORRUPT / MMIG_EFORMAT / MMIG_EILLEGAL (a
@@ -109,75 +111,41 @@ int mmig__jmig_stage(struct mmig__jmig *m, uint32_t kind, int64_t op,
 		     const void *data, size_t len, struct mmig_error **errp);
 
 /*
- * Commit what is staged, as one LMDB transaction shared with whatever
- * other migrations of this process are committing (group commit), durable
- * to at least @p sync (capped at NONE in process mode).
+ * Commit what is staged: the backend's append, fenced by the handle's
+ * epoch, durable to at least @p sync (capped at NONE in process mode).
+ * (LMDB shares one transaction among the migrations of this process
+ * committing at once: group commit.)
  * @return MMIG_OK; MMIG_EFENCED when another process claimed the migration;
- * MMIG_EJOURNAL / -errno when LMDB failed.  After a failure the handle is
- * poisoned.
+ * MMIG_EJOURNAL / -errno when the storage failed.  After a failure the
+ * handle is poisoned.
  */
 int mmig__jmig_commit(struct mmig__jmig *m, enum mmig__sync sync,
 		      struct mmig_error **errp);
 
 void mmig__jmig_free(struct mmig__jmig *m);
 
-/* ---- reading (journal/read.c) ----------------------------------------- */
+/* ---- reading (through the backend) ------------------------------------- */
 
-/* A read transaction, for the readers below; _end also aborts a write
- * transaction. */
-int mmig__journal_read_begin(struct mmig_journal *j, MDB_txn **txn);
-void mmig__journal_read_end(struct mmig_journal *j, MDB_txn *txn);
-/* mmig__journal_read_begin() with LMDB's cause in *errp. */
-int mmig__journal_read_begin2(struct mmig_journal *j, MDB_txn **txn,
-			      struct mmig_error **errp);
-/* A write transaction outside group commit (maintenance: prune); its
- * commit is fully synced.  Begin waits for the journal's write lock no
- * longer than the handle's lock timeout (MMIG_EBUSY, naming the holder in
- * *errp). */
-int mmig__journal_write_begin(struct mmig_journal *j, MDB_txn **txn);
-int mmig__journal_write_begin2(struct mmig_journal *j, MDB_txn **txn,
-			       struct mmig_error **errp);
-int mmig__journal_write_commit(struct mmig_journal *j, MDB_txn *txn);
-/* The commit, returning LMDB's own code (MDB_MAP_FULL: grow, retry). */
-int mmig__journal_write_commit_mdb(struct mmig_journal *j, MDB_txn *txn);
-void mmig__journal_write_abort(struct mmig_journal *j, MDB_txn *txn);
-/* Double the map; no transaction of this process may be open.  @return
- * an LMDB code, MDB_MAP_FULL when it cannot grow further. */
-int mmig__journal_map_grow(struct mmig_journal *j);
-/* The directory the journal was opened with. */
-const char *mmig__journal_path(const struct mmig_journal *j);
-
-int mmig__journal_header(struct mmig_journal *j, MDB_txn *txn,
-			 const uint8_t id[MMIG_ID_LEN],
-			 struct mmig_rec_header *out, struct mmig_error **errp);
-int mmig__journal_status(struct mmig_journal *j, MDB_txn *txn,
-			 const uint8_t id[MMIG_ID_LEN],
-			 struct mmig_rec_status *out, struct mmig_error **errp);
-/* Fold every transition of @p id; @p n_ops from its header.  Also returns
- * the next free seq. */
-int mmig__journal_fold(struct mmig_journal *j, MDB_txn *txn,
-		       const uint8_t id[MMIG_ID_LEN], uint32_t n_ops,
-		       struct mmig_fold *out, uint64_t *next_seq,
+/*
+ * Migration @p id from one consistent view of the journal: its header
+ * (@p h), its status (@p st) and the fold of every transition (@p fold,
+ * for the header's n_ops), each optional (NULL: not read; the fold needs
+ * the header).  @p next_seq, when not NULL, gets the next free seq.  What
+ * comes back is the caller's to free (mmig__rec_header_free(), ...); on
+ * failure nothing is.  @return MMIG_OK, MMIG_ENOTFOUND, a record's
+ * MMIG_ECORRUPT / MMIG_EFORMAT / MMIG_EILLEGAL, a storage error; *errp
+ * names the migration and the record.
+ */
+int mmig__journal_read(struct mmig_journal *j, const uint8_t id[MMIG_ID_LEN],
+		       struct mmig_rec_header *h, struct mmig_rec_status *st,
+		       struct mmig_fold *fold, uint64_t *next_seq,
 		       struct mmig_error **errp);
 
-/* Ids of the migrations in flight (the index), or of all with @p all. */
-int mmig__journal_ids(struct mmig_journal *j, MDB_txn *txn, bool all,
-		      uint8_t (**ids)[MMIG_ID_LEN], size_t *n);
-
-/* The DB handles, for the readers and verify. */
-struct mmig__dbs {
-	MDB_dbi meta, hdr, status, log, inflight;
-};
-const struct mmig__dbs *mmig__journal_dbs(const struct mmig_journal *j);
-
-/* Keys: (id) and (id, big-endian seq). */
-#define MMIG__LOG_KEY_LEN (MMIG_ID_LEN + 8)
-void mmig__log_key(uint8_t key[MMIG__LOG_KEY_LEN],
-		   const uint8_t id[MMIG_ID_LEN], uint64_t seq);
-
-/* An error for an LMDB return code, naming what was being done. */
-struct mmig_error *mmig__mdb_error(int rc, const char *fmt, ...)
-	__attribute__((format(printf, 2, 3)));
-int mmig__from_mdb(int rc);
+/* Ids of the migrations in flight (the index), or of all with @p all; the
+ * array is the caller's (mmig__free()).  @return MMIG_OK or a storage
+ * error, with *errp when @p errp is not NULL. */
+int mmig__journal_list(struct mmig_journal *j, bool all,
+		       uint8_t (**ids)[MMIG_ID_LEN], size_t *n,
+		       struct mmig_error **errp);
 
 #endif

@@ -87,7 +87,7 @@
  */
 #include "fault.h"
 #include "internal.h"
-#include "journal-int.h"
+#include "lmdb-int.h"
 
 #include <dirent.h>
 #include <errno.h>
@@ -136,6 +136,8 @@ struct commit_req {
 #define RECENT_MAX 64
 
 struct mmig_journal {
+	/* First: what the front (migration.c) dispatches through. */
+	const struct mmig__backend_ops *ops;
 	MDB_env *env;
 	struct mmig__dbs dbs;
 	unsigned flags;
@@ -1213,6 +1215,7 @@ open_at(struct mmig_journal **out, const char *dir,
 	j = mmig__calloc(1, sizeof(*j));
 	if (!j)
 		return MMIG_ENOMEM;
+	j->ops = &mmig__lmdb_backend;
 	j->flags = opts->flags;
 	j->queue_tail = &j->queue;
 	j->lock_fd = -1;
@@ -1293,11 +1296,9 @@ fail:
 	return rc;
 }
 
-void
-mmig_journal_close(struct mmig_journal *j)
+static void
+lmdb_close(struct mmig_journal *j)
 {
-	if (!j)
-		return;
 	if (j->env)
 		mdb_env_close(j->env);
 	/* After the environment: closing any descriptor of lock.mdb drops
@@ -1314,14 +1315,12 @@ mmig_journal_close(struct mmig_journal *j)
 	mmig__free(j);
 }
 
-int
-mmig_journal_sync_v2(struct mmig_journal *j, struct mmig_error **errp)
+static int
+lmdb_sync(struct mmig_journal *j, struct mmig_error **errp)
 {
 	char *path;
 	int fd, rc = MMIG_OK;
 
-	if (errp)
-		*errp = NULL;
 	if (!(j->flags & MMIG_JOURNAL_RDONLY)) {
 		rc = cause_of(j->path, mdb_env_sync(j->env, 1));
 		atomic_fetch_add(&j->syncs, 1);
@@ -1346,12 +1345,6 @@ mmig_journal_sync_v2(struct mmig_journal *j, struct mmig_error **errp)
 	mmig__free(path);
 	atomic_fetch_add(&j->syncs, 1);
 	return rc;
-}
-
-int
-mmig_journal_sync(struct mmig_journal *j)
-{
-	return mmig_journal_sync_v2(j, NULL);
 }
 
 void
@@ -1722,19 +1715,6 @@ group_commit(struct mmig_journal *j, struct commit_req *req)
 	pthread_cond_destroy(&req->wake);
 }
 
-/* ---- the migration writer ------------------------------------------------ */
-
-static void
-clear_staged(struct mmig__jmig *m)
-{
-	for (size_t i = 0; i < m->n_staged; i++)
-		mmig__free(m->staged[i].val);
-	m->n_staged = 0;
-	mmig__free(m->header_val);
-	m->header_val = NULL;
-	m->header_len = 0;
-}
-
 /* ---- which migrations this process drives -------------------------------- */
 
 static void
@@ -1786,176 +1766,84 @@ owner_is_self(const struct mmig_journal *j, const struct mmig_owner *o)
 	       strcmp(o->host ? o->host : "", me->host) == 0;
 }
 
-bool
-mmig__owner_active(struct mmig_journal *j, const uint8_t id[MMIG_ID_LEN],
-		   const struct mmig_owner *o)
+static bool
+lmdb_owner_active(struct mmig_journal *j, const uint8_t id[MMIG_ID_LEN],
+		  const struct mmig_owner *o)
 {
 	if (owner_is_self(j, o))
 		return driving(j, id);
 	return mmig__owner_alive(o);
 }
 
-void
-mmig__jmig_free(struct mmig__jmig *m)
+/* The session's list: what lmdb_owner_active() answers for this process. */
+static void
+lmdb_drive(struct mmig__jmig *m, bool on)
 {
-	if (!m)
-		return;
-	if (m->active)
+	if (on)
+		active_add(m);
+	else
 		active_remove(m);
-	clear_staged(m);
-	mmig__free(m->staged);
-	mmig__fold_free(&m->fold);
-	mmig__rec_status_free(&m->status);
-	mmig__free(m);
 }
 
-int
-mmig__jmig_create(struct mmig_journal *j, const struct mmig_rec_header *h,
-		  struct mmig__jmig **out, struct mmig_error **errp)
+static const struct mmig_owner *
+lmdb_session(struct mmig_journal *j)
 {
-	struct mmig_rec_header hdr = *h;
+	return &j->self;
+}
+
+static const char *
+lmdb_where(const struct mmig_journal *j)
+{
+	return j->path;
+}
+
+static int
+lmdb_admit(struct mmig_journal *j, enum mmig_durability d,
+	   struct mmig_error **errp)
+{
 	struct mmig_error *err;
-	struct mmig__jmig *m;
 	MDB_txn *txn;
 	int rc;
 
-	*out = NULL;
 	if (j->flags & MMIG_JOURNAL_RDONLY) {
 		set_err(errp, mmig_error_new(MMIG_EINVAL,
 					     "journal %s is open read-only",
 					     j->path));
 		return MMIG_EINVAL;
 	}
-	/* Refused here, before anything is staged; the first commit checks
-	 * again, atomically, against a creation in another process. */
 	rc = mmig__journal_read_begin2(j, &txn, errp);
 	if (rc != MMIG_OK)
 		return rc;
-	err = one_durability(j, txn, (enum mmig_durability)h->durability);
+	err = one_durability(j, txn, d);
 	mmig__journal_read_end(j, txn);
 	if (err) {
 		rc = mmig_error_code(err);
 		set_err(errp, err);
 		return rc;
 	}
-	m = mmig__calloc(1, sizeof(*m));
-	if (!m)
-		return MMIG_ENOMEM;
-	m->j = j;
-	rc = mmig__id_new(m->id);
-	if (rc != MMIG_OK)
-		goto fail;
-	mmig__id_text(m->id, m->id_text);
-	m->durability = (enum mmig_durability)h->durability;
-	m->epoch = 1;
-	rc = mmig__fold_init(&m->fold, h->n_ops);
-	if (rc != MMIG_OK)
-		goto fail;
-	memcpy(hdr.id, m->id, MMIG_ID_LEN);
-	hdr.created_ns = mmig__now_real_ns();
-	rc = mmig__rec_header_encode(&hdr, &m->header_val, &m->header_len);
-	if (rc != MMIG_OK)
-		goto fail;
-	m->status.state = MMIG_STATE_RUNNING;
-	m->status.epoch = m->epoch;
-	rc = mmig__owner_copy(&m->status.owner, &j->self);
-	if (rc != MMIG_OK)
-		goto fail;
-	m->committed_state = 0; /* nothing on disk yet */
-	m->active = true;
-	active_add(m);
-	*out = m;
-	return MMIG_OK;
-fail:
-	set_err(errp, mmig_error_new(rc, "journal %s: new migration: %s",
-				     j->path, mmig_strerror(rc)));
-	mmig__jmig_free(m);
-	return rc;
-}
-
-int
-mmig__jmig_stage(struct mmig__jmig *m, uint32_t kind, int64_t op,
-		 const void *data, size_t len, struct mmig_error **errp)
-{
-	struct mmig_rec_transition t = {
-		.kind = kind,
-		.op = op,
-		.epoch = m->epoch,
-		.time_ns = mmig__now_real_ns(),
-		.data = (uint8_t *)data,
-		.data_len = len,
-	};
-	struct mmig__staged *s;
-	struct mmig_error *err = NULL;
-	int rc;
-
-	if (m->poisoned) {
-		set_err(errp, mmig_error_new(MMIG_EPOISONED,
-					     "migration %s: an earlier journal "
-					     "commit failed; recover it",
-					     m->id_text));
-		return MMIG_EPOISONED;
-	}
-	if (m->n_staged == m->cap_staged) {
-		size_t cap = m->cap_staged ? m->cap_staged * 2 : 4;
-
-		s = mmig__realloc(m->staged, cap * sizeof(*s));
-		if (!s)
-			return MMIG_ENOMEM;
-		m->staged = s;
-		m->cap_staged = cap;
-	}
-	s = &m->staged[m->n_staged];
-	rc = mmig__rec_transition_encode(&t, &s->val, &s->len);
-	if (rc != MMIG_OK)
-		return rc;
-	rc = mmig__fold_apply(&m->fold, m->next_seq, &t, &err);
-	if (rc != MMIG_OK) {
-		mmig__free(s->val);
-		set_err(errp, mmig_error_wrap(err, "migration %s", m->id_text));
-		return rc;
-	}
-	s->seq = m->next_seq++;
-	m->n_staged++;
 	return MMIG_OK;
 }
 
-int
-mmig__jmig_commit(struct mmig__jmig *m, enum mmig__sync sync,
-		  struct mmig_error **errp)
+/* Append through group commit: one LMDB transaction shared with whatever
+ * other migrations of this process are committing. */
+static int
+lmdb_append(struct mmig__jmig *m, const uint8_t *status_val,
+	    size_t status_len, enum mmig__sync sync, struct mmig_error **errp)
 {
 	struct commit_req req = {
 		.m = m,
-		.sync = m->durability == MMIG_PROCESS ? MMIG__SYNC_NONE : sync,
+		.sync = sync,
 		.creating = m->header_val != NULL,
+		.status_val = (uint8_t *)status_val,
+		.status_len = status_len,
 	};
-	int rc;
 
-	if (m->poisoned) {
-		set_err(errp, mmig_error_new(MMIG_EPOISONED,
-					     "migration %s: an earlier journal "
-					     "commit failed; recover it",
-					     m->id_text));
-		return MMIG_EPOISONED;
-	}
-	if (m->fold.state != m->committed_state) {
-		m->status.state = m->fold.state;
-		m->status.updated_ns = mmig__now_real_ns();
-		rc = mmig__rec_status_encode(&m->status, &req.status_val,
-					     &req.status_len);
-		if (rc != MMIG_OK)
-			return rc;
-	}
 	group_commit(m->j, &req);
-	mmig__free(req.status_val);
-	if (req.rc != MMIG_OK) {
-		m->poisoned = true;
+	if (req.rc != MMIG_OK)
 		set_err(errp, req.err);
-		return req.rc;
-	}
-	m->committed_state = m->fold.state;
-	clear_staged(m);
-	return MMIG_OK;
+	else
+		mmig_error_free(req.err);
+	return req.rc;
 }
 
 /* ---- claiming a migration (recovery) ------------------------------------- */
@@ -2022,7 +1910,7 @@ claim_in_txn(struct mmig_journal *j, MDB_txn *txn, struct mmig__jmig *m,
 		goto out;
 	}
 	if (!force && !resting(&m->fold) &&
-	    mmig__owner_active(j, m->id, &st.owner)) {
+	    lmdb_owner_active(j, m->id, &st.owner)) {
 		*errp = mmig_error_new(MMIG_EOWNED,
 				       "migration %s: owner pid %u on %s is alive",
 				       m->id_text, st.owner.pid, st.owner.host);
@@ -2086,11 +1974,11 @@ jmig_blank(struct mmig_journal *j, const uint8_t id[MMIG_ID_LEN])
 	return m;
 }
 
-int
-mmig__jmig_claim(struct mmig_journal *j, const uint8_t id[MMIG_ID_LEN],
-		 uint64_t expected_epoch, bool force,
-		 struct mmig_rec_header *header_out, struct mmig__jmig **out,
-		 struct mmig_error **errp)
+static int
+lmdb_claim(struct mmig_journal *j, const uint8_t id[MMIG_ID_LEN],
+	   uint64_t expected_epoch, bool force,
+	   struct mmig_rec_header *header_out, struct mmig__jmig **out,
+	   struct mmig_error **errp)
 {
 	struct mmig_error *err = NULL;
 	struct mmig__jmig *m;
@@ -2146,7 +2034,7 @@ again:
 		rc = mmig__from_mdb(mdb_rc);
 		goto fail;
 	}
-	clear_staged(m);
+	mmig__jmig_clear_staged(m);
 	m->committed_state = m->fold.state;
 	*out = m;
 	return MMIG_OK;
@@ -2310,4 +2198,29 @@ out:
 	mmig__free(from);
 	mmig__free(to);
 	return rc;
+}
+
+/* ---- the backend ---------------------------------------------------------- */
+
+const struct mmig__backend_ops mmig__lmdb_backend = {
+	.name = "lmdb",
+	.version = MMIG__BACKEND_VERSION,
+	.where = lmdb_where,
+	.session = lmdb_session,
+	.owner_active = lmdb_owner_active,
+	.drive = lmdb_drive,
+	.admit = lmdb_admit,
+	.claim = lmdb_claim,
+	.append = lmdb_append,
+	.read = mmig__lmdb_read,
+	.list = mmig__lmdb_list,
+	.sync = lmdb_sync,
+	.prune = mmig__lmdb_prune,
+	.close = lmdb_close,
+};
+
+const struct mmig__backend_ops *
+mmig__journal_ops(const struct mmig_journal *j)
+{
+	return j->ops;
 }

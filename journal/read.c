@@ -8,7 +8,7 @@
  * found at; it never stops the others from being read.
  */
 #include "internal.h"
-#include "journal-int.h"
+#include "lmdb-int.h"
 
 #include <jansson.h>
 #include <stdlib.h>
@@ -225,6 +225,67 @@ mmig__journal_ids(struct mmig_journal *j, MDB_txn *txn, bool all,
 	*ids = a;
 	*n = len;
 	return MMIG_OK;
+}
+
+/* ---- the backend's read and list ----------------------------------------- */
+
+int
+mmig__lmdb_read(struct mmig_journal *j, const uint8_t id[MMIG_ID_LEN],
+		struct mmig_rec_header *h, struct mmig_rec_status *st,
+		struct mmig_fold *fold, uint64_t *next_seq,
+		struct mmig_error **errp)
+{
+	struct mmig_rec_header own = { 0 };
+	MDB_txn *txn;
+	int rc;
+
+	if (fold && !h)
+		h = &own; /* the fold needs the header's n_ops */
+	rc = mmig__journal_read_begin(j, &txn);
+	if (rc != MMIG_OK) {
+		set_err(errp, mmig_error_new(rc, "read journal: %s",
+					     mmig_strerror(rc)));
+		return rc;
+	}
+	if (h)
+		rc = mmig__journal_header(j, txn, id, h, errp);
+	if (rc == MMIG_OK && st)
+		rc = mmig__journal_status(j, txn, id, st, errp);
+	if (rc == MMIG_OK && fold)
+		rc = mmig__journal_fold(j, txn, id, h->n_ops, fold, next_seq,
+					errp);
+	mmig__journal_read_end(j, txn);
+	mmig__rec_header_free(&own);
+	if (rc != MMIG_OK) {
+		/* Nothing half-read is left to the caller. */
+		mmig__rec_header_free(h);
+		mmig__rec_status_free(st);
+	}
+	return rc;
+}
+
+int
+mmig__lmdb_list(struct mmig_journal *j, bool all,
+		uint8_t (**ids)[MMIG_ID_LEN], size_t *n,
+		struct mmig_error **errp)
+{
+	MDB_txn *txn;
+	int rc;
+
+	*ids = NULL;
+	*n = 0;
+	rc = mmig__journal_read_begin(j, &txn);
+	if (rc != MMIG_OK) {
+		set_err(errp, mmig_error_new(rc, "read journal: %s",
+					     mmig_strerror(rc)));
+		return rc;
+	}
+	rc = mmig__journal_ids(j, txn, all, ids, n);
+	mmig__journal_read_end(j, txn);
+	if (rc != MMIG_OK)
+		set_err(errp, mmig_error_new(rc, "read journal: list: %s",
+					     mmig_strerror(rc)));
+	return rc;
 }
 
 /* ---- public readers ------------------------------------------------------ */

@@ -16,7 +16,7 @@
  * the whole prune made again.
  */
 #include "internal.h"
-#include "journal-int.h"
+#include "lmdb-int.h"
 
 #include <stdarg.h>
 #include <stdio.h>
@@ -244,16 +244,10 @@ delete_migration(struct mmig_journal *j, MDB_txn *txn,
 	return rc == MDB_NOTFOUND ? MDB_SUCCESS : rc;
 }
 
+/* The backend's settle: prune (mmig_journal_prune_v2() dispatches here). */
 int
-mmig_journal_prune(struct mmig_journal *j, uint64_t older_than_ns,
-		   size_t keep, size_t *n_pruned)
-{
-	return mmig_journal_prune_v2(j, older_than_ns, keep, n_pruned, NULL);
-}
-
-int
-mmig_journal_prune_v2(struct mmig_journal *j, uint64_t older_than_ns,
-		      size_t keep, size_t *n_pruned, struct mmig_error **errp)
+mmig__lmdb_prune(struct mmig_journal *j, uint64_t older_than_ns, size_t keep,
+		 size_t *n_pruned, struct mmig_error **errp)
 {
 	struct candidate *c = NULL;
 	uint8_t(*ids)[MMIG_ID_LEN] = NULL;

@@ -13,7 +13,7 @@
 #   5. the default build, as users get it (no -Dfault_injection): its
 #      library and tools hold no fault point and no unsafe switch.
 # The builds of 1-4 are test builds, -Dfault_injection=true: the crash,
-# power-cut and tools suites arm the fault points (engine/fault.h).
+# power-cut and tools suites arm the fault points (core/fault.h).
 # Ends with one line, "N passed, M failed", over all of it; exits non-zero
 # when anything fails.
 set -euo pipefail

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# tests/check-test-switches.sh - are the test switches (engine/fault.h) in
+# tests/check-test-switches.sh - are the test switches (core/fault.h) in
 # the binaries or not?
 #
 # usage: check-test-switches.sh --absent|--present FAULT.H FILE...
@@ -7,7 +7,7 @@
 # --absent (the default build, what users install): no FILE holds, in its
 # strings (strings -a) or its symbols (nm, nm -D), the environment
 # variables MMIG_FAULT or MMIG_TEST_UNSAFE, the name of any fault point or
-# unsafe design listed in FAULT.H, or a symbol of engine/fault.c.
+# unsafe design listed in FAULT.H, or a symbol of core/fault.c.
 # --present (a -Dfault_injection=true build): every FILE holds the two
 # variables' names and the fault symbols, so that --absent cannot pass by
 # looking at the wrong files or with a pattern that matches nothing.

@@ -19,7 +19,7 @@
  *
  * Exit status: 0 done, 1 failed (message on stderr), 2 usage.
  */
-#include "journal-int.h"
+#include "lmdb-int.h"
 #include "mmig/mmig.h"
 
 #include <fcntl.h>

@@ -20,7 +20,7 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "journal-int.h"
+#include "lmdb-int.h"
 #include "mmig/mmig.h"
 #include "sync-counter.h"
 

@@ -743,7 +743,7 @@ if [ -n "$yaml_same" ] && [ -d "$data" ]; then
 	# with SIGKILL as each data operation starts, then recovered under both
 	# policies: rolled back, nothing is left; resumed, the export is the
 	# input at the current versions, to the byte what a clean import
-	# exports.  (MMIG_FAULT, engine/fault.h.)
+	# exports.  (MMIG_FAULT, core/fault.h.)
 	if [ -x "$recover" ]; then
 		big=$data/iaas-small.yaml
 		bu=3a5b1c2d-4e5f-4a6b-8c7d-9e0f1a2b3c4d

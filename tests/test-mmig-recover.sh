@@ -559,7 +559,7 @@ wait "$hang_pid" 2>/dev/null
 hang_pid=
 
 # ---- the built-in import operations, no plug-in --------------------------
-# MMIG_FAULT (engine/fault.h) kills the shipped tools at a chosen point.
+# MMIG_FAULT (core/fault.h) kills the shipped tools at a chosen point.
 use import
 "$mmig" gen-model --machines 5 --applications 2 --units-per-app 2 -o "$work/model.json" ||
 	fail "mmig gen-model"

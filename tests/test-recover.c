@@ -2,7 +2,7 @@
  * tests/test-recover.c - recovery after real crashes.
  *
  * A child process runs a journaled migration of N_OPS operations and is
- * killed with SIGKILL at the k-th hit of a fault point (engine/fault.h);
+ * killed with SIGKILL at the k-th hit of a fault point (core/fault.h);
  * the parent then recovers from what is on disk and checks the invariants
  * in the databases themselves:
  *   - nothing is left in flight, and the journal verifies clean;
@@ -30,7 +30,7 @@
 #include <unistd.h>
 
 #include "fault.h"
-#include "journal-int.h"
+#include "lmdb-int.h"
 #include "mmig/mmig.h"
 #include "steps.h"
 

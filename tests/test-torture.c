@@ -3,7 +3,7 @@
  * and the proof that the crash suite can fail.
  *
  * It owns the checks that tests/test-recover.c does not make:
- *   - nested crashes: the forward run killed (SIGKILL, engine/fault.h) at
+ *   - nested crashes: the forward run killed (SIGKILL, core/fault.h) at
  *     every hit of every point, its recovery killed at every hit of every
  *     point, the next recovery killed once more, then a last recovery;
  *     both policies, both durability modes;
@@ -18,7 +18,7 @@
  *     from the write and sync calls LMDB makes (interposed below);
  *   - damaged journals: verify names the record, recovery refuses that
  *     migration and changes no byte, the other migrations still recover;
- *   - MMIG_TEST_UNSAFE=undo-late (engine/fault.h, used in engine/coordinator.c) makes the suite
+ *   - MMIG_TEST_UNSAFE=undo-late (core/fault.h, used in engine/coordinator.c) makes the suite
  *     report violations: the suite is shown to be able to fail.
  * Every crash is a real SIGKILL of a child process; every recovery reads
  * the journal and the databases from disk.
@@ -45,7 +45,7 @@
 #include <xxhash.h>
 
 #include "fault.h"
-#include "journal-int.h"
+#include "lmdb-int.h"
 #include "mmig/mmig.h"
 #include "steps.h"
 

@@ -1,5 +1,5 @@
 /*
- * engine/internal.h - helpers shared by the library's modules, never
+ * core/internal.h - helpers shared by the library's modules, never
  * installed.  Internal non-static symbols are named mmig__*.
  */
 #ifndef MMIG_INTERNAL_H

@@ -1,12 +1,12 @@
 /*
- * engine/fault.c - the fault-injection points' state and the MMIG_FAULT
+ * core/fault.c - the fault-injection points' state and the MMIG_FAULT
  * and MMIG_TEST_UNSAFE environment variables (see fault.h).  Compiled only
  * with the meson option fault_injection.
  */
 #include "fault.h"
 
 #ifndef MMIG_FAULT_INJECTION
-#error "engine/fault.c is only built with -Dfault_injection=true"
+#error "core/fault.c is only built with -Dfault_injection=true"
 #endif
 #include "internal.h"
 

@@ -1,5 +1,5 @@
 /*
- * engine/fault.h - fault-injection points and unsafe designs, compiled only
+ * core/fault.h - fault-injection points and unsafe designs, compiled only
  * into test builds: the meson option `fault_injection` (default false)
  * defines MMIG_FAULT_INJECTION.  Without it -- the library and tools users
  * build and install -- MMIG_FAULT() and MMIG_UNSAFE() are constant false,

@@ -1,5 +1,5 @@
 /*
- * engine/error.c - error codes and chained error values.
+ * core/error.c - error codes and chained error values.
  *
  * An error is a chain of frames.  The innermost frame holds the code and the
  * first failure's text; each wrap adds an outer frame with its own text.  The

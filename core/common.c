@@ -1,5 +1,5 @@
 /*
- * engine/common.c - version, default logger, allocation and clocks.
+ * core/common.c - version, default logger, allocation and clocks.
  */
 #include "internal.h"
 #include "mmig/common.h"

@@ -1,0 +1,151 @@
+/*
+ * journal/backend.h - the storage backend interface of the journal
+ * (internal to journal/; the engine uses journal-int.h, which dispatches
+ * through it).
+ *
+ * A backend stores migrations: a header, a status (state cache, owner,
+ * epoch) and a log of transition records keyed by (id, seq), plus an index
+ * of the migrations in flight.  Records are opaque bytes here (record.c
+ * encodes them, fold.c folds them), so a backend never interprets a
+ * transition beyond what fencing and the in-flight index need.  The
+ * operations are those of DESIGN.md, "The journal":
+ *
+ *   session   this process's owner identity, and whether the owner of a
+ *             migration may still act on it (liveness);
+ *   claim     take a migration over given the epoch last seen: a larger
+ *             epoch, or MMIG_EOWNED ("owned by a live session"), or
+ *             MMIG_EFENCED (another claim won since it was read);
+ *   append    a handle's staged records, fenced by its epoch and
+ *             idempotent by sequence number: appending a record whose seq
+ *             holds the same bytes already succeeds and writes nothing, so
+ *             retrying an append whose answer was lost is safe;
+ *   read      one migration's header, status and records, in seq order,
+ *             from one consistent view (a range read);
+ *   list      the migrations in flight (or all of them);
+ *   settle    make what was appended survive power loss (sync), and prune
+ *             settled migrations.
+ *
+ * The LMDB journal (journal.c, read.c, verify.c; lmdb-int.h) is the first
+ * implementation; its tricks -- group commit, one sync per operation, the
+ * map that grows -- stay behind append and claim.  A replicated store
+ * (etcd: leases for liveness, an owner key's create_revision for the epoch,
+ * txn for the fenced append) implements the same operations.
+ *
+ * What still ties the interface to its one implementation (a second
+ * backend must change it): struct mmig_journal is the LMDB backend's own
+ * state, with the vtable as its first member, rather than a front holding
+ * a vtable and a backend pointer; mmig_journal_open() opens LMDB only;
+ * the public readers (mmig_journal_list/get/show/dump), verify and
+ * compaction are LMDB code that reads its tables directly (read.c,
+ * verify.c) rather than going through read and list below.
+ *
+ * Threads: every operation may be called from any thread; the backend
+ * serializes what needs it.  A handle (struct mmig__jmig) is used by one
+ * thread at a time.
+ */
+#ifndef MMIG_BACKEND_H
+#define MMIG_BACKEND_H
+
+#include "journal-int.h"
+
+/* Bumped when an operation is added or changes meaning. */
+#define MMIG__BACKEND_VERSION 1u
+
+struct mmig__backend_ops {
+	/* For messages: "lmdb". */
+	const char *name;
+	/* MMIG__BACKEND_VERSION of the layout this table was written to. */
+	unsigned version;
+	/* Where the journal is, for messages: the directory, for LMDB. */
+	const char *(*where)(const struct mmig_journal *j);
+
+	/* ---- session (liveness) ---------------------------------------- */
+
+	/* This process's owner identity in this journal; owned by @p j. */
+	const struct mmig_owner *(*session)(struct mmig_journal *j);
+	/* True when owner @p o may still act on migration @p id (see
+	 * mmig__owner_active() in journal-int.h). */
+	bool (*owner_active)(struct mmig_journal *j,
+			     const uint8_t id[MMIG_ID_LEN],
+			     const struct mmig_owner *o);
+	/* Handle @p m starts (@p on) or stops driving its migration: what
+	 * owner_active() answers for this process's own migrations. */
+	void (*drive)(struct mmig__jmig *m, bool on);
+
+	/* ---- creating and claiming -------------------------------------- */
+
+	/* May a new migration of durability @p d begin here?  MMIG_OK, or
+	 * MMIG_EINVAL (a read-only handle; a journal holding the other
+	 * durability) with the reason in *errp.  Appending the new
+	 * migration's first records checks again, atomically. */
+	int (*admit)(struct mmig_journal *j, enum mmig_durability d,
+		     struct mmig_error **errp);
+	/*
+	 * Claim migration @p id given the epoch last seen (@p
+	 * expected_epoch, 0: any), durably (it survives power loss once this
+	 * returns MMIG_OK).  Checks that the migration is not final and that
+	 * its owner is not active (unless @p force, or it rests: PAUSED or
+	 * NEEDS_ATTENTION, last record not CLAIMED), writes the status with
+	 * epoch + 1 and this session as owner, and appends CLAIMED, all or
+	 * nothing.  On success *out is a new handle, driving, with the fold
+	 * of every record, next_seq, epoch, durability and status, nothing
+	 * staged; @p h the header (the caller frees it).
+	 * @return MMIG_OK, MMIG_EOWNED, MMIG_EFENCED, MMIG_ENOTFOUND,
+	 * MMIG_EINVAL (final), a record's MMIG_ECORRUPT / MMIG_EFORMAT /
+	 * MMIG_EILLEGAL, a storage error; *errp names the migration.
+	 */
+	int (*claim)(struct mmig_journal *j, const uint8_t id[MMIG_ID_LEN],
+		     uint64_t expected_epoch, bool force,
+		     struct mmig_rec_header *h, struct mmig__jmig **out,
+		     struct mmig_error **errp);
+
+	/* ---- append ------------------------------------------------------ */
+
+	/*
+	 * Append what @p m staged -- its header first when it creates the
+	 * migration (m->header_val), then m->staged[] by seq -- and, when
+	 * @p status_val is not NULL, the new status (and the in-flight index
+	 * entry it implies), all or nothing, if and only if the stored
+	 * epoch is still m->epoch (or, creating, no migration m->id exists
+	 * yet).  Durable to at least @p sync before it returns.  Does not
+	 * touch @p m.  @return MMIG_OK; MMIG_EFENCED when another session
+	 * claimed it; MMIG_EEXIST; a storage error with *errp.
+	 */
+	int (*append)(struct mmig__jmig *m, const uint8_t *status_val,
+		      size_t status_len, enum mmig__sync sync,
+		      struct mmig_error **errp);
+
+	/* ---- reading ------------------------------------------------------ */
+
+	/* One migration from one consistent view: as mmig__journal_read()
+	 * in journal-int.h. */
+	int (*read)(struct mmig_journal *j, const uint8_t id[MMIG_ID_LEN],
+		    struct mmig_rec_header *h, struct mmig_rec_status *st,
+		    struct mmig_fold *fold, uint64_t *next_seq,
+		    struct mmig_error **errp);
+	/* As mmig__journal_list() in journal-int.h. */
+	int (*list)(struct mmig_journal *j, bool all,
+		    uint8_t (**ids)[MMIG_ID_LEN], size_t *n,
+		    struct mmig_error **errp);
+
+	/* ---- settle ------------------------------------------------------- */
+
+	/* Everything appended so far survives power loss (rule 4). */
+	int (*sync)(struct mmig_journal *j, struct mmig_error **errp);
+	/* As mmig_journal_prune_v2(). */
+	int (*prune)(struct mmig_journal *j, uint64_t older_than_ns,
+		     size_t keep, size_t *n_pruned, struct mmig_error **errp);
+	/* Release everything; @p j is freed. */
+	void (*close)(struct mmig_journal *j);
+};
+
+/* The backend of @p j. */
+const struct mmig__backend_ops *mmig__journal_ops(const struct mmig_journal *j);
+
+/* The LMDB backend (journal.c). */
+extern const struct mmig__backend_ops mmig__lmdb_backend;
+
+/* Free what @p m staged (records and header), once appended or given up. */
+void mmig__jmig_clear_staged(struct mmig__jmig *m);
+
+#endif
