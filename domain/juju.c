@@ -1381,7 +1381,7 @@ u_coll(struct up *u, struct mmig__ynode *c, const char *list, int to,
 static void
 u_point(struct up *u, struct mmig__ynode *p, int from)
 {
-	if (from < 2 && p->kind == MMIG__Y_MAP)
+	if (from < 2 && p && p->kind == MMIG__Y_MAP)
 		u_ensure(u, p, "neverset", mmig__ynode_new_bool(u->d, false));
 }
 
