@@ -1740,7 +1740,7 @@ static const struct {
 /* The model 1-13 -> 14 (model.go newModelFromValid, modelV2Fields ..
  * modelV14Fields; what NewModel and Serialize write for what it did not
  * read): type "iaas" (4), environ-version 0 (3), agent-version from the
- * config (11), the collections each version added, empty, at their
+ * config, or "" (11), the collections each version added, empty, at their
  * current version (setRemoteApplications ..  setAuthorizedKeys), an
  * empty sla and meter-status (2).  Version 13 added "authorized-keys"
  * (modelV13Fields; newModelFromValid reads it from importVersion 13 on,
@@ -1772,8 +1772,13 @@ u_model(struct up *u, struct mmig__ynode *root, int from)
 		return;
 	u_ensure(u, root, "type", u_str(u, "iaas"));
 	av = mmig__ynode_get(mmig__ynode_get(root, "config"), "agent-version");
-	if (from < 11 && av && av->kind == MMIG__Y_STR)
-		u_ensure(u, root, "agent-version", mmig__ynode_copy(u->d, av));
+	/* model.go reads it from the config below 11 and Serialize writes
+	 * the field without omitempty: "" when the config has none. */
+	if (from < 11)
+		u_ensure(u, root, "agent-version",
+			 av && av->kind == MMIG__Y_STR
+				 ? mmig__ynode_copy(u->d, av)
+				 : u_str(u, ""));
 	u_ensure(u, root, "environ-version", mmig__ynode_new_int(u->d, 0));
 	u_coll(u, mmig__ynode_get(root, "ip-addresses"), "ip-addresses", 5,
 	       u_ipaddr, false);

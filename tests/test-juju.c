@@ -271,6 +271,41 @@ test_juju_upgrade_v1(void **state)
 	free(buf);
 }
 
+/* A version-1 document whose config has no agent-version: model.go reads
+ * "" from it and Serialize writes the field all the same (no omitempty),
+ * and a version-11-or-later reader requires it, so the upgrade writes "".
+ * Found by fuzz-yaml: the upgraded document could not be read back. */
+static void
+test_juju_upgrade_v1_without_agent_version(void **state)
+{
+	size_t len, tlen, left = 99;
+	char *buf = read_data("juju-model-dump-v1-juju2.1.yaml", &len);
+	char *at = strstr(buf, "  agent-version: 2.1-rc1.1\n"), *text = NULL;
+	struct mmig__juju_model *m, *m2;
+	struct mmig__ydoc *up;
+
+	(void)state;
+	assert_non_null(at);
+	memcpy(at, "  agent-xersion", strlen("  agent-xersion"));
+	m = read_ok(buf, len);
+	up = mmig__juju_write(m);
+	assert_non_null(up);
+	assert_int_equal(mmig__juju_upgrade(up, &left, NULL), MMIG_OK);
+	assert_string_equal(
+		mmig__ynode_get(mmig__ydoc_root(up), "agent-version")->str, "");
+	assert_int_equal(mmig__yaml_emit_buf(mmig__ydoc_root(up), 0, &text,
+					     &tlen),
+			 MMIG_OK);
+	m2 = read_ok(text, tlen);
+	assert_string_equal(m2->agent_version, "");
+	assert_false(mmig__juju_needs_upgrade(m2));
+	mmig__juju_free(m2);
+	free(text);
+	mmig__ydoc_free(up);
+	mmig__juju_free(m);
+	free(buf);
+}
+
 /* A serializer-written version-12 document (model 12; spaces 2, storages
  * 3, application and unit resources 1) written at the current versions:
  * every value of the input in it (the model's status and status-history,
@@ -577,6 +612,7 @@ main(void)
 		cmocka_unit_test(test_juju_iaas_large),
 		cmocka_unit_test(test_juju_v1_dump),
 		cmocka_unit_test(test_juju_upgrade_v1),
+		cmocka_unit_test(test_juju_upgrade_v1_without_agent_version),
 		cmocka_unit_test(test_juju_upgrade_v12),
 		cmocka_unit_test(test_juju_upgrade_not_needed),
 		cmocka_unit_test(test_juju_upgrade_steps),
