@@ -616,6 +616,42 @@ mmig__ynode_path(const struct mmig__ynode *n, char *buf, size_t size)
 	buf[p.pos < size ? p.pos : size - 1] = '\0';
 }
 
+/* @p s (freed) with its control characters escaped ("\n", "\x1f"): a
+ * message quotes input, and a message is one line whatever the input. */
+static char *
+one_line(char *s)
+{
+	static const char hex[] = "0123456789abcdef";
+	size_t i, o = 0, n = 0;
+	unsigned char c;
+	char *out;
+
+	for (i = 0; s[i]; i++)
+		n += (unsigned char)s[i] < 0x20 || s[i] == 0x7f;
+	if (!n)
+		return s;
+	out = mmig__malloc(i + 3 * n + 1);
+	if (out) {
+		for (i = 0; (c = (unsigned char)s[i]); i++) {
+			if (c >= 0x20 && c != 0x7f) {
+				out[o++] = (char)c;
+				continue;
+			}
+			out[o++] = '\\';
+			if (c == '\n' || c == '\t') {
+				out[o++] = c == '\n' ? 'n' : 't';
+				continue;
+			}
+			out[o++] = 'x';
+			out[o++] = hex[c >> 4];
+			out[o++] = hex[c & 0xf];
+		}
+		out[o] = '\0';
+	}
+	mmig__free(s);
+	return out;
+}
+
 static char *
 vmsg_at(uint32_t line, uint32_t col, const char *path, const char *fmt,
 	va_list ap)
@@ -636,7 +672,7 @@ vmsg_at(uint32_t line, uint32_t col, const char *path, const char *fmt,
 	else
 		m = mmig__asprintf("%s", what);
 	mmig__free(what);
-	return m;
+	return m ? one_line(m) : NULL;
 }
 
 char *

@@ -595,9 +595,10 @@ bad_scaled(const char *bundle, uint64_t scale, const char *where,
 	if (rc != MMIG_EMODEL)
 		fail_msg("rc %d, want MMIG_EMODEL, for:\n%s", rc, bundle);
 	assert_non_null(err);
-	if (!strstr(err, where) || !strstr(err, want))
-		fail_msg("message \"%s\" lacks \"%s\" or \"%s\"", err, where,
-			 want);
+	if (!strstr(err, where) || !strstr(err, want) || strchr(err, '\n'))
+		fail_msg("message \"%s\" lacks \"%s\" or \"%s\", or is not "
+			 "one line",
+			 err, where, want);
 	assert_int_equal(ylen, 0);
 	mmig_model_desc_errmsg_free(err);
 	free(yaml);
@@ -694,6 +695,11 @@ test_bundle_malformed(void **state)
 	    "not an application name");
 	bad("applications:\n  a:\n    charm: x\n    series: warty\n",
 	    "line 4, column 13", "unknown series");
+	/* Input quoted in a message is escaped: a message is one line
+	 * (found by fuzz-yaml: a folded scalar's newline). */
+	bad("applications:\n  a:\n    charm: x\n    series: >\n"
+	    "      war\"ty\n",
+	    "line 4, column 13", "unknown series \"war\"ty\\n\" (known");
 	bad("applications:\n  a:\n    charm: x\n    num_units: 1\n"
 	    "    to: [\"lxd:new/1\"]\n",
 	    "line 5, column 10", "not a placement");
