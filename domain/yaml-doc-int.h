@@ -233,7 +233,9 @@ bool mmig__ynode_same(const struct mmig__ynode *a, const struct mmig__ynode *b,
  * @p src_len bytes: the very buffer given to mmig__yaml_parse()) as one
  * YAML text copied from the source instead of emitted: each member's own
  * bytes (src_start..src_end), its key moved to column 1 and its other lines
- * left where they were, each ending with a line break.  That reads back
+ * left where they were, each ending with a line break (the indentation of
+ * the token after a block collection, which its range ends with, left
+ * out).  That reads back
  * (mmig__yaml_parse()) to the same members in the same order, with the same
  * styles: a block mapping's content is only ever indented more than its
  * key's mapping, never by an amount fixed relative to it, once members with

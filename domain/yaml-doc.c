@@ -487,8 +487,17 @@ mmig__ynode_src_text(struct mmig__ydoc *doc, const struct mmig__ynode *map,
 		return MMIG_ENOMEM;
 	w = t;
 	for (c = map->first; c; c = c->next) {
-		size_t n = c->src_end - c->src_start;
+		size_t n = c->src_end - c->src_start, k = n;
 
+		/* A block collection ends where the next token starts: after
+		 * that token's indentation, which is not the member's (and
+		 * would be one more line for a keeping block scalar `|+`). */
+		while (k > 0 && (s[c->src_start + k - 1] == ' ' ||
+				 s[c->src_start + k - 1] == '\t'))
+			k--;
+		if (k > 0 && (s[c->src_start + k - 1] == '\n' ||
+			      s[c->src_start + k - 1] == '\r'))
+			n = k;
 		memcpy(w, s + c->src_start, n);
 		w += n;
 		if (w[-1] != '\n')

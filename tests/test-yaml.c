@@ -595,6 +595,12 @@ test_yaml_src_text_reads_back(void **state)
 		"keep: |+\n  k\n\n\nnext: 1\n",
 		"m:\n  - s: >\n      folded\n        more\n      back\n"
 		"    t: |-\n      x\n",
+		/* a keeping block scalar last in a nested mapping: the next
+		 * key's indentation is not one more line of it (found by the
+		 * fuzz corpus) */
+		"c:\n  attributes:\n    cert: |+\n      PEM\n\n"
+		"    key: |+\n      KEY\n\n  auth-type: certificate\n",
+		"m:\n  - a: |+\n      x\n\n    \n  - b: 1\n",
 		/* quoted keys and values, escapes */
 		"\"quoted key\": 1\n'single': 2\n\"esc\\tkey\": \"a\\u00e9\\n\"\n",
 		/* comments inside and after ranges */
@@ -743,7 +749,7 @@ test_yaml_src_text_without_removed_members(void **state)
 	assert_int_equal(src_check_map(d, u, y, strlen(y)), 1);
 	assert_int_equal(mmig__ynode_src_text(d, u, y, strlen(y), &text, &len),
 			 MMIG_OK);
-	assert_string_equal(text, "status:\n    current: active\n  \n"
+	assert_string_equal(text, "status:\n    current: active\n"
 				  "tools: {version: 3.1}\nprincipal: ''\n");
 	mmig__ydoc_free(d);
 }
