@@ -174,20 +174,33 @@ bind_owned(sqlite3_stmt *st, int i, char *s)
 		sqlite3_bind_null(st, i);
 }
 
-/* An entity's extra as YAML text (free()); NULL when it has none.
+/* Bind parameter @p i to an entity's extra as YAML text; NULL when it has
+ * none.  @p src is that text as the reader copied it from the document
+ * (mmig__ynode_src_text(): it lives as long as the model, and reads back
+ * to @p map); without it @p map is emitted.
  * @return an error only when out of memory. */
 static struct mmig_error *
-extra_text(const struct mmig__ynode *map, char **out)
+bind_extra(sqlite3_stmt *st, int i, const struct mmig__ynode *map,
+	   const char *src)
 {
+	char *text = NULL;
 	size_t len;
 	int rc;
 
-	*out = NULL;
-	if (!map || map->n == 0)
+	if (!map || map->n == 0) {
+		sqlite3_bind_null(st, i);
 		return NULL;
-	rc = mmig__yaml_emit_buf(map, 0, out, &len);
-	return rc ? mmig_error_new(rc, "keep verbatim: %s", mmig_strerror(rc))
-		  : NULL;
+	}
+	if (src) {
+		sqlite3_bind_text(st, i, src, -1, SQLITE_STATIC);
+		return NULL;
+	}
+	rc = mmig__yaml_emit_buf(map, 0, &text, &len);
+	if (rc)
+		return mmig_error_new(rc, "keep verbatim: %s",
+				      mmig_strerror(rc));
+	bind_owned(st, i, text);
+	return NULL;
 }
 
 static const struct mmig__juju_model *
@@ -873,7 +886,6 @@ model_row_put(struct batch *b, size_t *rows)
 	const struct mmig__juju_model *j = juju_of(d);
 	sqlite3_stmt *st = b->st[1];
 	struct mmig_error *err = NULL;
-	char *extra = NULL;
 	size_t i;
 
 	bind_text(st, 1, d->uuid);
@@ -888,9 +900,8 @@ model_row_put(struct batch *b, size_t *rows)
 	bind_int_or_null(st, 10, j, j ? j->machines_version : 0);
 	bind_int_or_null(st, 11, j, j ? j->applications_version : 0);
 	bind_int_or_null(st, 12, j, j ? j->relations_version : 0);
-	if (j && (err = extra_text(j->extra, &extra)))
+	if (j && (err = bind_extra(st, 13, j->extra, j->extra_src)))
 		return err;
-	bind_owned(st, 13, extra);
 	err = step_done(b->db, st, "insert model");
 	*rows = 1;
 	if (err || !j)
@@ -989,7 +1000,6 @@ machines_put(struct batch *b, size_t i, size_t *rows)
 	const struct mmig__juju_model *j = juju_of(b->d);
 	sqlite3_stmt *st = b->st[0];
 	struct mmig_error *err;
-	char *extra = NULL;
 
 	bind_text(st, 1, m->id);
 	bind_text(st, 2, m->base);
@@ -1003,12 +1013,11 @@ machines_put(struct batch *b, size_t i, size_t *rows)
 							: NULL);
 		bind_text(st, 6, jm->series);
 		sqlite3_bind_int(st, 7, jm->has_containers);
-		if ((err = extra_text(jm->extra, &extra))) {
+		if ((err = bind_extra(st, 8, jm->extra, jm->extra_src))) {
 			sqlite3_reset(st);
 			sqlite3_clear_bindings(st);
 			return err;
 		}
-		bind_owned(st, 8, extra);
 	}
 	*rows = 1;
 	return mmig_error_wrap(step_done(b->db, st, "insert"), "machine %s",
@@ -1044,7 +1053,6 @@ apps_put(struct batch *b, size_t i, size_t *rows)
 	const struct mmig__juju_model *j = juju_of(b->d);
 	const struct mmig__juju_app *ja = j ? &j->apps[i] : NULL;
 	struct mmig_error *err;
-	char *extra = NULL;
 	size_t k;
 
 	bind_text(b->st[0], 1, a->name);
@@ -1054,12 +1062,12 @@ apps_put(struct batch *b, size_t i, size_t *rows)
 				 ja->subordinate);
 		sqlite3_bind_int(b->st[0], 4, ja->settings != NULL);
 		sqlite3_bind_int(b->st[0], 5, ja->units_version);
-		if ((err = extra_text(ja->extra, &extra))) {
+		if ((err = bind_extra(b->st[0], 6, ja->extra,
+				      ja->extra_src))) {
 			sqlite3_reset(b->st[0]);
 			sqlite3_clear_bindings(b->st[0]);
 			return err;
 		}
-		bind_owned(b->st[0], 6, extra);
 	}
 	err = step_done(b->db, b->st[0], "insert");
 	for (k = 0; k < a->n_config && !err; k++) {
@@ -1135,15 +1143,13 @@ units_put(struct batch *b, size_t i, size_t *rows)
 		const struct mmig__juju_unit *ju =
 			&juju_of(b->d)->apps[b->app].units[b->unit];
 		struct mmig_error *err;
-		char *extra = NULL;
 
 		bind_text(st, 4, ju->principal);
-		if ((err = extra_text(ju->extra, &extra))) {
+		if ((err = bind_extra(st, 5, ju->extra, ju->extra_src))) {
 			sqlite3_reset(st);
 			sqlite3_clear_bindings(st);
 			return err;
 		}
-		bind_owned(st, 5, extra);
 	}
 	b->unit++;
 	*rows = 1;
@@ -1186,7 +1192,7 @@ relations_put(struct batch *b, size_t i, size_t *rows)
 	const struct mmig__juju_relation *jr = j ? &j->relations[i] : NULL;
 	sqlite3_stmt *st = b->st[0];
 	struct mmig_error *err = NULL;
-	char *extra = NULL, *key = NULL;
+	char *key = NULL;
 	int64_t id = jr ? jr->id : (int64_t)i;
 	size_t k, n = jr ? jr->n_endpoints : 2;
 
@@ -1197,8 +1203,7 @@ relations_put(struct batch *b, size_t i, size_t *rows)
 		bind_text(st, 4, jr->key);
 		bind_int_or_null(st, 5, jr->has_suspended, jr->suspended);
 		sqlite3_bind_int(st, 6, jr->endpoints_version);
-		err = extra_text(jr->extra, &extra);
-		bind_owned(st, 7, extra);
+		err = bind_extra(st, 7, jr->extra, jr->extra_src);
 	} else {
 		if (!(key = json_relation_key(r)))
 			err = mmig_error_new(MMIG_ENOMEM, "relation key");
@@ -1223,9 +1228,8 @@ relations_put(struct batch *b, size_t i, size_t *rows)
 			bind_text(st, 5, e->role);
 			bind_text(st, 6, e->interface);
 			bind_text(st, 7, e->scope);
-			if ((err = extra_text(e->extra, &extra)))
+			if ((err = bind_extra(st, 8, e->extra, e->extra_src)))
 				break;
-			bind_owned(st, 8, extra);
 		}
 		err = step_done(b->db, st, "insert endpoint");
 	}

@@ -51,6 +51,9 @@ struct mmig__juju_machine {
 	unsigned depth;
 	/** The machine's mapping without id, base/series, containers. */
 	struct mmig__ynode *extra;
+	/** @c extra as YAML text copied from the document, or NULL (then
+	 *  emit @c extra); see mmig__ynode_src_text(). */
+	const char *extra_src;
 };
 
 struct mmig__juju_unit {
@@ -61,6 +64,9 @@ struct mmig__juju_unit {
 	const char *principal;
 	/** Without name, machine, principal. */
 	struct mmig__ynode *extra;
+	/** @c extra as YAML text copied from the document, or NULL (then
+	 *  emit @c extra); see mmig__ynode_src_text(). */
+	const char *extra_src;
 };
 
 struct mmig__juju_app {
@@ -76,6 +82,9 @@ struct mmig__juju_app {
 	int units_version;
 	/** Without name, charm-url, subordinate, settings, units. */
 	struct mmig__ynode *extra;
+	/** @c extra as YAML text copied from the document, or NULL (then
+	 *  emit @c extra); see mmig__ynode_src_text(). */
+	const char *extra_src;
 };
 
 struct mmig__juju_endpoint {
@@ -88,6 +97,9 @@ struct mmig__juju_endpoint {
 	const char *scope;
 	/** Without application-name, name, role, interface, scope. */
 	struct mmig__ynode *extra;
+	/** @c extra as YAML text copied from the document, or NULL (then
+	 *  emit @c extra); see mmig__ynode_src_text(). */
+	const char *extra_src;
 };
 
 struct mmig__juju_relation {
@@ -101,6 +113,9 @@ struct mmig__juju_relation {
 	bool has_suspended;
 	/** Without id, key, suspended, endpoints. */
 	struct mmig__ynode *extra;
+	/** @c extra as YAML text copied from the document, or NULL (then
+	 *  emit @c extra); see mmig__ynode_src_text(). */
+	const char *extra_src;
 };
 
 struct mmig__juju_seq {
@@ -141,6 +156,9 @@ struct mmig__juju_model {
 	int relations_version;
 	/** The model's other keys (users, spaces, status, ...), verbatim. */
 	struct mmig__ynode *extra;
+	/** @c extra as YAML text copied from the document, or NULL (then
+	 *  emit @c extra); see mmig__ynode_src_text(). */
+	const char *extra_src;
 	/** Members kept verbatim in all extras together (for the summary). */
 	size_t n_kept;
 };

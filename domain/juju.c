@@ -34,6 +34,9 @@ struct reader {
 	struct mmig__ynode **drop;
 	size_t n_drop;
 	size_t cap_drop;
+	/* The document's bytes, for the extras' source text. */
+	const void *src;
+	size_t src_len;
 	char *err;
 	int rc;
 };
@@ -82,6 +85,23 @@ room(struct reader *r)
 	if (!r->rc)
 		r->rc = MMIG_ENOMEM;
 	return r->rc;
+}
+
+/* @p extra's text copied from the document (mmig__ynode_src_text()), for
+ * the import to store as it is instead of emitting it: NULL when a member
+ * has no source range (the import emits that one). */
+static int
+keep_src(struct reader *r, const struct mmig__ynode *extra, const char **out)
+{
+	size_t len;
+	int rc = mmig__ynode_src_text(r->m->doc, extra, r->src, r->src_len,
+				      out, &len);
+
+	if (rc == MMIG_ENOMEM)
+		return room(r);
+	if (rc != MMIG_OK)
+		*out = NULL; /* a range outside the input: emit instead */
+	return MMIG_OK;
 }
 
 static int
@@ -922,17 +942,38 @@ read_model(struct reader *r, struct mmig__ynode *root)
 	for (i = 0; i < r->n_drop; i++)
 		mmig__ynode_remove(r->drop[i]);
 	m->n_kept = root->n;
-	for (i = 0; i < m->n_machines; i++)
+	if (keep_src(r, root, &m->extra_src))
+		goto out;
+	for (i = 0; i < m->n_machines; i++) {
 		m->n_kept += m->machines[i].extra->n;
+		if (keep_src(r, m->machines[i].extra,
+			     &m->machines[i].extra_src))
+			goto out;
+	}
 	for (i = 0; i < m->n_apps; i++) {
-		m->n_kept += m->apps[i].extra->n;
-		for (j = 0; j < m->apps[i].n_units; j++)
-			m->n_kept += m->apps[i].units[j].extra->n;
+		struct mmig__juju_app *a = &m->apps[i];
+
+		m->n_kept += a->extra->n;
+		if (keep_src(r, a->extra, &a->extra_src))
+			goto out;
+		for (j = 0; j < a->n_units; j++) {
+			m->n_kept += a->units[j].extra->n;
+			if (keep_src(r, a->units[j].extra,
+				     &a->units[j].extra_src))
+				goto out;
+		}
 	}
 	for (i = 0; i < m->n_relations; i++) {
-		m->n_kept += m->relations[i].extra->n;
-		for (j = 0; j < m->relations[i].n_endpoints; j++)
-			m->n_kept += m->relations[i].ep[j].extra->n;
+		struct mmig__juju_relation *rl = &m->relations[i];
+
+		m->n_kept += rl->extra->n;
+		if (keep_src(r, rl->extra, &rl->extra_src))
+			goto out;
+		for (j = 0; j < rl->n_endpoints; j++) {
+			m->n_kept += rl->ep[j].extra->n;
+			if (keep_src(r, rl->ep[j].extra, &rl->ep[j].extra_src))
+				goto out;
+		}
 	}
 	goto out;
 oom:
@@ -995,6 +1036,8 @@ mmig__juju_read(const void *buf, size_t len, struct mmig__juju_model **out,
 	*out = NULL;
 	if (!(r.m = mmig__calloc(1, sizeof(*r.m))))
 		return MMIG_ENOMEM;
+	r.src = buf;
+	r.src_len = len;
 	rc = mmig__yaml_parse(buf, len, 0, NULL, &r.m->doc, &r.err);
 	if (rc) {
 		r.rc = rc;

@@ -96,6 +96,15 @@ struct mmig__ynode {
 	uint32_t n;
 	/** Position in the parent container, from 0. */
 	uint32_t index;
+	/** A mapping member's own text in the buffer mmig__yaml_parse() read:
+	 *  bytes [src_start, src_end), from its key to the end of its value
+	 *  (see mmig__ynode_src_text()).  src_end is 0 when there is none:
+	 *  nodes built in memory, sequence items, members of a flow mapping,
+	 *  explicit ("? ") keys, members holding a block scalar with an
+	 *  indentation indicator, input with a byte order mark, documents
+	 *  parsed with MMIG__YAML_ALLOW_ALIASES. */
+	uint32_t src_start;
+	uint32_t src_end;
 	uint8_t kind;     /* enum mmig__ykind */
 	uint8_t style;    /* enum mmig__ystyle */
 	uint8_t key_kind; /* enum mmig__ykind of the key (a scalar kind) */
@@ -218,6 +227,29 @@ struct mmig__ynode *mmig__ynode_copy(struct mmig__ydoc *doc,
  */
 bool mmig__ynode_same(const struct mmig__ynode *a, const struct mmig__ynode *b,
 		      const struct mmig__ynode **where);
+
+/**
+ * The members of mapping @p map (a node of @p doc, parsed from @p src,
+ * @p src_len bytes: the very buffer given to mmig__yaml_parse()) as one
+ * YAML text copied from the source instead of emitted: each member's own
+ * bytes (src_start..src_end), its key moved to column 1 and its other lines
+ * left where they were, each ending with a line break (the indentation of
+ * the token after a block collection, which its range ends with, left
+ * out).  That reads back
+ * (mmig__yaml_parse()) to the same members in the same order, with the same
+ * styles: a block mapping's content is only ever indented more than its
+ * key's mapping, never by an amount fixed relative to it, once members with
+ * an indentation indicator (`|2`) are left out, which they are.
+ * Removed members are simply not there.  Linear in the text's size.
+ * @param[out] text NUL-terminated, in @p doc (lives as long as it); NULL
+ *             when @p map is empty or not a mapping, or when one of its
+ *             members has no source range (then emit it instead).
+ * @return MMIG_OK (also when *text is NULL); MMIG_ENOMEM; MMIG_EINVAL when
+ *         a range lies outside @p src_len.
+ */
+int mmig__ynode_src_text(struct mmig__ydoc *doc,
+			 const struct mmig__ynode *map, const void *src,
+			 size_t src_len, const char **text, size_t *len);
 
 /** @return the member of mapping @p map with string key @p key; NULL when
  *  absent or when @p map is NULL or not a mapping.  Linear in the

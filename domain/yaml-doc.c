@@ -462,6 +462,53 @@ mmig__ynode_copy(struct mmig__ydoc *doc, const struct mmig__ynode *n)
 	}
 }
 
+int
+mmig__ynode_src_text(struct mmig__ydoc *doc, const struct mmig__ynode *map,
+		     const void *src, size_t src_len, const char **text,
+		     size_t *len)
+{
+	const unsigned char *s = src;
+	const struct mmig__ynode *c;
+	size_t total = 0;
+	char *t, *w;
+
+	*text = NULL;
+	*len = 0;
+	if (!map || map->kind != MMIG__Y_MAP || !map->first)
+		return MMIG_OK;
+	for (c = map->first; c; c = c->next) {
+		if (!c->src_end)
+			return MMIG_OK;
+		if (!s || c->src_end <= c->src_start || c->src_end > src_len)
+			return MMIG_EINVAL;
+		total += c->src_end - c->src_start + 1;
+	}
+	if (!(t = doc_alloc(doc, total + 1)))
+		return MMIG_ENOMEM;
+	w = t;
+	for (c = map->first; c; c = c->next) {
+		size_t n = c->src_end - c->src_start, k = n;
+
+		/* A block collection ends where the next token starts: after
+		 * that token's indentation, which is not the member's (and
+		 * would be one more line for a keeping block scalar `|+`). */
+		while (k > 0 && (s[c->src_start + k - 1] == ' ' ||
+				 s[c->src_start + k - 1] == '\t'))
+			k--;
+		if (k > 0 && (s[c->src_start + k - 1] == '\n' ||
+			      s[c->src_start + k - 1] == '\r'))
+			n = k;
+		memcpy(w, s + c->src_start, n);
+		w += n;
+		if (w[-1] != '\n')
+			*w++ = '\n';
+	}
+	*w = '\0';
+	*text = t;
+	*len = (size_t)(w - t);
+	return MMIG_OK;
+}
+
 struct mmig__ynode *
 mmig__ynode_get(const struct mmig__ynode *map, const char *key)
 {
@@ -953,6 +1000,13 @@ struct frame {
 	uint8_t key_kind;
 	/* The anchor (index in anchors) this container defines, or -1. */
 	long anchor;
+	/* Source ranges (struct mmig__ynode src_start): a block mapping's
+	 * pending key starts at byte key_start and can begin a member's
+	 * text (key_ok); this container is such a member, from byte
+	 * raw_start (raw); something inside it cannot be copied from the
+	 * source (tainted). */
+	bool block, key_ok, raw, tainted;
+	uint32_t key_start, raw_start;
 };
 
 struct anchor {
@@ -976,6 +1030,16 @@ struct parser {
 	int docs;
 	/* The scalar being placed was tagged !!str. */
 	bool forced_str;
+	/* Source ranges: on when the input is UTF-8 without a byte order
+	 * mark and aliases are refused.  libyaml's marks count characters;
+	 * src_ch/src_b is a cursor mapping one to its byte offset.  place()
+	 * leaves in placed_raw/placed_start whether the node it placed
+	 * begins a member's text, and where. */
+	bool ranges;
+	const unsigned char *src;
+	size_t src_len, src_ch, src_b;
+	bool placed_raw;
+	uint32_t placed_start;
 	char *err;
 	int rc;
 };
@@ -1112,13 +1176,80 @@ add_anchor(struct parser *p, const yaml_char_t *name,
 	return MMIG_OK;
 }
 
+/* The byte offset of character @p ch of the input (libyaml's mark.index
+ * counts characters).  Moves a cursor: marks come nearly in order, so the
+ * whole parse walks the input about once. */
+static uint32_t
+src_byte(struct parser *p, size_t ch)
+{
+	const unsigned char *s = p->src;
+	size_t b = p->src_b, c = p->src_ch;
+
+	while (c < ch && b < p->src_len) {
+		unsigned char x = s[b];
+
+		b += x < 0x80 ? 1 : x < 0xe0 ? 2 : x < 0xf0 ? 3 : 4;
+		c++;
+	}
+	if (b > p->src_len)
+		b = p->src_len;
+	while (c > ch && b > 0) {
+		b--;
+		while (b > 0 && (s[b] & 0xc0) == 0x80)
+			b--;
+		c--;
+	}
+	p->src_b = b;
+	p->src_ch = c;
+	return (uint32_t)b;
+}
+
+/* Can a key that ends at character @p end begin a member's text?  Only
+ * when a ':' follows it on its line (not an explicit "? key"). */
+static bool
+key_then_colon(struct parser *p, size_t end)
+{
+	size_t b = src_byte(p, end);
+
+	while (b < p->src_len && (p->src[b] == ' ' || p->src[b] == '\t'))
+		b++;
+	return b < p->src_len && p->src[b] == ':';
+}
+
+/* A block scalar whose header (up to its line's end) holds a digit may
+ * have an indentation indicator, fixed relative to its mapping's
+ * indentation: its member's text cannot move.  (A digit in a tag, anchor
+ * or comment there only costs the copy.) */
+static bool
+has_indent_indicator(struct parser *p, size_t start)
+{
+	size_t b = src_byte(p, start);
+
+	for (; b < p->src_len && p->src[b] != '\n' && p->src[b] != '\r'; b++)
+		if (p->src[b] >= '1' && p->src[b] <= '9')
+			return true;
+	return false;
+}
+
+/* Something inside the innermost open container cannot be copied from the
+ * source (taints every container around it, see on_end()). */
+static void
+taint(struct parser *p)
+{
+	if (p->depth)
+		p->stack[p->depth - 1].tainted = true;
+}
+
 /* Attach @p node where the stack says: root, sequence item, mapping key
- * or mapping value.  A key is consumed here and not kept as a node. */
+ * or mapping value.  A key is consumed here and not kept as a node.
+ * @p end is the node's end mark (used for keys only). */
 static int
-place(struct parser *p, struct mmig__ynode *node, yaml_mark_t m)
+place(struct parser *p, struct mmig__ynode *node, yaml_mark_t m,
+      yaml_mark_t end)
 {
 	struct frame *f;
 
+	p->placed_raw = false;
 	if (p->depth == 0) {
 		p->doc->root = node;
 		return MMIG_OK;
@@ -1133,6 +1264,8 @@ place(struct parser *p, struct mmig__ynode *node, yaml_mark_t m)
 		node->key_len = f->key_len;
 		node->key_kind = f->key_kind;
 		f->have_key = false;
+		p->placed_raw = f->key_ok;
+		p->placed_start = f->key_start;
 		link_child(f->node, node);
 		return MMIG_OK;
 	}
@@ -1159,12 +1292,19 @@ place(struct parser *p, struct mmig__ynode *node, yaml_mark_t m)
 	f->key = node->str;
 	f->key_len = node->len;
 	f->have_key = true;
+	f->key_ok = p->ranges && f->block &&
+		    (node->style == MMIG__YS_PLAIN ||
+		     node->style == MMIG__YS_SINGLE ||
+		     node->style == MMIG__YS_DOUBLE) &&
+		    key_then_colon(p, end.index);
+	if (f->key_ok)
+		f->key_start = src_byte(p, m.index);
 	return MMIG_OK;
 }
 
 static int
 push(struct parser *p, struct mmig__ynode *node, long anchor,
-     yaml_mark_t m)
+     yaml_mark_t m, bool block)
 {
 	struct frame *f;
 
@@ -1181,7 +1321,13 @@ push(struct parser *p, struct mmig__ynode *node, long anchor,
 		p->stack = f;
 		p->cap = cap;
 	}
-	p->stack[p->depth++] = (struct frame){.node = node, .anchor = anchor};
+	p->stack[p->depth++] = (struct frame){
+		.node = node,
+		.anchor = anchor,
+		.block = block,
+		.raw = p->placed_raw,
+		.raw_start = p->placed_start,
+	};
 	return MMIG_OK;
 }
 
@@ -1466,7 +1612,8 @@ on_alias(struct parser *p, const yaml_event_t *ev)
 		return oom(p);
 	copy->line = mark_line(m);
 	copy->col = mark_col(m);
-	return place(p, copy, m);
+	taint(p);
+	return place(p, copy, m, ev->end_mark);
 }
 
 static int
@@ -1477,6 +1624,7 @@ on_scalar(struct parser *p, const yaml_event_t *ev)
 	size_t len = ev->data.scalar.length;
 	struct mmig__ynode *n;
 	unsigned tagged, kind;
+	uint32_t end;
 	long aidx;
 	bool plain = ev->data.scalar.style == YAML_PLAIN_SCALAR_STYLE;
 
@@ -1525,8 +1673,22 @@ on_scalar(struct parser *p, const yaml_event_t *ev)
 	if (add_anchor(p, ev->data.scalar.anchor, n, false, &aidx))
 		return p->rc;
 	p->forced_str = tagged == MMIG__Y_STR;
-	place(p, n, m);
+	place(p, n, m, ev->end_mark);
 	p->forced_str = false;
+	if (p->rc || !p->ranges)
+		return p->rc;
+	end = src_byte(p, ev->end_mark.index);
+	if ((n->style == MMIG__YS_LITERAL || n->style == MMIG__YS_FOLDED) &&
+	    (has_indent_indicator(p, m.index) ||
+	     (end == p->src_len && end &&
+	      p->src[end - 1] != '\n' && p->src[end - 1] != '\r'))) {
+		/* (A block scalar cut short by the end of the input would
+		 * gain the line break its copy ends with.) */
+		taint(p);
+	} else if (p->placed_raw) {
+		n->src_start = p->placed_start;
+		n->src_end = end;
+	}
 	return p->rc;
 }
 
@@ -1556,18 +1718,26 @@ on_start(struct parser *p, const yaml_event_t *ev, bool is_map)
 		return oom(p);
 	n->line = mark_line(m);
 	n->col = mark_col(m);
-	if (place(p, n, m))
+	if (place(p, n, m, ev->end_mark))
 		return p->rc;
 	if (add_anchor(p, anchor, n, true, &aidx))
 		return p->rc;
-	return push(p, n, aidx, m);
+	return push(p, n, aidx, m,
+		    is_map && ev->data.mapping_start.style ==
+				      YAML_BLOCK_MAPPING_STYLE);
 }
 
 static int
-on_end(struct parser *p)
+on_end(struct parser *p, const yaml_event_t *ev)
 {
 	struct frame *f = &p->stack[--p->depth];
 
+	if (f->tainted)
+		taint(p);
+	else if (f->raw && p->ranges) {
+		f->node->src_start = f->raw_start;
+		f->node->src_end = src_byte(p, ev->end_mark.index);
+	}
 	if (f->anchor >= 0)
 		p->anchors[f->anchor].open = false;
 	if (f->node->kind == MMIG__Y_MAP)
@@ -1636,6 +1806,14 @@ mmig__yaml_parse(const void *buf, size_t len, unsigned flags,
 		goto out;
 	}
 	yaml_parser_set_input_string(&yp, buf ? buf : (const void *)"", len);
+	p.src = buf;
+	p.src_len = len;
+	/* A byte order mark (UTF-8, UTF-16) shifts or changes every offset. */
+	p.ranges = buf && !(flags & MMIG__YAML_ALLOW_ALIASES) &&
+		   !(len >= 2 && ((p.src[0] == 0xfe && p.src[1] == 0xff) ||
+				  (p.src[0] == 0xff && p.src[1] == 0xfe))) &&
+		   !(len >= 3 && p.src[0] == 0xef && p.src[1] == 0xbb &&
+		     p.src[2] == 0xbf);
 	while (!done && !p.rc) {
 		if (!yaml_parser_parse(&yp, &ev)) {
 			parser_error(&p, &yp);
@@ -1662,7 +1840,7 @@ mmig__yaml_parse(const void *buf, size_t len, unsigned flags,
 			break;
 		case YAML_SEQUENCE_END_EVENT:
 		case YAML_MAPPING_END_EVENT:
-			on_end(&p);
+			on_end(&p, &ev);
 			break;
 		case YAML_STREAM_END_EVENT:
 			done = true;

@@ -103,7 +103,7 @@ struct mmig__backend_ops {
 
 	/*
 	 * Append what @p m staged -- its header first when it creates the
-	 * migration (m->header_val), then m->staged[] by seq -- and, when
+	 * migration (m->header), then m->staged[] by seq -- and, when
 	 * @p status_val is not NULL, the new status (and the in-flight index
 	 * entry it implies), all or nothing, if and only if the stored
 	 * epoch is still m->epoch (or, creating, no migration m->id exists

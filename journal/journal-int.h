@@ -43,8 +43,10 @@ struct mmig__jmig {
 	struct mmig_rec_status status;
 	bool poisoned;            /* a commit failed: only recovery may go on */
 	/* What the next commit writes. */
-	uint8_t *header_val;      /* first commit only */
-	size_t header_len;
+	/* First commit only (has_header): the header record in pieces, its
+	 * description borrowed from the creator (mmig__jmig_create()). */
+	bool has_header;
+	struct mmig__rec_header_parts header;
 	struct mmig__staged *staged;
 	size_t n_staged, cap_staged;
 	/* In the journal's list of migrations this process drives. */
@@ -85,7 +87,10 @@ int mmig__id_parse(const char *text, uint8_t id[MMIG_ID_LEN]);
 /*
  * Start a new migration: the header and the status (RUNNING, epoch 1, this
  * process as owner) are staged for the first commit, together with whatever
- * the caller stages before it (normally BEGIN 0).
+ * the caller stages before it (normally BEGIN 0).  The description
+ * (h->model_desc) is not copied: the caller keeps it alive and unchanged
+ * until the commit that writes the header returns, or the handle is freed
+ * (whichever is first), so that the journal copies its bytes only once.
  */
 int mmig__jmig_create(struct mmig_journal *j, const struct mmig_rec_header *h,
 		      struct mmig__jmig **out, struct mmig_error **errp);

@@ -1479,15 +1479,21 @@ write_req(struct mmig_journal *j, MDB_txn *txn, struct commit_req *req)
 	uint64_t bytes = 0;
 	int rc = MDB_SUCCESS;
 
-	if (m->header_val) {
-		val = (MDB_val){ .mv_size = m->header_len,
-				 .mv_data = m->header_val };
-		rc = mdb_put(txn, j->dbs.hdr, &id, &val, MDB_NOOVERWRITE);
+	if (m->has_header) {
+		/* Encoded in place: the description is copied once, straight
+		 * into the pages LMDB writes (it can be the whole model). */
+		size_t hlen = mmig__rec_header_parts_len(&m->header);
+
+		val = (MDB_val){ .mv_size = hlen, .mv_data = NULL };
+		rc = mdb_put(txn, j->dbs.hdr, &id, &val,
+			     MDB_NOOVERWRITE | MDB_RESERVE);
+		if (rc == MDB_SUCCESS)
+			mmig__rec_header_parts_copy(&m->header, val.mv_data);
 		if (rc == MDB_SUCCESS && stored_durability(j, txn) < 0)
 			rc = put_durability(j, txn, m->durability);
 		if (rc != MDB_SUCCESS)
 			return rc;
-		bytes += m->header_len;
+		bytes += hlen;
 	}
 	for (size_t i = 0; i < m->n_staged; i++) {
 		mmig__log_key(key, m->id, m->staged[i].seq);
@@ -1833,7 +1839,7 @@ lmdb_append(struct mmig__jmig *m, const uint8_t *status_val,
 	struct commit_req req = {
 		.m = m,
 		.sync = sync,
-		.creating = m->header_val != NULL,
+		.creating = m->has_header,
 		.status_val = (uint8_t *)status_val,
 		.status_len = status_len,
 	};

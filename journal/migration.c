@@ -39,9 +39,8 @@ mmig__jmig_clear_staged(struct mmig__jmig *m)
 	for (size_t i = 0; i < m->n_staged; i++)
 		mmig__free(m->staged[i].val);
 	m->n_staged = 0;
-	mmig__free(m->header_val);
-	m->header_val = NULL;
-	m->header_len = 0;
+	mmig__rec_header_parts_free(&m->header);
+	m->has_header = false;
 }
 
 bool
@@ -95,9 +94,10 @@ mmig__jmig_create(struct mmig_journal *j, const struct mmig_rec_header *h,
 		goto fail;
 	memcpy(hdr.id, m->id, MMIG_ID_LEN);
 	hdr.created_ns = mmig__now_real_ns();
-	rc = mmig__rec_header_encode(&hdr, &m->header_val, &m->header_len);
+	rc = mmig__rec_header_encode_parts(&hdr, &m->header);
 	if (rc != MMIG_OK)
 		goto fail;
+	m->has_header = true;
 	m->status.state = MMIG_STATE_RUNNING;
 	m->status.epoch = m->epoch;
 	rc = mmig__owner_copy(&m->status.owner, ops->session(j));

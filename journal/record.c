@@ -262,24 +262,36 @@ pack_bin(msgpack_packer *pk, const void *p, size_t n)
 	msgpack_pack_bin_body(pk, n ? p : "", n);
 }
 
-int
-mmig__rec_header_encode(const struct mmig_rec_header *h, uint8_t **buf,
-			size_t *len)
+/* Everything mmig__rec_header_encode() refuses, in one place. */
+static bool
+header_ok(const struct mmig_rec_header *h)
 {
-	struct outbuf o = { 0 };
-	msgpack_packer pk;
-
-	*buf = NULL;
-	*len = 0;
 	if (!str_ok(h->model_uuid, false) || h->n_ops > MMIG_REC_MAX_OPS ||
 	    (h->n_ops && !h->plan) || (h->model_desc_len && !h->model_desc) ||
 	    h->model_desc_len > UINT32_MAX || h->durability > MMIG_PROCESS)
-		return MMIG_EINVAL;
+		return false;
 	for (uint32_t i = 0; i < h->n_ops; i++)
 		if (!str_ok(h->plan[i].name, true))
-			return MMIG_EINVAL;
+			return false;
+	return true;
+}
 
-	msgpack_packer_init(&pk, &o, outbuf_write);
+int
+mmig__rec_header_encode_parts(const struct mmig_rec_header *h,
+			      struct mmig__rec_header_parts *out)
+{
+	struct outbuf head = { 0 }, tail = { 0 };
+	msgpack_packer pk;
+	XXH3_state_t *xs;
+	uint8_t ck[CKSUM_LEN];
+	bool bad;
+
+	*out = (struct mmig__rec_header_parts){ 0 };
+	if (!header_ok(h))
+		return MMIG_EINVAL;
+
+	/* Every byte before the description's body ... */
+	msgpack_packer_init(&pk, &head, outbuf_write);
 	msgpack_pack_array(&pk, N_HEADER);
 	msgpack_pack_uint32(&pk, MMIG_RECORD_FORMAT);
 	msgpack_pack_uint32(&pk, MMIG_REC_HEADER);
@@ -292,11 +304,85 @@ mmig__rec_header_encode(const struct mmig_rec_header *h, uint8_t **buf,
 		msgpack_pack_uint32(&pk, h->plan[i].version);
 		msgpack_pack_uint32(&pk, h->plan[i].flags);
 	}
-	pack_bin(&pk, h->model_desc, h->model_desc_len);
+	msgpack_pack_bin(&pk, h->model_desc_len);
+	/* ... and every byte after it but the checksum. */
+	msgpack_packer_init(&pk, &tail, outbuf_write);
 	pack_bin(&pk, h->digest, MMIG_DIGEST_LEN);
 	msgpack_pack_uint32(&pk, h->durability);
 	msgpack_pack_uint64(&pk, h->created_ns);
-	return outbuf_finish(&o, buf, len);
+
+	xs = head.nomem || tail.nomem ? NULL : XXH3_createState();
+	bad = !xs || XXH3_64bits_reset(xs) == XXH_ERROR ||
+	      XXH3_64bits_update(xs, head.p, head.len) == XXH_ERROR ||
+	      (h->model_desc_len &&
+	       XXH3_64bits_update(xs, h->model_desc, h->model_desc_len) ==
+		       XXH_ERROR) ||
+	      XXH3_64bits_update(xs, tail.p, tail.len) == XXH_ERROR;
+	if (!bad) {
+		ck[0] = 0xcf;
+		put_be64(ck + 1, XXH3_64bits_digest(xs));
+		outbuf_write(&tail, (const char *)ck, sizeof(ck));
+	}
+	XXH3_freeState(xs);
+	if (bad || tail.nomem) {
+		mmig__free(head.p);
+		mmig__free(tail.p);
+		return MMIG_ENOMEM;
+	}
+	out->head = head.p;
+	out->head_len = head.len;
+	out->desc = h->model_desc;
+	out->desc_len = h->model_desc_len;
+	out->tail = tail.p;
+	out->tail_len = tail.len;
+	return MMIG_OK;
+}
+
+size_t
+mmig__rec_header_parts_len(const struct mmig__rec_header_parts *p)
+{
+	return p->head_len + p->desc_len + p->tail_len;
+}
+
+void
+mmig__rec_header_parts_copy(const struct mmig__rec_header_parts *p,
+			    uint8_t *dst)
+{
+	memcpy(dst, p->head, p->head_len);
+	if (p->desc_len)
+		memcpy(dst + p->head_len, p->desc, p->desc_len);
+	memcpy(dst + p->head_len + p->desc_len, p->tail, p->tail_len);
+}
+
+void
+mmig__rec_header_parts_free(struct mmig__rec_header_parts *p)
+{
+	mmig__free(p->head);
+	mmig__free(p->tail);
+	*p = (struct mmig__rec_header_parts){ 0 };
+}
+
+int
+mmig__rec_header_encode(const struct mmig_rec_header *h, uint8_t **buf,
+			size_t *len)
+{
+	struct mmig__rec_header_parts p;
+	int rc;
+
+	*buf = NULL;
+	*len = 0;
+	rc = mmig__rec_header_encode_parts(h, &p);
+	if (rc != MMIG_OK)
+		return rc;
+	*buf = mmig__malloc(mmig__rec_header_parts_len(&p));
+	if (!*buf) {
+		mmig__rec_header_parts_free(&p);
+		return MMIG_ENOMEM;
+	}
+	mmig__rec_header_parts_copy(&p, *buf);
+	*len = mmig__rec_header_parts_len(&p);
+	mmig__rec_header_parts_free(&p);
+	return MMIG_OK;
 }
 
 int

@@ -147,6 +147,35 @@ int mmig__rec_header_encode(const struct mmig_rec_header *h, uint8_t **buf,
 			    size_t *len);
 int mmig__rec_status_encode(const struct mmig_rec_status *s, uint8_t **buf,
 			    size_t *len);
+
+/*
+ * A header record in three pieces, so that storage can take it with one
+ * copy (LMDB's MDB_RESERVE) instead of an encoded buffer and then a copy
+ * of it: @c head is every byte before the description's body, @c desc the
+ * description itself (borrowed from the mmig_rec_header, NOT copied: it
+ * must stay alive and unchanged while the pieces are used), @c tail every
+ * byte after it, the checksum included.  head + desc + tail is, byte for
+ * byte, what mmig__rec_header_encode() writes (which is built on this).
+ * mmig__rec_header_encode_parts() fails as mmig__rec_header_encode() does;
+ * on failure *out is zeroed.  Free with mmig__rec_header_parts_free()
+ * (which leaves the description alone; zeroed pieces are a no-op).
+ */
+struct mmig__rec_header_parts {
+	uint8_t *head;
+	size_t head_len;
+	const uint8_t *desc;
+	size_t desc_len;
+	uint8_t *tail;
+	size_t tail_len;
+};
+int mmig__rec_header_encode_parts(const struct mmig_rec_header *h,
+				  struct mmig__rec_header_parts *out);
+/** @return the record's length in bytes. */
+size_t mmig__rec_header_parts_len(const struct mmig__rec_header_parts *p);
+/** Write the record into @p dst (mmig__rec_header_parts_len() bytes). */
+void mmig__rec_header_parts_copy(const struct mmig__rec_header_parts *p,
+				 uint8_t *dst);
+void mmig__rec_header_parts_free(struct mmig__rec_header_parts *p);
 int mmig__rec_transition_encode(const struct mmig_rec_transition *t,
 				uint8_t **buf, size_t *len);
 

@@ -20,6 +20,7 @@
 #include "juju-upgraded.h"
 #include "mmig/error.h"
 #include "mmig/import.h"
+#include "src-check.h"
 
 static char *
 read_data(const char *name, size_t *len)
@@ -52,6 +53,71 @@ read_ok(const char *buf, size_t len)
 	return m;
 }
 
+/* One entity's extra_src: what import stores reads back to its extra.
+ * Counts in *with when it has one, *without when it is emitted. */
+static void
+check_one_src(struct mmig__juju_model *m, const struct mmig__ynode *extra,
+	      const char *extra_src, size_t *with, size_t *without)
+{
+	struct mmig__ydoc *back = NULL;
+	const struct mmig__ynode *x, *y;
+	char *err = NULL;
+
+	if (!extra || extra->n == 0) {
+		assert_null(extra_src);
+		return;
+	}
+	if (!extra_src) {
+		(*without)++;
+		return;
+	}
+	(*with)++;
+	if (mmig__yaml_parse(extra_src, strlen(extra_src), 0, NULL, &back,
+			     &err) != MMIG_OK)
+		fail_msg("extra_src does not parse: %s\n%s", err, extra_src);
+	assert_int_equal(mmig__ydoc_root(back)->kind, MMIG__Y_MAP);
+	assert_int_equal(mmig__ydoc_root(back)->n, extra->n);
+	for (x = extra->first, y = mmig__ydoc_root(back)->first; x;
+	     x = x->next, y = y->next)
+		if (!src_strict_same(x, y))
+			fail_msg("extra_src reads back otherwise:\n%s",
+				 extra_src);
+	mmig__ydoc_free(back);
+	(void)m;
+}
+
+/* Every entity's extra_src (what the import stores instead of emitting
+ * the extra) reads back to its extra, strictly.  @return how many
+ * entities had one; *without gets how many are emitted. */
+static size_t
+check_extra_src(struct mmig__juju_model *m, size_t *without)
+{
+	size_t with = 0, i, j;
+
+	*without = 0;
+	check_one_src(m, m->extra, m->extra_src, &with, without);
+	for (i = 0; i < m->n_machines; i++)
+		check_one_src(m, m->machines[i].extra,
+			      m->machines[i].extra_src, &with, without);
+	for (i = 0; i < m->n_apps; i++) {
+		check_one_src(m, m->apps[i].extra, m->apps[i].extra_src, &with,
+			      without);
+		for (j = 0; j < m->apps[i].n_units; j++)
+			check_one_src(m, m->apps[i].units[j].extra,
+				      m->apps[i].units[j].extra_src, &with,
+				      without);
+	}
+	for (i = 0; i < m->n_relations; i++) {
+		check_one_src(m, m->relations[i].extra,
+			      m->relations[i].extra_src, &with, without);
+		for (j = 0; j < m->relations[i].n_endpoints; j++)
+			check_one_src(m, m->relations[i].ep[j].extra,
+				      m->relations[i].ep[j].extra_src, &with,
+				      without);
+	}
+	return with;
+}
+
 /* write(read(file)) is the file's data tree. */
 static void
 roundtrip_file(const char *name)
@@ -63,6 +129,12 @@ roundtrip_file(const char *name)
 	char *text = NULL;
 	size_t tlen;
 
+	size_t with, without;
+
+	/* Every entity's extra is copied from the file, and reads back. */
+	with = check_extra_src(m, &without);
+	assert_true(with > 0);
+	assert_int_equal(without, 0);
 	assert_non_null(out);
 	assert_int_equal(mmig__yaml_parse(buf, len, 0, NULL, &orig, NULL), MMIG_OK);
 	if (!same_tree(mmig__ydoc_root(orig), mmig__ydoc_root(out)))

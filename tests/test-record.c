@@ -543,6 +543,120 @@ check_header_round_trip(const struct mmig_rec_header *h)
 	assert_true(all_zero(&d, sizeof(d)));
 }
 
+/* The header as one msgpack buffer, packed in one go the way the format
+ * comment describes it (independent of the encoder's pieces). */
+static void
+header_one_buffer(const struct mmig_rec_header *h, msgpack_sbuffer *sb)
+{
+	msgpack_packer pk;
+	uint8_t ck[9];
+	uint64_t x;
+
+	msgpack_sbuffer_init(sb);
+	msgpack_packer_init(&pk, sb, msgpack_sbuffer_write);
+	msgpack_pack_array(&pk, 10);
+	msgpack_pack_uint32(&pk, MMIG_RECORD_FORMAT);
+	msgpack_pack_uint32(&pk, MMIG_REC_HEADER);
+	msgpack_pack_bin(&pk, MMIG_ID_LEN);
+	msgpack_pack_bin_body(&pk, h->id, MMIG_ID_LEN);
+	msgpack_pack_str(&pk, strlen(h->model_uuid));
+	msgpack_pack_str_body(&pk, h->model_uuid, strlen(h->model_uuid));
+	msgpack_pack_array(&pk, h->n_ops);
+	for (uint32_t i = 0; i < h->n_ops; i++) {
+		msgpack_pack_array(&pk, 3);
+		msgpack_pack_str(&pk, strlen(h->plan[i].name));
+		msgpack_pack_str_body(&pk, h->plan[i].name,
+				      strlen(h->plan[i].name));
+		msgpack_pack_uint32(&pk, h->plan[i].version);
+		msgpack_pack_uint32(&pk, h->plan[i].flags);
+	}
+	msgpack_pack_bin(&pk, h->model_desc_len);
+	msgpack_pack_bin_body(&pk, h->model_desc_len ? (const void *)h->model_desc
+						     : "",
+			      h->model_desc_len);
+	msgpack_pack_bin(&pk, MMIG_DIGEST_LEN);
+	msgpack_pack_bin_body(&pk, h->digest, MMIG_DIGEST_LEN);
+	msgpack_pack_uint32(&pk, h->durability);
+	msgpack_pack_uint64(&pk, h->created_ns);
+	x = XXH3_64bits(sb->data, sb->size);
+	ck[0] = 0xcf;
+	for (int i = 8; i >= 1; i--, x >>= 8)
+		ck[i] = (uint8_t)x;
+	msgpack_sbuffer_write(sb, (const char *)ck, sizeof(ck));
+}
+
+/* The header in pieces (what the journal writes in place with
+ * MDB_RESERVE): the description is borrowed, not copied, and the pieces
+ * put together are the record byte for byte, checksum included, for a
+ * description of every msgpack bin width and an empty one. */
+static void
+test_record_header_parts_are_the_record(void **state)
+{
+	static const size_t sizes[] = { 0, 1, 255, 256, 65535, 65536, 300000 };
+	uint8_t *big = malloc(300000);
+
+	(void)state;
+	assert_non_null(big);
+	for (size_t i = 0; i < 300000; i++)
+		big[i] = (uint8_t)(i * 7 + 3);
+	for (size_t k = 0; k < sizeof(sizes) / sizeof(sizes[0]); k++) {
+		struct mmig_rec_header h = sample_header(
+			plan3, 3, sizes[k] ? big : NULL, sizes[k]);
+		struct mmig__rec_header_parts p;
+		struct mmig_rec_header back;
+		msgpack_sbuffer want;
+		uint8_t *buf, *enc;
+		size_t enc_len;
+
+		assert_int_equal(mmig__rec_header_encode_parts(&h, &p),
+				 MMIG_OK);
+		assert_ptr_equal(p.desc, h.model_desc);
+		assert_int_equal(p.desc_len, sizes[k]);
+		header_one_buffer(&h, &want);
+		assert_int_equal(mmig__rec_header_parts_len(&p), want.size);
+		buf = malloc(want.size);
+		assert_non_null(buf);
+		mmig__rec_header_parts_copy(&p, buf);
+		assert_memory_equal(buf, want.data, want.size);
+		enc_header(&h, &enc, &enc_len);
+		assert_int_equal(enc_len, want.size);
+		assert_memory_equal(enc, want.data, want.size);
+		assert_int_equal(mmig__rec_header_decode(buf, want.size, &back,
+							 NULL),
+				 MMIG_OK);
+		assert_true(mmig__rec_header_equal(&h, &back));
+		mmig__rec_header_free(&back);
+		free(enc);
+		free(buf);
+		msgpack_sbuffer_destroy(&want);
+		mmig__rec_header_parts_free(&p);
+		mmig__rec_header_parts_free(&p); /* zeroed: a no-op */
+	}
+	free(big);
+}
+
+/* What the whole-buffer encoder refuses, the pieces refuse, zeroed. */
+static void
+test_record_header_parts_refuse_what_encode_refuses(void **state)
+{
+	struct mmig_rec_header h = sample_header(plan3, 3, desc3,
+						 sizeof(desc3) - 1);
+	struct mmig__rec_header_parts p;
+
+	(void)state;
+	h.model_uuid = NULL;
+	assert_int_equal(mmig__rec_header_encode_parts(&h, &p), MMIG_EINVAL);
+	assert_null(p.head);
+	assert_null(p.tail);
+	assert_int_equal(mmig__rec_header_parts_len(&p), 0);
+	h = sample_header(plan3, 3, desc3, sizeof(desc3) - 1);
+	h.model_desc = NULL;
+	assert_int_equal(mmig__rec_header_encode_parts(&h, &p), MMIG_EINVAL);
+	h = sample_header(plan3, 3, desc3, sizeof(desc3) - 1);
+	h.durability = 99;
+	assert_int_equal(mmig__rec_header_encode_parts(&h, &p), MMIG_EINVAL);
+}
+
 static void
 test_record_header_round_trip(void **state)
 {
@@ -1607,6 +1721,9 @@ main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_record_kind_and_state_names),
 		cmocka_unit_test(test_record_header_round_trip),
+		cmocka_unit_test(test_record_header_parts_are_the_record),
+		cmocka_unit_test(
+			test_record_header_parts_refuse_what_encode_refuses),
 		cmocka_unit_test(
 			test_record_header_empty_plan_and_desc_round_trip),
 		cmocka_unit_test(

@@ -18,6 +18,7 @@
 #include "internal.h"
 #include "mmig/error.h"
 #include "yaml-doc-int.h"
+#include "src-check.h"
 
 static struct mmig__ydoc *
 parse_ok(const char *s, unsigned flags)
@@ -558,6 +559,201 @@ test_yaml_args(void **state)
 	assert_int_equal(mmig__yaml_emit(NULL, 0, stdout), MMIG_EINVAL);
 }
 
+/* Every mapping of @p yaml copied from the source reads back the same;
+ * @return how many had a text (the others have a member that cannot be
+ * copied). */
+static size_t
+src_all(const char *yaml, size_t len, size_t *without)
+{
+	struct mmig__ydoc *d = NULL;
+	char *err = NULL;
+	size_t with = 0;
+
+	*without = 0;
+	if (mmig__yaml_parse(yaml, len, 0, NULL, &d, &err) != MMIG_OK)
+		fail_msg("parse: %s\n%s", err ? err : "", yaml);
+	if (!src_check_tree(d, mmig__ydoc_root(d), yaml, len, &with, without))
+		fail_msg("does not read back:\n%s", yaml);
+	mmig__ydoc_free(d);
+	return with;
+}
+
+/* Odd but valid inputs: each mapping's members, copied from the source
+ * with their keys moved to column 1, read back to the very same nodes
+ * (same order, kinds, styles, texts). */
+static void
+test_yaml_src_text_reads_back(void **state)
+{
+	static const char *const docs[] = {
+		/* flow collections, one over several lines */
+		"a: {x: 1, y: [1, 2]}\nb: [ {p: q},\n     r ]\n",
+		"items:\n  - name: a\n    flow: {x: 1,\n      y: 2}\n"
+		"    z: 3\n",
+		/* block scalars: literal, folded, strip, keep (with the blank
+		 * lines a keep scalar owns), more-indented lines */
+		"lit: |\n  line1\n   line2\n\n  line3\nfold: >-\n  a\n  b\n"
+		"keep: |+\n  k\n\n\nnext: 1\n",
+		"m:\n  - s: >\n      folded\n        more\n      back\n"
+		"    t: |-\n      x\n",
+		/* a keeping block scalar last in a nested mapping: the next
+		 * key's indentation is not one more line of it (found by the
+		 * fuzz corpus) */
+		"c:\n  attributes:\n    cert: |+\n      PEM\n\n"
+		"    key: |+\n      KEY\n\n  auth-type: certificate\n",
+		"m:\n  - a: |+\n      x\n\n    \n  - b: 1\n",
+		/* quoted keys and values, escapes */
+		"\"quoted key\": 1\n'single': 2\n\"esc\\tkey\": \"a\\u00e9\\n\"\n",
+		/* comments inside and after ranges */
+		"m:\n  # c1\n  a: 1 # c2\n\n  # c3\nn: 2 # c4\n# tail\n",
+		"a:\n  b: 1\n# end, no newline",
+		/* CRLF, a tab after a colon and inside quotes */
+		"a: 1\r\nb:\r\n  c: 2\r\n  d: [1,\r\n    2]\r\n",
+		"a:\tb\nc: \"x\ty\"\nd: 'p\tq'\n",
+		/* ranges at the end of the input without a newline */
+		"a: 1\nb:\n  c: 2",
+		"a: 1\nb: last",
+		"a: 1\nb: |\n  text\n",
+		/* indentless and indented sequences, nested deep */
+		"s:\n- 1\n- 2\nt: 3\nu:\n  - v: 1\n    w:\n    - x\n",
+		/* plain scalars over several lines */
+		"p: one\n  two\n  three\nq: x\n",
+		/* non-ASCII: offsets are bytes, libyaml counts characters */
+		"\xc3\xa9: \xc3\xbc\nk: \"\xe6\x97\xa5\xe6\x9c\xac\"\n"
+		"n:\n  \xc3\xa9\xc3\xa9: [\xc3\xbc, \xc3\xbc]\n  z: 1\n",
+		/* tags, an unused anchor, numeric and boolean keys */
+		"a: !!str 123\nb: &anc x\nc: !!float 1\n1: a\n0x10: b\ntrue: c\n",
+		/* empty values, document markers */
+		"a:\nb: 2\nc: ~\n",
+		"---\na: 1\nb:\n  c: 2\n...\n",
+		"--- # doc\na: {}\nb: []\nc: ''\n",
+		/* a mapping in a sequence in a mapping, at deeper indents */
+		"x:\n      - k: 1\n        l:\n            m: n\n      - k: 2\n",
+	};
+	size_t without;
+
+	(void)state;
+	for (size_t i = 0; i < sizeof(docs) / sizeof(docs[0]); i++) {
+		size_t with = src_all(docs[i], strlen(docs[i]), &without);
+
+		if (with == 0)
+			fail_msg("no mapping copied from:\n%s", docs[i]);
+	}
+}
+
+/* What cannot be copied is not: an indentation indicator (fixed relative
+ * to the mapping), a flow mapping's members, an explicit key, a byte
+ * order mark, aliases allowed; built and copied nodes have no range.  A
+ * mapping with such a member has no text (its owner emits it), the others
+ * around it still do. */
+static void
+test_yaml_src_text_refuses_what_cannot_move(void **state)
+{
+	struct {
+		const char *yaml;
+		const char *path; /* the mapping without text, "" = root */
+	} cases[] = {
+		{ "a: |2\n   x\nb: 1\n", "" },
+		{ "m:\n  a: >1\n    x\n  b: 1\nn: 2\n", "m" },
+		{ "a: {x: 1}\n", "a" },
+		{ "a: 1\nb: |\n  text", "" },
+		{ "a: 1\nb: >+\n  text", "" },
+		{ "? a\n: 1\nb: 2\n", "" },
+	};
+	const char *text;
+	size_t len, without, with;
+	struct mmig__ydoc *d, *e;
+	struct mmig__ynode *r, *c;
+
+	(void)state;
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		d = parse_ok(cases[i].yaml, 0);
+		r = mmig__ydoc_root(d);
+		if (cases[i].path[0])
+			r = mmig__ynode_get(r, cases[i].path);
+		assert_non_null(r);
+		assert_int_equal(mmig__ynode_src_text(d, r, cases[i].yaml,
+						      strlen(cases[i].yaml),
+						      &text, &len),
+				 MMIG_OK);
+		assert_null(text);
+		assert_int_equal(len, 0);
+		mmig__ydoc_free(d);
+		/* and whatever is copied still reads back */
+		with = src_all(cases[i].yaml, strlen(cases[i].yaml), &without);
+		assert_true(without >= 1);
+		(void)with;
+	}
+	/* The mapping around the tainted one has no text either. */
+	d = parse_ok("m:\n  a: |2\n     x\nn: 1\n", 0);
+	assert_int_equal(mmig__ynode_src_text(d, mmig__ydoc_root(d),
+					      "m:\n  a: |2\n     x\nn: 1\n",
+					      22, &text, &len),
+			 MMIG_OK);
+	assert_null(text);
+	mmig__ydoc_free(d);
+	/* A byte order mark; aliases allowed. */
+	{
+		static const char bom[] = "\xef\xbb\xbf" "a: 1\nb: 2\n";
+
+		d = parse_ok(bom, 0);
+		assert_int_equal(mmig__ynode_src_text(d, mmig__ydoc_root(d),
+						      bom, strlen(bom), &text,
+						      &len),
+				 MMIG_OK);
+		assert_null(text);
+		mmig__ydoc_free(d);
+		d = parse_ok("a: 1\nb: 2\n", MMIG__YAML_ALLOW_ALIASES);
+		assert_int_equal(mmig__ynode_src_text(d, mmig__ydoc_root(d),
+						      "a: 1\nb: 2\n", 10,
+						      &text, &len),
+				 MMIG_OK);
+		assert_null(text);
+		mmig__ydoc_free(d);
+	}
+	/* Built, and copied into another document: no range. */
+	d = parse_ok("a: 1\nb: 2\n", 0);
+	e = mmig__ydoc_new();
+	assert_non_null(e);
+	r = mmig__ynode_copy(e, mmig__ydoc_root(d));
+	assert_non_null(r);
+	for (c = r->first; c; c = c->next)
+		assert_int_equal(c->src_end, 0);
+	assert_int_equal(mmig__ynode_src_text(e, r, "a: 1\nb: 2\n", 10, &text,
+					      &len),
+			 MMIG_OK);
+	assert_null(text);
+	/* A range outside the buffer given is refused. */
+	assert_int_equal(mmig__ynode_src_text(d, mmig__ydoc_root(d),
+					      "a: 1\nb: 2\n", 4, &text, &len),
+			 MMIG_EINVAL);
+	assert_null(text);
+	mmig__ydoc_free(e);
+	mmig__ydoc_free(d);
+}
+
+/* Members taken out are not in the text; the rest read back, in order. */
+static void
+test_yaml_src_text_without_removed_members(void **state)
+{
+	static const char y[] = "- name: u/0\n  machine: \"0\"\n"
+				"  status:\n    current: active\n"
+				"  tools: {version: 3.1}\n  principal: ''\n";
+	struct mmig__ydoc *d = parse_ok(y, 0);
+	struct mmig__ynode *u = mmig__ydoc_root(d)->first;
+	const char *text;
+	size_t len;
+
+	(void)state;
+	mmig__ynode_remove(mmig__ynode_get(u, "name"));
+	mmig__ynode_remove(mmig__ynode_get(u, "machine"));
+	assert_int_equal(src_check_map(d, u, y, strlen(y)), 1);
+	assert_int_equal(mmig__ynode_src_text(d, u, y, strlen(y), &text, &len),
+			 MMIG_OK);
+	assert_string_equal(text, "status:\n    current: active\n"
+				  "tools: {version: 3.1}\nprincipal: ''\n");
+	mmig__ydoc_free(d);
+}
+
 int
 main(void)
 {
@@ -573,6 +769,9 @@ main(void)
 		cmocka_unit_test(test_yaml_json_conversion),
 		cmocka_unit_test(test_yaml_copy_is_deep),
 		cmocka_unit_test(test_yaml_real_files),
+		cmocka_unit_test(test_yaml_src_text_reads_back),
+		cmocka_unit_test(test_yaml_src_text_refuses_what_cannot_move),
+		cmocka_unit_test(test_yaml_src_text_without_removed_members),
 		cmocka_unit_test(test_yaml_args),
 	};
 

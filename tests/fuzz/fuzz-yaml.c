@@ -9,6 +9,9 @@
  *    both modes (a dump: no aliases; a bundle: aliases under a budget);
  *  - a document that parses is emitted, and the emitted text parses to the
  *    same tree;
+ *  - every mapping of it whose members have source ranges
+ *    (mmig__ynode_src_text(), what import stores as an entity's extra)
+ *    reads back from that text to the very same nodes, styles included;
  *  - a model that mmig__juju_read() accepts is written back, and that
  *    document reads again with the same counts;
  *  - every model read is upgraded as export does (mmig__juju_upgrade(),
@@ -26,6 +29,7 @@
 #include "internal.h"
 #include "juju-int.h"
 #include "yaml-doc-int.h"
+#include "../src-check.h"
 
 #include <math.h>
 #include <stdint.h>
@@ -75,7 +79,14 @@ check_parse(const uint8_t *data, size_t size, unsigned flags)
 	int rc = mmig__yaml_parse(data, size, flags, &lim, &d, &msg);
 
 	if (rc == MMIG_OK) {
+		size_t with = 0, without = 0;
+
 		if (!d || msg || !mmig__ydoc_root(d))
+			abort();
+		if (!src_check_tree(d, mmig__ydoc_root(d), data, size, &with,
+				    &without))
+			abort();
+		if ((flags & MMIG__YAML_ALLOW_ALIASES) && with)
 			abort();
 		rc = mmig__yaml_emit_buf(mmig__ydoc_root(d), 0, &text, &len);
 		if (rc == MMIG_OK) {
