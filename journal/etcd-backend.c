@@ -23,6 +23,7 @@
  */
 #include "backend.h"
 #include "etcd.h"
+#include "fault.h"
 #include "internal.h"
 #include "journal-int.h"
 
@@ -734,9 +735,18 @@ ej_append(struct mmig__jmig *m, const uint8_t *status_val, size_t status_len,
 		succ[n_s++] = op_delete(ki);
 	if ((final || rests) && !creating)
 		succ[n_s++] = op_delete(ko);
+	if (MMIG_FAULT(JOURNAL_COMMIT)) {
+		/* An injected I/O error: nothing of this commit is sent. */
+		rc = mmig__fault_errno();
+		goto out;
+	}
 	rc = write_txn(e, cmp, n_c, succ, n_s, fail, n_f, &r, &resent, &err);
 	if (rc != MMIG_OK) {
 		err = mmig_error_wrap(err, "migration %s: append", m->id_text);
+		goto out;
+	}
+	if (r.succeeded && MMIG_FAULT(JOURNAL_COMMITTED)) {
+		rc = mmig__fault_errno(); /* committed, but reported failed */
 		goto out;
 	}
 	if (r.succeeded) {
