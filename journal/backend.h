@@ -73,6 +73,11 @@ struct mmig__backend_ops {
 	 * owner_active() answers for this process's own migrations. */
 	void (*drive)(struct mmig__jmig *m, bool on);
 
+	/* May @p m's owner still act (a step, a target database commit)?
+	 * MMIG_OK or an error with *errp; NULL: always (LMDB).  Any
+	 * thread. */
+	int (*check)(struct mmig__jmig *m, struct mmig_error **errp);
+
 	/* ---- creating and claiming -------------------------------------- */
 
 	/* May a new migration of durability @p d begin here?  MMIG_OK, or

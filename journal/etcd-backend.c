@@ -344,6 +344,12 @@ ej_owner_active(struct mmig_journal *j, const uint8_t id[MMIG_ID_LEN],
 }
 
 static int
+ej_check(struct mmig__jmig *m, struct mmig_error **errp)
+{
+	return lease_check(EJ(m->j), m->id_text, errp);
+}
+
+static int
 ej_admit(struct mmig_journal *j, enum mmig_durability d,
 	 struct mmig_error **errp)
 {
@@ -1186,6 +1192,7 @@ const struct mmig__backend_ops mmig__etcd_backend = {
 	.session = ej_session,
 	.owner_active = ej_owner_active,
 	.drive = ej_drive,
+	.check = ej_check,
 	.admit = ej_admit,
 	.claim = ej_claim,
 	.append = ej_append,

@@ -517,6 +517,64 @@ test_etcd_journal_live_owner_skipped_then_settled(void **state)
 	assert_int_equal(t.rolled_back, 1);
 }
 
+/*
+ * Node A frozen (SIGSTOP) inside op 2, past its TTL; node B takes over and
+ * rolls back; A resumed: its late database commit and journal append are
+ * refused (its lease deadline passed; the epochs would refuse them too),
+ * A's perform fails, and nothing is applied twice.
+ */
+static void
+test_etcd_journal_frozen_owner_is_refused_everywhere(void **state)
+{
+	struct fixture *f = *state;
+	struct tally t = { 0 };
+	int go[2], res[2], status, rc = MMIG_OK;
+	pid_t pid;
+
+	wipe(f);
+	recover_policy = MMIG_POLICY_ROLLBACK;
+	assert_int_equal(pipe(go), 0);
+	assert_int_equal(pipe(res), 0);
+	steps_knobs.block_in_op = 2;
+	steps_knobs.block_fd = go[0];
+	pid = fork();
+	assert_true(pid >= 0);
+	if (pid == 0) {
+		close(go[1]);
+		close(res[0]);
+		rc = node_a(f);
+		if (write(res[1], &rc, sizeof(rc)) != sizeof(rc))
+			_exit(2);
+		_exit(0);
+	}
+	close(go[0]);
+	close(res[1]);
+	steps_knobs.block_in_op = -1;
+	steps_knobs.block_fd = -1;
+	for (int i = 0; i < 300 && steps_query(f->ctl,
+					       "SELECT count(*) FROM steps") < 2;
+	     i++)
+		usleep(50 * 1000);
+	assert_int_equal(steps_query(f->ctl, "SELECT count(*) FROM steps"), 2);
+	assert_int_equal(kill(pid, SIGSTOP), 0);
+	printf("frozen owner's lease gone after %.2f s\n", wait_leases_gone(f));
+	node_b_child(f);
+	check_settled(f, &t, "frozen in op 2, before B", 1);
+	/* A goes on: op 2's execute commits, then the journal */
+	assert_int_equal(write(go[1], "g", 1), 1);
+	assert_int_equal(kill(pid, SIGCONT), 0);
+	assert_int_equal(read(res[0], &rc, sizeof(rc)), (ssize_t)sizeof(rc));
+	assert_int_equal(waitpid(pid, &status, 0), pid);
+	assert_true(WIFEXITED(status));
+	printf("the resumed owner's perform: %s\n", mmig_err_name(rc));
+	assert_int_not_equal(rc, MMIG_OK);
+	close(go[1]);
+	close(res[0]);
+	check_settled(f, &t, "frozen in op 2, after A resumed", 2);
+	assert_int_equal(t.violations, 0);
+	assert_int_equal(t.rolled_back, 2);
+}
+
 /* ---- fencing ---------------------------------------------------------------- */
 
 static void
@@ -616,6 +674,9 @@ main(void)
 			teardown),
 		cmocka_unit_test_setup_teardown(
 			test_etcd_journal_live_owner_skipped_then_settled,
+			setup, teardown),
+		cmocka_unit_test_setup_teardown(
+			test_etcd_journal_frozen_owner_is_refused_everywhere,
 			setup, teardown),
 		cmocka_unit_test_setup_teardown(
 			test_etcd_journal_killed_node_rollback_policy, setup,
