@@ -38,6 +38,38 @@
 #define MODEL_UUID "6ba7b810-9dad-41d1-80b4-00c04fd430c8"
 
 static const char *endpoints;
+static const char *cluster_dir;
+static const char *cluster_script;
+/* The lease TTL nodes open the journal with. */
+static unsigned ttl_s = TTL_S;
+/* The model the next migration imports. */
+static const char *model_uuid = MODEL_UUID;
+
+/* Run the cluster script: "kill leader", "restart 1", ...; @return the
+ * number it printed (a member), or 0. */
+static int
+cluster(const char *fmt, ...)
+{
+	char args[128], cmd[1024], out[64] = "";
+	va_list ap;
+	FILE *f;
+	int st;
+
+	va_start(ap, fmt);
+	vsnprintf(args, sizeof(args), fmt, ap);
+	va_end(ap);
+	snprintf(cmd, sizeof(cmd), "'%s' %.*s '%s' %s", cluster_script,
+		 (int)strcspn(args, " "), args, cluster_dir,
+		 args + strcspn(args, " "));
+	f = popen(cmd, "r");
+	assert_non_null(f);
+	if (!fgets(out, sizeof(out), f))
+		out[0] = '\0';
+	st = pclose(f);
+	if (st != 0)
+		fail_msg("cluster script failed: %s", cmd);
+	return atoi(out);
+}
 
 struct fixture {
 	char dir[64];
@@ -106,7 +138,7 @@ open_node(struct fixture *f, const char *node, unsigned flags)
 {
 	struct mmig_journal *j = NULL;
 	struct mmig_error *e = NULL;
-	int rc = mmig_journal_open_etcd(&j, endpoints, f->prefix, node, TTL_S,
+	int rc = mmig_journal_open_etcd(&j, endpoints, f->prefix, node, ttl_s,
 					flags, &e);
 
 	if (rc != MMIG_OK)
@@ -138,7 +170,7 @@ perform_on(struct fixture *f, struct mmig_journal *j)
 	struct mmig_registry *r = steps_registry(N_OPS, -1);
 	struct mmig_coordinator *c;
 	struct mmig_scope *scope;
-	struct mmig_model model = { .uuid = MODEL_UUID, .desc = "{}",
+	struct mmig_model model = { .uuid = model_uuid, .desc = "{}",
 				    .desc_len = 2 };
 	int rc;
 
@@ -146,7 +178,7 @@ perform_on(struct fixture *f, struct mmig_journal *j)
 	if (steps_add(c, r, N_OPS) != MMIG_OK)
 		return MMIG_EUNKNOWNOP;
 	mmig_coordinator_set_journal(c, j, f->durability);
-	mmig_scope_for_model(&scope, f->ctl, f->mdir, MODEL_UUID, f->durability);
+	mmig_scope_for_model(&scope, f->ctl, f->mdir, model_uuid, f->durability);
 	rc = mmig_coordinator_perform(c, NULL, scope, &model);
 	mmig_coordinator_free(c);
 	mmig_scope_free(scope);
@@ -575,6 +607,125 @@ test_etcd_journal_frozen_owner_is_refused_everywhere(void **state)
 	assert_int_equal(t.rolled_back, 2);
 }
 
+/*
+ * Three nodes killed mid-migration (three models); two nodes recover them
+ * at once: every migration is settled once (each recoverer either settles
+ * it or finds it claimed), nothing is undone twice.
+ */
+static void
+test_etcd_journal_two_recoverers_settle_each_once(void **state)
+{
+	static const char *models[3] = {
+		"6ba7b810-9dad-41d1-80b4-00c04fd430c1",
+		"6ba7b810-9dad-41d1-80b4-00c04fd430c2",
+		"6ba7b810-9dad-41d1-80b4-00c04fd430c3",
+	};
+	struct fixture *f = *state;
+	struct mmig_migration_info *list;
+	struct mmig_journal *j;
+	pid_t pids[2];
+	size_t n;
+
+	wipe(f);
+	recover_policy = MMIG_POLICY_ROLLBACK;
+	for (int i = 0; i < 3; i++) {
+		model_uuid = models[i];
+		assert_true(kill_a_at(f, MMIG_FAULT_OP_EXECUTE, 3));
+	}
+	model_uuid = MODEL_UUID;
+	wait_leases_gone(f);
+	for (int i = 0; i < 2; i++) {
+		pids[i] = fork();
+		assert_true(pids[i] >= 0);
+		if (pids[i] == 0)
+			_exit(recover_as(f, i ? "node-c" : "node-b", NULL) ==
+					      MMIG_OK
+				      ? 0
+				      : 1);
+	}
+	for (int i = 0; i < 2; i++) {
+		int status;
+
+		assert_int_equal(waitpid(pids[i], &status, 0), pids[i]);
+		assert_true(WIFEXITED(status));
+		assert_int_equal(WEXITSTATUS(status), 0);
+	}
+	j = open_node(f, "checker", MMIG_JOURNAL_RDONLY);
+	assert_int_equal(mmig_journal_list(j, false, &list, &n), MMIG_OK);
+	assert_int_equal(n, 0);
+	mmig_migration_info_free(list, n);
+	assert_int_equal(mmig_journal_list(j, true, &list, &n), MMIG_OK);
+	assert_int_equal(n, 3);
+	for (size_t i = 0; i < n; i++)
+		assert_string_equal(mmig_migration_info_at(list, i)->state,
+				    "ROLLED_BACK");
+	mmig_migration_info_free(list, n);
+	mmig_journal_close(j);
+	assert_int_equal(steps_query(f->ctl, "SELECT count(*) FROM steps"), 0);
+	assert_int_equal(steps_query(f->ctl, "SELECT count(*) FROM tally "
+					     "WHERE n > 1"),
+			 0);
+	/* ops 0 and 1 of each were done, and are undone once each (op 2
+	 * began, committed nothing, so its rollback has nothing to undo) */
+	assert_int_equal(steps_query(f->ctl, "SELECT count(*) FROM tally "
+					     "WHERE what = 'undo'"),
+			 3 * 2);
+}
+
+/*
+ * Node A inside op 2 while the leader is killed: a new leader is elected,
+ * A's lease (kept through the other members; a new leader restarts its
+ * countdown) and its appends fail over, and the migration commits.
+ */
+static void
+test_etcd_journal_leader_killed_mid_migration(void **state)
+{
+	struct fixture *f = *state;
+	struct tally t = { 0 };
+	int go[2], res[2], status, rc = MMIG_OK, leader;
+	pid_t pid;
+
+	wipe(f);
+	ttl_s = 6; /* an election on a loaded machine takes seconds */
+	assert_int_equal(pipe(go), 0);
+	assert_int_equal(pipe(res), 0);
+	steps_knobs.block_in_op = 2;
+	steps_knobs.block_fd = go[0];
+	pid = fork();
+	assert_true(pid >= 0);
+	if (pid == 0) {
+		close(go[1]);
+		close(res[0]);
+		rc = node_a(f);
+		if (write(res[1], &rc, sizeof(rc)) != sizeof(rc))
+			_exit(2);
+		_exit(0);
+	}
+	close(go[0]);
+	close(res[1]);
+	steps_knobs.block_in_op = -1;
+	steps_knobs.block_fd = -1;
+	for (int i = 0; i < 300 && steps_query(f->ctl,
+					       "SELECT count(*) FROM steps") < 2;
+	     i++)
+		usleep(50 * 1000);
+	assert_int_equal(steps_query(f->ctl, "SELECT count(*) FROM steps"), 2);
+	leader = cluster("kill leader");
+	assert_int_equal(write(go[1], "g", 1), 1);
+	assert_int_equal(read(res[0], &rc, sizeof(rc)), (ssize_t)sizeof(rc));
+	assert_int_equal(waitpid(pid, &status, 0), pid);
+	close(go[1]);
+	close(res[0]);
+	cluster("restart %d", leader);
+	ttl_s = TTL_S;
+	printf("member %d (the leader) killed mid-migration: %s\n", leader,
+	       mmig_err_name(rc));
+	assert_int_equal(rc, MMIG_OK);
+	check_settled(f, &t, "leader killed", 1);
+	assert_int_equal(t.violations, 0);
+	assert_int_equal(t.committed, 1);
+}
+
 /* ---- fencing ---------------------------------------------------------------- */
 
 static void
@@ -679,6 +830,12 @@ main(void)
 			test_etcd_journal_frozen_owner_is_refused_everywhere,
 			setup, teardown),
 		cmocka_unit_test_setup_teardown(
+			test_etcd_journal_two_recoverers_settle_each_once,
+			setup, teardown),
+		cmocka_unit_test_setup_teardown(
+			test_etcd_journal_leader_killed_mid_migration, setup,
+			teardown),
+		cmocka_unit_test_setup_teardown(
 			test_etcd_journal_killed_node_rollback_policy, setup,
 			teardown),
 		cmocka_unit_test_setup_teardown(
@@ -687,7 +844,9 @@ main(void)
 	};
 
 	endpoints = getenv("MMIG_ETCD_ENDPOINTS");
-	if (!endpoints) {
+	cluster_dir = getenv("MMIG_ETCD_DIR");
+	cluster_script = getenv("MMIG_ETCD_CLUSTER");
+	if (!endpoints || !cluster_dir || !cluster_script) {
 		printf("SKIP: MMIG_ETCD_ENDPOINTS not set: run me through "
 		       "scripts/etcd-cluster.sh run --\n");
 		return 77;
