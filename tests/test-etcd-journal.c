@@ -726,6 +726,66 @@ test_etcd_journal_leader_killed_mid_migration(void **state)
 	assert_int_equal(t.committed, 1);
 }
 
+/*
+ * Node A inside op 2 when every member goes down: A stops as interrupted
+ * (its appends cannot be answered, and it gives up before its lease could
+ * have expired), nothing is half-applied; once the cluster is back and
+ * A's lease has expired, node B settles it.
+ */
+static void
+test_etcd_journal_all_members_down(void **state)
+{
+	struct fixture *f = *state;
+	struct tally t = { 0 };
+	int go[2], res[2], status, rc = MMIG_OK;
+	pid_t pid;
+
+	wipe(f);
+	recover_policy = MMIG_POLICY_ROLLBACK;
+	assert_int_equal(pipe(go), 0);
+	assert_int_equal(pipe(res), 0);
+	steps_knobs.block_in_op = 2;
+	steps_knobs.block_fd = go[0];
+	pid = fork();
+	assert_true(pid >= 0);
+	if (pid == 0) {
+		close(go[1]);
+		close(res[0]);
+		rc = node_a(f);
+		if (write(res[1], &rc, sizeof(rc)) != sizeof(rc))
+			_exit(2);
+		_exit(0);
+	}
+	close(go[0]);
+	close(res[1]);
+	steps_knobs.block_in_op = -1;
+	steps_knobs.block_fd = -1;
+	for (int i = 0; i < 300 && steps_query(f->ctl,
+					       "SELECT count(*) FROM steps") < 2;
+	     i++)
+		usleep(50 * 1000);
+	assert_int_equal(steps_query(f->ctl, "SELECT count(*) FROM steps"), 2);
+	cluster("kill 1");
+	cluster("kill 2");
+	cluster("kill 3");
+	assert_int_equal(write(go[1], "g", 1), 1);
+	assert_int_equal(read(res[0], &rc, sizeof(rc)), (ssize_t)sizeof(rc));
+	assert_int_equal(waitpid(pid, &status, 0), pid);
+	assert_true(WIFEXITED(status));
+	close(go[1]);
+	close(res[0]);
+	printf("every member down mid-migration: perform %s\n",
+	       mmig_err_name(rc));
+	assert_int_not_equal(rc, MMIG_OK);
+	cluster("restart 1 2 3");
+	printf("lease gone %.2f s after the cluster came back\n",
+	       wait_leases_gone(f));
+	node_b_child(f);
+	check_settled(f, &t, "all members down", 1);
+	assert_int_equal(t.violations, 0);
+	assert_int_equal(t.rolled_back, 1);
+}
+
 /* ---- fencing ---------------------------------------------------------------- */
 
 static void
@@ -835,6 +895,8 @@ main(void)
 		cmocka_unit_test_setup_teardown(
 			test_etcd_journal_leader_killed_mid_migration, setup,
 			teardown),
+		cmocka_unit_test_setup_teardown(
+			test_etcd_journal_all_members_down, setup, teardown),
 		cmocka_unit_test_setup_teardown(
 			test_etcd_journal_killed_node_rollback_policy, setup,
 			teardown),
