@@ -114,7 +114,9 @@ struct mmig__backend_ops {
 	 * entry it implies), all or nothing, if and only if the stored
 	 * epoch is still m->epoch (or, creating, no migration m->id exists
 	 * yet).  Durable to at least @p sync before it returns.  Does not
-	 * touch @p m.  @return MMIG_OK; MMIG_EFENCED when another session
+	 * touch @p m, except that a backend whose epochs are decided by the
+	 * store (etcd: the create txn's revision) sets m->epoch and
+	 * m->status.epoch when it creates the migration.  @return MMIG_OK; MMIG_EFENCED when another session
 	 * claimed it; MMIG_EEXIST; a storage error with *errp.
 	 */
 	int (*append)(struct mmig__jmig *m, const uint8_t *status_val,
