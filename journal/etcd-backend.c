@@ -43,6 +43,9 @@
 #define MAX_RECORDS_PER_TXN 120
 /* etcd 3.4: a request is at most 1.5 MiB. */
 #define MAX_VALUE_BYTES (1024u * 1024u)
+/* A header above this goes in chunks P/m/ID/desc/NNNNNNNN of this size,
+ * put before the create txn, whose `hdr` is then empty. */
+#define CHUNK_BYTES (512u * 1024u)
 
 struct ej {
 	/* First: what the front (migration.c) dispatches through. */
@@ -417,6 +420,25 @@ fold_one(void *arg, const struct mmig__etcd_kv *kv)
 	return MMIG_OK;
 }
 
+struct chunks {
+	uint8_t *buf;
+	size_t len;
+};
+
+static int
+chunk_one(void *arg, const struct mmig__etcd_kv *kv)
+{
+	struct chunks *c = arg;
+	uint8_t *p = mmig__realloc(c->buf, c->len + kv->value_len + 1);
+
+	if (!p)
+		return MMIG_ENOMEM;
+	memcpy(p + c->len, kv->value, kv->value_len);
+	c->buf = p;
+	c->len += kv->value_len;
+	return MMIG_OK;
+}
+
 /*
  * Read migration @p idt at one revision: header, status (its epoch set to
  * the real one), owner and claim keys, and the fold of every record.
@@ -458,7 +480,37 @@ again:
 				     idt, e->where);
 		goto out;
 	}
-	rc = mmig__rec_header_decode(kv->value, kv->value_len, h, &err);
+	if (kv->value_len == 0) {
+		/* A chunked header: its pieces, in key order, at this
+		 * revision. */
+		struct chunks c = { 0 };
+		char *kd = mkey(e, idt, "desc/");
+		struct mmig__etcd_range dr = { .key = kd,
+					       .key_len = kd ? strlen(kd) : 0,
+					       .prefix = true,
+					       .revision = sn->rev };
+
+		rc = kd ? MMIG_OK : MMIG_ENOMEM;
+		if (rc == MMIG_OK) {
+			pthread_mutex_lock(&e->lock);
+			rc = mmig__etcd_get_each(e->c, &dr, 1, chunk_one, &c,
+						 NULL, &err);
+			pthread_mutex_unlock(&e->lock);
+		}
+		mmig__free(kd);
+		if (rc == MMIG_OK)
+			rc = mmig__rec_header_decode(c.buf ? (const void *)c.buf : "", c.len,
+						     h, &err);
+		mmig__free(c.buf);
+		if (rc == MMIG_ECOMPACTED) {
+			mmig_error_free(err);
+			err = NULL;
+			mmig__etcd_txn_result_free(&r);
+			goto again;
+		}
+	} else {
+		rc = mmig__rec_header_decode(kv->value, kv->value_len, h, &err);
+	}
 	if (rc != MMIG_OK) {
 		err = mmig_error_wrap(err, "migration %s: header", idt);
 		goto out;
@@ -654,6 +706,59 @@ records_match(const struct mmig__jmig *m, const struct mmig__etcd_txn_result *r,
 	return matched == m->n_staged ? MMIG_OK : MMIG_ENOTFOUND;
 }
 
+/*
+ * A header too large for one request, in chunks before the create txn:
+ * each put only if its key is new (the id is new; a re-sent put that
+ * landed finds its own bytes there).  A create that never completes leaves
+ * them behind: verify reports the orphan, prune removes it.
+ */
+static int
+put_chunks(struct ej *e, const struct mmig__jmig *m, struct mmig_error **errp)
+{
+	int rc = MMIG_OK;
+
+	for (size_t off = 0, i = 0; rc == MMIG_OK && off < m->header_len;
+	     off += CHUNK_BYTES, i++) {
+		size_t len = m->header_len - off < CHUNK_BYTES
+				     ? m->header_len - off
+				     : CHUNK_BYTES;
+		char *k = mmig__asprintf("%s/m/%s/desc/%08zx", e->prefix,
+					 m->id_text, i);
+		struct mmig__etcd_txn_result r = { 0 };
+		bool resent;
+
+		if (!k)
+			return MMIG_ENOMEM;
+		{
+			struct mmig__etcd_cmp c =
+				cmp_num(k, MMIG__ETCD_VERSION, 0);
+			struct mmig__etcd_op s = op_put(k, m->header_val + off,
+							len, 0),
+					     f = op_range(k);
+
+			rc = write_txn(e, &c, 1, &s, 1, &f, 1, &r, &resent,
+				       errp);
+		}
+		if (rc == MMIG_OK && !r.succeeded) {
+			const struct mmig__etcd_kv *kv = kv_of(&r, 0);
+
+			if (!kv || kv->value_len != len ||
+			    memcmp(kv->value, m->header_val + off, len) != 0) {
+				rc = MMIG_EEXIST;
+				set_err(errp, mmig_error_new(
+						      rc,
+						      "migration %s: description "
+						      "chunk %zu exists with other "
+						      "bytes",
+						      m->id_text, i));
+			}
+		}
+		mmig__etcd_txn_result_free(&r);
+		mmig__free(k);
+	}
+	return rc;
+}
+
 static int
 ej_append(struct mmig__jmig *m, const uint8_t *status_val, size_t status_len,
 	  enum mmig__sync sync, struct mmig_error **errp)
@@ -680,8 +785,7 @@ ej_append(struct mmig__jmig *m, const uint8_t *status_val, size_t status_len,
 	rc = lease_check(e, m->id_text, &err);
 	if (rc != MMIG_OK)
 		goto out;
-	if (n > MAX_RECORDS_PER_TXN ||
-	    (creating && m->header_len > MAX_VALUE_BYTES)) {
+	if (n > MAX_RECORDS_PER_TXN) {
 		rc = MMIG_EINVAL;
 		err = mmig_error_new(rc,
 				     "migration %s: %zu records (header %zu "
@@ -714,9 +818,17 @@ ej_append(struct mmig__jmig *m, const uint8_t *status_val, size_t status_len,
 			rc = MMIG_ENOMEM;
 			goto out;
 		}
+	if (creating && m->header_len > CHUNK_BYTES) {
+		rc = put_chunks(e, m, &err);
+		if (rc != MMIG_OK)
+			goto out;
+	}
 	if (creating) {
+		bool chunked = m->header_len > CHUNK_BYTES;
+
 		cmp[n_c++] = cmp_num(kh, MMIG__ETCD_VERSION, 0);
-		succ[n_s++] = op_put(kh, m->header_val, m->header_len, 0);
+		succ[n_s++] = op_put(kh, chunked ? NULL : m->header_val,
+				     chunked ? 0 : m->header_len, 0);
 		succ[n_s++] = op_put(kc, e->node, strlen(e->node), 0);
 		succ[n_s++] = op_put(ko, e->node, strlen(e->node), e->lease);
 		if (!final)
@@ -765,9 +877,14 @@ ej_append(struct mmig__jmig *m, const uint8_t *status_val, size_t status_len,
 	if (creating) {
 		const struct mmig__etcd_kv *o = kv_of(&r, 0), *h = kv_of(&r, 1);
 
-		if (resent && o && o->lease == e->lease && h &&
-		    h->value_len == m->header_len &&
-		    memcmp(h->value, m->header_val, m->header_len) == 0) {
+		bool ours = h && (m->header_len > CHUNK_BYTES
+					  ? h->value_len == 0
+					  : h->value_len == m->header_len &&
+						    memcmp(h->value,
+							   m->header_val,
+							   m->header_len) == 0);
+
+		if (resent && o && o->lease == e->lease && ours) {
 			/* Our first sending landed. */
 			m->epoch = (uint64_t)o->create_revision;
 			m->status.epoch = m->epoch;

@@ -44,6 +44,9 @@ static const char *cluster_script;
 static unsigned ttl_s = TTL_S;
 /* The model the next migration imports. */
 static const char *model_uuid = MODEL_UUID;
+/* The description the next migration records. */
+static const char *model_desc = "{}";
+static size_t model_desc_len = 2;
 
 /* Run the cluster script: "kill leader", "restart 1", ...; @return the
  * number it printed (a member), or 0. */
@@ -170,8 +173,8 @@ perform_on(struct fixture *f, struct mmig_journal *j)
 	struct mmig_registry *r = steps_registry(N_OPS, -1);
 	struct mmig_coordinator *c;
 	struct mmig_scope *scope;
-	struct mmig_model model = { .uuid = model_uuid, .desc = "{}",
-				    .desc_len = 2 };
+	struct mmig_model model = { .uuid = model_uuid, .desc = model_desc,
+				    .desc_len = model_desc_len };
 	int rc;
 
 	mmig_coordinator_new(&c, quiet, NULL);
@@ -216,11 +219,16 @@ recover_as(struct fixture *f, const char *node, size_t *skipped_live)
 
 	if (skipped_live)
 		*skipped_live = 0;
-	for (size_t i = 0; rc == MMIG_OK && i < s->n; i++)
-		if (skipped_live &&
-		    mmig_recover_summary_item(s, i)->action ==
-			    MMIG_RECOVER_SKIPPED_LIVE)
+	for (size_t i = 0; rc == MMIG_OK && i < s->n; i++) {
+		const struct mmig_recover_item *it =
+			mmig_recover_summary_item(s, i);
+
+		if (skipped_live && it->action == MMIG_RECOVER_SKIPPED_LIVE)
 			(*skipped_live)++;
+		if (it->message)
+			fprintf(stderr, "%s: %s: action %d: %s\n", node,
+				it->id, (int)it->action, it->message);
+	}
 	if (rc == MMIG_OK && s->n_unsettled)
 		rc = MMIG_EATTENTION;
 	mmig_recover_summary_free(s);
@@ -786,6 +794,56 @@ test_etcd_journal_all_members_down(void **state)
 	assert_int_equal(t.rolled_back, 1);
 }
 
+/*
+ * A description larger than one etcd request goes in chunks: a migration
+ * with a 2.5 MiB one commits, its header reads back byte for byte, and a
+ * killed one is settled by another node, which reads it too.
+ */
+static void
+test_etcd_journal_large_description(void **state)
+{
+	struct fixture *f = *state;
+	size_t len = (size_t)5 << 19;
+	char *desc = malloc(len);
+	struct mmig_rec_header h;
+	struct mmig_journal *j;
+	uint8_t(*ids)[MMIG_ID_LEN];
+	struct tally t = { 0 };
+	size_t n;
+
+	assert_non_null(desc);
+	memset(desc, 'x', len);
+	memcpy(desc, "{\"pad\":\"", 8);
+	memcpy(desc + len - 2, "\"}", 2);
+	model_desc = desc;
+	model_desc_len = len;
+	wipe(f);
+	j = open_node(f, "node-a", 0);
+	assert_int_equal(perform_on(f, j), MMIG_OK);
+	assert_int_equal(mmig__journal_list(j, true, &ids, &n, NULL), MMIG_OK);
+	assert_int_equal(n, 1);
+	assert_int_equal(mmig__journal_read(j, ids[0], &h, NULL, NULL, NULL,
+					    NULL),
+			 MMIG_OK);
+	assert_int_equal(h.model_desc_len, len);
+	assert_memory_equal(h.model_desc, desc, len);
+	mmig__rec_header_free(&h);
+	mmig__free(ids);
+	mmig_journal_close(j);
+
+	wipe(f);
+	recover_policy = MMIG_POLICY_ROLLBACK;
+	assert_true(kill_a_at(f, MMIG_FAULT_OP_EXECUTE, 3));
+	wait_leases_gone(f);
+	node_b_child(f);
+	check_settled(f, &t, "large description", 1);
+	model_desc = "{}";
+	model_desc_len = 2;
+	free(desc);
+	assert_int_equal(t.violations, 0);
+	assert_int_equal(t.rolled_back, 1);
+}
+
 /* ---- fencing ---------------------------------------------------------------- */
 
 static void
@@ -898,6 +956,8 @@ main(void)
 		cmocka_unit_test_setup_teardown(
 			test_etcd_journal_all_members_down, setup, teardown),
 		cmocka_unit_test_setup_teardown(
+			test_etcd_journal_large_description, setup, teardown),
+		cmocka_unit_test_setup_teardown(
 			test_etcd_journal_killed_node_rollback_policy, setup,
 			teardown),
 		cmocka_unit_test_setup_teardown(
@@ -914,5 +974,7 @@ main(void)
 		return 77;
 	}
 	setvbuf(stdout, NULL, _IOLBF, 0);
+	if (getenv("MMIG_TEST_FILTER"))
+		cmocka_set_test_filter(getenv("MMIG_TEST_FILTER"));
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
