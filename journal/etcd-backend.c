@@ -710,7 +710,8 @@ records_match(const struct mmig__jmig *m, const struct mmig__etcd_txn_result *r,
  * A header too large for one request, in chunks before the create txn:
  * each put only if its key is new (the id is new; a re-sent put that
  * landed finds its own bytes there).  A create that never completes leaves
- * them behind: verify reports the orphan, prune removes it.
+ * them behind, under an id nothing else uses (not yet found by verify or
+ * removed by prune).
  */
 static int
 put_chunks(struct ej *e, const struct mmig__jmig *m, struct mmig_error **errp)
