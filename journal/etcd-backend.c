@@ -1037,9 +1037,15 @@ ej_claim(struct mmig_journal *j, const uint8_t id[MMIG_ID_LEN],
 		goto fail;
 	}
 	if (mmig__state_is_final(m->fold.state)) {
-		rc = MMIG_EINVAL;
-		err = mmig_error_new(rc, "migration %s is already %s",
-				     m->id_text, mmig__state_name(m->fold.state));
+		/* Given an epoch, the caller read it unsettled: another node
+		 * settled it since (a terminal record leaves `claim` as it
+		 * is), which is a lost race, not a bad request. */
+		rc = expected_epoch ? MMIG_EFENCED : MMIG_EINVAL;
+		err = mmig_error_new(rc, "migration %s is already %s%s",
+				     m->id_text, mmig__state_name(m->fold.state),
+				     expected_epoch ? " (settled by another "
+						      "node since it was read)"
+						    : "");
 		goto fail;
 	}
 	if (sn.owner) {
