@@ -405,6 +405,8 @@ op_rollback(const struct mmig_op *op, struct mmig_ctx *ctx,
 	return op->vt->rollback(op->self, ctx, model);
 }
 
+static struct mmig_error *owner_alive(void *arg);
+
 /*
  * Run op i forward: the cancel check, setup, execute, hook.  The error comes
  * back annotated with the step that failed.
@@ -434,6 +436,9 @@ run_op(struct run *r, struct mmig_ctx *ctx, size_t i)
 	if (MMIG_FAULT(OP_EXECUTE))
 		return mmig_error_new(-EIO, "execute operation %s: injected "
 					    "I/O error", name);
+	err = owner_alive(r);
+	if (err)
+		return mmig_error_wrap(err, "before operation %s", name);
 	err = op_execute(op, &op_ctx, r->model);
 	if (err)
 		return mmig_error_wrap(err, "execute operation %s", name);
@@ -803,6 +808,19 @@ note_model_deleted(void *arg)
 	return NULL;
 }
 
+/* Before every database commit: may this owner still act (on etcd: its
+ * lease is certainly alive)? */
+static struct mmig_error *
+owner_alive(void *arg)
+{
+	struct run *r = arg;
+	struct mmig_error *err = NULL;
+
+	if (r->jm && mmig__jmig_check(r->jm, &err) != MMIG_OK)
+		return err ? err : mmig_error_new(MMIG_ELEASE, "lease");
+	return NULL;
+}
+
 /* Bind the scope's runners to the journaled migration (invariant E). */
 static void
 bind_scope(struct run *r)
@@ -812,6 +830,8 @@ bind_scope(struct run *r)
 	mmig__scope_bind(r->scope, r->jm->id_text, r->jm->epoch);
 	r->scope->binding.model_deleted = note_model_deleted;
 	r->scope->binding.model_deleted_arg = r;
+	r->scope->binding.alive = owner_alive;
+	r->scope->binding.alive_arg = r;
 }
 
 int

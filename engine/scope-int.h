@@ -45,6 +45,11 @@ struct mmig__txn_binding {
 	 * NULL: nothing to record.  An error fails the deletion. */
 	struct mmig_error *(*model_deleted)(void *arg);
 	void *model_deleted_arg;
+	/* Called right before every COMMIT of a bound runner: an error (the
+	 * owner's lease may be about to expire) rolls the transaction back
+	 * instead.  NULL: none. */
+	struct mmig_error *(*alive)(void *arg);
+	void *alive_arg;
 };
 
 /*

@@ -1047,6 +1047,17 @@ txn_try(struct mmig_txn_runner *r, mmig_txn_fn fn, void *arg,
 		*errp = err;
 		return busy;
 	}
+	if (r->scope && r->scope->binding.bound && r->scope->binding.alive) {
+		struct mmig_error *lerr =
+			r->scope->binding.alive(r->scope->binding.alive_arg);
+
+		if (lerr) {
+			txn_rollback(db);
+			r->markers_ready = false;
+			*errp = lerr;
+			return false;
+		}
+	}
 	if (MMIG_FAULT(DB_COMMIT)) {
 		txn_rollback(db);
 		r->markers_ready = false;

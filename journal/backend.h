@@ -31,13 +31,14 @@
  * (etcd: leases for liveness, an owner key's create_revision for the epoch,
  * txn for the fenced append) implements the same operations.
  *
- * What still ties the interface to its one implementation (a second
- * backend must change it): struct mmig_journal is the LMDB backend's own
- * state, with the vtable as its first member, rather than a front holding
- * a vtable and a backend pointer; mmig_journal_open() opens LMDB only;
- * the public readers (mmig_journal_list/get/show/dump), verify and
- * compaction are LMDB code that reads its tables directly (read.c,
- * verify.c) rather than going through read and list below.
+ * The front: struct mmig_journal is each backend's own state struct, whose
+ * first member is the vtable pointer (LMDB: journal.c; etcd:
+ * etcd-backend.c); mmig__journal_ops() reads that first member, whatever
+ * the backend.  mmig_journal_open() opens LMDB, or etcd for a path
+ * "etcd://..."; mmig_journal_open_etcd() opens etcd.  The public readers
+ * mmig_journal_list/get go through read and list below on etcd; show,
+ * dump, verify and compaction are LMDB code and refuse another backend
+ * with MMIG_ENOTIMPL naming it (mmig__journal_is_lmdb()).
  *
  * Threads: every operation may be called from any thread; the backend
  * serializes what needs it.  A handle (struct mmig__jmig) is used by one
@@ -71,6 +72,11 @@ struct mmig__backend_ops {
 	/* Handle @p m starts (@p on) or stops driving its migration: what
 	 * owner_active() answers for this process's own migrations. */
 	void (*drive)(struct mmig__jmig *m, bool on);
+
+	/* May @p m's owner still act (a step, a target database commit)?
+	 * MMIG_OK or an error with *errp; NULL: always (LMDB).  Any
+	 * thread. */
+	int (*check)(struct mmig__jmig *m, struct mmig_error **errp);
 
 	/* ---- creating and claiming -------------------------------------- */
 
@@ -108,7 +114,9 @@ struct mmig__backend_ops {
 	 * entry it implies), all or nothing, if and only if the stored
 	 * epoch is still m->epoch (or, creating, no migration m->id exists
 	 * yet).  Durable to at least @p sync before it returns.  Does not
-	 * touch @p m.  @return MMIG_OK; MMIG_EFENCED when another session
+	 * touch @p m, except that a backend whose epochs are decided by the
+	 * store (etcd: the create txn's revision) sets m->epoch and
+	 * m->status.epoch when it creates the migration.  @return MMIG_OK; MMIG_EFENCED when another session
 	 * claimed it; MMIG_EEXIST; a storage error with *errp.
 	 */
 	int (*append)(struct mmig__jmig *m, const uint8_t *status_val,
@@ -144,6 +152,41 @@ const struct mmig__backend_ops *mmig__journal_ops(const struct mmig_journal *j);
 
 /* The LMDB backend (journal.c). */
 extern const struct mmig__backend_ops mmig__lmdb_backend;
+/* The etcd backend (etcd-backend.c). */
+extern const struct mmig__backend_ops mmig__etcd_backend;
+
+/* True when @p j is an LMDB journal: the LMDB-only public calls (read.c,
+ * verify.c, journal.c) check this before touching LMDB state. */
+static inline bool
+mmig__journal_is_lmdb(const struct mmig_journal *j)
+{
+	return mmig__journal_ops(j) == &mmig__lmdb_backend;
+}
+
+/* A journal path naming an etcd journal starts with this. */
+#define MMIG_ETCD_SCHEME "etcd://"
+
+/* Open "etcd://HOST:PORT[,...]/PREFIX[?node=NAME&lease-ttl=SECONDS]"
+ * (mmig_journal_open() dispatches here). */
+int mmig__etcd_journal_open_uri(struct mmig_journal **out, const char *uri,
+				unsigned flags, struct mmig_error **errp);
+
+/* The public readers through read and list, for a backend other than
+ * LMDB (as mmig_journal_list_v2() and mmig_journal_get_v2()). */
+int mmig__front_list_info(struct mmig_journal *j, bool all,
+			  struct mmig_migration_info **out, size_t *n,
+			  struct mmig_error **errp);
+int mmig__front_get_info(struct mmig_journal *j, const char *id_text,
+			 struct mmig_migration_info *out,
+			 struct mmig_error **errp);
+/* As mmig_journal_verify_v2(): every migration read and folded, and the
+ * in-flight index against the states. */
+int mmig__front_verify(struct mmig_journal *j,
+		       void (*report)(void *arg, const char *msg), void *arg,
+		       size_t *n_problems, struct mmig_error **errp);
+/* MMIG_ENOTIMPL, with an error naming @p what and the backend. */
+int mmig__front_unsupported(struct mmig_journal *j, const char *what,
+			    struct mmig_error **errp);
 
 /* Free what @p m staged (records and header), once appended or given up. */
 void mmig__jmig_clear_staged(struct mmig__jmig *m);

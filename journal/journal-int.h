@@ -127,6 +127,14 @@ int mmig__jmig_stage(struct mmig__jmig *m, uint32_t kind, int64_t op,
 int mmig__jmig_commit(struct mmig__jmig *m, enum mmig__sync sync,
 		      struct mmig_error **errp);
 
+/*
+ * May the handle's owner still act -- execute a step, commit to a target
+ * database?  MMIG_OK, or MMIG_ELEASE (etcd: the session's lease may expire
+ * within the margin; then for good) with *errp.  Always MMIG_OK on LMDB,
+ * whose owners are judged by pid.  Any thread.
+ */
+int mmig__jmig_check(struct mmig__jmig *m, struct mmig_error **errp);
+
 void mmig__jmig_free(struct mmig__jmig *m);
 
 /* ---- reading (through the backend) ------------------------------------- */

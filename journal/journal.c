@@ -373,6 +373,8 @@ wlock_release(struct mmig_journal *j)
 void
 mmig_journal_set_lock_timeout(struct mmig_journal *j, uint64_t timeout_ns)
 {
+	if (!mmig__journal_is_lmdb(j))
+		return; /* no write lock to wait for */
 	atomic_store(&j->lock_timeout_ns, timeout_ns);
 }
 
@@ -1132,6 +1134,9 @@ mmig_journal_open(struct mmig_journal **out, const char *dir,
 		opts = &copy;
 	}
 	rdonly = opts && (opts->flags & MMIG_JOURNAL_RDONLY);
+	if (strncmp(dir, MMIG_ETCD_SCHEME, strlen(MMIG_ETCD_SCHEME)) == 0)
+		return mmig__etcd_journal_open_uri(
+			out, dir, rdonly ? MMIG_JOURNAL_RDONLY : 0, errp);
 	/* Refused before anything is touched: even opening lock.mdb again
 	 * would drop this process's locks on it. */
 	if (registry_has(dir))
@@ -1354,6 +1359,12 @@ mmig_journal_get_stats(const struct mmig_journal *j,
 	struct mmig_journal *mj = (struct mmig_journal *)j;
 	struct mmig_journal_stats s = MMIG_JOURNAL_STATS_INIT;
 
+	if (!mmig__journal_is_lmdb(j)) {
+		(void)mmig__sized_out(out, &s, sizeof(s),
+				      MMIG__END(struct mmig_journal_stats,
+						map_grows));
+		return;
+	}
 	s.commits = atomic_load(&mj->commits);
 	s.syncs = atomic_load(&mj->syncs);
 	s.records = atomic_load(&mj->records);
@@ -2118,6 +2129,14 @@ mmig_journal_compact(const char *dir, uint64_t *bytes_before,
 		*bytes_before = 0;
 	if (bytes_after)
 		*bytes_after = 0;
+	if (strncmp(dir, MMIG_ETCD_SCHEME, strlen(MMIG_ETCD_SCHEME)) == 0) {
+		set_err(errp, mmig_error_new(MMIG_ENOTIMPL,
+					     "%s: compact is not built for the "
+					     "etcd backend (etcd compacts its "
+					     "own history)",
+					     dir));
+		return MMIG_ENOTIMPL;
+	}
 	if (dir_kind(dir, &rc) != DIR_JOURNAL) {
 		rc = -ENOENT;
 		set_err(errp, mmig_error_new(rc, "%s: compact: no journal there",
@@ -2225,8 +2244,10 @@ const struct mmig__backend_ops mmig__lmdb_backend = {
 	.close = lmdb_close,
 };
 
+/* Every backend's state struct has the vtable pointer as its first
+ * member, so a journal handle points at it, whatever the backend. */
 const struct mmig__backend_ops *
 mmig__journal_ops(const struct mmig_journal *j)
 {
-	return j->ops;
+	return *(const struct mmig__backend_ops *const *)(const void *)j;
 }

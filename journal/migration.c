@@ -197,6 +197,14 @@ mmig__jmig_commit(struct mmig__jmig *m, enum mmig__sync sync,
 }
 
 int
+mmig__jmig_check(struct mmig__jmig *m, struct mmig_error **errp)
+{
+	const struct mmig__backend_ops *ops = mmig__journal_ops(m->j);
+
+	return ops->check ? ops->check(m, errp) : MMIG_OK;
+}
+
+int
 mmig__jmig_claim(struct mmig_journal *j, const uint8_t id[MMIG_ID_LEN],
 		 uint64_t expected_epoch, bool force,
 		 struct mmig_rec_header *header_out, struct mmig__jmig **out,

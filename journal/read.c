@@ -400,6 +400,8 @@ mmig_journal_list_v2(struct mmig_journal *j, bool all,
 	*n = 0;
 	if (errp)
 		*errp = NULL;
+	if (!mmig__journal_is_lmdb(j))
+		return mmig__front_list_info(j, all, out, n, errp);
 	rc = mmig__journal_read_begin2(j, &txn, errp);
 	if (rc != MMIG_OK)
 		return rc;
@@ -482,6 +484,12 @@ mmig_journal_get_v2(struct mmig_journal *j, const char *id_text,
 	/* A cleared caller's struct, so that _clear() after a failure is
 	 * harmless. */
 	(void)mmig__sized_out(out, &full, sizeof(full), first);
+	if (!mmig__journal_is_lmdb(j)) {
+		rc = mmig__front_get_info(j, id_text, &full, errp);
+		if (rc == MMIG_OK)
+			(void)mmig__sized_out(out, &full, sizeof(full), first);
+		return rc;
+	}
 	rc = mmig__journal_read_begin2(j, &txn, errp);
 	if (rc != MMIG_OK)
 		return rc;
@@ -628,6 +636,8 @@ mmig_journal_show(struct mmig_journal *j, const char *id_text, FILE *out,
 
 	if (errp)
 		*errp = NULL;
+	if (!mmig__journal_is_lmdb(j))
+		return mmig__front_unsupported(j, "show", errp);
 	rc = mmig__journal_read_begin2(j, &txn, errp);
 	if (rc != MMIG_OK)
 		return rc;
@@ -652,6 +662,8 @@ mmig_journal_dump(struct mmig_journal *j, FILE *out, struct mmig_error **errp)
 
 	if (errp)
 		*errp = NULL;
+	if (!mmig__journal_is_lmdb(j))
+		return mmig__front_unsupported(j, "dump", errp);
 	rc = mmig__journal_read_begin2(j, &txn, errp);
 	if (rc != MMIG_OK)
 		return rc;

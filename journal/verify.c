@@ -157,7 +157,7 @@ mmig_journal_verify_v2(struct mmig_journal *j,
 		       void (*report)(void *arg, const char *msg), void *arg,
 		       size_t *n_problems, struct mmig_error **errp)
 {
-	const struct mmig__dbs *dbs = mmig__journal_dbs(j);
+	const struct mmig__dbs *dbs;
 	struct reporter r = { .report = report, .arg = arg };
 	uint8_t(*ids)[MMIG_ID_LEN] = NULL;
 	size_t n_ids = 0;
@@ -167,6 +167,9 @@ mmig_journal_verify_v2(struct mmig_journal *j,
 	*n_problems = 0;
 	if (errp)
 		*errp = NULL;
+	if (!mmig__journal_is_lmdb(j))
+		return mmig__front_verify(j, report, arg, n_problems, errp);
+	dbs = mmig__journal_dbs(j);
 	rc = mmig__journal_read_begin2(j, &txn, errp);
 	if (rc != MMIG_OK)
 		return rc;

@@ -73,6 +73,9 @@ enum opt_code {
 	OPT_FILE_MODE,
 	OPT_LOCK_TIMEOUT,
 	OPT_FOLLOW,
+	OPT_NODE,
+	OPT_LEASE_TTL,
+	OPT_WAIT,
 };
 
 /* Which command-specific options a command accepts. */
@@ -84,6 +87,7 @@ enum opt_code {
 #define F_OLDER_THAN 0x20u
 #define F_KEEP 0x40u
 #define F_FOLLOW 0x80u
+#define F_WAIT 0x100u
 
 /* Ids begin with their creation time: ids made close together share a
  * prefix. */
@@ -127,6 +131,12 @@ struct cli {
 	uint64_t older_ns;
 	size_t keep;
 	uint64_t lock_timeout_ns; /* 0: the library's default */
+	/* An etcd journal: this node's name (NULL: the host name) and the
+	 * session lease's TTL in seconds (0: the library's default). */
+	const char *node;
+	unsigned lease_ttl_s;
+	/* recover --wait: how long to wait for live owners' leases. */
+	uint64_t wait_ns;
 	/* The command options given (F_*), checked against the command's. */
 	unsigned seen;
 	/* recover, resume, rollback: the progress shown while they run, or
@@ -404,6 +414,56 @@ enrich_record(json_t *rec)
 /* ---- opening what a command needs ------------------------------------- */
 
 /*
+ * An etcd journal ("etcd://HOST:PORT[,...]/PREFIX"): --node and
+ * --lease-ttl ride on the path.  Read-only on an empty prefix: no journal
+ * there yet.
+ */
+static int
+open_etcd_journal(const struct cli *cli, bool rdonly, struct mmig_journal **out)
+{
+	struct mmig_journal_options o = {
+		.size = sizeof(struct mmig_journal_options),
+		.flags = rdonly ? MMIG_JOURNAL_RDONLY : 0,
+	};
+	struct mmig_error *err = NULL;
+	char ttl[32] = "", *uri = NULL;
+	int rc;
+
+	if (strchr(cli->journal, '?') && (cli->node || cli->lease_ttl_s)) {
+		fail_msg("open journal", "%s: give --node and --lease-ttl, or "
+					 "parameters in the path, not both",
+			 cli->journal);
+		return EXIT_ATTENTION;
+	}
+	if (cli->lease_ttl_s)
+		snprintf(ttl, sizeof(ttl), "lease-ttl=%u", cli->lease_ttl_s);
+	if (asprintf(&uri, "%s%s%s%s%s%s", cli->journal,
+		     cli->node || *ttl ? "?" : "", cli->node ? "node=" : "",
+		     cli->node ? cli->node : "", cli->node && *ttl ? "&" : "",
+		     ttl) < 0) {
+		fail_msg("open journal", "out of memory");
+		return EXIT_ATTENTION;
+	}
+	rc = mmig_journal_open(out, uri, &o, &err);
+	free(uri);
+	if (rc == -ENOENT && rdonly) {
+		mmig_error_free(err);
+		fprintf(stderr,
+			PROG ": open journal: %s: no journal there yet: "
+			     "nothing in flight\n",
+			cli->journal);
+		return NO_JOURNAL;
+	}
+	if (rc != MMIG_OK) {
+		fail_msg("open journal", "%s",
+			 err ? mmig_error_message(err) : mmig_strerror(rc));
+		mmig_error_free(err);
+		return EXIT_ATTENTION;
+	}
+	return EXIT_OK;
+}
+
+/*
  * Open the journal; never create it.  mmig_journal_open() creates a missing
  * directory unless read-only, so the read-write commands check first.
  * @return EXIT_OK; NO_JOURNAL when there is none yet (said on stderr: the
@@ -421,6 +481,8 @@ open_journal(const struct cli *cli, bool rdonly, struct mmig_journal **out)
 	int rc;
 
 	*out = NULL;
+	if (strncmp(cli->journal, "etcd://", 7) == 0)
+		return open_etcd_journal(cli, rdonly, out);
 	if (stat(cli->journal, &st) != 0) {
 		int e = errno;
 		char *parent = strdup(cli->journal), *slash;
@@ -1290,6 +1352,37 @@ live_stop(struct live *l)
 static struct mmig_ctx *volatile stop_ctx;
 static volatile sig_atomic_t stop_signal;
 
+/*
+ * recover --wait: wait up to cli->wait_ns for the owners of the
+ * migrations in flight to die (an etcd owner: its lease to expire), so
+ * that recovery settles them instead of skipping them.  Stops early on a
+ * signal.
+ */
+static void
+wait_for_owners(const struct cli *cli, struct mmig_journal *j)
+{
+	struct timespec t0, now, pause = { .tv_nsec = 250 * 1000000L };
+
+	clock_gettime(CLOCK_MONOTONIC, &t0);
+	for (;;) {
+		struct mmig_migration_info *a = NULL;
+		size_t n = 0, alive = 0;
+		uint64_t spent;
+
+		if (mmig_journal_list_v2(j, false, &a, &n, NULL) != MMIG_OK)
+			return;
+		for (size_t i = 0; i < n; i++)
+			alive += mmig_migration_info_at(a, i)->owner_alive;
+		mmig_migration_info_free(a, n);
+		clock_gettime(CLOCK_MONOTONIC, &now);
+		spent = (uint64_t)(now.tv_sec - t0.tv_sec) * 1000000000u +
+			(uint64_t)now.tv_nsec - (uint64_t)t0.tv_nsec;
+		if (!alive || spent >= cli->wait_ns || stop_signal)
+			return;
+		nanosleep(&pause, NULL);
+	}
+}
+
 static void
 stop_handler(int sig)
 {
@@ -1552,6 +1645,8 @@ settle(struct cli *cli, enum settle_kind kind)
 		stop_catch(ctx, old);
 		shown = live_start(&live, cli, j);
 	}
+	if (kind == SETTLE_ALL && cli->wait_ns)
+		wait_for_owners(cli, j);
 	switch (kind) {
 	case SETTLE_PLAN:
 		rc = mmig_recover_plan(j, r, &o, cli->id, mode, &s);
@@ -1892,13 +1987,17 @@ static const struct command commands[] = {
 	  "what resume ID or rollback ID would do).  Writes nothing: the\n"
 	  "journal is opened read-only.  Exits 1 when something would be\n"
 	  "refused or left unsettled (as recover would exit).\n" },
-	{ "recover", cmd_recover, F_POLICY | F_FALLBACK | F_JSON, ARG_NONE,
-	  "recover [--policy rollback|resume] [--fallback] [--json]",
+	{ "recover", cmd_recover, F_POLICY | F_FALLBACK | F_JSON | F_WAIT,
+	  ARG_NONE,
+	  "recover [--policy rollback|resume] [--fallback] [--wait SECONDS] "
+	  "[--json]",
 	  "Settle every migration whose owner is dead: roll it back (the\n"
 	  "default) or, with --policy resume, finish it where its interrupted\n"
 	  "op allows (idempotent or resumable); --fallback rolls back what\n"
 	  "cannot be resumed instead of refusing it.  PAUSED and\n"
 	  "NEEDS_ATTENTION migrations are left for resume ID / rollback ID.\n"
+	  "--wait SECONDS first waits up to that long for the owners still\n"
+	  "alive to die (on etcd: for their leases to expire), then settles.\n"
 	  "Prints one line per migration: ID MODEL ACTION[: MESSAGE].\n"
 	  "Exits 0 only when everything is settled (or owned by a live\n"
 	  "process); 1 when any migration is left unsettled: needs attention\n"
@@ -1935,7 +2034,8 @@ static const struct command commands[] = {
 
 static const char global_help[] =
 	"Global options (before or after the command):\n"
-	"  --journal DIR         the journal (default ./mmig-journal)\n"
+	"  --journal DIR         the journal (default ./mmig-journal), or\n"
+	"                        etcd://HOST:PORT[,HOST:PORT...]/PREFIX\n"
 	"  --controller-db FILE  the controller database (default\n"
 	"                        ./controller.db)\n"
 	"  --model-dir DIR       model databases (default ./models)\n"
@@ -1947,6 +2047,11 @@ static const char global_help[] =
 	"  --plugin FILE.so      load operations from a plug-in; repeatable\n"
 	"  --lock-timeout DURATION  how long to wait for the journal's write\n"
 	"                        lock held by another process (default 5s)\n"
+	"  --node NAME           with --journal etcd://HOST:PORT[,...]/PREFIX:\n"
+	"                        this node's name (default the host name)\n"
+	"  --lease-ttl SECONDS   with an etcd journal: the session lease's TTL\n"
+	"                        (default 5): how soon another node may take\n"
+	"                        over after this process dies\n"
 	"  -h, --help            this help; COMMAND --help for a command's\n"
 	"  -V, --version         the version\n"
 	"\n"
@@ -2041,7 +2146,7 @@ static const struct {
 	{ F_JSON, "--json" },	    { F_ALL, "--all" },
 	{ F_POLICY, "--policy" },   { F_FALLBACK, "--fallback" },
 	{ F_FORCE, "--force" },	    { F_OLDER_THAN, "--older-than" },
-	{ F_KEEP, "--keep" },
+	{ F_KEEP, "--keep" },	    { F_WAIT, "--wait" },
 };
 
 /*
@@ -2071,6 +2176,9 @@ parse_opts(struct cli *cli, int argc, char **argv, bool global_only)
 		{ "file-mode", required_argument, NULL, OPT_FILE_MODE },
 		{ "lock-timeout", required_argument, NULL, OPT_LOCK_TIMEOUT },
 		{ "follow", no_argument, NULL, OPT_FOLLOW },
+		{ "node", required_argument, NULL, OPT_NODE },
+		{ "lease-ttl", required_argument, NULL, OPT_LEASE_TTL },
+		{ "wait", required_argument, NULL, OPT_WAIT },
 		{ 0 },
 	};
 	const char *step = global_only ? "usage" : cli->cmd->name;
@@ -2181,6 +2289,37 @@ parse_opts(struct cli *cli, int argc, char **argv, bool global_only)
 				return EXIT_USAGE;
 			}
 			break;
+		case OPT_NODE:
+			cli->node = optarg;
+			break;
+		case OPT_LEASE_TTL: {
+			size_t ttl;
+
+			if (!parse_count(optarg, &ttl) || ttl == 0 ||
+			    ttl > 3600) {
+				fail_msg(step, "--lease-ttl: \"%s\" is not a "
+					       "number of seconds from 1 to "
+					       "3600", optarg);
+				return EXIT_USAGE;
+			}
+			cli->lease_ttl_s = (unsigned)ttl;
+			break;
+		}
+		case OPT_WAIT: {
+			size_t secs;
+
+			cli->seen |= F_WAIT;
+			/* SECONDS, or a duration (30s, 2m). */
+			if (parse_count(optarg, &secs) && secs <= 86400)
+				cli->wait_ns = (uint64_t)secs * 1000000000u;
+			else if (!parse_duration(optarg, &cli->wait_ns)) {
+				fail_msg(step, "--wait: \"%s\" is not a number "
+					       "of seconds (or e.g. 30s, 2m)",
+					 optarg);
+				return EXIT_USAGE;
+			}
+			break;
+		}
 		case ':':
 			fail_msg(step, "option %s needs a value",
 				 bad_option(argv, prev));

@@ -71,6 +71,8 @@ enum opt_code {
 	OPT_SCALE,
 	OPT_FORMAT,
 	OPT_JSON,
+	OPT_NODE,
+	OPT_LEASE_TTL,
 };
 
 static void
@@ -170,7 +172,14 @@ usage_import(FILE *out)
 		"from standard input.\n"
 		"\n"
 		"Options:\n"
-		"  --journal DIR         the journal (default ./mmig-journal)\n"
+		"  --journal DIR         the journal (default ./mmig-journal), "
+		"or\n"
+		"                        etcd://HOST:PORT[,HOST:PORT...]/PREFIX\n"
+		"  --node NAME           with an etcd journal: this node's name\n"
+		"                        (default the host name)\n"
+		"  --lease-ttl SECONDS   with an etcd journal: the session lease "
+		"TTL\n"
+		"                        (default 5)\n"
 		"  --controller-db FILE  the controller database (default "
 		"./controller.db)\n"
 		"  --model-dir DIR       where model databases live (default "
@@ -856,6 +865,11 @@ struct import_args {
 	bool json;
 	/* --file-mode: 0 when not given (the library's 0600 / 0700) */
 	unsigned file_mode;
+	/* An etcd journal: --node (NULL: the host name), --lease-ttl (0:
+	 * the library's default); they ride on the journal path. */
+	const char *node;
+	unsigned lease_ttl_s;
+	char *journal_uri; /* owned; NULL when journal_dir is used as is */
 };
 
 /*
@@ -1162,6 +1176,8 @@ parse_import_args(int argc, char **argv, struct import_args *a)
 		{ "test-rollback", no_argument, NULL, OPT_TEST_ROLLBACK },
 		{ "file-mode", required_argument, NULL, OPT_FILE_MODE },
 		{ "json", no_argument, NULL, OPT_JSON },
+		{ "node", required_argument, NULL, OPT_NODE },
+		{ "lease-ttl", required_argument, NULL, OPT_LEASE_TTL },
 		{ "help", no_argument, NULL, OPT_HELP },
 		{ 0 },
 	};
@@ -1225,6 +1241,23 @@ parse_import_args(int argc, char **argv, struct import_args *a)
 				return -1;
 			}
 			break;
+		case OPT_NODE:
+			a->node = optarg;
+			break;
+		case OPT_LEASE_TTL: {
+			char *end;
+			unsigned long v = strtoul(optarg, &end, 10);
+
+			if (*optarg < '0' || *optarg > '9' || *end || v == 0 ||
+			    v > 3600) {
+				errorf("usage", "--lease-ttl %s: not a number "
+						"of seconds from 1 to 3600",
+				       optarg);
+				return -1;
+			}
+			a->lease_ttl_s = (unsigned)v;
+			break;
+		}
 		case OPT_HELP:
 			usage_import(stdout);
 			return 1;
@@ -1245,6 +1278,27 @@ parse_import_args(int argc, char **argv, struct import_args *a)
 		return -1;
 	}
 	a->model_path = argv[optind];
+	if (a->node || a->lease_ttl_s) {
+		char ttl[32] = "";
+
+		if (strncmp(a->journal_dir, "etcd://", 7) != 0 ||
+		    strchr(a->journal_dir, '?')) {
+			errorf("usage", "import: --node and --lease-ttl go with "
+					"--journal etcd://HOST:PORT[,...]/PREFIX "
+					"(with no parameters in it)");
+			return -1;
+		}
+		if (a->lease_ttl_s)
+			snprintf(ttl, sizeof(ttl), "lease-ttl=%u",
+				 a->lease_ttl_s);
+		if (asprintf(&a->journal_uri, "%s?%s%s%s%s", a->journal_dir,
+			     a->node ? "node=" : "", a->node ? a->node : "",
+			     a->node && *ttl ? "&" : "", ttl) < 0) {
+			errorf("usage", "out of memory");
+			return -1;
+		}
+		a->journal_dir = a->journal_uri;
+	}
 	return 0;
 }
 
@@ -1664,6 +1718,7 @@ out:
 	mmig_journal_close(j);
 	mmig_model_desc_free(d);
 	free(bytes);
+	free(a.journal_uri);
 	return ret;
 }
 

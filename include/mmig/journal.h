@@ -94,6 +94,51 @@ MMIG_EXPORT int mmig_journal_open(struct mmig_journal **out, const char *dir,
 				  const struct mmig_journal_options *opts,
 				  struct mmig_error **errp);
 
+/** The lease TTL an etcd journal gets when none is given, in seconds. */
+#define MMIG_ETCD_LEASE_TTL_DEFAULT 5u
+
+/**
+ * Open the journal stored in an etcd v3 cluster under @p prefix (since
+ * 0.2).  Several migrations, processes and nodes share one prefix; each
+ * handle is a session: it grants a lease of @p lease_ttl_s seconds, kept
+ * alive by a thread of the library, and owns its migrations exactly while
+ * the lease lives.  Before every journal commit the owner checks that its
+ * lease is certainly alive (with a margin of a quarter of the TTL) and
+ * stops with MMIG_ELEASE otherwise, so it never acts after another node
+ * may have taken over.  A migration's epoch (invariant F) is an etcd
+ * revision.  Durability: every answered commit is on a quorum's disks, in
+ * both durability modes.  mmig_journal_open() with a path
+ * "etcd://HOST:PORT[,HOST:PORT...]/PREFIX[?node=NAME&lease-ttl=SECONDS]"
+ * calls this.  Design: docs/etcd-backend.md.
+ *
+ * @param[out] out   the journal, or NULL on failure.
+ * @param endpoints  "HOST:PORT[,HOST:PORT...]" (an "http://" before each
+ *                   is accepted; at most 16), the gateway's client URLs;
+ *                   borrowed.
+ * @param prefix     key prefix, non-empty, printable, no trailing '/';
+ *                   borrowed.
+ * @param node       this node's name, shown as the owner's host (NULL or
+ *                   "": the host name); printable, no '/'; borrowed.
+ * @param lease_ttl_s the session lease's TTL in seconds (0: the default,
+ *                   MMIG_ETCD_LEASE_TTL_DEFAULT; at most 3600): how long
+ *                   after this process dies its migrations can be taken
+ *                   over.
+ * @param flags      MMIG_JOURNAL_RDONLY or 0.  Read-only: no lease, no
+ *                   writes; an empty prefix is -ENOENT.
+ * @param[out] errp  if not NULL, on failure an error naming the journal.
+ * @return MMIG_OK; MMIG_EINVAL (a bad argument, named); MMIG_EUNREACHABLE
+ * (no member answered); MMIG_EFORMAT (a journal of a newer format);
+ * -ENOENT (read-only, nothing there); MMIG_EJOURNAL; MMIG_ENOMEM.
+ * Not supported on etcd: mmig_journal_show/dump and compaction
+ * (MMIG_ENOTIMPL, naming the backend); stats read as zeros.
+ * Threads: as for an LMDB journal.
+ */
+MMIG_EXPORT int mmig_journal_open_etcd(struct mmig_journal **out,
+				       const char *endpoints,
+				       const char *prefix, const char *node,
+				       unsigned lease_ttl_s, unsigned flags,
+				       struct mmig_error **errp);
+
 /** Close; every migration handle on it must be finished (no coordinator
  *  or recovery still using it).  NULL is a no-op. */
 MMIG_EXPORT void mmig_journal_close(struct mmig_journal *j);
