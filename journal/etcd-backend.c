@@ -714,14 +714,15 @@ records_match(const struct mmig__jmig *m, const struct mmig__etcd_txn_result *r,
  * removed by prune).
  */
 static int
-put_chunks(struct ej *e, const struct mmig__jmig *m, struct mmig_error **errp)
+put_chunks(struct ej *e, const struct mmig__jmig *m, const uint8_t *hdr,
+	   size_t hlen, struct mmig_error **errp)
 {
 	int rc = MMIG_OK;
 
-	for (size_t off = 0, i = 0; rc == MMIG_OK && off < m->header_len;
+	for (size_t off = 0, i = 0; rc == MMIG_OK && off < hlen;
 	     off += CHUNK_BYTES, i++) {
-		size_t len = m->header_len - off < CHUNK_BYTES
-				     ? m->header_len - off
+		size_t len = hlen - off < CHUNK_BYTES
+				     ? hlen - off
 				     : CHUNK_BYTES;
 		char *k = mmig__asprintf("%s/m/%s/desc/%08zx", e->prefix,
 					 m->id_text, i);
@@ -733,7 +734,7 @@ put_chunks(struct ej *e, const struct mmig__jmig *m, struct mmig_error **errp)
 		{
 			struct mmig__etcd_cmp c =
 				cmp_num(k, MMIG__ETCD_VERSION, 0);
-			struct mmig__etcd_op s = op_put(k, m->header_val + off,
+			struct mmig__etcd_op s = op_put(k, hdr + off,
 							len, 0),
 					     f = op_range(k);
 
@@ -744,7 +745,7 @@ put_chunks(struct ej *e, const struct mmig__jmig *m, struct mmig_error **errp)
 			const struct mmig__etcd_kv *kv = kv_of(&r, 0);
 
 			if (!kv || kv->value_len != len ||
-			    memcmp(kv->value, m->header_val + off, len) != 0) {
+			    memcmp(kv->value, hdr + off, len) != 0) {
 				rc = MMIG_EEXIST;
 				set_err(errp, mmig_error_new(
 						      rc,
@@ -765,7 +766,11 @@ ej_append(struct mmig__jmig *m, const uint8_t *status_val, size_t status_len,
 	  enum mmig__sync sync, struct mmig_error **errp)
 {
 	struct ej *e = EJ(m->j);
-	bool creating = m->header_val != NULL, resent = false;
+	bool creating = m->has_header, resent = false;
+	/* The header record, whole: etcd takes a value as one JSON string,
+	 * so the pieces LMDB copies in place are joined here. */
+	uint8_t *hdr = NULL;
+	size_t hlen = 0;
 	size_t n = m->n_staged, n_s = 0, n_f = 0, n_c = 0;
 	struct mmig__etcd_op *succ = NULL, *fail = NULL;
 	struct mmig__etcd_cmp cmp[2];
@@ -783,6 +788,14 @@ ej_append(struct mmig__jmig *m, const uint8_t *status_val, size_t status_len,
 	(void)sync; /* an answered txn is on a quorum's disks */
 	if (n == 0 && !status_val && !creating)
 		return MMIG_OK;
+	if (creating) {
+		hlen = mmig__rec_header_parts_len(&m->header);
+		if (!(hdr = mmig__malloc(hlen))) {
+			rc = MMIG_ENOMEM;
+			goto out;
+		}
+		mmig__rec_header_parts_copy(&m->header, hdr);
+	}
 	rc = lease_check(e, m->id_text, &err);
 	if (rc != MMIG_OK)
 		goto out;
@@ -792,7 +805,7 @@ ej_append(struct mmig__jmig *m, const uint8_t *status_val, size_t status_len,
 				     "migration %s: %zu records (header %zu "
 				     "bytes) in one commit: more than one etcd "
 				     "txn holds",
-				     m->id_text, n, m->header_len);
+				     m->id_text, n, hlen);
 		goto out;
 	}
 	for (size_t i = 0; i < n; i++) {
@@ -819,17 +832,17 @@ ej_append(struct mmig__jmig *m, const uint8_t *status_val, size_t status_len,
 			rc = MMIG_ENOMEM;
 			goto out;
 		}
-	if (creating && m->header_len > CHUNK_BYTES) {
-		rc = put_chunks(e, m, &err);
+	if (creating && hlen > CHUNK_BYTES) {
+		rc = put_chunks(e, m, hdr, hlen, &err);
 		if (rc != MMIG_OK)
 			goto out;
 	}
 	if (creating) {
-		bool chunked = m->header_len > CHUNK_BYTES;
+		bool chunked = hlen > CHUNK_BYTES;
 
 		cmp[n_c++] = cmp_num(kh, MMIG__ETCD_VERSION, 0);
-		succ[n_s++] = op_put(kh, chunked ? NULL : m->header_val,
-				     chunked ? 0 : m->header_len, 0);
+		succ[n_s++] = op_put(kh, chunked ? NULL : hdr,
+				     chunked ? 0 : hlen, 0);
 		succ[n_s++] = op_put(kc, e->node, strlen(e->node), 0);
 		succ[n_s++] = op_put(ko, e->node, strlen(e->node), e->lease);
 		if (!final)
@@ -878,12 +891,12 @@ ej_append(struct mmig__jmig *m, const uint8_t *status_val, size_t status_len,
 	if (creating) {
 		const struct mmig__etcd_kv *o = kv_of(&r, 0), *h = kv_of(&r, 1);
 
-		bool ours = h && (m->header_len > CHUNK_BYTES
+		bool ours = h && (hlen > CHUNK_BYTES
 					  ? h->value_len == 0
-					  : h->value_len == m->header_len &&
+					  : h->value_len == hlen &&
 						    memcmp(h->value,
-							   m->header_val,
-							   m->header_len) == 0);
+							   hdr,
+							   hlen) == 0);
 
 		if (resent && o && o->lease == e->lease && ours) {
 			/* Our first sending landed. */
@@ -937,6 +950,7 @@ ej_append(struct mmig__jmig *m, const uint8_t *status_val, size_t status_len,
 					     m->id_text, m->epoch);
 	}
 out:
+	mmig__free(hdr);
 	mmig__etcd_txn_result_free(&r);
 	for (size_t i = 0; lk && i < n; i++)
 		mmig__free(lk[i]);
