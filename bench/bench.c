@@ -541,11 +541,40 @@ print_series(const struct bench_series *s, bool first, int id,
 	       range, tgt, v < 0 ? "" : v ? "PASS" : "MISS");
 }
 
+/*
+ * How this program was built, as far as the figures care: the library is
+ * built with the same project arguments, so what holds here holds there.
+ * The default `meson setup build` is debugoptimized, which keeps
+ * assertions; fault points cost a branch each.  @return a note for the
+ * top of the output, or NULL for a release build.
+ */
+static const char *
+build_note(void)
+{
+#if !defined(__OPTIMIZE__)
+	return "built WITHOUT optimisation: the figures are not the "
+	       "library's; measure with a release build (meson setup B "
+	       "-Dbuildtype=release)";
+#elif defined(MMIG_FAULT_INJECTION)
+	return "built with fault injection (-Dfault_injection=true): every "
+	       "fault point costs a branch; measure with a release build "
+	       "(meson setup B -Dbuildtype=release)";
+#elif !defined(NDEBUG)
+	return "built with assertions (the default debugoptimized build): "
+	       "process mode (3) pays for them; measure with a release build "
+	       "(meson setup B -Dbuildtype=release)";
+#else
+	return NULL;
+#endif
+}
+
 static void
 print_table(const struct bench *b)
 {
 	size_t met = 0, missed = 0;
 
+	if (build_note())
+		printf("NOTE: %s\n", build_note());
 	printf("mmig bench: %zu runs each; median, (min – max) over runs; "
 	       "ratios are per run, to the reference measured in the same "
 	       "run\n",
@@ -645,6 +674,12 @@ print_json(const struct bench *b, const struct utsname *u)
 {
 	printf("{\n  \"quick\": %s,\n  \"runs\": %zu,\n",
 	       b->sz.quick ? "true" : "false", b->sz.runs);
+	printf("  \"build_note\": ");
+	if (build_note())
+		json_str(build_note());
+	else
+		printf("null");
+	printf(",\n");
 	printf("  \"machine\": {\"cores\": %ld, \"kernel\": ",
 	       sysconf(_SC_NPROCESSORS_ONLN));
 	json_str(u->release);
