@@ -6,11 +6,15 @@
  * This is the one file of the tools that calls LMDB (tests/check-layers.sh
  * lets it): not to reach a journal -- the bench reaches those through the
  * public API only -- but to measure the store the journal is built on,
- * bare, in the same run and on the same disk.
+ * bare, in the same run and on the same disk.  Beside them, a peer:
+ * SQLite in WAL mode, synchronous=FULL, one INSERT + COMMIT per step.
+ * (PostgreSQL, the other store durable-workflow engines use, is not
+ * measured: this build links no PostgreSQL client, and the table says so.)
  */
 #include "bench-int.h"
 
 #include <lmdb.h>
+#include <sqlite3.h>
 
 #include <errno.h>
 #include <fcntl.h>
@@ -114,5 +118,53 @@ out:
 	if (env)
 		mdb_env_close(env);
 	lmdb_remove(dir);
+	return us;
+}
+
+/*
+ * A peer: what durable-workflow engines put their steps in.  SQLite in WAL
+ * mode with synchronous=FULL, one INSERT of 200 B and its COMMIT per step,
+ * in a fresh database file @p path (its -wal and -shm removed after).
+ */
+double
+bench_sqlite_peer_us(const char *path, size_t n)
+{
+	static const char *const sfx[] = { "", "-wal", "-shm" };
+	sqlite3 *db = NULL;
+	sqlite3_stmt *ins = NULL;
+	char rec[REC];
+	uint64_t t0 = 0;
+	double us = -1;
+	size_t warm = 10;
+
+	memset(rec, 'r', sizeof(rec));
+	if (sqlite3_open(path, &db) != SQLITE_OK ||
+	    sqlite3_exec(db,
+			 "PRAGMA journal_mode=WAL; PRAGMA synchronous=FULL;"
+			 "CREATE TABLE step(id INTEGER PRIMARY KEY, v BLOB);",
+			 NULL, NULL, NULL) != SQLITE_OK ||
+	    sqlite3_prepare_v2(db, "INSERT INTO step(v) VALUES (?)", -1, &ins,
+			       NULL) != SQLITE_OK)
+		goto out;
+	for (size_t i = 0; i < warm + n; i++) {
+		if (i == warm)
+			t0 = bench_now_ns();
+		/* Autocommit: the INSERT is its own transaction, committed
+		 * (and synced, WAL + FULL) when the step ends. */
+		sqlite3_bind_blob(ins, 1, rec, sizeof(rec), SQLITE_STATIC);
+		if (sqlite3_step(ins) != SQLITE_DONE)
+			goto out;
+		sqlite3_reset(ins);
+	}
+	us = (double)(bench_now_ns() - t0) / 1e3 / (double)n;
+out:
+	sqlite3_finalize(ins);
+	sqlite3_close(db);
+	for (size_t i = 0; i < sizeof(sfx) / sizeof(sfx[0]); i++) {
+		char name[4096];
+
+		snprintf(name, sizeof(name), "%s%s", path, sfx[i]);
+		unlink(name);
+	}
 	return us;
 }

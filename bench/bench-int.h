@@ -150,6 +150,9 @@ void bench_log_quiet(void *arg, enum mmig_log_level level, const char *msg);
  * in directory @p dir (LMDB's).  Both remove what they made. */
 double bench_disk_floor_us(const char *path, size_t n);
 double bench_lmdb_floor_us(const char *dir, size_t n);
+/* A peer: SQLite, WAL, synchronous=FULL, @p n autocommitted INSERTs of
+ * 200 B into a fresh database file @p path, which is removed after. */
+double bench_sqlite_peer_us(const char *path, size_t n);
 
 /* The figures (bench-journal.c, bench-import.c).  Each prepares once per
  * invocation and then measures run @p r. */

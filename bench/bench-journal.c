@@ -200,6 +200,7 @@ us_since(uint64_t t0)
 struct jstate {
 	char *f1, *f2, *f3, *f4, *f5, *f6;
 	char *disk_floor, *lmdb_floor; /* (1)'s floors */
+	char *sqlite_peer;             /* (1)'s peer */
 	/* The journals of figures 2-4, each inside its figure's scratch
 	 * directory (a journal's own directory holds nothing else). */
 	char *j2, *j3, *j4;
@@ -214,7 +215,7 @@ bench_journal_finish(struct bench *b)
 	struct jstate *P = b->jstate;
 	struct scratch *sc[] = { &P->s2, &P->s3, &P->s4, &P->s5, &P->s6 };
 	char *paths[] = { P->f1, P->f2, P->f3, P->f4, P->f5, P->f6,
-			  P->disk_floor, P->lmdb_floor,
+			  P->disk_floor, P->lmdb_floor, P->sqlite_peer,
 			  P->j2, P->j3, P->j4, P->hist, P->empty };
 
 	for (size_t i = 0; i < sizeof(paths) / sizeof(paths[0]); i++)
@@ -246,7 +247,8 @@ bench_journal_prepare(struct bench *b)
 		return -1;
 	P->disk_floor = bench_path(b->dir, "disk-floor.dat");
 	P->lmdb_floor = bench_path(b->dir, "lmdb-floor");
-	if (!P->disk_floor || !P->lmdb_floor)
+	P->sqlite_peer = bench_path(b->dir, "sqlite-peer.db");
+	if (!P->disk_floor || !P->lmdb_floor || !P->sqlite_peer)
 		return -1;
 	P->j2 = bench_path(P->f2, "journal");
 	P->j3 = bench_path(P->f3, "journal");
@@ -828,7 +830,7 @@ bench_journal_run(struct bench *b, size_t r)
 				  gst = MMIG_JOURNAL_STATS_INIT,
 				  wst = MMIG_JOURNAL_STATS_INIT;
 	double s0, s1, sync_us, d0 = -1, d1 = -1, agg, wide, ms, syncs = 0;
-	double df0, df1, lf0, lf1, disk_us, lmdb_us;
+	double df0, df1, lf0, lf1, disk_us, lmdb_us, peer_us;
 	double total;
 
 	/* The floors, then the append reference, on both sides of (2). */
@@ -856,13 +858,19 @@ bench_journal_run(struct bench *b, size_t r)
 	bench_put(&f1->value, sync_us);
 	bench_put(&f1->extra[0], disk_us);
 	bench_put(&f1->extra[1], lmdb_us);
+	peer_us = bench_sqlite_peer_us(P->sqlite_peer, b->sz.sync_writes);
+	if (peer_us > 0) {
+		bench_put(&f1->extra[2], peer_us);
+		if (d0 > 0)
+			bench_put(&f2->extra[2], d0 / peer_us);
+	}
 	if (d0 > 0) {
 		bench_put(&f2->value, d0);
 		bench_put(&f2->ratio, d0 / lmdb_us);
 		bench_put(&f2->extra[0], d0 / disk_us);
 		bench_put(&f2->extra[1], d0 / sync_us);
-		bench_put(&f2->extra[2], (double)st.syncs / (double)b->sz.ops);
-		bench_put(&f2->extra[3],
+		bench_put(&f2->extra[3], (double)st.syncs / (double)b->sz.ops);
+		bench_put(&f2->extra[4],
 			  (double)st.commits / (double)b->sz.ops);
 	} else if (bench_wanted(b, 2) || bench_wanted(b, 4)) {
 		bench_fail(f2, "a migration failed");
