@@ -60,6 +60,7 @@ struct bench_sizes {
 	size_t ops;            /* ops of the migrations of (2), (3), (6) */
 	size_t process_migs;   /* migrations per run of (3) */
 	size_t group_threads;  /* (4) */
+	size_t group_threads_wide; /* (4), also reported: 64 */
 	size_t group_ops;      /* ops per migration of (4) */
 	size_t history;        /* finished migrations of (5) */
 	size_t history_ops;    /* ops of each of them */
@@ -141,6 +142,17 @@ int bench_peak_rss_restart(void);
 
 /* A log sink that drops everything: logging is not what is measured. */
 void bench_log_quiet(void *arg, enum mmig_log_level level, const char *msg);
+
+/* The floors (bench-floor.c), microseconds per operation or a negative
+ * value on failure: @p n pwrites of 200 B, each followed by fdatasync,
+ * into file @p path preallocated and synced first (the disk's); @p n LMDB
+ * commits of one 200 B put each, MDB_NOMETASYNC, in a fresh environment
+ * in directory @p dir (LMDB's).  Both remove what they made. */
+double bench_disk_floor_us(const char *path, size_t n);
+double bench_lmdb_floor_us(const char *dir, size_t n);
+/* A peer: SQLite, WAL, synchronous=FULL, @p n autocommitted INSERTs of
+ * 200 B into a fresh database file @p path, which is removed after. */
+double bench_sqlite_peer_us(const char *path, size_t n);
 
 /* The figures (bench-journal.c, bench-import.c).  Each prepares once per
  * invocation and then measures run @p r. */

@@ -199,6 +199,8 @@ us_since(uint64_t t0)
  * once, and a counter that makes every model uuid unique. */
 struct jstate {
 	char *f1, *f2, *f3, *f4, *f5, *f6;
+	char *disk_floor, *lmdb_floor; /* (1)'s floors */
+	char *sqlite_peer;             /* (1)'s peer */
 	/* The journals of figures 2-4, each inside its figure's scratch
 	 * directory (a journal's own directory holds nothing else). */
 	char *j2, *j3, *j4;
@@ -213,6 +215,7 @@ bench_journal_finish(struct bench *b)
 	struct jstate *P = b->jstate;
 	struct scratch *sc[] = { &P->s2, &P->s3, &P->s4, &P->s5, &P->s6 };
 	char *paths[] = { P->f1, P->f2, P->f3, P->f4, P->f5, P->f6,
+			  P->disk_floor, P->lmdb_floor, P->sqlite_peer,
 			  P->j2, P->j3, P->j4, P->hist, P->empty };
 
 	for (size_t i = 0; i < sizeof(paths) / sizeof(paths[0]); i++)
@@ -241,6 +244,11 @@ bench_journal_prepare(struct bench *b)
 	P->f5 = bench_path(b->dir, "recovery");
 	P->f6 = bench_path(b->dir, "j-settle");
 	if (!P->f1 || !P->f2 || !P->f3 || !P->f4 || !P->f5 || !P->f6)
+		return -1;
+	P->disk_floor = bench_path(b->dir, "disk-floor.dat");
+	P->lmdb_floor = bench_path(b->dir, "lmdb-floor");
+	P->sqlite_peer = bench_path(b->dir, "sqlite-peer.db");
+	if (!P->disk_floor || !P->lmdb_floor || !P->sqlite_peer)
 		return -1;
 	P->j2 = bench_path(P->f2, "journal");
 	P->j3 = bench_path(P->f3, "journal");
@@ -400,13 +408,13 @@ group_main(void *arg)
 	return NULL;
 }
 
-/* @return the aggregate ops/s of sz.group_threads migrations at once, or
+/* @return the aggregate ops/s of @p n migrations at once, or
  * a negative value; @p st gets the journal's counters per op. */
 static double
-group_once(struct bench *b, struct mmig_journal_stats *st)
+group_once(struct bench *b, size_t n, struct mmig_journal_stats *st)
 {
 	struct jstate *P = b->jstate;
-	size_t n = b->sz.group_threads, started = 0, total;
+	size_t started = 0, total;
 	struct group_thread *t = calloc(n, sizeof(*t));
 	struct mmig_journal_stats s0 = MMIG_JOURNAL_STATS_INIT,
 				  s1 = MMIG_JOURNAL_STATS_INIT;
@@ -819,27 +827,50 @@ bench_journal_run(struct bench *b, size_t r)
 	struct bench_figure *f1 = bench_fig(b, 1), *f2 = bench_fig(b, 2);
 	struct bench_figure *f4 = bench_fig(b, 4), *f6 = bench_fig(b, 6);
 	struct mmig_journal_stats st = MMIG_JOURNAL_STATS_INIT,
-				  gst = MMIG_JOURNAL_STATS_INIT;
-	double s0, s1, sync_us, d0 = -1, d1 = -1, agg, ms, syncs = 0;
+				  gst = MMIG_JOURNAL_STATS_INIT,
+				  wst = MMIG_JOURNAL_STATS_INIT;
+	double s0, s1, sync_us, d0 = -1, d1 = -1, agg, wide, ms, syncs = 0;
+	double df0, df1, lf0, lf1, disk_us, lmdb_us, peer_us;
 	double total;
 
+	/* The floors, then the append reference, on both sides of (2). */
+	df0 = bench_disk_floor_us(P->disk_floor, b->sz.sync_writes);
+	lf0 = bench_lmdb_floor_us(P->lmdb_floor, b->sz.sync_writes);
 	s0 = sync_limit(P->f1, b->sz.sync_writes);
 	if ((bench_wanted(b, 2) || bench_wanted(b, 4)) &&
 	    durable_once(b, &d0, &st) != 0)
 		d0 = -1;
 	s1 = sync_limit(P->f1, b->sz.sync_writes);
-	if (s0 <= 0 || s1 <= 0) {
+	lf1 = bench_lmdb_floor_us(P->lmdb_floor, b->sz.sync_writes);
+	df1 = bench_disk_floor_us(P->disk_floor, b->sz.sync_writes);
+	if (s0 <= 0 || s1 <= 0 || df0 <= 0 || df1 <= 0) {
 		bench_fail(f1, "write+fdatasync in %s failed: %s", b->dir,
 			   strerror(errno));
 		return;
 	}
+	if (lf0 <= 0 || lf1 <= 0) {
+		bench_fail(f1, "LMDB's floor in %s failed", b->dir);
+		return;
+	}
 	sync_us = (s0 + s1) / 2;
+	disk_us = (df0 + df1) / 2;
+	lmdb_us = (lf0 + lf1) / 2;
 	bench_put(&f1->value, sync_us);
+	bench_put(&f1->extra[0], disk_us);
+	bench_put(&f1->extra[1], lmdb_us);
+	peer_us = bench_sqlite_peer_us(P->sqlite_peer, b->sz.sync_writes);
+	if (peer_us > 0) {
+		bench_put(&f1->extra[2], peer_us);
+		if (d0 > 0)
+			bench_put(&f2->extra[2], d0 / peer_us);
+	}
 	if (d0 > 0) {
 		bench_put(&f2->value, d0);
-		bench_put(&f2->ratio, d0 / sync_us);
-		bench_put(&f2->extra[0], (double)st.syncs / (double)b->sz.ops);
-		bench_put(&f2->extra[1],
+		bench_put(&f2->ratio, d0 / lmdb_us);
+		bench_put(&f2->extra[0], d0 / disk_us);
+		bench_put(&f2->extra[1], d0 / sync_us);
+		bench_put(&f2->extra[3], (double)st.syncs / (double)b->sz.ops);
+		bench_put(&f2->extra[4],
 			  (double)st.commits / (double)b->sz.ops);
 	} else if (bench_wanted(b, 2) || bench_wanted(b, 4)) {
 		bench_fail(f2, "a migration failed");
@@ -847,8 +878,10 @@ bench_journal_run(struct bench *b, size_t r)
 	if (bench_wanted(b, 3))
 		run_process(b);
 	if (bench_wanted(b, 4)) {
-		agg = group_once(b, &gst);
-		if (durable_once(b, &d1, NULL) != 0 || agg <= 0 || d0 <= 0) {
+		agg = group_once(b, b->sz.group_threads, &gst);
+		wide = group_once(b, b->sz.group_threads_wide, &wst);
+		if (durable_once(b, &d1, NULL) != 0 || agg <= 0 || wide <= 0 ||
+		    d0 <= 0) {
 			bench_fail(f4, "a migration failed");
 		} else {
 			double single = 1e6 / ((d0 + d1) / 2);
@@ -859,6 +892,12 @@ bench_journal_run(struct bench *b, size_t r)
 			bench_put(&f4->extra[0], single);
 			bench_put(&f4->extra[1], (double)gst.commits / total);
 			bench_put(&f4->extra[2], (double)gst.syncs / total);
+			bench_put(&f4->extra[3], wide);
+			bench_put(&f4->extra[4], wide / single);
+			bench_put(&f4->extra[5],
+				  (double)wst.commits /
+					  (double)(b->sz.group_threads_wide *
+						   b->sz.group_ops));
 		}
 	}
 	if (bench_wanted(b, 6)) {

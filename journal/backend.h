@@ -4,8 +4,10 @@
  * through it).
  *
  * A backend stores migrations: a header, a status (state cache, owner,
- * epoch) and a log of transition records keyed by (id, seq), plus an index
- * of the migrations in flight.  Records are opaque bytes here (record.c
+ * epoch) and a log of transition records, each with its migration's seq,
+ * plus an index of the migrations in flight.  How the log is keyed is the
+ * backend's own (LMDB: by a journal-wide LSN, each record linked to its
+ * migration's previous one; lmdb-int.h); the engine sees seqs only.  Records are opaque bytes here (record.c
  * encodes them, fold.c folds them), so a backend never interprets a
  * transition beyond what fencing and the in-flight index need.  The
  * operations are those of DESIGN.md, "The journal":

@@ -4,16 +4,26 @@
  *
  * Layout: one LMDB environment with five named databases.
  *
- *   meta      "format" -> uint32 journal format (this code: 1)
+ *   meta      "format" -> uint32 journal format (this code: 2; format 1,
+ *             the log keyed by (id, seq), is refused)
  *             "durability" -> 1 byte, the durability of every migration
  *             in the journal, fixed by its first (see one_durability())
+ *             "lsn" -> the LSN floor a prune leaves (8, big-endian)
  *   hdr       id(16) -> HEADER record (immutable)
- *   status    id(16) -> STATUS record (state cache, owner, epoch)
- *   log       id(16) || seq(8, big-endian) -> transition record
+ *   status    id(16) -> first LSN || last LSN || next seq || STATUS record
+ *   log       LSN(8, big-endian) -> id || seq || prev LSN || transition
  *   inflight  id(16) -> "" for every migration not COMMITTED/ROLLED_BACK
  *
- * A migration's history is one cursor range of `log`; start-up recovery
- * reads `inflight` only, so its cost does not grow with history.
+ * The log is the classic write-ahead log (ARIES): every transition of
+ * every migration gets the next journal-wide log sequence number and is
+ * appended at the right edge of `log` (MDB_APPEND), so a batch of many
+ * migrations writes a few adjacent pages instead of one leaf per
+ * migration.  Each record carries its migration's previous LSN, and the
+ * status its first and last: a migration is read by following its chain
+ * back from the last (lmdb-int.h, read.c).  Start-up recovery reads
+ * `inflight` only, so its cost does not grow with history.  Appends stay
+ * idempotent by seq: a staged record whose seq is on the chain already
+ * with the same bytes is skipped (append_staged()).
  *
  * Durability ordering.  Each write transaction is made with the
  * environment's flags set for the sync it needs (mdb_env_set_flags, under
@@ -104,7 +114,9 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#define JOURNAL_FORMAT 1u
+/* 2: the log keyed by LSN (ARIES layout; lmdb-int.h).  1 keyed it by
+ * (migration id, seq) and is refused: nothing shipped with it. */
+#define JOURNAL_FORMAT 2u
 #define DEFAULT_MAP_SIZE ((size_t)64 << 20)
 #define DEFAULT_LOCK_TIMEOUT_NS ((uint64_t)5000000000u)
 /* The byte of lock.mdb our writers lock (see "The write lock" above). */
@@ -121,6 +133,11 @@ struct commit_req {
 	bool claiming;
 	uint8_t *status_val; /* NULL when the status does not change */
 	size_t status_len;
+	/* Read by check_fence() in the batch's transaction: the migration's
+	 * chain of LSNs and its status record as stored (a copy). */
+	struct mmig__chain chain;
+	uint8_t *old_status;
+	size_t old_status_len;
 	int rc;
 	struct mmig_error *err;
 	bool excluded; /* failed alone; left out of its batch's retries */
@@ -454,15 +471,6 @@ mmig__journal_dbs(const struct mmig_journal *j)
 	return &j->dbs;
 }
 
-void
-mmig__log_key(uint8_t key[MMIG__LOG_KEY_LEN], const uint8_t id[MMIG_ID_LEN],
-	      uint64_t seq)
-{
-	memcpy(key, id, MMIG_ID_LEN);
-	for (int i = 0; i < 8; i++)
-		key[MMIG_ID_LEN + i] = (uint8_t)(seq >> (56 - 8 * i));
-}
-
 /* ---- map size ---------------------------------------------------------- */
 
 /* Largest map we grow to: 1 TiB of address space. */
@@ -753,6 +761,18 @@ check_format(struct mmig_journal *j, MDB_txn *txn, bool *missing,
 		return MMIG_ECORRUPT;
 	}
 	memcpy(&format, val.mv_data, sizeof(format));
+	if (format < JOURNAL_FORMAT) {
+		set_err(errp, mmig_error_new(
+				      MMIG_EFORMAT,
+				      "%s: journal format %u (its log keyed by "
+				      "migration and seq) is older than this "
+				      "build's %u (keyed by LSN) and cannot be "
+				      "read by it; settle its migrations with the "
+				      "build that wrote it, then start a new "
+				      "journal; left as it was",
+				      j->path, format, JOURNAL_FORMAT));
+		return MMIG_EFORMAT;
+	}
 	if (format > JOURNAL_FORMAT) {
 		set_err(errp, mmig_error_new(
 				      MMIG_EFORMAT,
@@ -1432,6 +1452,13 @@ check_fence(struct mmig_journal *j, MDB_txn *txn, struct commit_req *req)
 	struct mmig_error *err = NULL;
 	int rc;
 
+	const uint8_t *rec;
+	size_t len;
+
+	req->chain = (struct mmig__chain){ 0 };
+	mmig__free(req->old_status);
+	req->old_status = NULL;
+	req->old_status_len = 0;
 	rc = mdb_get(txn, j->dbs.status, &key, &val);
 	if (req->creating) {
 		if (rc == MDB_SUCCESS) {
@@ -1448,12 +1475,28 @@ check_fence(struct mmig_journal *j, MDB_txn *txn, struct commit_req *req)
 					   m->id_text);
 		return mmig__from_mdb(rc);
 	}
-	rc = mmig__rec_status_decode(val.mv_data, val.mv_size, &st, &err);
+	if (!mmig__status_unwrap(&val, &req->chain, &rec, &len)) {
+		req->err = mmig_error_new(MMIG_ECORRUPT,
+					  "migration %s: status: too short for "
+					  "its chain", m->id_text);
+		return MMIG_ECORRUPT;
+	}
+	rc = mmig__rec_status_decode(rec, len, &st, &err);
 	if (rc != MMIG_OK) {
 		req->err = mmig_error_wrap(err, "migration %s: status",
 					   m->id_text);
 		return rc;
 	}
+	/* Kept for the status rewrite: the put may move the page it is in. */
+	req->old_status = mmig__malloc(len ? len : 1);
+	if (!req->old_status) {
+		mmig__rec_status_free(&st);
+		req->err = mmig_error_new(MMIG_ENOMEM, "migration %s: status",
+					  m->id_text);
+		return MMIG_ENOMEM;
+	}
+	memcpy(req->old_status, rec, len);
+	req->old_status_len = len;
 	rc = st.epoch == m->epoch ? MMIG_OK : MMIG_EFENCED;
 	if (rc != MMIG_OK)
 		req->err = mmig_error_new(
@@ -1465,29 +1508,159 @@ check_fence(struct mmig_journal *j, MDB_txn *txn, struct commit_req *req)
 	return rc;
 }
 
-/* Put unless the key holds the same bytes already (idempotent by seq). */
-static int
-put_once(MDB_txn *txn, MDB_dbi dbi, MDB_val *key, MDB_val *val)
+/*
+ * The LSN the next record gets in @p txn: one past the log's right edge,
+ * and never one a prune removed from that edge (meta "lsn", written by
+ * prune), so LSNs only grow.  @return an LMDB code.
+ */
+int
+mmig__journal_lsn_next(struct mmig_journal *j, MDB_txn *txn, uint64_t *out)
 {
-	MDB_val old = *val;
-	int rc = mdb_put(txn, dbi, key, &old, MDB_NOOVERWRITE);
+	MDB_val k = { 0 }, v;
+	MDB_cursor *cur;
+	uint64_t next = 1;
+	int rc;
 
-	if (rc == MDB_KEYEXIST && old.mv_size == val->mv_size &&
-	    memcmp(old.mv_data, val->mv_data, val->mv_size) == 0)
-		return MDB_SUCCESS;
-	return rc;
+	rc = mdb_cursor_open(txn, j->dbs.log, &cur);
+	if (rc != MDB_SUCCESS)
+		return rc;
+	rc = mdb_cursor_get(cur, &k, &v, MDB_LAST);
+	mdb_cursor_close(cur);
+	if (rc == MDB_SUCCESS)
+		next = mmig__lsn_of(&k) + 1;
+	else if (rc != MDB_NOTFOUND)
+		return rc;
+	k = (MDB_val){ .mv_size = 3, .mv_data = "lsn" };
+	rc = mdb_get(txn, j->dbs.meta, &k, &v);
+	if (rc == MDB_SUCCESS && v.mv_size == MMIG__LSN_LEN) {
+		uint64_t floor = mmig__lsn_of(&v);
+
+		if (floor > next)
+			next = floor;
+	} else if (rc != MDB_SUCCESS && rc != MDB_NOTFOUND) {
+		return rc;
+	}
+	*out = next;
+	return MDB_SUCCESS;
+}
+
+/* Record @p seq on chain @p c of @p id, found by following the chain back
+ * from its last LSN.  @return an LMDB code; MDB_CORRUPTED for a broken
+ * chain. */
+static int
+chain_find(struct mmig_journal *j, MDB_txn *txn, const uint8_t id[MMIG_ID_LEN],
+	   const struct mmig__chain *c, uint64_t seq, MDB_val *rec)
+{
+	uint8_t k[MMIG__LSN_LEN];
+	MDB_val key = { .mv_size = sizeof(k), .mv_data = k }, val;
+	struct mmig__log_rec r;
+	uint64_t lsn = c->last;
+	int rc;
+
+	for (uint64_t s = c->next_seq; s-- > seq;) {
+		if (lsn == 0)
+			return MDB_CORRUPTED;
+		mmig__lsn_key(k, lsn);
+		rc = mdb_get(txn, j->dbs.log, &key, &val);
+		if (rc != MDB_SUCCESS)
+			return rc == MDB_NOTFOUND ? MDB_CORRUPTED : rc;
+		if (!mmig__log_unwrap(&val, &r) ||
+		    memcmp(r.id, id, MMIG_ID_LEN) != 0 || r.seq != s ||
+		    r.prev >= lsn)
+			return MDB_CORRUPTED;
+		if (s == seq) {
+			*rec = (MDB_val){ .mv_size = r.len,
+					  .mv_data = (void *)r.rec };
+			return MDB_SUCCESS;
+		}
+		lsn = r.prev;
+	}
+	return MDB_CORRUPTED;
+}
+
+/*
+ * Append @p m's staged records to the log, each at the next LSN
+ * (*next_lsn, 0 until this transaction has read it), linked to the one
+ * before on chain @p c, which is updated.  Idempotent by seq: a record
+ * whose seq is already on the chain with the same bytes is skipped
+ * (a retried append whose answer was lost); with other bytes, or a seq
+ * beyond the chain's end, it is MDB_KEYEXIST.  @return an LMDB code.
+ */
+static int
+append_staged(struct mmig_journal *j, MDB_txn *txn, struct mmig__jmig *m,
+	      struct mmig__chain *c, uint64_t *next_lsn, uint64_t *bytes,
+	      size_t *n_new)
+{
+	uint8_t k[MMIG__LSN_LEN];
+	MDB_val key = { .mv_size = sizeof(k), .mv_data = k }, val;
+	int rc;
+
+	*n_new = 0;
+	for (size_t i = 0; i < m->n_staged; i++) {
+		const struct mmig__staged *s = &m->staged[i];
+
+		if (s->seq < c->next_seq) {
+			rc = chain_find(j, txn, m->id, c, s->seq, &val);
+			if (rc != MDB_SUCCESS)
+				return rc;
+			if (val.mv_size != s->len ||
+			    memcmp(val.mv_data, s->val, s->len) != 0)
+				return MDB_KEYEXIST;
+			continue;
+		}
+		if (s->seq != c->next_seq)
+			return MDB_KEYEXIST;
+		if (*next_lsn == 0) {
+			rc = mmig__journal_lsn_next(j, txn, next_lsn);
+			if (rc != MDB_SUCCESS)
+				return rc;
+		}
+		mmig__lsn_key(k, *next_lsn);
+		val = (MDB_val){ .mv_size = MMIG__LOG_ENV_LEN + s->len };
+		rc = mdb_put(txn, j->dbs.log, &key, &val,
+			     MDB_APPEND | MDB_RESERVE);
+		if (rc != MDB_SUCCESS)
+			return rc;
+		mmig__log_wrap_env(val.mv_data, m->id, s->seq, c->last);
+		memcpy((uint8_t *)val.mv_data + MMIG__LOG_ENV_LEN, s->val,
+		       s->len);
+		if (c->first == 0)
+			c->first = *next_lsn;
+		c->last = (*next_lsn)++;
+		c->next_seq++;
+		*bytes += s->len;
+		(*n_new)++;
+	}
+	return MDB_SUCCESS;
+}
+
+/* Write @p id's status value: chain @p c and the status record @p rec. */
+static int
+put_status(struct mmig_journal *j, MDB_txn *txn, const uint8_t *id,
+	   const struct mmig__chain *c, const uint8_t *rec, size_t len)
+{
+	MDB_val key = { .mv_size = MMIG_ID_LEN, .mv_data = (void *)id };
+	MDB_val val = { .mv_size = MMIG__STATUS_ENV_LEN + len };
+	int rc;
+
+	rc = mdb_put(txn, j->dbs.status, &key, &val, MDB_RESERVE);
+	if (rc != MDB_SUCCESS)
+		return rc;
+	mmig__status_wrap_env(val.mv_data, c);
+	memcpy((uint8_t *)val.mv_data + MMIG__STATUS_ENV_LEN, rec, len);
+	return MDB_SUCCESS;
 }
 
 /* The puts of one request.  Returns an LMDB code: anything but success
  * aborts the whole batch (the map filled, or a bug). */
 static int
-write_req(struct mmig_journal *j, MDB_txn *txn, struct commit_req *req)
+write_req(struct mmig_journal *j, MDB_txn *txn, struct commit_req *req,
+	  uint64_t *next_lsn)
 {
 	struct mmig__jmig *m = req->m;
 	MDB_val id = { .mv_size = MMIG_ID_LEN, .mv_data = m->id }, val;
-	uint8_t key[MMIG__LOG_KEY_LEN];
-	MDB_val lkey = { .mv_size = sizeof(key), .mv_data = key };
 	uint64_t bytes = 0;
+	size_t n_new = 0;
 	int rc = MDB_SUCCESS;
 
 	if (m->has_header) {
@@ -1506,21 +1679,23 @@ write_req(struct mmig_journal *j, MDB_txn *txn, struct commit_req *req)
 			return rc;
 		bytes += hlen;
 	}
-	for (size_t i = 0; i < m->n_staged; i++) {
-		mmig__log_key(key, m->id, m->staged[i].seq);
-		val = (MDB_val){ .mv_size = m->staged[i].len,
-				 .mv_data = m->staged[i].val };
-		rc = put_once(txn, j->dbs.log, &lkey, &val);
+	rc = append_staged(j, txn, m, &req->chain, next_lsn, &bytes, &n_new);
+	if (rc != MDB_SUCCESS)
+		return rc;
+	/* The status moves with the chain's end, its record with the state. */
+	if (req->status_val || n_new) {
+		if (!req->status_val && !req->old_status)
+			return MDB_INCOMPATIBLE; /* a new migration without one */
+		rc = req->status_val
+			     ? put_status(j, txn, m->id, &req->chain,
+					  req->status_val, req->status_len)
+			     : put_status(j, txn, m->id, &req->chain,
+					  req->old_status,
+					  req->old_status_len);
 		if (rc != MDB_SUCCESS)
 			return rc;
-		bytes += m->staged[i].len;
 	}
 	if (req->status_val) {
-		val = (MDB_val){ .mv_size = req->status_len,
-				 .mv_data = req->status_val };
-		rc = mdb_put(txn, j->dbs.status, &id, &val, 0);
-		if (rc != MDB_SUCCESS)
-			return rc;
 		bytes += req->status_len;
 		if (mmig__state_is_final(m->fold.state)) {
 			rc = mdb_del(txn, j->dbs.inflight, &id, NULL);
@@ -1551,6 +1726,7 @@ write_batch(struct mmig_journal *j, struct commit_req *batch)
 	bool alone = batch->next == NULL;
 	struct mmig_error *berr = NULL;
 	struct commit_req *req;
+	uint64_t next_lsn;
 	MDB_txn *txn;
 	int rc;
 
@@ -1558,6 +1734,7 @@ write_batch(struct mmig_journal *j, struct commit_req *batch)
 		if (req->sync > sync)
 			sync = req->sync;
 again:
+	next_lsn = 0; /* read from the log by the first record appended */
 	rc = write_begin(j, sync, &txn, &berr);
 	if (rc != MMIG_OK) {
 		/* The write lock not taken in time, or LMDB refused to begin:
@@ -1581,7 +1758,7 @@ again:
 		req->rc = check_fence(j, txn, req);
 		if (req->rc != MMIG_OK)
 			continue;
-		rc = write_req(j, txn, req);
+		rc = write_req(j, txn, req, &next_lsn);
 		if (rc == MDB_SUCCESS)
 			continue;
 		if (rc == MDB_MAP_FULL || alone)
@@ -1856,6 +2033,7 @@ lmdb_append(struct mmig__jmig *m, const uint8_t *status_val,
 	};
 
 	group_commit(m->j, &req);
+	mmig__free(req.old_status);
 	if (req.rc != MMIG_OK)
 		set_err(errp, req.err);
 	else
@@ -1892,10 +2070,10 @@ claim_in_txn(struct mmig_journal *j, MDB_txn *txn, struct mmig__jmig *m,
 	     uint64_t expected_epoch, bool force,
 	     struct mmig_rec_header *h, int *mdb_rc, struct mmig_error **errp)
 {
-	MDB_val key = { .mv_size = MMIG_ID_LEN, .mv_data = m->id }, val;
-	uint8_t lk[MMIG__LOG_KEY_LEN];
-	MDB_val lkey = { .mv_size = sizeof(lk), .mv_data = lk };
 	struct mmig_rec_status st = { 0 };
+	struct mmig__chain chain;
+	uint64_t next_lsn = 0, bytes = 0;
+	size_t n_new;
 	char what[300];
 	uint8_t *sval = NULL;
 	size_t slen;
@@ -1908,6 +2086,8 @@ claim_in_txn(struct mmig_journal *j, MDB_txn *txn, struct mmig__jmig *m,
 	if (rc == MMIG_OK)
 		rc = mmig__journal_fold(j, txn, m->id, h->n_ops, &m->fold,
 					&m->next_seq, errp);
+	if (rc == MMIG_OK)
+		rc = mmig__journal_chain(j, txn, m->id, &chain, errp);
 	if (rc != MMIG_OK)
 		goto out;
 	if (expected_epoch && st.epoch != expected_epoch) {
@@ -1958,15 +2138,11 @@ claim_in_txn(struct mmig_journal *j, MDB_txn *txn, struct mmig__jmig *m,
 		rc = mmig__rec_status_encode(&m->status, &sval, &slen);
 	if (rc != MMIG_OK)
 		goto out;
-	val = (MDB_val){ .mv_size = slen, .mv_data = sval };
-	*mdb_rc = mdb_put(txn, j->dbs.status, &key, &val, 0);
-	if (*mdb_rc == MDB_SUCCESS) {
-		mmig__log_key(lk, m->id, m->staged[0].seq);
-		val = (MDB_val){ .mv_size = m->staged[0].len,
-				 .mv_data = m->staged[0].val };
-		*mdb_rc = mdb_put(txn, j->dbs.log, &lkey, &val,
-				  MDB_NOOVERWRITE);
-	}
+	/* CLAIMED at the log's edge, then the status with the new epoch and
+	 * the chain's new end. */
+	*mdb_rc = append_staged(j, txn, m, &chain, &next_lsn, &bytes, &n_new);
+	if (*mdb_rc == MDB_SUCCESS)
+		*mdb_rc = put_status(j, txn, m->id, &chain, sval, slen);
 	if (*mdb_rc != MDB_SUCCESS) {
 		*errp = mmig__mdb_error(*mdb_rc, "migration %s: claim",
 					m->id_text);

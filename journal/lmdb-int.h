@@ -46,8 +46,8 @@ int mmig__journal_header(struct mmig_journal *j, MDB_txn *txn,
 int mmig__journal_status(struct mmig_journal *j, MDB_txn *txn,
 			 const uint8_t id[MMIG_ID_LEN],
 			 struct mmig_rec_status *out, struct mmig_error **errp);
-/* Fold every transition of @p id; @p n_ops from its header.  Also returns
- * the next free seq. */
+/* Fold every transition of @p id (following its chain); @p n_ops from its
+ * header.  Also returns the next free seq. */
 int mmig__journal_fold(struct mmig_journal *j, MDB_txn *txn,
 		       const uint8_t id[MMIG_ID_LEN], uint32_t n_ops,
 		       struct mmig_fold *out, uint64_t *next_seq,
@@ -63,10 +63,97 @@ struct mmig__dbs {
 };
 const struct mmig__dbs *mmig__journal_dbs(const struct mmig_journal *j);
 
-/* Keys: (id) and (id, big-endian seq). */
-#define MMIG__LOG_KEY_LEN (MMIG_ID_LEN + 8)
-void mmig__log_key(uint8_t key[MMIG__LOG_KEY_LEN],
-		   const uint8_t id[MMIG_ID_LEN], uint64_t seq);
+/*
+ * The log (journal format 2, ARIES layout).  `log` is keyed by a
+ * journal-wide log sequence number (LSN, 8 bytes big-endian, from 1),
+ * every new record appended at the table's right edge (MDB_APPEND), so a
+ * batch of many migrations writes a few adjacent pages.  A log value is an
+ * envelope and the transition record (record.c) as it was encoded:
+ *
+ *   id(16) || seq(8, big-endian) || prev LSN(8, big-endian; 0: none) || record
+ *
+ * and a `status` value is the migration's chain and its STATUS record:
+ *
+ *   first LSN(8) || last LSN(8) || next seq(8) || status record
+ *
+ * (all big-endian; first and last 0 while it has no record).  A migration
+ * is read by following its chain from the last LSN back to the first:
+ * every record on it must carry the migration's id and the seq one below
+ * the one after it, and point back to a lower LSN.
+ */
+#define MMIG__LSN_LEN 8
+#define MMIG__LOG_ENV_LEN (MMIG_ID_LEN + 16)
+#define MMIG__STATUS_ENV_LEN 24
+
+/* One migration's chain, from its status value. */
+struct mmig__chain {
+	uint64_t first, last; /* LSNs; 0 when it has no record */
+	uint64_t next_seq;    /* records on the chain */
+};
+
+/* One log value, taken apart. */
+struct mmig__log_rec {
+	uint8_t id[MMIG_ID_LEN];
+	uint64_t seq, prev;
+	const uint8_t *rec; /* the transition record, in the value */
+	size_t len;
+};
+
+void mmig__lsn_key(uint8_t key[MMIG__LSN_LEN], uint64_t lsn);
+/* The LSN the next appended record gets in @p txn (journal.c): past the
+ * log's right edge and past meta "lsn", the floor a prune leaves.
+ * @return an LMDB code. */
+int mmig__journal_lsn_next(struct mmig_journal *j, MDB_txn *txn,
+			   uint64_t *out);
+uint64_t mmig__lsn_of(const MDB_val *key); /* 0 for a key of another size */
+/* @return false when @p val is too short to hold an envelope. */
+bool mmig__log_unwrap(const MDB_val *val, struct mmig__log_rec *out);
+bool mmig__status_unwrap(const MDB_val *val, struct mmig__chain *c,
+			 const uint8_t **rec, size_t *len);
+void mmig__status_wrap_env(uint8_t env[MMIG__STATUS_ENV_LEN],
+			   const struct mmig__chain *c);
+void mmig__log_wrap_env(uint8_t env[MMIG__LOG_ENV_LEN],
+			const uint8_t id[MMIG_ID_LEN], uint64_t seq,
+			uint64_t prev);
+
+/* The chain of @p id from its status value.  @return MMIG_OK,
+ * MMIG_ENOTFOUND, MMIG_ECORRUPT (a value too short), with *errp. */
+int mmig__journal_chain(struct mmig_journal *j, MDB_txn *txn,
+			const uint8_t id[MMIG_ID_LEN], struct mmig__chain *c,
+			struct mmig_error **errp);
+
+/*
+ * Call @p fn for each record on the chain of @p id, in seq order, with its
+ * LSN and the transition record's bytes (the envelope taken off).  A
+ * broken chain -- a missing LSN, a record of another migration or seq, a
+ * link that does not point back -- is MMIG_ECORRUPT naming the seq, with
+ * *errp.  @p fn's own non-OK return stops the walk and is returned.
+ */
+int mmig__log_walk(struct mmig_journal *j, MDB_txn *txn,
+		   const uint8_t id[MMIG_ID_LEN],
+		   int (*fn)(void *arg, uint64_t seq, uint64_t lsn,
+			     const MDB_val *rec),
+		   void *arg, struct mmig_error **errp);
+
+/* The LSN of record @p seq of @p id, following its chain back from the
+ * last.  @return MMIG_OK, MMIG_ENOTFOUND, MMIG_ECORRUPT. */
+int mmig__log_find(struct mmig_journal *j, MDB_txn *txn,
+		   const uint8_t id[MMIG_ID_LEN], uint64_t seq,
+		   uint64_t *lsn);
+
+/*
+ * For white-box tests that look at or damage one stored record: the
+ * record's bytes (without the envelope) of @p id's header (@p table
+ * "hdr"), status ("status") or transition @p seq ("log"), and the same
+ * replaced by @p len bytes at @p rec, its envelope kept.  @return an LMDB
+ * code (MDB_NOTFOUND).
+ */
+int mmig__lmdb_value_get(struct mmig_journal *j, MDB_txn *txn,
+			 const char *table, const uint8_t id[MMIG_ID_LEN],
+			 uint64_t seq, MDB_val *rec);
+int mmig__lmdb_value_put(struct mmig_journal *j, MDB_txn *txn,
+			 const char *table, const uint8_t id[MMIG_ID_LEN],
+			 uint64_t seq, const void *rec, size_t len);
 
 /* An error for an LMDB return code, naming what was being done. */
 struct mmig_error *mmig__mdb_error(int rc, const char *fmt, ...)

@@ -10,6 +10,7 @@
 #include "internal.h"
 #include "lmdb-int.h"
 
+#include <errno.h>
 #include <jansson.h>
 #include <stdlib.h>
 #include <string.h>
@@ -56,6 +57,9 @@ mmig__journal_status(struct mmig_journal *j, MDB_txn *txn,
 {
 	MDB_val key = { .mv_size = MMIG_ID_LEN, .mv_data = (void *)id }, val;
 	struct mmig_error *err = NULL;
+	struct mmig__chain chain;
+	const uint8_t *rec;
+	size_t len;
 	char text[37];
 	int rc;
 
@@ -65,53 +69,348 @@ mmig__journal_status(struct mmig_journal *j, MDB_txn *txn,
 		set_err(errp, mmig__mdb_error(rc, "migration %s: status", text));
 		return mmig__from_mdb(rc);
 	}
-	rc = mmig__rec_status_decode(val.mv_data, val.mv_size, out, &err);
+	if (!mmig__status_unwrap(&val, &chain, &rec, &len)) {
+		set_err(errp, mmig_error_new(MMIG_ECORRUPT,
+					     "migration %s: status: %zu bytes, "
+					     "too short for its chain",
+					     text, val.mv_size));
+		return MMIG_ECORRUPT;
+	}
+	rc = mmig__rec_status_decode(rec, len, out, &err);
 	if (rc != MMIG_OK)
 		set_err(errp, mmig_error_wrap(err, "migration %s: status", text));
 	return rc;
 }
 
-static uint64_t
-seq_of(const MDB_val *key)
-{
-	const uint8_t *k = key->mv_data;
-	uint64_t seq = 0;
+/* ---- the chain of LSNs ---------------------------------------------------- */
 
+static void
+put_be64(uint8_t *p, uint64_t v)
+{
 	for (int i = 0; i < 8; i++)
-		seq = seq << 8 | k[MMIG_ID_LEN + i];
-	return seq;
+		p[i] = (uint8_t)(v >> (56 - 8 * i));
 }
 
-/* Call @p fn for each transition of @p id, in seq order. */
-static int
-foreach_transition(struct mmig_journal *j, MDB_txn *txn,
-		   const uint8_t id[MMIG_ID_LEN],
-		   int (*fn)(void *arg, uint64_t seq, const MDB_val *val),
-		   void *arg)
+static uint64_t
+get_be64(const uint8_t *p)
 {
-	uint8_t start[MMIG__LOG_KEY_LEN];
-	MDB_val key = { .mv_size = sizeof(start), .mv_data = start }, val;
-	MDB_cursor *cur;
+	uint64_t v = 0;
+
+	for (int i = 0; i < 8; i++)
+		v = v << 8 | p[i];
+	return v;
+}
+
+void
+mmig__lsn_key(uint8_t key[MMIG__LSN_LEN], uint64_t lsn)
+{
+	put_be64(key, lsn);
+}
+
+uint64_t
+mmig__lsn_of(const MDB_val *key)
+{
+	return key->mv_size == MMIG__LSN_LEN ? get_be64(key->mv_data) : 0;
+}
+
+void
+mmig__log_wrap_env(uint8_t env[MMIG__LOG_ENV_LEN],
+		   const uint8_t id[MMIG_ID_LEN], uint64_t seq, uint64_t prev)
+{
+	memcpy(env, id, MMIG_ID_LEN);
+	put_be64(env + MMIG_ID_LEN, seq);
+	put_be64(env + MMIG_ID_LEN + 8, prev);
+}
+
+bool
+mmig__log_unwrap(const MDB_val *val, struct mmig__log_rec *out)
+{
+	const uint8_t *p = val->mv_data;
+
+	if (val->mv_size < MMIG__LOG_ENV_LEN)
+		return false;
+	memcpy(out->id, p, MMIG_ID_LEN);
+	out->seq = get_be64(p + MMIG_ID_LEN);
+	out->prev = get_be64(p + MMIG_ID_LEN + 8);
+	out->rec = p + MMIG__LOG_ENV_LEN;
+	out->len = val->mv_size - MMIG__LOG_ENV_LEN;
+	return true;
+}
+
+void
+mmig__status_wrap_env(uint8_t env[MMIG__STATUS_ENV_LEN],
+		      const struct mmig__chain *c)
+{
+	put_be64(env, c->first);
+	put_be64(env + 8, c->last);
+	put_be64(env + 16, c->next_seq);
+}
+
+bool
+mmig__status_unwrap(const MDB_val *val, struct mmig__chain *c,
+		    const uint8_t **rec, size_t *len)
+{
+	const uint8_t *p = val->mv_data;
+
+	if (val->mv_size < MMIG__STATUS_ENV_LEN)
+		return false;
+	c->first = get_be64(p);
+	c->last = get_be64(p + 8);
+	c->next_seq = get_be64(p + 16);
+	if (rec)
+		*rec = p + MMIG__STATUS_ENV_LEN;
+	if (len)
+		*len = val->mv_size - MMIG__STATUS_ENV_LEN;
+	return true;
+}
+
+int
+mmig__journal_chain(struct mmig_journal *j, MDB_txn *txn,
+		    const uint8_t id[MMIG_ID_LEN], struct mmig__chain *c,
+		    struct mmig_error **errp)
+{
+	MDB_val key = { .mv_size = MMIG_ID_LEN, .mv_data = (void *)id }, val;
+	char text[37];
 	int rc;
 
-	mmig__log_key(start, id, 0);
-	rc = mdb_cursor_open(txn, mmig__journal_dbs(j)->log, &cur);
-	if (rc != MDB_SUCCESS)
+	mmig__id_text(id, text);
+	rc = mdb_get(txn, mmig__journal_dbs(j)->status, &key, &val);
+	if (rc != MDB_SUCCESS) {
+		set_err(errp, mmig__mdb_error(rc, "migration %s: status", text));
 		return mmig__from_mdb(rc);
-	rc = mdb_cursor_get(cur, &key, &val, MDB_SET_RANGE);
-	while (rc == MDB_SUCCESS && key.mv_size == MMIG__LOG_KEY_LEN &&
-	       memcmp(key.mv_data, id, MMIG_ID_LEN) == 0) {
-		int frc = fn(arg, seq_of(&key), &val);
-
-		if (frc != MMIG_OK) {
-			mdb_cursor_close(cur);
-			return frc;
-		}
-		rc = mdb_cursor_get(cur, &key, &val, MDB_NEXT);
 	}
-	mdb_cursor_close(cur);
-	return rc == MDB_SUCCESS || rc == MDB_NOTFOUND ? MMIG_OK
-						       : mmig__from_mdb(rc);
+	if (!mmig__status_unwrap(&val, c, NULL, NULL)) {
+		set_err(errp, mmig_error_new(MMIG_ECORRUPT,
+					     "migration %s: status: %zu bytes, "
+					     "too short for its chain",
+					     text, val.mv_size));
+		return MMIG_ECORRUPT;
+	}
+	return MMIG_OK;
+}
+
+/* One link of a chain: the record at @p lsn must be seq @p seq of @p id.
+ * @return MMIG_OK, or MMIG_ECORRUPT / a storage error with *errp. */
+static int
+chain_link(struct mmig_journal *j, MDB_txn *txn, const uint8_t id[MMIG_ID_LEN],
+	   const char *text, uint64_t seq, uint64_t lsn,
+	   struct mmig__log_rec *out, struct mmig_error **errp)
+{
+	uint8_t k[MMIG__LSN_LEN];
+	MDB_val key = { .mv_size = sizeof(k), .mv_data = k }, val;
+	const char *why = NULL;
+	int rc;
+
+	if (lsn == 0) {
+		why = "missing (the chain ends before it)";
+		goto corrupt;
+	}
+	mmig__lsn_key(k, lsn);
+	rc = mdb_get(txn, mmig__journal_dbs(j)->log, &key, &val);
+	if (rc == MDB_NOTFOUND) {
+		why = "missing (no record at its LSN)";
+		goto corrupt;
+	}
+	if (rc != MDB_SUCCESS) {
+		set_err(errp, mmig__mdb_error(rc, "migration %s: seq %llu: log",
+					      text, (unsigned long long)seq));
+		return mmig__from_mdb(rc);
+	}
+	if (!mmig__log_unwrap(&val, out))
+		why = "log value too short for its envelope";
+	else if (memcmp(out->id, id, MMIG_ID_LEN) != 0)
+		why = "the record at its LSN belongs to another migration";
+	else if (out->seq != seq)
+		why = "the record at its LSN has another seq";
+	else if (seq == 0 ? out->prev != 0 : (out->prev == 0 || out->prev >= lsn))
+		why = "the record does not point back to its predecessor";
+	if (!why)
+		return MMIG_OK;
+corrupt:
+	set_err(errp, mmig_error_new(MMIG_ECORRUPT,
+				     "migration %s: seq %llu (LSN %llu): %s",
+				     text, (unsigned long long)seq,
+				     (unsigned long long)lsn, why));
+	return MMIG_ECORRUPT;
+}
+
+struct link {
+	uint64_t lsn;
+	MDB_val rec;
+};
+
+int
+mmig__log_walk(struct mmig_journal *j, MDB_txn *txn,
+	       const uint8_t id[MMIG_ID_LEN],
+	       int (*fn)(void *arg, uint64_t seq, uint64_t lsn,
+			 const MDB_val *rec),
+	       void *arg, struct mmig_error **errp)
+{
+	struct mmig__chain c;
+	struct mmig__log_rec r;
+	struct link *links = NULL;
+	MDB_stat ms;
+	char text[37];
+	uint64_t lsn;
+	int rc;
+
+	mmig__id_text(id, text);
+	rc = mmig__journal_chain(j, txn, id, &c, errp);
+	if (rc != MMIG_OK)
+		return rc;
+	if (c.next_seq == 0)
+		return MMIG_OK;
+	/* A damaged count must not size the array: no chain is longer than
+	 * the log. */
+	rc = mdb_stat(txn, mmig__journal_dbs(j)->log, &ms);
+	if (rc != MDB_SUCCESS) {
+		set_err(errp, mmig__mdb_error(rc, "migration %s: log", text));
+		return mmig__from_mdb(rc);
+	}
+	if (c.next_seq > ms.ms_entries) {
+		set_err(errp, mmig_error_new(
+				      MMIG_ECORRUPT,
+				      "migration %s: status: a chain of %llu "
+				      "records in a log of %llu",
+				      text, (unsigned long long)c.next_seq,
+				      (unsigned long long)ms.ms_entries));
+		return MMIG_ECORRUPT;
+	}
+	links = mmig__calloc((size_t)c.next_seq, sizeof(*links));
+	if (!links)
+		return MMIG_ENOMEM;
+	lsn = c.last;
+	for (uint64_t s = c.next_seq; s-- > 0;) {
+		rc = chain_link(j, txn, id, text, s, lsn, &r, errp);
+		if (rc != MMIG_OK)
+			goto out;
+		if (s == 0 && lsn != c.first) {
+			set_err(errp, mmig_error_new(
+					      MMIG_ECORRUPT,
+					      "migration %s: seq 0 at LSN %llu, "
+					      "but its status says %llu",
+					      text, (unsigned long long)lsn,
+					      (unsigned long long)c.first));
+			rc = MMIG_ECORRUPT;
+			goto out;
+		}
+		links[s].lsn = lsn;
+		links[s].rec = (MDB_val){ .mv_size = r.len,
+					  .mv_data = (void *)r.rec };
+		lsn = r.prev;
+	}
+	for (uint64_t s = 0; s < c.next_seq && rc == MMIG_OK; s++)
+		rc = fn(arg, s, links[s].lsn, &links[s].rec);
+out:
+	mmig__free(links);
+	return rc;
+}
+
+int
+mmig__log_find(struct mmig_journal *j, MDB_txn *txn,
+	       const uint8_t id[MMIG_ID_LEN], uint64_t seq, uint64_t *lsn)
+{
+	struct mmig__chain c;
+	struct mmig__log_rec r;
+	uint64_t at;
+	int rc;
+
+	rc = mmig__journal_chain(j, txn, id, &c, NULL);
+	if (rc != MMIG_OK)
+		return rc;
+	if (seq >= c.next_seq)
+		return MMIG_ENOTFOUND;
+	at = c.last;
+	for (uint64_t s = c.next_seq; s-- > seq;) {
+		rc = chain_link(j, txn, id, "", s, at, &r, NULL);
+		if (rc != MMIG_OK)
+			return rc;
+		if (s == seq)
+			break;
+		at = r.prev;
+	}
+	*lsn = at;
+	return MMIG_OK;
+}
+
+/* The table and key of one stored record, for the white-box helpers. */
+static int
+value_locate(struct mmig_journal *j, MDB_txn *txn, const char *table,
+	     const uint8_t id[MMIG_ID_LEN], uint64_t seq, MDB_dbi *dbi,
+	     uint8_t k[MMIG_ID_LEN], MDB_val *key, size_t *env_len)
+{
+	const struct mmig__dbs *d = mmig__journal_dbs(j);
+	uint64_t lsn;
+	int rc;
+
+	*key = (MDB_val){ .mv_size = MMIG_ID_LEN, .mv_data = k };
+	memcpy(k, id, MMIG_ID_LEN);
+	if (strcmp(table, "hdr") == 0) {
+		*dbi = d->hdr;
+		*env_len = 0;
+	} else if (strcmp(table, "status") == 0) {
+		*dbi = d->status;
+		*env_len = MMIG__STATUS_ENV_LEN;
+	} else {
+		rc = mmig__log_find(j, txn, id, seq, &lsn);
+		if (rc != MMIG_OK)
+			return MDB_NOTFOUND;
+		*dbi = d->log;
+		*env_len = MMIG__LOG_ENV_LEN;
+		mmig__lsn_key(k, lsn);
+		key->mv_size = MMIG__LSN_LEN;
+	}
+	return MDB_SUCCESS;
+}
+
+int
+mmig__lmdb_value_get(struct mmig_journal *j, MDB_txn *txn, const char *table,
+		     const uint8_t id[MMIG_ID_LEN], uint64_t seq, MDB_val *rec)
+{
+	uint8_t k[MMIG_ID_LEN];
+	MDB_val key, val;
+	size_t env;
+	MDB_dbi dbi;
+	int rc;
+
+	rc = value_locate(j, txn, table, id, seq, &dbi, k, &key, &env);
+	if (rc == MDB_SUCCESS)
+		rc = mdb_get(txn, dbi, &key, &val);
+	if (rc == MDB_SUCCESS && val.mv_size < env)
+		rc = MDB_CORRUPTED;
+	if (rc == MDB_SUCCESS)
+		*rec = (MDB_val){ .mv_size = val.mv_size - env,
+				  .mv_data = (uint8_t *)val.mv_data + env };
+	return rc;
+}
+
+int
+mmig__lmdb_value_put(struct mmig_journal *j, MDB_txn *txn, const char *table,
+		     const uint8_t id[MMIG_ID_LEN], uint64_t seq,
+		     const void *rec, size_t len)
+{
+	uint8_t k[MMIG_ID_LEN], *buf;
+	MDB_val key, val;
+	size_t env;
+	MDB_dbi dbi;
+	int rc;
+
+	rc = value_locate(j, txn, table, id, seq, &dbi, k, &key, &env);
+	if (rc == MDB_SUCCESS)
+		rc = mdb_get(txn, dbi, &key, &val);
+	if (rc == MDB_SUCCESS && val.mv_size < env)
+		rc = MDB_CORRUPTED;
+	if (rc != MDB_SUCCESS)
+		return rc;
+	buf = mmig__malloc(env + len + 1);
+	if (!buf)
+		return ENOMEM;
+	memcpy(buf, val.mv_data, env);
+	memcpy(buf + env, rec, len);
+	val = (MDB_val){ .mv_size = env + len, .mv_data = buf };
+	rc = mdb_put(txn, dbi, &key, &val, 0);
+	mmig__free(buf);
+	return rc;
 }
 
 struct fold_walk {
@@ -122,13 +421,14 @@ struct fold_walk {
 };
 
 static int
-fold_one(void *arg, uint64_t seq, const MDB_val *val)
+fold_one(void *arg, uint64_t seq, uint64_t lsn, const MDB_val *val)
 {
 	struct fold_walk *w = arg;
 	struct mmig_rec_transition t;
 	struct mmig_error *err = NULL;
 	int rc;
 
+	(void)lsn;
 	if (seq != w->expect_seq) {
 		w->err = mmig_error_new(MMIG_ECORRUPT,
 					"migration %s: seq %llu missing (next record is seq %llu)",
@@ -167,7 +467,7 @@ mmig__journal_fold(struct mmig_journal *j, MDB_txn *txn,
 	rc = mmig__fold_init(out, n_ops);
 	if (rc != MMIG_OK)
 		return rc;
-	rc = foreach_transition(j, txn, id, fold_one, &w);
+	rc = mmig__log_walk(j, txn, id, fold_one, &w, &w.err);
 	if (rc != MMIG_OK) {
 		if (!w.err)
 			w.err = mmig_error_new(rc, "migration %s: log: %s", text,
@@ -520,7 +820,7 @@ struct show_walk {
 };
 
 static int
-show_one(void *arg, uint64_t seq, const MDB_val *val)
+show_one(void *arg, uint64_t seq, uint64_t lsn, const MDB_val *val)
 {
 	struct show_walk *w = arg;
 	struct mmig_rec_transition t;
@@ -545,9 +845,13 @@ show_one(void *arg, uint64_t seq, const MDB_val *val)
 	mmig__rec_transition_free(&t);
 	if (!json)
 		return MMIG_ENOMEM;
-	/* The record's JSON object, with the record type, id and seq first. */
-	fprintf(w->out, "{\"record\":\"transition\",\"id\":\"%s\",\"seq\":%llu,%s\n",
-		w->id_text, (unsigned long long)seq, json + 1);
+	/* The record's JSON object, with the record type, id, seq and LSN
+	 * first. */
+	fprintf(w->out,
+		"{\"record\":\"transition\",\"id\":\"%s\",\"seq\":%llu,"
+		"\"lsn\":%llu,%s\n",
+		w->id_text, (unsigned long long)seq, (unsigned long long)lsn,
+		json + 1);
 	mmig__free(json);
 	return MMIG_OK;
 }
@@ -601,6 +905,7 @@ show_id(struct mmig_journal *j, MDB_txn *txn, const uint8_t id[MMIG_ID_LEN],
 	struct mmig_rec_status st = { 0 };
 	char text[37];
 	struct show_walk w = { .out = out, .id_text = text };
+	struct mmig_error *werr = NULL;
 	int rc;
 
 	mmig__id_text(id, text);
@@ -613,7 +918,17 @@ show_id(struct mmig_journal *j, MDB_txn *txn, const uint8_t id[MMIG_ID_LEN],
 		goto out;
 	}
 	show_header(out, &h, &st, text);
-	rc = foreach_transition(j, txn, id, show_one, &w);
+	rc = mmig__log_walk(j, txn, id, show_one, &w, &werr);
+	if (rc != MMIG_OK && werr) {
+		/* The chain breaks: no transition can be trusted to be
+		 * this migration's, so none is shown. */
+		fprintf(out, "{\"record\":\"corrupt\",\"id\":\"%s\","
+			     "\"what\":\"chain\"}\n", text);
+		mmig_error_free(w.err);
+		w.err = werr;
+		werr = NULL;
+		rc = MMIG_OK;
+	}
 	if (rc == MMIG_OK && w.err) {
 		rc = mmig_error_code(w.err);
 		set_err(errp, w.err);

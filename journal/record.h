@@ -117,7 +117,8 @@ struct mmig_rec_status {
 	uint64_t updated_ns;
 };
 
-/* One transition, stored under (migration id, big-endian seq). */
+/* One transition: seq N of its migration (the LMDB backend stores it
+ * under an LSN, with the seq and the previous LSN beside it). */
 struct mmig_rec_transition {
 	uint32_t kind;      /* MMIG_REC_BEGIN .. MMIG_REC_CLAIMED */
 	int64_t op;         /* op index, or -1 for kinds with no op */

@@ -55,9 +55,12 @@ key_exists(MDB_txn *txn, MDB_dbi dbi, const uint8_t id[MMIG_ID_LEN])
 	return mdb_get(txn, dbi, &key, &val) == MDB_SUCCESS;
 }
 
-static void
+/* @return true when the migration's chain could be walked, its length in
+ * *chain_len. */
+static bool
 verify_migration(struct mmig_journal *j, MDB_txn *txn,
-		 const uint8_t id[MMIG_ID_LEN], struct reporter *r)
+		 const uint8_t id[MMIG_ID_LEN], struct reporter *r,
+		 uint64_t *chain_len)
 {
 	const struct mmig__dbs *dbs = mmig__journal_dbs(j);
 	struct mmig_rec_header h = { 0 };
@@ -66,7 +69,8 @@ verify_migration(struct mmig_journal *j, MDB_txn *txn,
 	struct mmig_error *err = NULL;
 	uint8_t digest[MMIG_DIGEST_LEN];
 	char text[37];
-	bool inflight;
+	bool inflight, walked = false;
+	uint64_t next_seq = 0;
 
 	mmig__id_text(id, text);
 	if (mmig__journal_header(j, txn, id, &h, &err) != MMIG_OK) {
@@ -81,11 +85,13 @@ verify_migration(struct mmig_journal *j, MDB_txn *txn,
 		problem(r, "%s", mmig_error_message(err));
 		goto out;
 	}
-	if (mmig__journal_fold(j, txn, id, h.n_ops, &fold, NULL, &err) !=
+	if (mmig__journal_fold(j, txn, id, h.n_ops, &fold, &next_seq, &err) !=
 	    MMIG_OK) {
 		problem(r, "%s", mmig_error_message(err));
 		goto out;
 	}
+	walked = true;
+	*chain_len = next_seq;
 	if (st.state != fold.state)
 		problem(r, "migration %s: status says %s but its records fold "
 			   "to %s", text, mmig__state_name(st.state),
@@ -102,6 +108,7 @@ out:
 	mmig__fold_free(&fold);
 	mmig__rec_header_free(&h);
 	mmig__rec_status_free(&st);
+	return walked;
 }
 
 /* Keys of @p dbi (or their id prefix, for `log`) that name no migration. */
@@ -144,6 +151,64 @@ verify_orphans(struct mmig_journal *j, MDB_txn *txn, MDB_dbi dbi,
 	return rc == MDB_NOTFOUND ? MMIG_OK : mmig__from_mdb(rc);
 }
 
+/*
+ * The log: every key an LSN, every value an envelope naming a migration
+ * that exists, and every record on its migration's chain -- as many
+ * records in the table as the chains of all migrations hold (@p on_chains,
+ * counted by the caller over the migrations whose chain could be walked).
+ */
+static int
+verify_log(struct mmig_journal *j, MDB_txn *txn, uint64_t on_chains,
+	   bool all_walked, struct reporter *r)
+{
+	const struct mmig__dbs *dbs = mmig__journal_dbs(j);
+	uint64_t n = 0;
+	MDB_cursor *cur;
+	MDB_val key, val;
+	int rc;
+
+	rc = mdb_cursor_open(txn, dbs->log, &cur);
+	if (rc != MDB_SUCCESS)
+		return mmig__from_mdb(rc);
+	for (rc = mdb_cursor_get(cur, &key, &val, MDB_FIRST);
+	     rc == MDB_SUCCESS;
+	     rc = mdb_cursor_get(cur, &key, &val, MDB_NEXT)) {
+		struct mmig__log_rec lr;
+		char text[37];
+
+		n++;
+		if (key.mv_size != MMIG__LSN_LEN) {
+			problem(r, "table log: key of %zu bytes (want %d)",
+				key.mv_size, MMIG__LSN_LEN);
+			continue;
+		}
+		if (!mmig__log_unwrap(&val, &lr)) {
+			problem(r, "table log: LSN %llu: value of %zu bytes, "
+				   "too short for its envelope",
+				(unsigned long long)mmig__lsn_of(&key),
+				val.mv_size);
+			continue;
+		}
+		if (key_exists(txn, dbs->status, lr.id) &&
+		    key_exists(txn, dbs->hdr, lr.id))
+			continue;
+		mmig__id_text(lr.id, text);
+		problem(r, "table log: LSN %llu (seq %llu) of migration %s, "
+			   "which has no header or status",
+			(unsigned long long)mmig__lsn_of(&key),
+			(unsigned long long)lr.seq, text);
+	}
+	mdb_cursor_close(cur);
+	if (rc != MDB_NOTFOUND)
+		return mmig__from_mdb(rc);
+	if (all_walked && n > on_chains)
+		problem(r, "table log: %llu records, but the migrations' chains "
+			   "hold %llu: %llu on no chain",
+			(unsigned long long)n, (unsigned long long)on_chains,
+			(unsigned long long)(n - on_chains));
+	return MMIG_OK;
+}
+
 int
 mmig_journal_verify(struct mmig_journal *j,
 		    void (*report)(void *arg, const char *msg), void *arg,
@@ -161,6 +226,8 @@ mmig_journal_verify_v2(struct mmig_journal *j,
 	struct reporter r = { .report = report, .arg = arg };
 	uint8_t(*ids)[MMIG_ID_LEN] = NULL;
 	size_t n_ids = 0;
+	uint64_t on_chains = 0;
+	bool all_walked = true;
 	MDB_txn *txn;
 	int rc;
 
@@ -174,16 +241,21 @@ mmig_journal_verify_v2(struct mmig_journal *j,
 	if (rc != MMIG_OK)
 		return rc;
 	rc = mmig__journal_ids(j, txn, true, &ids, &n_ids);
-	for (size_t i = 0; rc == MMIG_OK && i < n_ids; i++)
-		verify_migration(j, txn, ids[i], &r);
+	for (size_t i = 0; rc == MMIG_OK && i < n_ids; i++) {
+		uint64_t len = 0;
+
+		if (verify_migration(j, txn, ids[i], &r, &len))
+			on_chains += len;
+		else
+			all_walked = false;
+	}
 	if (rc == MMIG_OK)
 		rc = verify_orphans(j, txn, dbs->hdr, "hdr", MMIG_ID_LEN, &r);
 	if (rc == MMIG_OK)
 		rc = verify_orphans(j, txn, dbs->inflight, "inflight",
 				    MMIG_ID_LEN, &r);
 	if (rc == MMIG_OK)
-		rc = verify_orphans(j, txn, dbs->log, "log",
-				    MMIG__LOG_KEY_LEN, &r);
+		rc = verify_log(j, txn, on_chains, all_walked, &r);
 	mmig__free(ids);
 	mmig__journal_read_end(j, txn);
 	*n_problems = r.n;
@@ -210,41 +282,72 @@ newest_first(const void *a, const void *b)
 					       : 0;
 }
 
-/* Delete one migration.  @return an LMDB code. */
+/*
+ * Delete one migration: its header, its status and every record on its
+ * chain, followed from the last LSN back.  A chain that breaks stops the
+ * deletion of records there (what is left is on no chain, and verify
+ * reports it), never the prune.  @return an LMDB code.
+ */
 static int
 delete_migration(struct mmig_journal *j, MDB_txn *txn,
 		 const uint8_t id[MMIG_ID_LEN])
 {
 	const struct mmig__dbs *dbs = mmig__journal_dbs(j);
-	uint8_t start[MMIG__LOG_KEY_LEN];
 	MDB_val key = { .mv_size = MMIG_ID_LEN, .mv_data = (void *)id }, val;
-	MDB_cursor *cur;
+	uint8_t k[MMIG__LSN_LEN];
+	MDB_val lkey = { .mv_size = sizeof(k), .mv_data = k };
+	struct mmig__chain c;
+	uint64_t lsn;
 	int rc;
 
+	rc = mdb_get(txn, dbs->status, &key, &val);
+	if (rc != MDB_SUCCESS)
+		return rc;
+	if (!mmig__status_unwrap(&val, &c, NULL, NULL))
+		c = (struct mmig__chain){ 0 };
 	rc = mdb_del(txn, dbs->hdr, &key, NULL);
 	if (rc == MDB_SUCCESS)
 		rc = mdb_del(txn, dbs->status, &key, NULL);
 	if (rc != MDB_SUCCESS)
 		return rc;
-	mmig__log_key(start, id, 0);
-	rc = mdb_cursor_open(txn, dbs->log, &cur);
+	lsn = c.last;
+	for (uint64_t s = c.next_seq; s-- > 0 && lsn != 0;) {
+		struct mmig__log_rec lr;
+
+		mmig__lsn_key(k, lsn);
+		rc = mdb_get(txn, dbs->log, &lkey, &val);
+		if (rc == MDB_NOTFOUND)
+			break;
+		if (rc != MDB_SUCCESS)
+			return rc;
+		if (!mmig__log_unwrap(&val, &lr) ||
+		    memcmp(lr.id, id, MMIG_ID_LEN) != 0 || lr.seq != s ||
+		    lr.prev >= lsn)
+			break; /* not this migration's: leave it */
+		rc = mdb_del(txn, dbs->log, &lkey, NULL);
+		if (rc != MDB_SUCCESS)
+			return rc;
+		lsn = lr.prev;
+	}
+	return MDB_SUCCESS;
+}
+
+/* Before a prune deletes records: remember the next LSN in meta "lsn",
+ * so that deleting the log's right edge never gives an LSN out twice. */
+static int
+keep_lsn_floor(struct mmig_journal *j, MDB_txn *txn)
+{
+	MDB_val key = { .mv_size = 3, .mv_data = "lsn" }, val;
+	uint8_t v[MMIG__LSN_LEN];
+	uint64_t next;
+	int rc;
+
+	rc = mmig__journal_lsn_next(j, txn, &next);
 	if (rc != MDB_SUCCESS)
 		return rc;
-	/* Seek the migration's first record again after each delete: once
-	 * the last record of the table is deleted the cursor has no current
-	 * record to move on from. */
-	for (;;) {
-		key = (MDB_val){ .mv_size = sizeof(start), .mv_data = start };
-		rc = mdb_cursor_get(cur, &key, &val, MDB_SET_RANGE);
-		if (rc != MDB_SUCCESS || key.mv_size != MMIG__LOG_KEY_LEN ||
-		    memcmp(key.mv_data, id, MMIG_ID_LEN) != 0)
-			break;
-		rc = mdb_cursor_del(cur, 0);
-		if (rc != MDB_SUCCESS)
-			break;
-	}
-	mdb_cursor_close(cur);
-	return rc == MDB_NOTFOUND ? MDB_SUCCESS : rc;
+	mmig__lsn_key(v, next);
+	val = (MDB_val){ .mv_size = sizeof(v), .mv_data = v };
+	return mdb_put(txn, mmig__journal_dbs(j)->meta, &key, &val, 0);
 }
 
 /* The backend's settle: prune (mmig_journal_prune_v2() dispatches here). */
@@ -293,6 +396,13 @@ again:
 		if (older_than_ns && (c[i].updated_ns > now ||
 				      now - c[i].updated_ns < older_than_ns))
 			continue;
+		if (*n_pruned == 0) {
+			mdb_rc = keep_lsn_floor(j, txn);
+			if (mdb_rc != MDB_SUCCESS) {
+				rc = mmig__from_mdb(mdb_rc);
+				break;
+			}
+		}
 		mdb_rc = delete_migration(j, txn, c[i].id);
 		if (mdb_rc == MDB_SUCCESS)
 			(*n_pruned)++;

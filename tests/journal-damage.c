@@ -61,8 +61,8 @@ hold_lock(const char *dir, const char *ready)
 int
 main(int argc, char **argv)
 {
-	uint8_t id[MMIG_ID_LEN], key[MMIG__LOG_KEY_LEN];
-	MDB_val k = { .mv_size = sizeof(key), .mv_data = key }, v;
+	uint8_t id[MMIG_ID_LEN];
+	MDB_val v;
 	struct mmig_journal *j = NULL;
 	struct mmig_error *err = NULL;
 	MDB_txn *txn = NULL;
@@ -88,11 +88,10 @@ main(int argc, char **argv)
 			mmig_error_message(err));
 		goto out;
 	}
-	mmig__log_key(key, id, seq);
 	rc = mmig__journal_write_begin(j, &txn);
 	if (rc != MMIG_OK)
 		goto fail;
-	if (mdb_get(txn, mmig__journal_dbs(j)->log, &k, &v) != MDB_SUCCESS) {
+	if (mmig__lmdb_value_get(j, txn, "log", id, seq, &v) != MDB_SUCCESS) {
 		fprintf(stderr, "journal-damage: no record %s seq %" PRIu64
 				"\n", argv[2], seq);
 		goto abort;
@@ -102,10 +101,9 @@ main(int argc, char **argv)
 	if (copy) {
 		memcpy(copy, v.mv_data, v.mv_size);
 		copy[v.mv_size - 1] ^= 0xff;
-		v.mv_data = copy;
 	}
-	if (!copy ||
-	    mdb_put(txn, mmig__journal_dbs(j)->log, &k, &v, 0) != MDB_SUCCESS) {
+	if (!copy || mmig__lmdb_value_put(j, txn, "log", id, seq, copy,
+					  v.mv_size) != MDB_SUCCESS) {
 		fprintf(stderr, "journal-damage: cannot rewrite the record\n");
 		goto abort;
 	}

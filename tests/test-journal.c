@@ -728,9 +728,8 @@ test_journal_verify_finds_state_mismatch_and_bit_flip(void **state)
 {
 	struct fixture *f = *state;
 	struct mmig_coordinator *c = probe_coordinator(2, MMIG_PROCESS);
-	uint8_t id[MMIG_ID_LEN], key[MMIG__LOG_KEY_LEN];
-	MDB_val k = { .mv_size = sizeof(key), .mv_data = key }, v;
-	MDB_val sk = { .mv_size = MMIG_ID_LEN, .mv_data = id };
+	uint8_t id[MMIG_ID_LEN];
+	MDB_val v;
 	struct mmig_rec_status st;
 	char report[4096] = "";
 	size_t n;
@@ -744,13 +743,12 @@ test_journal_verify_finds_state_mismatch_and_bit_flip(void **state)
 	mmig__id_parse(mmig_coordinator_migration_id(c), id);
 	assert_int_equal(mmig__journal_write_begin(f->j, &txn), MMIG_OK);
 	/* flip one bit of seq 1 */
-	mmig__log_key(key, id, 1);
-	assert_int_equal(mdb_get(txn, mmig__journal_dbs(f->j)->log, &k, &v), 0);
+	assert_int_equal(mmig__lmdb_value_get(f->j, txn, "log", id, 1, &v), 0);
 	copy = malloc(v.mv_size);
 	memcpy(copy, v.mv_data, v.mv_size);
 	copy[v.mv_size / 2] ^= 0x10;
-	v.mv_data = copy;
-	assert_int_equal(mdb_put(txn, mmig__journal_dbs(f->j)->log, &k, &v, 0),
+	assert_int_equal(mmig__lmdb_value_put(f->j, txn, "log", id, 1, copy,
+					      v.mv_size),
 			 0);
 	free(copy);
 	/* and make the status claim another state than the records */
@@ -758,9 +756,8 @@ test_journal_verify_finds_state_mismatch_and_bit_flip(void **state)
 	st.state = MMIG_STATE_ROLLED_BACK;
 	assert_int_equal(mmig__rec_status_encode(&st, &copy, &len), MMIG_OK);
 	mmig__rec_status_free(&st);
-	v = (MDB_val){ .mv_size = len, .mv_data = copy };
-	assert_int_equal(mdb_put(txn, mmig__journal_dbs(f->j)->status, &sk, &v,
-				 0),
+	assert_int_equal(mmig__lmdb_value_put(f->j, txn, "status", id, 0, copy,
+					      len),
 			 0);
 	free(copy);
 	assert_int_equal(mmig__journal_write_commit(f->j, txn), MMIG_OK);
@@ -778,8 +775,8 @@ test_journal_verify_finds_state_mismatch_and_bit_flip(void **state)
 		assert_int_equal(mmig__rec_transition_encode(&t, &copy, &len),
 				 MMIG_OK);
 	}
-	v = (MDB_val){ .mv_size = len, .mv_data = copy };
-	assert_int_equal(mdb_put(txn, mmig__journal_dbs(f->j)->log, &k, &v, 0),
+	assert_int_equal(mmig__lmdb_value_put(f->j, txn, "log", id, 1, copy,
+					      len),
 			 0);
 	free(copy);
 	assert_int_equal(mmig__journal_write_commit(f->j, txn), MMIG_OK);
@@ -1057,8 +1054,8 @@ test_journal_corrupt_record_refused_and_journal_unchanged(void **state)
 {
 	struct fixture *f = *state;
 	struct mmig_coordinator *c = probe_coordinator(2, MMIG_DURABLE);
-	uint8_t id[MMIG_ID_LEN], key[MMIG__LOG_KEY_LEN];
-	MDB_val k = { .mv_size = sizeof(key), .mv_data = key }, v;
+	uint8_t id[MMIG_ID_LEN];
+	MDB_val v;
 	struct mmig_rec_header h;
 	struct mmig__jmig *jm;
 	struct mmig_error *err = NULL;
@@ -1074,14 +1071,13 @@ test_journal_corrupt_record_refused_and_journal_unchanged(void **state)
 			 MMIG_EPAUSED);
 	mmig__id_parse(mmig_coordinator_migration_id(c), id);
 	/* garble the last byte of seq 0 (its checksum) */
-	mmig__log_key(key, id, 0);
 	assert_int_equal(mmig__journal_write_begin(f->j, &txn), MMIG_OK);
-	assert_int_equal(mdb_get(txn, mmig__journal_dbs(f->j)->log, &k, &v), 0);
+	assert_int_equal(mmig__lmdb_value_get(f->j, txn, "log", id, 0, &v), 0);
 	copy = malloc(v.mv_size);
 	memcpy(copy, v.mv_data, v.mv_size);
 	copy[v.mv_size - 1] ^= 0xff;
-	v.mv_data = copy;
-	assert_int_equal(mdb_put(txn, mmig__journal_dbs(f->j)->log, &k, &v, 0),
+	assert_int_equal(mmig__lmdb_value_put(f->j, txn, "log", id, 0, copy,
+					      v.mv_size),
 			 0);
 	assert_int_equal(mmig__journal_write_commit(f->j, txn), MMIG_OK);
 	free(copy);
@@ -1556,6 +1552,297 @@ test_journal_compact_shrinks_and_needs_the_journal_alone(void **state)
 	mmig_migration_info_free(list, n);
 }
 
+/* ---- the log keyed by LSN (journal format 2) ---------------------------- */
+
+static uint64_t
+log_entries(struct mmig_journal *j)
+{
+	MDB_txn *txn;
+	MDB_stat st;
+
+	assert_int_equal(mmig__journal_read_begin(j, &txn), MMIG_OK);
+	assert_int_equal(mdb_stat(txn, mmig__journal_dbs(j)->log, &st), 0);
+	mmig__journal_read_end(j, txn);
+	return st.ms_entries;
+}
+
+/* Every key of `log` is an LSN, growing by one from the first; each value
+ * names its migration and seq and points back to the record before it on
+ * its migration's chain; the status holds the chain's first and last. */
+static void
+check_layout(struct mmig_journal *j, const uint8_t ids[][MMIG_ID_LEN],
+	     size_t n_ids)
+{
+	uint64_t last_of[8] = { 0 }, next_seq[8] = { 0 }, first_of[8] = { 0 };
+	uint64_t expect_lsn = 0;
+	MDB_cursor *cur;
+	MDB_val k, v;
+	MDB_txn *txn;
+	int rc;
+
+	assert_true(n_ids <= 8);
+	assert_int_equal(mmig__journal_read_begin(j, &txn), MMIG_OK);
+	assert_int_equal(mdb_cursor_open(txn, mmig__journal_dbs(j)->log, &cur),
+			 0);
+	for (rc = mdb_cursor_get(cur, &k, &v, MDB_FIRST); rc == 0;
+	     rc = mdb_cursor_get(cur, &k, &v, MDB_NEXT)) {
+		struct mmig__log_rec r;
+		uint64_t lsn = mmig__lsn_of(&k);
+		size_t m;
+
+		assert_int_equal(k.mv_size, MMIG__LSN_LEN);
+		if (expect_lsn)
+			assert_int_equal(lsn, expect_lsn);
+		expect_lsn = lsn + 1;
+		assert_true(mmig__log_unwrap(&v, &r));
+		for (m = 0; m < n_ids; m++)
+			if (memcmp(r.id, ids[m], MMIG_ID_LEN) == 0)
+				break;
+		assert_true(m < n_ids);
+		assert_int_equal(r.seq, next_seq[m]);
+		assert_int_equal(r.prev, last_of[m]);
+		if (!first_of[m])
+			first_of[m] = lsn;
+		last_of[m] = lsn;
+		next_seq[m]++;
+	}
+	mdb_cursor_close(cur);
+	for (size_t m = 0; m < n_ids; m++) {
+		struct mmig__chain c;
+
+		assert_int_equal(mmig__journal_chain(j, txn, ids[m], &c, NULL),
+				 MMIG_OK);
+		assert_int_equal(c.first, first_of[m]);
+		assert_int_equal(c.last, last_of[m]);
+		assert_int_equal(c.next_seq, next_seq[m]);
+	}
+	mmig__journal_read_end(j, txn);
+}
+
+static struct mmig_error *
+plain_execute(void *self, struct mmig_ctx *ctx, const struct mmig_model *m)
+{
+	return NULL;
+}
+
+static const struct mmig_op_vtable plain_vt = {
+	.size = sizeof(struct mmig_op_vtable),
+	.name = "plain",
+	.version = 1,
+	.setup = probe_setup,
+	.execute = plain_execute,
+};
+
+/* A coordinator of @p n ops that look at nothing (safe to run in many
+ * threads at once, unlike the probes). */
+static struct mmig_coordinator *
+plain_coordinator(int n, enum mmig_durability d)
+{
+	struct mmig_coordinator *c;
+
+	assert_int_equal(mmig_coordinator_new(&c, quiet, NULL), MMIG_OK);
+	for (int i = 0; i < n; i++)
+		assert_int_equal(mmig_coordinator_add(c, &plain_vt, NULL),
+				 MMIG_OK);
+	mmig_coordinator_set_journal(c, current->j, d);
+	return c;
+}
+
+struct perform_arg {
+	struct fixture *f;
+	struct mmig_coordinator *c;
+	struct mmig_scope *scope;
+	int rc;
+};
+
+static void *
+perform_thread(void *p)
+{
+	struct perform_arg *a = p;
+
+	a->rc = mmig_coordinator_perform(a->c, NULL, a->scope, &a->f->model);
+	return NULL;
+}
+
+static void
+test_journal_log_is_keyed_by_lsn_and_chained(void **state)
+{
+	struct fixture *f = *state;
+	struct perform_arg a[4];
+	pthread_t t[4];
+	uint8_t ids[4][MMIG_ID_LEN];
+
+	/* Four migrations at once: their records interleave at the log's
+	 * right edge, and each one still reads back whole. */
+	for (int i = 0; i < 4; i++) {
+		a[i] = (struct perform_arg){ .f = f,
+					     .c = plain_coordinator(6, MMIG_DURABLE),
+					     .scope = f->scope };
+		assert_int_equal(pthread_create(&t[i], NULL, perform_thread,
+						&a[i]),
+				 0);
+	}
+	for (int i = 0; i < 4; i++) {
+		assert_int_equal(pthread_join(t[i], NULL), 0);
+		assert_int_equal(a[i].rc, MMIG_OK);
+		assert_int_equal(mmig__id_parse(mmig_coordinator_migration_id(
+							a[i].c),
+						ids[i]),
+				 MMIG_OK);
+	}
+	check_layout(f->j, (const uint8_t(*)[MMIG_ID_LEN])ids, 4);
+	assert_int_equal(verify_problems(f->j), 0);
+	for (int i = 0; i < 4; i++) {
+		struct mmig_fold fold;
+		struct mmig_rec_header h;
+
+		assert_int_equal(mmig__journal_read(f->j, ids[i], &h, NULL,
+						    &fold, NULL, NULL),
+				 MMIG_OK);
+		assert_int_equal(fold.state, MMIG_STATE_COMMITTED);
+		assert_int_equal(mmig__fold_ops_done(&fold), 6);
+		mmig__fold_free(&fold);
+		mmig__rec_header_free(&h);
+		mmig_coordinator_free(a[i].c);
+	}
+}
+
+/* An append whose answer was lost is retried: the same records are on
+ * the chain already and nothing is written again; other bytes under a
+ * seq that is there are refused. */
+static void
+test_journal_append_retry_is_idempotent(void **state)
+{
+	struct fixture *f = *state;
+	struct mmig_coordinator *c = probe_coordinator(3, MMIG_PROCESS);
+	uint8_t id[MMIG_ID_LEN];
+	struct mmig_rec_header h;
+	struct mmig__jmig *m;
+	struct mmig_error *err = NULL;
+	struct mmig_ctx *ctx;
+	uint64_t n;
+
+	assert_int_equal(mmig_ctx_new(&ctx), MMIG_OK);
+	mmig_ctx_pause(ctx);
+	assert_int_equal(mmig_coordinator_perform(c, ctx, f->scope, &f->model),
+			 MMIG_EPAUSED);
+	mmig__id_parse(mmig_coordinator_migration_id(c), id);
+	assert_int_equal(mmig__jmig_claim(f->j, id, 0, false, &h, &m, &err),
+			 MMIG_OK);
+	mmig__rec_header_free(&h);
+	assert_int_equal(mmig__jmig_stage(m, MMIG_REC_RESUMED, -1, NULL, 0,
+					  NULL),
+			 MMIG_OK);
+	n = log_entries(f->j);
+	assert_int_equal(mmig__journal_ops(f->j)->append(m, NULL, 0,
+							 MMIG__SYNC_NONE, &err),
+			 MMIG_OK);
+	assert_int_equal(log_entries(f->j), n + 1);
+	/* the same append again: accepted, nothing written */
+	assert_int_equal(mmig__journal_ops(f->j)->append(m, NULL, 0,
+							 MMIG__SYNC_NONE, &err),
+			 MMIG_OK);
+	assert_int_equal(log_entries(f->j), n + 1);
+	/* other bytes under that seq: refused, nothing written */
+	m->staged[0].val[m->staged[0].len / 2] ^= 0x20;
+	assert_int_not_equal(mmig__journal_ops(f->j)->append(m, NULL, 0,
+							     MMIG__SYNC_NONE,
+							     &err),
+			     MMIG_OK);
+	mmig_error_free(err);
+	assert_int_equal(log_entries(f->j), n + 1);
+	/* the chain reads back, RESUMED once at its end */
+	{
+		struct mmig_fold fold;
+		uint64_t next;
+
+		assert_int_equal(mmig__journal_read(f->j, id, &h, NULL, &fold,
+						    &next, NULL),
+				 MMIG_OK);
+		assert_int_equal(fold.last_kind, MMIG_REC_RESUMED);
+		assert_int_equal(next, m->next_seq);
+		mmig__fold_free(&fold);
+		mmig__rec_header_free(&h);
+	}
+	mmig__jmig_free(m);
+	mmig_ctx_free(ctx);
+	mmig_coordinator_free(c);
+}
+
+/* LSNs only grow: a prune that deletes the log's right edge does not give
+ * its LSNs out again. */
+static void
+test_journal_lsn_grows_past_a_prune(void **state)
+{
+	struct fixture *f = *state;
+	struct mmig_coordinator *c = probe_coordinator(2, MMIG_PROCESS);
+	struct mmig__chain chain;
+	uint8_t id[MMIG_ID_LEN];
+	uint64_t last;
+	size_t pruned;
+	MDB_txn *txn;
+
+	assert_int_equal(mmig_coordinator_perform(c, NULL, f->scope, &f->model),
+			 MMIG_OK);
+	mmig__id_parse(mmig_coordinator_migration_id(c), id);
+	assert_int_equal(mmig__journal_read_begin(f->j, &txn), MMIG_OK);
+	assert_int_equal(mmig__journal_chain(f->j, txn, id, &chain, NULL),
+			 MMIG_OK);
+	mmig__journal_read_end(f->j, txn);
+	last = chain.last;
+	mmig_coordinator_free(c);
+	assert_int_equal(mmig_journal_prune(f->j, 0, 0, &pruned), MMIG_OK);
+	assert_int_equal(pruned, 1);
+	assert_int_equal(log_entries(f->j), 0);
+	c = probe_coordinator(2, MMIG_PROCESS);
+	assert_int_equal(mmig_coordinator_perform(c, NULL, f->scope, &f->model),
+			 MMIG_OK);
+	mmig__id_parse(mmig_coordinator_migration_id(c), id);
+	assert_int_equal(mmig__journal_read_begin(f->j, &txn), MMIG_OK);
+	assert_int_equal(mmig__journal_chain(f->j, txn, id, &chain, NULL),
+			 MMIG_OK);
+	mmig__journal_read_end(f->j, txn);
+	assert_true(chain.first > last);
+	assert_int_equal(verify_problems(f->j), 0);
+	mmig_coordinator_free(c);
+}
+
+/* A journal of the old layout (format 1: the log keyed by migration and
+ * seq) is refused with a clear error, and left as it was. */
+static void
+test_journal_old_format_refused_unchanged(void **state)
+{
+	struct fixture *f = *state;
+	MDB_val key = { .mv_size = 6, .mv_data = "format" }, val;
+	struct mmig_journal *j = NULL;
+	struct mmig_error *err = NULL;
+	uint32_t one = 1;
+	char data[200];
+	uint64_t before;
+	MDB_txn *txn;
+
+	assert_int_equal(mmig__journal_write_begin(f->j, &txn), MMIG_OK);
+	val = (MDB_val){ .mv_size = sizeof(one), .mv_data = &one };
+	assert_int_equal(mdb_put(txn, mmig__journal_dbs(f->j)->meta, &key, &val,
+				 0),
+			 0);
+	assert_int_equal(mmig__journal_write_commit(f->j, txn), MMIG_OK);
+	mmig_journal_close(f->j);
+	f->j = NULL;
+	snprintf(data, sizeof(data), "%s/data.mdb", f->jdir);
+	before = file_hash(data);
+	assert_int_equal(mmig_journal_open(&j, f->jdir, NULL, &err),
+			 MMIG_EFORMAT);
+	assert_null(j);
+	assert_non_null(strstr(mmig_error_message(err), "journal format 1"));
+	assert_non_null(strstr(mmig_error_message(err), "older"));
+	mmig_error_free(err);
+	assert_int_equal(file_hash(data), before);
+	assert_int_equal(mmig_journal_open(&f->j, f->jdir, NULL, &err),
+			 MMIG_EFORMAT);
+	mmig_error_free(err);
+}
+
 int
 main(void)
 {
@@ -1591,6 +1878,10 @@ main(void)
 		T(test_journal_full_reader_table_is_cleared_or_named),
 		T(test_journal_write_lock_wait_is_bounded_and_names_holder),
 		T(test_journal_compact_shrinks_and_needs_the_journal_alone),
+		T(test_journal_log_is_keyed_by_lsn_and_chained),
+		T(test_journal_append_retry_is_idempotent),
+		T(test_journal_lsn_grows_past_a_prune),
+		T(test_journal_old_format_refused_unchanged),
 #undef T
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);

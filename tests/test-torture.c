@@ -544,36 +544,34 @@ trail_free(struct trail *tr)
 	tr->n = 0;
 }
 
-/* Read the transitions of @p id (they decode: verify checks that too). */
+static int
+trail_one(void *arg, uint64_t seq, uint64_t lsn, const MDB_val *val)
+{
+	struct trail *tr = arg;
+	struct mmig_rec_transition t;
+
+	(void)seq;
+	(void)lsn;
+	if (mmig__rec_transition_decode(val->mv_data, val->mv_size, &t,
+					NULL) == MMIG_OK) {
+		tr->t = realloc(tr->t, (tr->n + 1) * sizeof(*tr->t));
+		assert_non_null(tr->t);
+		tr->t[tr->n++] = t;
+	}
+	return MMIG_OK;
+}
+
+/* Read the transitions of @p id (they decode: verify checks that too),
+ * following its chain. */
 static void
 trail_read(struct mmig_journal *j, const uint8_t id[MMIG_ID_LEN],
 	   struct trail *tr)
 {
-	uint8_t start[MMIG__LOG_KEY_LEN];
-	MDB_val key = { .mv_size = sizeof(start), .mv_data = start }, val;
-	MDB_cursor *cur;
 	MDB_txn *txn;
-	int rc;
 
 	memset(tr, 0, sizeof(*tr));
 	assert_int_equal(mmig__journal_read_begin(j, &txn), MMIG_OK);
-	mmig__log_key(start, id, 0);
-	assert_int_equal(mdb_cursor_open(txn, mmig__journal_dbs(j)->log, &cur),
-			 MDB_SUCCESS);
-	rc = mdb_cursor_get(cur, &key, &val, MDB_SET_RANGE);
-	while (rc == MDB_SUCCESS && key.mv_size == MMIG__LOG_KEY_LEN &&
-	       memcmp(key.mv_data, id, MMIG_ID_LEN) == 0) {
-		struct mmig_rec_transition t;
-
-		if (mmig__rec_transition_decode(val.mv_data, val.mv_size, &t,
-						NULL) == MMIG_OK) {
-			tr->t = realloc(tr->t, (tr->n + 1) * sizeof(*tr->t));
-			assert_non_null(tr->t);
-			tr->t[tr->n++] = t;
-		}
-		rc = mdb_cursor_get(cur, &key, &val, MDB_NEXT);
-	}
-	mdb_cursor_close(cur);
+	(void)mmig__log_walk(j, txn, id, trail_one, tr, NULL);
 	mmig__journal_read_end(j, txn);
 }
 
@@ -1166,33 +1164,27 @@ id_of(struct fixture *f, const char *uuid, uint8_t id[MMIG_ID_LEN],
 
 enum where_rec { REC_HEADER, REC_STATUS, REC_LOG };
 
-static MDB_dbi
-dbi_of(struct mmig_journal *j, enum where_rec w)
+static const char *
+table_of(enum where_rec w)
 {
-	const struct mmig__dbs *d = mmig__journal_dbs(j);
-
-	return w == REC_HEADER ? d->hdr : w == REC_STATUS ? d->status : d->log;
+	return w == REC_HEADER ? "hdr" : w == REC_STATUS ? "status" : "log";
 }
 
-/* A copy of one stored value: header, status, or transition @p seq. */
+/* A copy of one stored record: header, status, or transition @p seq (the
+ * record itself, without the log's or the status's envelope). */
 static uint8_t *
 value_get(struct fixture *f, const uint8_t id[MMIG_ID_LEN], enum where_rec w,
 	  uint64_t seq, size_t *len)
 {
-	uint8_t key[MMIG__LOG_KEY_LEN], *copy;
-	MDB_val k = { .mv_size = MMIG_ID_LEN, .mv_data = key }, v;
 	struct mmig_journal *j;
+	uint8_t *copy;
 	MDB_txn *txn;
+	MDB_val v;
 
-	if (w == REC_LOG) {
-		mmig__log_key(key, id, seq);
-		k.mv_size = MMIG__LOG_KEY_LEN;
-	} else {
-		memcpy(key, id, MMIG_ID_LEN);
-	}
 	assert_int_equal(mmig_journal_open(&j, f->jdir, NULL, NULL), MMIG_OK);
 	assert_int_equal(mmig__journal_read_begin(j, &txn), MMIG_OK);
-	assert_int_equal(mdb_get(txn, dbi_of(j, w), &k, &v), MDB_SUCCESS);
+	assert_int_equal(mmig__lmdb_value_get(j, txn, table_of(w), id, seq, &v),
+			 MDB_SUCCESS);
 	copy = malloc(v.mv_size);
 	assert_non_null(copy);
 	memcpy(copy, v.mv_data, v.mv_size);
@@ -1202,26 +1194,20 @@ value_get(struct fixture *f, const uint8_t id[MMIG_ID_LEN], enum where_rec w,
 	return copy;
 }
 
-/* Replace one stored value through LMDB (the journal's own write path). */
+/* Replace one stored record through LMDB (the journal's own write path),
+ * its envelope kept. */
 static void
 value_put(struct fixture *f, const uint8_t id[MMIG_ID_LEN], enum where_rec w,
 	  uint64_t seq, const uint8_t *val, size_t len)
 {
-	uint8_t key[MMIG__LOG_KEY_LEN];
-	MDB_val k = { .mv_size = MMIG_ID_LEN, .mv_data = key },
-		v = { .mv_size = len, .mv_data = (void *)val };
 	struct mmig_journal *j;
 	MDB_txn *txn;
 
-	if (w == REC_LOG) {
-		mmig__log_key(key, id, seq);
-		k.mv_size = MMIG__LOG_KEY_LEN;
-	} else {
-		memcpy(key, id, MMIG_ID_LEN);
-	}
 	assert_int_equal(mmig_journal_open(&j, f->jdir, NULL, NULL), MMIG_OK);
 	assert_int_equal(mmig__journal_write_begin(j, &txn), MMIG_OK);
-	assert_int_equal(mdb_put(txn, dbi_of(j, w), &k, &v, 0), MDB_SUCCESS);
+	assert_int_equal(mmig__lmdb_value_put(j, txn, table_of(w), id, seq, val,
+					      len),
+			 MDB_SUCCESS);
 	assert_int_equal(mmig__journal_write_commit(j, txn), MMIG_OK);
 	mmig_journal_close(j);
 }
@@ -1284,18 +1270,25 @@ verify_report(void *arg, const char *msg)
 	snprintf(log + n, 4096 - n, "%s\n", msg);
 }
 
-/* Hash of every value of migration @p id, in key order. */
+static int
+hash_one(void *arg, uint64_t seq, uint64_t lsn, const MDB_val *val)
+{
+	uint64_t *h = arg;
+
+	(void)seq;
+	(void)lsn;
+	*h = *h * 31 + XXH3_64bits(val->mv_data, val->mv_size);
+	return MMIG_OK;
+}
+
+/* Hash of every value of migration @p id, in chain order. */
 static uint64_t
 records_hash(struct fixture *f, const uint8_t id[MMIG_ID_LEN])
 {
-	uint8_t start[MMIG__LOG_KEY_LEN];
-	MDB_val key = { .mv_size = sizeof(start), .mv_data = start }, val;
-	MDB_val k1 = { .mv_size = MMIG_ID_LEN, .mv_data = (void *)id };
+	MDB_val k1 = { .mv_size = MMIG_ID_LEN, .mv_data = (void *)id }, val;
 	struct mmig_journal *j;
-	MDB_cursor *cur;
 	MDB_txn *txn;
 	uint64_t h = 0;
-	int rc;
 
 	assert_int_equal(mmig_journal_open(&j, f->jdir, NULL, NULL), MMIG_OK);
 	assert_int_equal(mmig__journal_read_begin(j, &txn), MMIG_OK);
@@ -1304,15 +1297,7 @@ records_hash(struct fixture *f, const uint8_t id[MMIG_ID_LEN])
 	if (mdb_get(txn, mmig__journal_dbs(j)->status, &k1, &val) ==
 	    MDB_SUCCESS)
 		h ^= XXH3_64bits(val.mv_data, val.mv_size) * 3;
-	mmig__log_key(start, id, 0);
-	assert_int_equal(mdb_cursor_open(txn, mmig__journal_dbs(j)->log, &cur),
-			 MDB_SUCCESS);
-	rc = mdb_cursor_get(cur, &key, &val, MDB_SET_RANGE);
-	while (rc == MDB_SUCCESS && memcmp(key.mv_data, id, MMIG_ID_LEN) == 0) {
-		h = h * 31 + XXH3_64bits(val.mv_data, val.mv_size);
-		rc = mdb_cursor_get(cur, &key, &val, MDB_NEXT);
-	}
-	mdb_cursor_close(cur);
+	(void)mmig__log_walk(j, txn, id, hash_one, &h, NULL);
 	mmig__journal_read_end(j, txn);
 	mmig_journal_close(j);
 	return h;
