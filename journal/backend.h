@@ -51,6 +51,8 @@
 
 #include "journal-int.h"
 
+#include <stdio.h>
+
 /* Bumped when an operation is added or changes meaning. */
 #define MMIG__BACKEND_VERSION 1u
 
@@ -186,6 +188,19 @@ int mmig__front_get_info(struct mmig_journal *j, const char *id_text,
 int mmig__front_verify(struct mmig_journal *j,
 		       void (*report)(void *arg, const char *msg), void *arg,
 		       size_t *n_problems, struct mmig_error **errp);
+/* `show` of one migration on the etcd backend (as mmig_journal_show()):
+ * the header line, then one line per transition whose "lsn" is the etcd
+ * revision that wrote the record; all read at one revision. */
+int mmig__etcd_show(struct mmig_journal *j, const char *id_text, FILE *out,
+		    struct mmig_error **errp);
+/* Tests only (NULL otherwise): called by every etcd read of a migration
+ * once its revision is fixed, before the description chunks and the log are
+ * read at that revision, so that a test can compact history in between. */
+extern void (*mmig__etcd_read_hook)(void *arg, int64_t revision);
+extern void *mmig__etcd_read_hook_arg;
+/* The header line of `show` (read.c), for every backend. */
+int mmig__show_header(FILE *out, const struct mmig_rec_header *h,
+		      const struct mmig_rec_status *st, const char *id_text);
 /* MMIG_ENOTIMPL, with an error naming @p what and the backend. */
 int mmig__front_unsupported(struct mmig_journal *j, const char *what,
 			    struct mmig_error **errp);

@@ -383,7 +383,45 @@ struct fold_walk {
 	size_t prefix_len; /* of "P/m/ID/log/" */
 	const char *id_text;
 	struct mmig_error *err;
+	struct show_buf *show; /* NULL, or each record's `show` line */
 };
+
+/* The transition lines of `show`, kept until the read has succeeded (a read
+ * restarted after a compaction walks the log again from seq 0). */
+struct show_buf {
+	char *text;
+	size_t len;
+};
+
+static int
+show_add(struct show_buf *b, const char *idt, uint64_t seq, int64_t rev,
+	 const struct mmig_rec_transition *t)
+{
+	char *json = mmig__rec_transition_json(t), *line, *p;
+	size_t n;
+
+	if (!json)
+		return MMIG_ENOMEM;
+	line = mmig__asprintf("{\"record\":\"transition\",\"id\":\"%s\","
+			      "\"seq\":%" PRIu64 ",\"lsn\":%" PRId64 ",%s\n",
+			      idt, seq, rev, json + 1);
+	mmig__free(json);
+	if (!line)
+		return MMIG_ENOMEM;
+	if (seq == 0)
+		b->len = 0;
+	n = strlen(line);
+	p = mmig__realloc(b->text, b->len + n + 1);
+	if (!p) {
+		mmig__free(line);
+		return MMIG_ENOMEM;
+	}
+	memcpy(p + b->len, line, n + 1);
+	b->text = p;
+	b->len += n;
+	mmig__free(line);
+	return MMIG_OK;
+}
 
 static int
 fold_one(void *arg, const struct mmig__etcd_kv *kv)
@@ -411,6 +449,8 @@ fold_one(void *arg, const struct mmig__etcd_kv *kv)
 		return rc;
 	}
 	rc = mmig__fold_apply(w->fold, seq, &t, &err);
+	if (rc == MMIG_OK && w->show)
+		rc = show_add(w->show, w->id_text, seq, kv->mod_revision, &t);
 	mmig__rec_transition_free(&t);
 	if (rc != MMIG_OK) {
 		w->err = mmig_error_wrap(err, "migration %s", w->id_text);
@@ -439,6 +479,9 @@ chunk_one(void *arg, const struct mmig__etcd_kv *kv)
 	return MMIG_OK;
 }
 
+void (*mmig__etcd_read_hook)(void *arg, int64_t revision);
+void *mmig__etcd_read_hook_arg;
+
 /*
  * Read migration @p idt at one revision: header, status (its epoch set to
  * the real one), owner and claim keys, and the fold of every record.
@@ -446,7 +489,7 @@ chunk_one(void *arg, const struct mmig__etcd_kv *kv)
 static int
 load(struct ej *e, const char *idt, struct mmig_rec_header *h,
      struct mmig_rec_status *st, struct mmig_fold *fold, uint64_t *next_seq,
-     struct snap *sn, struct mmig_error **errp)
+     struct snap *sn, struct show_buf *show, struct mmig_error **errp)
 {
 	char *kh = mkey(e, idt, "hdr"), *ks = mkey(e, idt, "status"),
 	     *ko = mkey(e, idt, "owner"), *kc = mkey(e, idt, "claim"),
@@ -474,6 +517,8 @@ again:
 	if (rc != MMIG_OK)
 		goto out;
 	sn->rev = r.revision;
+	if (mmig__etcd_read_hook)
+		mmig__etcd_read_hook(mmig__etcd_read_hook_arg, sn->rev);
 	if (!(kv = kv_of(&r, 0))) {
 		rc = MMIG_ENOTFOUND;
 		err = mmig_error_new(rc, "migration %s: not in the journal %s",
@@ -543,7 +588,8 @@ again:
 					       .revision = sn->rev };
 		struct fold_walk w = { .fold = fold,
 				       .prefix_len = strlen(kl),
-				       .id_text = idt };
+				       .id_text = idt,
+				       .show = show };
 
 		rc = mmig__fold_init(fold, h->n_ops);
 		if (rc == MMIG_OK) {
@@ -602,7 +648,7 @@ ej_read(struct mmig_journal *j, const uint8_t id[MMIG_ID_LEN],
 	char idt[37];
 
 	mmig__id_text(id, idt);
-	return load(EJ(j), idt, h, st, fold, next_seq, &sn, errp);
+	return load(EJ(j), idt, h, st, fold, next_seq, &sn, NULL, errp);
 }
 
 struct list_walk {
@@ -1039,7 +1085,8 @@ ej_claim(struct mmig_journal *j, const uint8_t id[MMIG_ID_LEN],
 		rc = MMIG_ENOMEM;
 		goto fail;
 	}
-	rc = load(e, m->id_text, h, &st, &m->fold, &m->next_seq, &sn, &err);
+	rc = load(e, m->id_text, h, &st, &m->fold, &m->next_seq, &sn, NULL,
+		  &err);
 	if (rc != MMIG_OK)
 		goto fail;
 	if (expected_epoch && (uint64_t)sn.claim_mod != expected_epoch) {
@@ -1695,6 +1742,40 @@ mmig__front_get_info(struct mmig_journal *j, const char *id_text,
 	}
 	info_of(j, id, out);
 	return MMIG_OK;
+}
+
+int
+mmig__etcd_show(struct mmig_journal *j, const char *id_text, FILE *out,
+		struct mmig_error **errp)
+{
+	struct mmig_migration_info info = { .size = sizeof(info) };
+	struct mmig_rec_header h = { 0 };
+	struct mmig_rec_status st = { 0 };
+	struct mmig_fold fold = { 0 };
+	struct show_buf b = { 0 };
+	struct snap sn;
+	char idt[37];
+	int rc;
+
+	/* The id, or a unique prefix of one, resolved as `get` does. */
+	rc = mmig__front_get_info(j, id_text, &info, errp);
+	if (rc != MMIG_OK)
+		return rc;
+	memcpy(idt, info.id, sizeof(idt));
+	mmig_migration_info_clear(&info);
+	rc = load(EJ(j), idt, &h, &st, &fold, NULL, &sn, &b, errp);
+	if (rc != MMIG_OK) {
+		mmig__free(b.text);
+		return rc;
+	}
+	rc = mmig__show_header(out, &h, &st, idt);
+	if (rc == MMIG_OK && b.len)
+		fputs(b.text, out);
+	mmig__fold_free(&fold);
+	mmig__rec_header_free(&h);
+	mmig__rec_status_free(&st);
+	mmig__free(b.text);
+	return rc;
 }
 
 int

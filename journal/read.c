@@ -858,8 +858,8 @@ show_one(void *arg, uint64_t seq, uint64_t lsn, const MDB_val *val)
 
 /* The header line of `show`, built with jansson so that every string is
  * escaped whatever bytes a foreign or damaged header holds. */
-static int
-show_header(FILE *out, const struct mmig_rec_header *h,
+int
+mmig__show_header(FILE *out, const struct mmig_rec_header *h,
 	    const struct mmig_rec_status *st, const char *id_text)
 {
 	char digest[2 * MMIG_DIGEST_LEN + 1];
@@ -917,7 +917,7 @@ show_id(struct mmig_journal *j, MDB_txn *txn, const uint8_t id[MMIG_ID_LEN],
 			text);
 		goto out;
 	}
-	show_header(out, &h, &st, text);
+	mmig__show_header(out, &h, &st, text);
 	rc = mmig__log_walk(j, txn, id, show_one, &w, &werr);
 	if (rc != MMIG_OK && werr) {
 		/* The chain breaks: no transition can be trusted to be
@@ -952,7 +952,9 @@ mmig_journal_show(struct mmig_journal *j, const char *id_text, FILE *out,
 	if (errp)
 		*errp = NULL;
 	if (!mmig__journal_is_lmdb(j))
-		return mmig__front_unsupported(j, "show", errp);
+		return strcmp(mmig__journal_ops(j)->name, "etcd") == 0
+			       ? mmig__etcd_show(j, id_text, out, errp)
+			       : mmig__front_unsupported(j, "show", errp);
 	rc = mmig__journal_read_begin2(j, &txn, errp);
 	if (rc != MMIG_OK)
 		return rc;

@@ -27,6 +27,8 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "backend.h"
+#include "etcd.h"
 #include "fault.h"
 #include "internal.h"
 #include "journal-int.h"
@@ -844,6 +846,122 @@ test_etcd_journal_large_description(void **state)
 	assert_int_equal(t.rolled_back, 1);
 }
 
+/* ---- a read across a compaction --------------------------------------------- */
+
+struct compactor {
+	struct mmig__etcd *c;
+	int64_t compacted_at; /* the last compaction's revision, 0: none */
+	unsigned compactions, restarts;
+	int rc;
+};
+
+/* The read hook: a read at a revision newer than the last compaction gets
+ * one more revision made and every revision below it compacted, so that
+ * its log walk at its own revision meets ECOMPACTED.  The read started
+ * again (at the compaction's revision) is left alone, but one more revision
+ * is made, so that the next read is compacted under in its turn. */
+static void
+compact_under_read(void *arg, int64_t rev)
+{
+	struct compactor *k = arg;
+	int64_t now = 0;
+	int rc;
+
+	rc = mmig__etcd_put(k->c, "compaction-test/bump", 20, "x", 1, 0, &now,
+			    NULL);
+	if (rev <= k->compacted_at) {
+		k->restarts++;
+		if (rc != MMIG_OK && k->rc == MMIG_OK)
+			k->rc = rc;
+		return;
+	}
+	if (rc == MMIG_OK)
+		rc = mmig__etcd_compact(k->c, now, NULL);
+	if (rc != MMIG_OK && k->rc == MMIG_OK)
+		k->rc = rc;
+	k->compacted_at = now;
+	k->compactions++;
+}
+
+static size_t
+count_of(const char *text, const char *what)
+{
+	size_t n = 0;
+
+	for (const char *p = text; (p = strstr(p, what)); p += strlen(what))
+		n++;
+	return n;
+}
+
+static void
+test_etcd_journal_read_survives_compaction(void **state)
+{
+	struct fixture *f = *state;
+	struct compactor k = { 0 };
+	struct mmig_rec_header h;
+	struct mmig_fold want, got;
+	struct mmig_journal *j;
+	uint8_t(*ids)[MMIG_ID_LEN];
+	char idt[37], *text = NULL, seq0[64];
+	size_t n, len = 0;
+	FILE *mem;
+
+	wipe(f);
+	j = open_node(f, "node-a", 0);
+	assert_int_equal(perform_on(f, j), MMIG_OK);
+	assert_int_equal(mmig__journal_list(j, true, &ids, &n, NULL), MMIG_OK);
+	assert_int_equal(n, 1);
+	mmig__id_text(ids[0], idt);
+	assert_int_equal(mmig__journal_read(j, ids[0], &h, NULL, &want, NULL,
+					    NULL),
+			 MMIG_OK);
+	mmig__rec_header_free(&h);
+	assert_int_equal(want.state, MMIG_STATE_COMMITTED);
+	assert_true(want.n_records > 2);
+	assert_int_equal(mmig__etcd_open(&k.c, endpoints, NULL, NULL), MMIG_OK);
+
+	/* One read: its log walk meets the compaction, it starts again once,
+	 * and folds every record exactly once. */
+	mmig__etcd_read_hook_arg = &k;
+	mmig__etcd_read_hook = compact_under_read;
+	assert_int_equal(mmig__journal_read(j, ids[0], &h, NULL, &got, NULL,
+					    NULL),
+			 MMIG_OK);
+	assert_int_equal(k.rc, MMIG_OK);
+	assert_int_equal(k.compactions, 1);
+	assert_int_equal(k.restarts, 1);
+	assert_int_equal(got.n_records, want.n_records);
+	assert_int_equal(got.state, want.state);
+	assert_int_equal(got.last_epoch, want.last_epoch);
+	assert_string_equal(h.model_uuid, model_uuid);
+	mmig__fold_free(&got);
+	mmig__rec_header_free(&h);
+
+	/* show across compactions (its own read and the id's lookup each
+	 * compacted under): every record printed once, none twice. */
+	mem = open_memstream(&text, &len);
+	assert_non_null(mem);
+	assert_int_equal(mmig_journal_show(j, idt, mem, NULL), MMIG_OK);
+	assert_int_equal(fclose(mem), 0);
+	mmig__etcd_read_hook = NULL;
+	mmig__etcd_read_hook_arg = NULL;
+	assert_int_equal(k.rc, MMIG_OK);
+	printf("show: %u compactions, %u restarts in all\n", k.compactions,
+	       k.restarts);
+	assert_true(k.compactions >= 2);
+	assert_true(k.restarts >= 2);
+	assert_int_equal(count_of(text, "\"record\":\"header\""), 1);
+	assert_int_equal(count_of(text, "\"record\":\"transition\""),
+			 want.n_records);
+	snprintf(seq0, sizeof(seq0), "\"id\":\"%s\",\"seq\":0,", idt);
+	assert_int_equal(count_of(text, seq0), 1);
+	free(text);
+	mmig__fold_free(&want);
+	mmig__free(ids);
+	mmig__etcd_close(k.c);
+	mmig_journal_close(j);
+}
+
 /* ---- fencing ---------------------------------------------------------------- */
 
 static void
@@ -957,6 +1075,9 @@ main(void)
 			test_etcd_journal_all_members_down, setup, teardown),
 		cmocka_unit_test_setup_teardown(
 			test_etcd_journal_large_description, setup, teardown),
+		cmocka_unit_test_setup_teardown(
+			test_etcd_journal_read_survives_compaction, setup,
+			teardown),
 		cmocka_unit_test_setup_teardown(
 			test_etcd_journal_killed_node_rollback_policy, setup,
 			teardown),

@@ -3,7 +3,7 @@
 # two "nodes": node A's `mmig import` is SIGKILLed mid-import (MMIG_FAULT);
 # node B's recover skips it while A's lease lives, `recover --wait` waits
 # for the lease and settles it, under both policies; list/plan/verify/prune
-# work, show/dump/compact say they are not built for etcd.
+# work, show (text and --json, by id or prefix) reads the records from etcd.
 #
 #   scripts/etcd-cluster.sh run -- test-etcd-tools.sh MMIG MMIG-RECOVER
 #
@@ -58,7 +58,23 @@ import json, sys
 d = json.loads(sys.argv[1])
 assert len(d) == 1 and d[0]["state"] == "RUNNING" and d[0]["owner_host"] == "node-a", d
 assert d[0]["ops_done"] == 3, d
+assert isinstance(d[0]["owner_alive"], bool), d
 ' "$out" && ok || fail "$policy: list of the killed import: $out"
+	expect 0 "$recover" "${B[@]}" list && has "$out" "node-a" "$policy: list's node"
+	# Once A's lease is gone, list says so and plan offers to settle it.
+	for _ in $(seq 1 60); do
+		"$recover" "${B[@]}" list --json | python3 -c '
+import json, sys
+sys.exit(0 if not json.load(sys.stdin)[0]["owner_alive"] else 1)' && break
+		sleep 0.25
+	done
+	expect 0 "$recover" "${B[@]}" list && has "$out" "dead" "$policy: list says the owner is dead"
+	expect 0 "$recover" "${B[@]}" plan --policy "$policy" --json &&
+		python3 -c '
+import json, sys
+d = json.loads(sys.argv[1])
+assert d["count"] == 1 and len(d["items"]) == 1, d
+' "$out" && ok || fail "$policy: plan: $out"
 	expect 0 "$recover" "${B[@]}" recover --policy "$policy" --wait 15 &&
 		has "$out" " $model " "$policy: settled after the lease"
 	want=$([ $policy = rollback ] && echo ROLLED_BACK || echo COMMITTED)
@@ -67,13 +83,34 @@ assert d[0]["ops_done"] == 3, d
 import json, sys
 d = json.loads(sys.argv[1])
 assert len(d) == 1 and d[0]["state"] == sys.argv[2] and d[0]["owner_host"] == "node-b", d
+assert d[0]["owner_alive"] is False, d
 ' "$out" "$want" && ok || fail "$policy: after recover: $out"
 	expect 0 "$recover" "${B[@]}" list --json && [ "$out" = "[]" ] && ok ||
 		fail "$policy: still in flight: $out"
 	expect 0 "$recover" "${B[@]}" verify
 	id=$("$recover" "${B[@]}" list --all --json | python3 -c 'import json,sys; print(json.load(sys.stdin)[0]["id"])')
-	expect 1 "$recover" "${B[@]}" show "$id" &&
-		has "$err" "not built for the etcd backend" "$policy: show says why"
+	# show: the header and every record, read from etcd.
+	expect 0 "$recover" "${B[@]}" show "$id" &&
+		has "$out" "migration   $id" "$policy: show names it" &&
+		has "$out" "owner       pid" "$policy: show's owner line" &&
+		has "$out" "timeline" "$policy: show's timeline" &&
+		has "$out" "$want" "$policy: show's last record"
+	expect 0 "$recover" "${B[@]}" show "${id:0:13}" --json &&
+		python3 -c '
+import json, sys
+d = json.loads(sys.argv[1])
+h, recs = d[0], d[1:]
+assert h["record"] == "header" and h["id"] == sys.argv[2], h
+assert h["state"] == sys.argv[3] and h["model_uuid"] == sys.argv[4], h
+assert len(h["plan"]) == 7, h
+assert recs and all(r["record"] == "transition" for r in recs), recs
+assert [r["seq"] for r in recs] == list(range(len(recs))), recs
+lsn = [r["lsn"] for r in recs]
+assert lsn == sorted(lsn) and lsn[0] > 0, lsn
+assert recs[0]["kind"] == "BEGIN" and recs[-1]["kind"] == sys.argv[3], recs[-1]
+' "$out" "$id" "$want" "$model" && ok || fail "$policy: show --json: $out"
+	expect 1 "$recover" "${B[@]}" show 00000000-0000-0000-0000-000000000000 &&
+		has "$err" "not in the journal" "$policy: show of an unknown id"
 	expect 0 "$recover" "${B[@]}" prune --keep 0 && has "$out" "1" "$policy: pruned"
 	expect 0 "$recover" "${B[@]}" list --all --json && [ "$out" = "[]" ] && ok ||
 		fail "$policy: pruned but listed: $out"
