@@ -204,7 +204,9 @@ struct jstate {
 	/* The journals of figures 2-4, each inside its figure's scratch
 	 * directory (a journal's own directory holds nothing else). */
 	char *j2, *j3, *j4;
-	char *hist, *empty;
+	/* Figure 5's journals: the full history, the same ÷ 10 and ÷ 100
+	 * (how recovery grows with it), and an empty one. */
+	char *hist, *hist10, *hist100, *empty;
 	struct scratch s2, s3, s4, s5, s6;
 	uint64_t seq;
 };
@@ -216,7 +218,8 @@ bench_journal_finish(struct bench *b)
 	struct scratch *sc[] = { &P->s2, &P->s3, &P->s4, &P->s5, &P->s6 };
 	char *paths[] = { P->f1, P->f2, P->f3, P->f4, P->f5, P->f6,
 			  P->disk_floor, P->lmdb_floor, P->sqlite_peer,
-			  P->j2, P->j3, P->j4, P->hist, P->empty };
+			  P->j2, P->j3, P->j4, P->hist, P->hist10,
+			  P->hist100, P->empty };
 
 	for (size_t i = 0; i < sizeof(paths) / sizeof(paths[0]); i++)
 		free(paths[i]);
@@ -256,8 +259,10 @@ bench_journal_prepare(struct bench *b)
 	if (!P->j2 || !P->j3 || !P->j4)
 		return -1;
 	P->hist = bench_path(P->f5, "j-history");
+	P->hist10 = bench_path(P->f5, "j-history-10");
+	P->hist100 = bench_path(P->f5, "j-history-100");
 	P->empty = bench_path(P->f5, "j-empty");
-	if (!P->hist || !P->empty)
+	if (!P->hist || !P->hist10 || !P->hist100 || !P->empty)
 		return -1;
 	if (scratch_init(&P->s2, P->f2) || scratch_init(&P->s3, P->f3) ||
 	    scratch_init(&P->s4, P->f4) || scratch_init(&P->s5, P->f5) ||
@@ -731,27 +736,52 @@ inflight_child(void *arg, double *out)
 	_exit(0); /* the crash: every migration is left in op 2 */
 }
 
+/* Build one history of @p count finished migrations in @p journal.
+ * @return 0 with *records, or -1. */
+static int
+history_build_one(struct bench *b, const char *journal, size_t count,
+		  uint64_t *records)
+{
+	struct jstate *P = b->jstate;
+	struct history_job h = {
+		.journal = journal,
+		.s = &P->s5,
+		.count = count,
+		.ops = b->sz.history_ops,
+		.threads = b->sz.history_threads,
+	};
+	double out[1];
+	long rss;
+
+	bench_rmtree(journal);
+	if (bench_child(history_child, &h, out, 1, &rss) != 0)
+		return -1;
+	*records = (uint64_t)out[0];
+	return 0;
+}
+
+/*
+ * Build figure 5's histories: the full size, and the same ÷ 10 and ÷ 100
+ * (how recovery grows with the history).  Each in its own journal, through
+ * the journal's own code (process mode, group commit from several
+ * threads).  history_build_s and history_records are the full one's.
+ */
 int
 bench_history_build(struct bench *b)
 {
 	struct jstate *P = b->jstate;
-	struct history_job h = {
-		.journal = P->hist,
-		.s = &P->s5,
-		.count = b->sz.history,
-		.ops = b->sz.history_ops,
-		.threads = b->sz.history_threads,
-	};
-	uint64_t t0 = bench_now_ns();
-	double out[1];
-	long rss;
+	uint64_t t0, records;
 
-	bench_rmtree(P->hist);
 	bench_rmtree(P->empty);
-	if (bench_child(history_child, &h, out, 1, &rss) != 0)
+	if (history_build_one(b, P->hist100, b->sz.history / 100,
+			      &records) != 0 ||
+	    history_build_one(b, P->hist10, b->sz.history / 10, &records) != 0)
+		return -1;
+	t0 = bench_now_ns();
+	if (history_build_one(b, P->hist, b->sz.history, &records) != 0)
 		return -1;
 	b->history_build_s = (double)(bench_now_ns() - t0) / 1e9;
-	b->history_records = (uint64_t)out[0];
+	b->history_records = records;
 	return 0;
 }
 
@@ -787,29 +817,34 @@ run_recovery(struct bench *b, size_t r)
 {
 	struct jstate *P = b->jstate;
 	struct bench_figure *f = bench_fig(b, 5);
-	double hist_ms = 0, empty_ms = 0;
-	long hist_rss = 0, empty_rss = 0;
-	int rc;
+	/* Sides: empty, history ÷ 100, ÷ 10, full. */
+	const char *journal[4] = { P->empty, P->hist100, P->hist10, P->hist };
+	const unsigned tag[4] = { 0x50, 0x52, 0x53, 0x51 };
+	double ms[4] = { 0 };
+	long rss[4] = { 0 };
 
-	/* Alternate which side goes first, so neither always follows the
-	 * other's disk traffic. */
-	if (r % 2 == 0)
-		rc = recovery_side(b, P->hist, 0x51, &hist_ms, &hist_rss) ||
-		     recovery_side(b, P->empty, 0x50, &empty_ms, &empty_rss);
-	else
-		rc = recovery_side(b, P->empty, 0x50, &empty_ms, &empty_rss) ||
-		     recovery_side(b, P->hist, 0x51, &hist_ms, &hist_rss);
-	if (rc) {
-		bench_fail(f, "leaving migrations in flight or recovering "
-			      "them failed");
-		return;
+	/* Alternate the order, so no side always follows another's disk
+	 * traffic. */
+	for (size_t k = 0; k < 4; k++) {
+		size_t i = r % 2 == 0 ? k : 3 - k;
+
+		if (recovery_side(b, journal[i], tag[i], &ms[i], &rss[i]) !=
+		    0) {
+			bench_fail(f, "leaving migrations in flight or "
+				      "recovering them failed");
+			return;
+		}
 	}
-	bench_put(&f->value, hist_ms);
-	bench_put(&f->ratio, hist_ms / empty_ms);
-	bench_put(&f->extra[0], empty_ms);
-	bench_put(&f->extra[1], (double)hist_rss);
-	bench_put(&f->extra[2], (double)empty_rss);
-	bench_put(&f->extra[3], (double)hist_rss / (double)empty_rss);
+	bench_put(&f->value, ms[3]);
+	bench_put(&f->ratio, ms[3] / ms[0]);
+	bench_put(&f->extra[0], ms[0]);
+	bench_put(&f->extra[1], (double)rss[3]);
+	bench_put(&f->extra[2], (double)rss[0]);
+	bench_put(&f->extra[3], (double)rss[3] / (double)rss[0]);
+	bench_put(&f->extra[4], ms[1] / ms[0]);
+	bench_put(&f->extra[5], ms[2] / ms[0]);
+	bench_put(&f->extra[6], (double)rss[1] / (double)rss[0]);
+	bench_put(&f->extra[7], (double)rss[2] / (double)rss[0]);
 }
 
 /* ---- one run ------------------------------------------------------------------ */
