@@ -59,8 +59,7 @@ struct ej {
 	char *where; /* etcd://ENDPOINTS/PREFIX */
 	unsigned flags;
 	struct mmig_owner self;
-	pthread_mutex_t active_lock;
-	struct mmig__jmig *active;
+	struct mmig__driving driving;
 };
 
 static struct ej *
@@ -237,50 +236,9 @@ lease_check(struct ej *e, const char *idt, struct mmig_error **errp)
 /* ---- the session ---------------------------------------------------------- */
 
 static void
-active_add(struct mmig__jmig *m)
-{
-	struct ej *e = EJ(m->j);
-
-	pthread_mutex_lock(&e->active_lock);
-	m->active_next = e->active;
-	e->active = m;
-	pthread_mutex_unlock(&e->active_lock);
-}
-
-static void
-active_remove(struct mmig__jmig *m)
-{
-	struct ej *e = EJ(m->j);
-
-	pthread_mutex_lock(&e->active_lock);
-	for (struct mmig__jmig **p = &e->active; *p; p = &(*p)->active_next) {
-		if (*p == m) {
-			*p = m->active_next;
-			break;
-		}
-	}
-	pthread_mutex_unlock(&e->active_lock);
-}
-
-static bool
-driving(struct ej *e, const uint8_t id[MMIG_ID_LEN])
-{
-	bool found = false;
-
-	pthread_mutex_lock(&e->active_lock);
-	for (struct mmig__jmig *m = e->active; m && !found; m = m->active_next)
-		found = memcmp(m->id, id, MMIG_ID_LEN) == 0;
-	pthread_mutex_unlock(&e->active_lock);
-	return found;
-}
-
-static void
 ej_drive(struct mmig__jmig *m, bool on)
 {
-	if (on)
-		active_add(m);
-	else
-		active_remove(m);
+	mmig__driving_set(&EJ(m->j)->driving, m, on);
 }
 
 static const struct mmig_owner *
@@ -342,7 +300,7 @@ ej_owner_active(struct mmig_journal *j, const uint8_t id[MMIG_ID_LEN],
 	if (owner_of(e, idt, &exists, &lease, &create, NULL, NULL) != MMIG_OK)
 		return true;
 	if (exists && e->lease && lease == e->lease)
-		return driving(e, id);
+		return mmig__driving_has(&e->driving, id);
 	return exists;
 }
 
@@ -1111,7 +1069,7 @@ ej_claim(struct mmig_journal *j, const uint8_t id[MMIG_ID_LEN],
 	}
 	if (sn.owner) {
 		bool mine = e->lease && sn.owner_lease == e->lease &&
-			    !driving(e, id);
+			    !mmig__driving_has(&e->driving, id);
 
 		if (!force && !mine && !resting(&m->fold)) {
 			rc = MMIG_EOWNED;
@@ -1127,7 +1085,7 @@ ej_claim(struct mmig_journal *j, const uint8_t id[MMIG_ID_LEN],
 	}
 	/* Driven from here on, so another thread here cannot take it. */
 	m->active = true;
-	active_add(m);
+	mmig__driving_set(&e->driving, m, true);
 	m->durability = (enum mmig_durability)h->durability;
 	/* The new epoch is the claim txn's revision, above sn.rev: records
 	 * staged before it is known carry this lower bound. */
@@ -1362,7 +1320,7 @@ ej_close(struct mmig_journal *j)
 	mmig__etcd_keeper_stop(e->keeper, true);
 	mmig__etcd_close(e->c);
 	pthread_mutex_destroy(&e->lock);
-	pthread_mutex_destroy(&e->active_lock);
+	mmig__driving_destroy(&e->driving);
 	mmig__owner_free(&e->self);
 	mmig__free(e->prefix);
 	mmig__free(e->node);
@@ -1489,7 +1447,7 @@ mmig_journal_open_etcd(struct mmig_journal **out, const char *endpoints,
 	e->ops = &mmig__etcd_backend;
 	e->flags = flags;
 	pthread_mutex_init(&e->lock, NULL);
-	pthread_mutex_init(&e->active_lock, NULL);
+	mmig__driving_init(&e->driving);
 	e->prefix = mmig__strdup(prefix);
 	e->node = mmig__strdup(node);
 	e->where = mmig__asprintf("etcd://%s/%s", endpoints, prefix);

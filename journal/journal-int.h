@@ -69,6 +69,23 @@ int mmig__owner_self(struct mmig_owner *out);
 bool mmig__owner_alive(const struct mmig_owner *o);
 
 /*
+ * The migrations a handle of this process drives in one journal: created
+ * or claimed here, not freed yet.  What a backend's owner_active answers
+ * for this process's own session (journal/migration.c).  Any thread.
+ */
+struct mmig__driving {
+	pthread_mutex_t lock;
+	struct mmig__jmig *head; /* linked through active_next */
+};
+
+void mmig__driving_init(struct mmig__driving *d);
+void mmig__driving_destroy(struct mmig__driving *d);
+/* Handle @p m starts (@p on) or stops driving its migration. */
+void mmig__driving_set(struct mmig__driving *d, struct mmig__jmig *m, bool on);
+/* True when a handle of this process drives migration @p id. */
+bool mmig__driving_has(struct mmig__driving *d, const uint8_t id[MMIG_ID_LEN]);
+
+/*
  * True when owner @p o may still act on migration @p id: another process
  * that is alive (mmig__owner_alive()), or this process while one of its
  * handles (from create or claim, not yet freed) drives the migration.

@@ -172,10 +172,8 @@ struct mmig_journal {
 	size_t n_recent[2];
 	uint64_t last_batch_ns;
 
-	/* The migrations a handle of this process drives: created or
-	 * claimed here, not freed yet (see mmig__owner_active()). */
-	pthread_mutex_t active_lock;
-	struct mmig__jmig *active;
+	/* The migrations a handle of this process drives. */
+	struct mmig__driving driving;
 
 	pthread_rwlock_t map_lock;
 	/* Serializes this process's write transactions, so that the sync
@@ -1246,7 +1244,7 @@ open_at(struct mmig_journal **out, const char *dir,
 	j->lock_fd = -1;
 	atomic_store(&j->lock_timeout_ns, DEFAULT_LOCK_TIMEOUT_NS);
 	pthread_mutex_init(&j->lock, NULL);
-	pthread_mutex_init(&j->active_lock, NULL);
+	mmig__driving_init(&j->driving);
 	pthread_rwlock_init(&j->map_lock, NULL);
 	pthread_mutex_init(&j->write_lock, NULL);
 	j->path = mmig__strdup(dir);
@@ -1336,7 +1334,7 @@ lmdb_close(struct mmig_journal *j)
 	pthread_rwlock_destroy(&j->map_lock);
 	pthread_mutex_destroy(&j->write_lock);
 	pthread_mutex_destroy(&j->lock);
-	pthread_mutex_destroy(&j->active_lock);
+	mmig__driving_destroy(&j->driving);
 	mmig__free(j);
 }
 
@@ -1911,45 +1909,6 @@ group_commit(struct mmig_journal *j, struct commit_req *req)
 
 /* ---- which migrations this process drives -------------------------------- */
 
-static void
-active_add(struct mmig__jmig *m)
-{
-	struct mmig_journal *j = m->j;
-
-	pthread_mutex_lock(&j->active_lock);
-	m->active_next = j->active;
-	j->active = m;
-	pthread_mutex_unlock(&j->active_lock);
-}
-
-static void
-active_remove(struct mmig__jmig *m)
-{
-	struct mmig_journal *j = m->j;
-	struct mmig__jmig **p;
-
-	pthread_mutex_lock(&j->active_lock);
-	for (p = &j->active; *p; p = &(*p)->active_next) {
-		if (*p == m) {
-			*p = m->active_next;
-			break;
-		}
-	}
-	pthread_mutex_unlock(&j->active_lock);
-}
-
-static bool
-driving(struct mmig_journal *j, const uint8_t id[MMIG_ID_LEN])
-{
-	bool found = false;
-
-	pthread_mutex_lock(&j->active_lock);
-	for (struct mmig__jmig *m = j->active; m && !found; m = m->active_next)
-		found = memcmp(m->id, id, MMIG_ID_LEN) == 0;
-	pthread_mutex_unlock(&j->active_lock);
-	return found;
-}
-
 static bool
 owner_is_self(const struct mmig_journal *j, const struct mmig_owner *o)
 {
@@ -1965,7 +1924,7 @@ lmdb_owner_active(struct mmig_journal *j, const uint8_t id[MMIG_ID_LEN],
 		  const struct mmig_owner *o)
 {
 	if (owner_is_self(j, o))
-		return driving(j, id);
+		return mmig__driving_has(&j->driving, id);
 	return mmig__owner_alive(o);
 }
 
@@ -1973,10 +1932,7 @@ lmdb_owner_active(struct mmig_journal *j, const uint8_t id[MMIG_ID_LEN],
 static void
 lmdb_drive(struct mmig__jmig *m, bool on)
 {
-	if (on)
-		active_add(m);
-	else
-		active_remove(m);
+	mmig__driving_set(&m->j->driving, m, on);
 }
 
 static const struct mmig_owner *
@@ -2118,7 +2074,7 @@ claim_in_txn(struct mmig_journal *j, MDB_txn *txn, struct mmig__jmig *m,
 	 * another thread of this process cannot take it too. */
 	if (!m->active) {
 		m->active = true;
-		active_add(m);
+		mmig__driving_set(&j->driving, m, true);
 	}
 	m->durability = (enum mmig_durability)h->durability;
 	m->epoch = st.epoch + 1;

@@ -43,6 +43,50 @@ mmig__jmig_clear_staged(struct mmig__jmig *m)
 	m->has_header = false;
 }
 
+void
+mmig__driving_init(struct mmig__driving *d)
+{
+	pthread_mutex_init(&d->lock, NULL);
+	d->head = NULL;
+}
+
+void
+mmig__driving_destroy(struct mmig__driving *d)
+{
+	pthread_mutex_destroy(&d->lock);
+}
+
+void
+mmig__driving_set(struct mmig__driving *d, struct mmig__jmig *m, bool on)
+{
+	pthread_mutex_lock(&d->lock);
+	if (on) {
+		m->active_next = d->head;
+		d->head = m;
+	} else {
+		for (struct mmig__jmig **p = &d->head; *p;
+		     p = &(*p)->active_next) {
+			if (*p == m) {
+				*p = m->active_next;
+				break;
+			}
+		}
+	}
+	pthread_mutex_unlock(&d->lock);
+}
+
+bool
+mmig__driving_has(struct mmig__driving *d, const uint8_t id[MMIG_ID_LEN])
+{
+	bool found = false;
+
+	pthread_mutex_lock(&d->lock);
+	for (struct mmig__jmig *m = d->head; m && !found; m = m->active_next)
+		found = memcmp(m->id, id, MMIG_ID_LEN) == 0;
+	pthread_mutex_unlock(&d->lock);
+	return found;
+}
+
 bool
 mmig__owner_active(struct mmig_journal *j, const uint8_t id[MMIG_ID_LEN],
 		   const struct mmig_owner *o)
