@@ -201,6 +201,23 @@ extern void *mmig__etcd_read_hook_arg;
 /* The header line of `show` (read.c), for every backend. */
 int mmig__show_header(FILE *out, const struct mmig_rec_header *h,
 		      const struct mmig_rec_status *st, const char *id_text);
+/* A struct mmig_migration_info filled in steps, the same on every backend
+ * (read.c): begin with the id and "?" for what is not known yet, then what
+ * the header, the status and the fold of the migration say, or the problem
+ * that stopped the reading (an entry is made all the same).  @p state
+ * judges whether the owner is alive (a final state: not). */
+void mmig__info_begin(struct mmig_migration_info *info,
+		      const uint8_t id[MMIG_ID_LEN]);
+void mmig__info_header(struct mmig_migration_info *info,
+		       const struct mmig_rec_header *h);
+void mmig__info_status(struct mmig_journal *j,
+		       struct mmig_migration_info *info,
+		       const uint8_t id[MMIG_ID_LEN],
+		       const struct mmig_rec_status *st, unsigned state);
+void mmig__info_fold(struct mmig_migration_info *info,
+		     const struct mmig_fold *fold);
+void mmig__info_problem(struct mmig_migration_info *info, int rc,
+			const struct mmig_error *err);
 /* MMIG_ENOTIMPL, with an error naming @p what and the backend. */
 int mmig__front_unsupported(struct mmig_journal *j, const char *what,
 			    struct mmig_error **errp);

@@ -975,14 +975,6 @@ out:
 
 /* ---- claim ------------------------------------------------------------------ */
 
-static bool
-resting(const struct mmig_fold *f)
-{
-	return (f->state == MMIG_STATE_PAUSED ||
-		f->state == MMIG_STATE_NEEDS_ATTENTION) &&
-	       f->last_kind != MMIG_REC_CLAIMED;
-}
-
 /* Take the owner key away from owner incarnation @p create (forced
  * claim, a resting migration, or this session's own undriven one). */
 static int
@@ -1071,7 +1063,7 @@ ej_claim(struct mmig_journal *j, const uint8_t id[MMIG_ID_LEN],
 		bool mine = e->lease && sn.owner_lease == e->lease &&
 			    !mmig__driving_has(&e->driving, id);
 
-		if (!force && !mine && !resting(&m->fold)) {
+		if (!force && !mine && !mmig__fold_rests(&m->fold)) {
 			rc = MMIG_EOWNED;
 			err = mmig_error_new(rc,
 					     "migration %s: owner node %s is "
@@ -1576,12 +1568,6 @@ mmig__etcd_journal_open_uri(struct mmig_journal **out, const char *uri,
 
 /* ---- public readers on any backend (read.c dispatches here for etcd) ---- */
 
-static char *
-dup_or_null(const char *s)
-{
-	return s ? mmig__strdup(s) : NULL;
-}
-
 static void
 info_of(struct mmig_journal *j, const uint8_t id[MMIG_ID_LEN],
 	struct mmig_migration_info *info)
@@ -1592,36 +1578,15 @@ info_of(struct mmig_journal *j, const uint8_t id[MMIG_ID_LEN],
 	struct mmig_error *err = NULL;
 	int rc;
 
-	memset(info, 0, sizeof(*info));
-	info->size = sizeof(*info);
-	mmig__id_text(id, info->id);
-	info->state = "?";
-	info->durability = "?";
-	info->highest_begun = -1;
+	mmig__info_begin(info, id);
 	rc = mmig__journal_read(j, id, &h, &st, &fold, NULL, &err);
 	if (rc == MMIG_OK) {
-		snprintf(info->model_uuid, sizeof(info->model_uuid), "%s",
-			 h.model_uuid);
-		info->ops_total = h.n_ops;
-		info->created_ns = h.created_ns;
-		info->durability =
-			mmig_durability_name((enum mmig_durability)h.durability);
-		info->epoch = st.epoch;
-		info->owner_pid = st.owner.pid;
-		info->owner_host = dup_or_null(st.owner.host);
-		info->owner_alive = !mmig__state_is_final(fold.state) &&
-				    mmig__owner_active(j, id, &st.owner);
-		info->state = mmig__state_name(fold.state);
-		info->updated_ns = fold.last_time_ns ? fold.last_time_ns
-						     : st.updated_ns;
-		info->ops_done = mmig__fold_ops_done(&fold);
-		info->highest_begun = fold.highest_begun;
-		info->cause = dup_or_null(fold.cause);
-		info->last_error = dup_or_null(fold.last_error);
+		mmig__info_header(info, &h);
+		mmig__info_status(j, info, id, &st, fold.state);
+		mmig__info_fold(info, &fold);
 		mmig__fold_free(&fold);
 	} else {
-		info->problem = mmig__strdup(err ? mmig_error_message(err)
-						 : mmig_strerror(rc));
+		mmig__info_problem(info, rc, err);
 	}
 	mmig_error_free(err);
 	mmig__rec_header_free(&h);

@@ -103,6 +103,14 @@ mmig__fold_ops_done(const struct mmig_fold *f)
 	return n;
 }
 
+bool
+mmig__fold_rests(const struct mmig_fold *f)
+{
+	return (f->state == MMIG_STATE_PAUSED ||
+		f->state == MMIG_STATE_NEEDS_ATTENTION) &&
+	       f->last_kind != MMIG_REC_CLAIMED;
+}
+
 static bool
 kind_has_op(uint32_t kind)
 {

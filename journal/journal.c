@@ -2000,22 +2000,6 @@ lmdb_append(struct mmig__jmig *m, const uint8_t *status_val,
 /* ---- claiming a migration (recovery) ------------------------------------- */
 
 /*
- * A PAUSED or NEEDS_ATTENTION migration rests: the process that wrote its
- * last state returned from perform (or recovery) and may be alive, but acts
- * on it no more, so it may be taken over.  Unless its last record is a
- * CLAIMED: then a recoverer has just taken it and is about to act.  Decided
- * here, inside the claim's write transaction, so two claims cannot both see
- * it resting.
- */
-static bool
-resting(const struct mmig_fold *f)
-{
-	return (f->state == MMIG_STATE_PAUSED ||
-		f->state == MMIG_STATE_NEEDS_ATTENTION) &&
-	       f->last_kind != MMIG_REC_CLAIMED;
-}
-
-/*
  * Inside the claim's write transaction: check, bump the epoch, write the
  * new status and the CLAIMED record.  @return MMIG_OK or an error in *errp;
  * *mdb_rc gets an LMDB failure (MDB_MAP_FULL makes the caller grow and
@@ -2062,7 +2046,7 @@ claim_in_txn(struct mmig_journal *j, MDB_txn *txn, struct mmig__jmig *m,
 		rc = MMIG_EINVAL;
 		goto out;
 	}
-	if (!force && !resting(&m->fold) &&
+	if (!force && !mmig__fold_rests(&m->fold) &&
 	    lmdb_owner_active(j, m->id, &st.owner)) {
 		*errp = mmig_error_new(MMIG_EOWNED,
 				       "migration %s: owner pid %u on %s is alive",

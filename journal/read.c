@@ -623,6 +623,65 @@ dup_or_null(const char *s)
 	return s ? mmig__strdup(s) : NULL;
 }
 
+void
+mmig__info_begin(struct mmig_migration_info *info,
+		 const uint8_t id[MMIG_ID_LEN])
+{
+	memset(info, 0, sizeof(*info));
+	info->size = sizeof(*info);
+	mmig__id_text(id, info->id);
+	info->state = "?";
+	info->durability = "?";
+	info->highest_begun = -1;
+}
+
+void
+mmig__info_header(struct mmig_migration_info *info,
+		  const struct mmig_rec_header *h)
+{
+	snprintf(info->model_uuid, sizeof(info->model_uuid), "%s",
+		 h->model_uuid);
+	info->ops_total = h->n_ops;
+	info->created_ns = h->created_ns;
+	info->durability =
+		mmig_durability_name((enum mmig_durability)h->durability);
+}
+
+void
+mmig__info_status(struct mmig_journal *j, struct mmig_migration_info *info,
+		  const uint8_t id[MMIG_ID_LEN],
+		  const struct mmig_rec_status *st, unsigned state)
+{
+	info->epoch = st->epoch;
+	info->owner_pid = st->owner.pid;
+	info->owner_host = dup_or_null(st->owner.host);
+	info->owner_alive = !mmig__state_is_final(state) &&
+			    mmig__owner_active(j, id, &st->owner);
+	info->state = mmig__state_name(st->state);
+	info->updated_ns = st->updated_ns;
+}
+
+void
+mmig__info_fold(struct mmig_migration_info *info,
+		const struct mmig_fold *fold)
+{
+	info->state = mmig__state_name(fold->state);
+	info->ops_done = mmig__fold_ops_done(fold);
+	info->highest_begun = fold->highest_begun;
+	if (fold->last_time_ns)
+		info->updated_ns = fold->last_time_ns;
+	info->cause = dup_or_null(fold->cause);
+	info->last_error = dup_or_null(fold->last_error);
+}
+
+void
+mmig__info_problem(struct mmig_migration_info *info, int rc,
+		   const struct mmig_error *err)
+{
+	info->problem = mmig__strdup(err ? mmig_error_message(err)
+					 : mmig_strerror(rc));
+}
+
 /* Fill @p info for @p id.  A migration that cannot be read still gets an
  * entry, with `problem` saying why. */
 static void
@@ -635,44 +694,21 @@ read_info(struct mmig_journal *j, MDB_txn *txn, const uint8_t id[MMIG_ID_LEN],
 	struct mmig_error *err = NULL;
 	int rc;
 
-	memset(info, 0, sizeof(*info));
-	info->size = sizeof(*info);
-	mmig__id_text(id, info->id);
-	info->state = "?";
-	info->durability = "?";
-	info->highest_begun = -1;
+	mmig__info_begin(info, id);
 	rc = mmig__journal_header(j, txn, id, &h, &err);
 	if (rc == MMIG_OK) {
-		snprintf(info->model_uuid, sizeof(info->model_uuid), "%s",
-			 h.model_uuid);
-		info->ops_total = h.n_ops;
-		info->created_ns = h.created_ns;
-		info->durability = mmig_durability_name(
-			(enum mmig_durability)h.durability);
+		mmig__info_header(info, &h);
 		rc = mmig__journal_status(j, txn, id, &st, &err);
 	}
 	if (rc == MMIG_OK) {
-		info->epoch = st.epoch;
-		info->owner_pid = st.owner.pid;
-		info->owner_host = dup_or_null(st.owner.host);
-		info->owner_alive = !mmig__state_is_final(st.state) &&
-				    mmig__owner_active(j, id, &st.owner);
-		info->state = mmig__state_name(st.state);
-		info->updated_ns = st.updated_ns;
+		mmig__info_status(j, info, id, &st, st.state);
 		rc = mmig__journal_fold(j, txn, id, h.n_ops, &fold, NULL, &err);
 	}
 	if (rc == MMIG_OK) {
-		info->state = mmig__state_name(fold.state);
-		info->ops_done = mmig__fold_ops_done(&fold);
-		info->highest_begun = fold.highest_begun;
-		if (fold.last_time_ns)
-			info->updated_ns = fold.last_time_ns;
-		info->cause = dup_or_null(fold.cause);
-		info->last_error = dup_or_null(fold.last_error);
+		mmig__info_fold(info, &fold);
 		mmig__fold_free(&fold);
 	} else {
-		info->problem = mmig__strdup(err ? mmig_error_message(err)
-						 : mmig_strerror(rc));
+		mmig__info_problem(info, rc, err);
 	}
 	mmig_error_free(err);
 	mmig__rec_header_free(&h);

@@ -277,5 +277,14 @@ int mmig__fold_apply(struct mmig_fold *f, uint64_t seq,
 void mmig__fold_free(struct mmig_fold *f);
 /* @return the number of ops with DONE. */
 uint32_t mmig__fold_ops_done(const struct mmig_fold *f);
+/*
+ * True when the migration rests: PAUSED or NEEDS_ATTENTION, its last
+ * record not CLAIMED.  The process that wrote that state returned from
+ * perform (or recovery) and may be alive, but acts on it no more, so it
+ * may be taken over; a CLAIMED last means a recoverer has just taken it
+ * and is about to act.  Every backend decides it inside its claim's
+ * atomic write, so two claims cannot both see it resting.
+ */
+bool mmig__fold_rests(const struct mmig_fold *f);
 
 #endif
