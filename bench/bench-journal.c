@@ -25,6 +25,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <unistd.h>
 
 /* ---- the no-op operation --------------------------------------------------- */
@@ -413,10 +414,24 @@ group_main(void *arg)
 	return NULL;
 }
 
-/* @return the aggregate ops/s of @p n migrations at once, or
- * a negative value; @p st gets the journal's counters per op. */
+/* Context switches of this process so far, every thread's, voluntary or
+ * not: a group commit's writers sleep and wake once per op at least. */
 static double
-group_once(struct bench *b, size_t n, struct mmig_journal_stats *st)
+context_switches(void)
+{
+	struct rusage ru;
+
+	if (getrusage(RUSAGE_SELF, &ru) != 0)
+		return 0;
+	return (double)ru.ru_nvcsw + (double)ru.ru_nivcsw;
+}
+
+/* @return the aggregate ops/s of @p n migrations at once, or
+ * a negative value; @p st gets the journal's counters and *switches the
+ * process's context switches during the run. */
+static double
+group_once(struct bench *b, size_t n, struct mmig_journal_stats *st,
+	   double *switches)
 {
 	struct jstate *P = b->jstate;
 	size_t started = 0, total;
@@ -454,6 +469,7 @@ group_once(struct bench *b, size_t n, struct mmig_journal_stats *st)
 		exit(1);
 	}
 	mmig_journal_get_stats(j, &s0);
+	*switches = context_switches();
 	pthread_barrier_wait(&start);
 	t0 = bench_now_ns();
 	for (size_t i = 0; i < n; i++) {
@@ -461,6 +477,7 @@ group_once(struct bench *b, size_t n, struct mmig_journal_stats *st)
 		ok = ok && t[i].rc == MMIG_OK;
 	}
 	us = us_since(t0);
+	*switches = context_switches() - *switches;
 	mmig_journal_get_stats(j, &s1);
 	pthread_barrier_destroy(&start);
 	total = n * b->sz.group_ops;
@@ -866,7 +883,7 @@ bench_journal_run(struct bench *b, size_t r)
 				  wst = MMIG_JOURNAL_STATS_INIT;
 	double s0, s1, sync_us, d0 = -1, d1 = -1, agg, wide, ms, syncs = 0;
 	double df0, df1, lf0, lf1, disk_us, lmdb_us, peer_us;
-	double total;
+	double total, sw = 0, wsw = 0;
 
 	/* The floors, then the append reference, on both sides of (2). */
 	df0 = bench_disk_floor_us(P->disk_floor, b->sz.sync_writes);
@@ -913,8 +930,8 @@ bench_journal_run(struct bench *b, size_t r)
 	if (bench_wanted(b, 3))
 		run_process(b);
 	if (bench_wanted(b, 4)) {
-		agg = group_once(b, b->sz.group_threads, &gst);
-		wide = group_once(b, b->sz.group_threads_wide, &wst);
+		agg = group_once(b, b->sz.group_threads, &gst, &sw);
+		wide = group_once(b, b->sz.group_threads_wide, &wst, &wsw);
 		if (durable_once(b, &d1, NULL) != 0 || agg <= 0 || wide <= 0 ||
 		    d0 <= 0) {
 			bench_fail(f4, "a migration failed");
@@ -933,6 +950,7 @@ bench_journal_run(struct bench *b, size_t r)
 				  (double)wst.commits /
 					  (double)(b->sz.group_threads_wide *
 						   b->sz.group_ops));
+			bench_put(&f4->extra[6], sw / total);
 		}
 	}
 	if (bench_wanted(b, 6)) {

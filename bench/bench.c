@@ -370,6 +370,7 @@ figures_init(struct bench *b)
 	bench_extra(f, "wide_ops_per_s", "aggregate, wide group", "ops/s");
 	bench_extra(f, "wide_ratio_to_single", "wide ÷ (2) ops/s", "x");
 	bench_extra(f, "wide_commits_per_op", "wide: LMDB commits per op", "");
+	bench_extra(f, "switches_per_op", "context switches per op", "");
 
 	f = bench_fig(b, 5);
 	*f = (struct bench_figure){ .id = 5, .key = "recovery_history",

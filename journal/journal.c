@@ -111,6 +111,7 @@
 #include <string.h>
 #include <fcntl.h>
 #include <sched.h>
+#include <semaphore.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -141,11 +142,17 @@ struct commit_req {
 	int rc;
 	struct mmig_error *err;
 	bool excluded; /* failed alone; left out of its batch's retries */
-	bool done;
-	/* Signalled when the request is done, or when its thread is to lead
-	 * the next batch: each waiter has its own, so a finished batch wakes
-	 * only its own writers, not every thread queued behind it. */
-	pthread_cond_t wake;
+	/* Set before `wake` is posted: what the post means. */
+	enum { REQ_WAITING, REQ_DONE, REQ_LEAD } outcome;
+	/* Posted exactly once while the request waits: when it is done, or
+	 * when its thread is to lead the next batch.  A semaphore, not a
+	 * condition: the waiter wakes without taking `lock` back, so the 16
+	 * writers of a finished batch do not queue on the mutex one context
+	 * switch after another (measured: 2.7 switches per op with a
+	 * condition, on a VM where a switch costs about 10 us).  glibc's
+	 * sem_post touches the semaphore no more once the count is visible,
+	 * so the waiter may destroy it as soon as sem_wait returns. */
+	sem_t wake;
 	struct commit_req *next;
 };
 
@@ -1861,50 +1868,71 @@ remember(struct mmig_journal *j, const struct commit_req *batch)
 	j->n_recent[0] = n;
 }
 
-/* Queue @p req and return once some leader (maybe this thread) wrote it. */
+/* Sleep until the request's semaphore is posted; @return what it meant. */
+static int
+await_post(struct commit_req *req)
+{
+	while (sem_wait(&req->wake) != 0)
+		; /* EINTR: a signal handler ran; wait on */
+	return req->outcome;
+}
+
+/*
+ * Queue @p req and return once some leader (maybe this thread) wrote it.
+ * Leadership is handed from a leader to the first request queued behind
+ * its batch, so `leading` stays set and no other thread slips in between.
+ */
 static void
 group_commit(struct mmig_journal *j, struct commit_req *req)
 {
-	pthread_cond_init(&req->wake, NULL);
+	struct commit_req *batch, *r, *next, *heir;
+	uint64_t t0;
+
+	sem_init(&req->wake, 0, 0);
+	req->outcome = REQ_WAITING;
 	pthread_mutex_lock(&j->lock);
 	req->next = NULL;
 	*j->queue_tail = req;
 	j->queue_tail = &req->next;
 	j->n_queued++;
-	while (!req->done) {
-		struct commit_req *batch, *r;
-		uint64_t t0;
-
-		if (j->leading) {
-			pthread_cond_wait(&req->wake, &j->lock);
-			continue;
-		}
-		j->leading = true;
-		gather(j);
-		batch = j->queue;
-		j->queue = NULL;
-		j->queue_tail = &j->queue;
-		j->n_queued = 0;
+	if (j->leading) {
 		pthread_mutex_unlock(&j->lock);
-		t0 = mmig__now_mono_ns();
-		write_batch(j, batch);
-		pthread_mutex_lock(&j->lock);
-		j->last_batch_ns = mmig__now_mono_ns() - t0;
-		remember(j, batch);
-		/* Each waiter is woken under the lock, so it cannot return
-		 * (and destroy its condition) before we are done with it. */
-		for (r = batch; r; r = r->next) {
-			r->done = true;
-			if (r != req)
-				pthread_cond_signal(&r->wake);
+		if (await_post(req) == REQ_DONE) {
+			sem_destroy(&req->wake);
+			return;
 		}
-		j->leading = false;
-		/* Whoever queued meanwhile leads the next batch. */
-		if (j->queue)
-			pthread_cond_signal(&j->queue->wake);
+		pthread_mutex_lock(&j->lock); /* handed the lead */
 	}
+	j->leading = true;
+	gather(j);
+	batch = j->queue;
+	j->queue = NULL;
+	j->queue_tail = &j->queue;
+	j->n_queued = 0;
 	pthread_mutex_unlock(&j->lock);
-	pthread_cond_destroy(&req->wake);
+	t0 = mmig__now_mono_ns();
+	write_batch(j, batch);
+	pthread_mutex_lock(&j->lock);
+	j->last_batch_ns = mmig__now_mono_ns() - t0;
+	remember(j, batch);
+	/* Whoever queued meanwhile leads the next batch. */
+	heir = j->queue;
+	j->leading = heir != NULL;
+	pthread_mutex_unlock(&j->lock);
+	/* Wake the batch with the lock dropped.  A request may return (and
+	 * its stack go) once posted: read its link first. */
+	for (r = batch; r; r = next) {
+		next = r->next;
+		if (r == req)
+			continue;
+		r->outcome = REQ_DONE;
+		sem_post(&r->wake);
+	}
+	if (heir) {
+		heir->outcome = REQ_LEAD;
+		sem_post(&heir->wake);
+	}
+	sem_destroy(&req->wake);
 }
 
 /* ---- which migrations this process drives -------------------------------- */
