@@ -13,12 +13,12 @@
  *    highest N; Debian's layout) or from PATH.  The server listens on a
  *    Unix socket in the scratch directory only (listen_addresses=''), with
  *    fsync=on and synchronous_commit=on.  It is started with fork + exec,
- *    not pg_ctl: pg_ctl puts the server in a session of its own, out of
- *    reach of whoever started it; here it is this process's child, with
- *    PR_SET_PDEATHSIG set to SIGQUIT (PostgreSQL's immediate shutdown), so
- *    that it stops whatever happens to the bench, also when the supervisor
- *    of bench.c kills the measuring process on SIGINT.  On a normal end it
- *    gets SIGINT (fast shutdown) and is waited for.
+ *    not pg_ctl: pg_ctl puts the server in a session of its own, with
+ *    nothing to stop it if the bench dies; here it is this process's
+ *    child, with PR_SET_PDEATHSIG set to SIGQUIT (PostgreSQL's immediate
+ *    shutdown), so that it stops whatever happens to the bench, also when
+ *    the supervisor of bench.c kills the measuring process on SIGINT.  On
+ *    a normal end it gets SIGINT (fast shutdown) and is waited for.
  *  - PostgreSQL refuses to run as root: when the effective uid is 0, initdb
  *    and postgres run as the user `postgres` (which Debian's package
  *    creates) or else `nobody`; the scratch directory is made searchable
@@ -200,18 +200,21 @@ find_bindir(char *dir, size_t cap)
 
 /*
  * Start @p argv (as user @p pw when not NULL), output to @p logfd, in
- * directory @p cwd, with PR_SET_PDEATHSIG @p deathsig.  @return its pid,
- * or -1.
+ * directory @p cwd, with PR_SET_PDEATHSIG @p deathsig, in a process group
+ * of its own if @p own_group.  @return its pid, or -1.
  */
 static pid_t
 spawn(char *const *argv, const struct passwd *pw, int logfd, const char *cwd,
-      int deathsig)
+      int deathsig, bool own_group)
 {
+	pid_t parent = getpid();
 	pid_t pid = fork();
 
 	if (pid != 0)
 		return pid;
 	/* The child: no return from here. */
+	if (own_group)
+		setpgid(0, 0);
 	if (pw && (setgroups(0, NULL) != 0 || setgid(pw->pw_gid) != 0 ||
 		   setuid(pw->pw_uid) != 0)) {
 		dprintf(logfd, "mmig bench: cannot become user %s: %s\n",
@@ -220,7 +223,7 @@ spawn(char *const *argv, const struct passwd *pw, int logfd, const char *cwd,
 	}
 	/* Set after the change of user, which would clear it. */
 	prctl(PR_SET_PDEATHSIG, deathsig);
-	if (getppid() == 1)
+	if (getppid() != parent)
 		_exit(125); /* the bench is gone already */
 	umask(077);
 	{
@@ -382,7 +385,7 @@ private_start(struct bench *b, struct pgstate *P, char *host, size_t cap)
 				 "-A", "trust", "--no-locale", "-E", "UTF8",
 				 "-N", "--no-instructions", NULL };
 
-		pid = spawn(argv, pw, fd, P->pgdir, SIGKILL);
+		pid = spawn(argv, pw, fd, P->pgdir, SIGKILL, false);
 	}
 	close(fd);
 	if (pid < 0) {
@@ -420,9 +423,13 @@ private_start(struct bench *b, struct pgstate *P, char *host, size_t cap)
 
 		snprintf(sockdir, sizeof(sockdir),
 			 "unix_socket_directories=%s", P->pgdir);
-		/* SIGQUIT: PostgreSQL's immediate shutdown, should this
-		 * process die without stopping it. */
-		pid = spawn(argv, pw, fd, P->pgdir, SIGQUIT);
+		/* Out of the bench's process group, which bench.c's
+		 * supervisor signals and then SIGKILLs on an interruption: a
+		 * postmaster killed halfway through its shutdown would leave
+		 * its shared memory behind.  Instead, when this process dies
+		 * the server gets SIGQUIT, PostgreSQL's immediate shutdown,
+		 * which stops its backends and removes its shared memory. */
+		pid = spawn(argv, pw, fd, P->pgdir, SIGQUIT, true);
 	}
 	close(fd);
 	if (pid < 0) {
