@@ -337,7 +337,7 @@ figures_init(struct bench *b)
 	bench_extra(f, "lmdb_floor_us", "LMDB floor: put+commit", "us");
 	bench_extra(f, "sqlite_peer_us", "peer: SQLite WAL FULL insert",
 		    "us");
-	bench_extra(f, "pg_peer_us", "peer: PostgreSQL INSERT+COMMIT", "us");
+	bench_extra(f, "pg_peer_us", "peer: PostgreSQL insert", "us");
 
 	f = bench_fig(b, 2);
 	*f = (struct bench_figure){ .id = 2, .key = "journal_durable",
