@@ -81,8 +81,8 @@ check_pg_peer(const json_t *root, bool with_libpq)
 	const char *why = json_string_value(json_object_get(pg, "skipped"));
 	bool measured = json_is_true(json_object_get(pg, "measured"));
 
-	if (!json_is_object(pg) || !json_is_boolean(json_object_get(pg,
-								  "measured"))) {
+	if (!json_is_object(pg) ||
+	    !json_is_boolean(json_object_get(pg, "measured"))) {
 		problem("%s: no \"peers\": {\"postgresql\": {\"measured\"}}",
 			"top level", 0);
 		return;

@@ -276,7 +276,8 @@ bench_journal_prepare(struct bench *b)
 		snprintf(b->pg_skip, sizeof(b->pg_skip),
 			 "not measured with --only %d", b->only);
 	else if (!b->json)
-		fprintf(stderr, "mmig: bench: starting the PostgreSQL peer...\n");
+		fprintf(stderr, "mmig: bench: starting the PostgreSQL "
+				"peer...\n");
 	if (b->pg_skip[0] || bench_pg_start(b) != 0) {
 		bench_fig(b, 1)->extra[3].skipped = b->pg_skip;
 		bench_fig(b, 2)->extra[3].skipped = b->pg_skip;

@@ -68,7 +68,8 @@ struct pgstate {
 };
 
 static void
-skip(struct bench *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+skip(struct bench *b, const char *fmt, ...)
+	__attribute__((format(printf, 2, 3)));
 
 static void
 skip(struct bench *b, const char *fmt, ...)
@@ -162,7 +163,8 @@ find_bindir(char *dir, size_t cap)
 		const char *best = NULL;
 
 		for (size_t i = 0; i < g.gl_pathc; i++) {
-			snprintf(cand, sizeof(cand), "%s/initdb", g.gl_pathv[i]);
+			snprintf(cand, sizeof(cand), "%s/initdb",
+				 g.gl_pathv[i]);
 			if (!executable(cand))
 				continue;
 			snprintf(cand, sizeof(cand), "%s/postgres",
