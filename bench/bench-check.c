@@ -8,14 +8,24 @@
  * It deliberately checks no timing and no verdict: on a shared CI machine
  * a timing assertion is noise, and --quick sizes are not the targets'.
  *
- * usage: bench-check PATH-TO-MMIG
+ * The PostgreSQL peer of figures 1 and 2 is checked for what applies on
+ * this machine: built without libpq, it must say "skipped: built without
+ * libpq"; with libpq but no server installed (initdb and postgres in
+ * /usr/lib/postgresql/N/bin or PATH), a skip saying so; with both, a
+ * number in each run (figure 1) and a ratio (figure 2).  The one skip
+ * accepted where it is installed is the one a root run cannot avoid: the
+ * scratch directory not reachable by the user PostgreSQL must run as.
+ *
+ * usage: bench-check PATH-TO-MMIG with-libpq|without-libpq
  */
 #include <jansson.h>
 
+#include <glob.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 static int problems;
 
@@ -26,6 +36,93 @@ problem(const char *fmt, const char *a, long b)
 	fprintf(stderr, fmt, a, b);
 	fputc('\n', stderr);
 	problems++;
+}
+
+/* Is a PostgreSQL server installed where `mmig bench` looks for one? */
+static bool
+pg_installed(void)
+{
+	char cand[4096];
+	const char *path = getenv("PATH");
+	glob_t g;
+	bool found = false;
+
+	if (glob("/usr/lib/postgresql/*/bin/postgres", 0, NULL, &g) == 0) {
+		for (size_t i = 0; i < g.gl_pathc && !found; i++) {
+			snprintf(cand, sizeof(cand), "%s", g.gl_pathv[i]);
+			strcpy(strrchr(cand, '/'), "/initdb");
+			found = access(cand, X_OK) == 0;
+		}
+		globfree(&g);
+	}
+	while (!found && path && *path) {
+		size_t len = strcspn(path, ":");
+		int n = snprintf(cand, sizeof(cand), "%.*s/initdb", (int)len,
+				 path);
+
+		found = n > 0 && (size_t)n < sizeof(cand) && len &&
+			access(cand, X_OK) == 0;
+		path += len + (path[len] == ':');
+	}
+	return found;
+}
+
+/* The PostgreSQL peer: measured, or skipped for the reason that applies. */
+static void
+check_pg_peer(const json_t *root, bool with_libpq)
+{
+	const json_t *pg = json_object_get(json_object_get(root, "peers"),
+					   "postgresql");
+	const json_t *figs = json_object_get(root, "figures");
+	const json_t *v1 = json_object_get(json_array_get(figs, 0),
+					   "pg_peer_us");
+	const json_t *v2 = json_object_get(json_array_get(figs, 1),
+					   "ratio_to_pg_peer");
+	const char *why = json_string_value(json_object_get(pg, "skipped"));
+	bool measured = json_is_true(json_object_get(pg, "measured"));
+
+	if (!json_is_object(pg) ||
+	    !json_is_boolean(json_object_get(pg, "measured"))) {
+		problem("%s: no \"peers\": {\"postgresql\": {\"measured\"}}",
+			"top level", 0);
+		return;
+	}
+	if (measured) {
+		if (!with_libpq)
+			problem("%s: measured by a build without libpq",
+				"PostgreSQL peer", 0);
+		/* Their numbers: check_series() of the figure loop. */
+		if (!json_is_object(v1) || !json_is_object(v2))
+			problem("%s: measured, but figure 1's pg_peer_us or "
+				"figure 2's ratio_to_pg_peer is missing",
+				"PostgreSQL peer", 0);
+		printf("bench-check: PostgreSQL peer measured: %s\n",
+		       json_string_value(json_object_get(pg, "what")));
+		return;
+	}
+	if (!why || !*why) {
+		problem("%s: not measured, and no \"skipped\" reason",
+			"PostgreSQL peer", 0);
+		return;
+	}
+	if (!json_is_null(v1) || !json_is_null(v2))
+		problem("%s: skipped, but its series are not null",
+			"PostgreSQL peer", 0);
+	printf("bench-check: PostgreSQL peer skipped: %s\n", why);
+	if (!with_libpq) {
+		if (strcmp(why, "built without libpq") != 0)
+			problem("PostgreSQL peer: built without libpq, but "
+				"skipped for: %s",
+				why, 0);
+	} else if (!pg_installed()) {
+		if (!strstr(why, "no PostgreSQL server found"))
+			problem("PostgreSQL peer: no server installed, but "
+				"skipped for: %s",
+				why, 0);
+	} else if (!strstr(why, "cannot reach")) {
+		problem("PostgreSQL peer: installed here, but skipped: %s",
+			why, 0);
+	}
 }
 
 static bool
@@ -86,8 +183,10 @@ main(int argc, char **argv)
 	size_t i;
 	int status;
 
-	if (argc != 2) {
-		fprintf(stderr, "usage: bench-check PATH-TO-MMIG\n");
+	if (argc != 3 || (strcmp(argv[2], "with-libpq") != 0 &&
+			  strcmp(argv[2], "without-libpq") != 0)) {
+		fprintf(stderr, "usage: bench-check PATH-TO-MMIG "
+				"with-libpq|without-libpq\n");
 		return 2;
 	}
 	snprintf(cmd, sizeof(cmd), "'%s' bench --quick --json", argv[1]);
@@ -146,6 +245,7 @@ main(int argc, char **argv)
 	sizes = json_object_get(root, "sizes");
 	if (json_integer_value(json_object_get(sizes, "yaml_units")) <= 0)
 		problem("%s: no \"yaml_units\" in \"sizes\"", "top level", 0);
+	check_pg_peer(root, strcmp(argv[2], "with-libpq") == 0);
 	json_decref(root);
 	if (problems) {
 		fprintf(stderr, "bench-check: %d problems\n", problems);

@@ -8,8 +8,8 @@
  * public API only -- but to measure the store the journal is built on,
  * bare, in the same run and on the same disk.  Beside them, a peer:
  * SQLite in WAL mode, synchronous=FULL, one INSERT + COMMIT per step.
- * (PostgreSQL, the other store durable-workflow engines use, is not
- * measured: this build links no PostgreSQL client, and the table says so.)
+ * (PostgreSQL, the other store durable-workflow engines use, is the peer
+ * of bench-pg.c.)
  */
 #include "bench-int.h"
 

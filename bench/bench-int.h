@@ -35,6 +35,9 @@ struct bench_series {
 	size_t n;
 	enum bench_target target;
 	double target_value;
+	/* Set when the series is not measured in this invocation (a peer
+	 * that is not there): why, printed instead of numbers. */
+	const char *skipped;
 };
 
 struct bench_figure {
@@ -84,6 +87,11 @@ struct bench {
 	double yaml_bytes;
 	size_t yaml_machines, yaml_units;
 	int only; /* --only N: that figure (and its references); 0: all */
+	/* The PostgreSQL peer (bench-pg.c): --pg's conninfo or NULL, its
+	 * state, and why it is skipped ("" when it is measured). */
+	const char *pg_conninfo;
+	void *pgstate;
+	char pg_skip[320];
 };
 
 /* Is figure @p id to be measured in this invocation? */
@@ -153,6 +161,23 @@ double bench_lmdb_floor_us(const char *dir, size_t n);
 /* A peer: SQLite, WAL, synchronous=FULL, @p n autocommitted INSERTs of
  * 200 B into a fresh database file @p path, which is removed after. */
 double bench_sqlite_peer_us(const char *path, size_t n);
+
+/*
+ * The PostgreSQL peer (bench-pg.c): one autocommitted 200 B INSERT per
+ * step, synchronous_commit=on.  bench_pg_start() reaches the server of
+ * b->pg_conninfo, or starts a private cluster in b->dir (same disk as the
+ * journals; as user postgres or nobody when root) and makes the peer's
+ * table; @return 0, or -1 with b->pg_skip saying why it is skipped.
+ * bench_pg_peer_us(): microseconds per step over @p n steps (after 10 not
+ * timed), or a negative value.  bench_pg_describe(): what was measured,
+ * for the peers line, or NULL when skipped.  bench_pg_stop(): drop the
+ * table, disconnect, stop the private server and wait for it; safe to call
+ * whatever bench_pg_start() returned, and more than once.
+ */
+int bench_pg_start(struct bench *b);
+double bench_pg_peer_us(struct bench *b, size_t n);
+const char *bench_pg_describe(const struct bench *b);
+void bench_pg_stop(struct bench *b);
 
 /* The figures (bench-journal.c, bench-import.c).  Each prepares once per
  * invocation and then measures run @p r. */

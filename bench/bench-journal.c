@@ -222,6 +222,7 @@ bench_journal_finish(struct bench *b)
 			  P->j2, P->j3, P->j4, P->hist, P->hist10,
 			  P->hist100, P->empty };
 
+	bench_pg_stop(b);
 	for (size_t i = 0; i < sizeof(paths) / sizeof(paths[0]); i++)
 		free(paths[i]);
 	for (size_t i = 0; i < sizeof(sc) / sizeof(sc[0]); i++) {
@@ -269,6 +270,19 @@ bench_journal_prepare(struct bench *b)
 	    scratch_init(&P->s4, P->f4) || scratch_init(&P->s5, P->f5) ||
 	    scratch_init(&P->s6, P->f6))
 		return -1;
+	/* The PostgreSQL peer of (1) and (2): its server is started (or
+	 * reached) once per invocation; when it cannot be, the table says
+	 * why instead of a number. */
+	if (!bench_wanted(b, 1) && !bench_wanted(b, 2))
+		snprintf(b->pg_skip, sizeof(b->pg_skip),
+			 "not measured with --only %d", b->only);
+	else if (!b->json)
+		fprintf(stderr, "mmig: bench: starting the PostgreSQL "
+				"peer...\n");
+	if (b->pg_skip[0] || bench_pg_start(b) != 0) {
+		bench_fig(b, 1)->extra[3].skipped = b->pg_skip;
+		bench_fig(b, 2)->extra[3].skipped = b->pg_skip;
+	}
 	return 0;
 }
 
@@ -916,13 +930,24 @@ bench_journal_run(struct bench *b, size_t r)
 		if (d0 > 0)
 			bench_put(&f2->extra[2], d0 / peer_us);
 	}
+	if (!b->pg_skip[0]) {
+		peer_us = bench_pg_peer_us(b, b->sz.sync_writes);
+		if (peer_us > 0) {
+			bench_put(&f1->extra[3], peer_us);
+			if (d0 > 0)
+				bench_put(&f2->extra[3], d0 / peer_us);
+		} else {
+			bench_fail(f1, "the PostgreSQL peer failed (%s)",
+				   bench_pg_describe(b));
+		}
+	}
 	if (d0 > 0) {
 		bench_put(&f2->value, d0);
 		bench_put(&f2->ratio, d0 / lmdb_us);
 		bench_put(&f2->extra[0], d0 / disk_us);
 		bench_put(&f2->extra[1], d0 / sync_us);
-		bench_put(&f2->extra[3], (double)st.syncs / (double)b->sz.ops);
-		bench_put(&f2->extra[4],
+		bench_put(&f2->extra[4], (double)st.syncs / (double)b->sz.ops);
+		bench_put(&f2->extra[5],
 			  (double)st.commits / (double)b->sz.ops);
 	} else if (bench_wanted(b, 2) || bench_wanted(b, 4)) {
 		bench_fail(f2, "a migration failed");

@@ -337,6 +337,7 @@ figures_init(struct bench *b)
 	bench_extra(f, "lmdb_floor_us", "LMDB floor: put+commit", "us");
 	bench_extra(f, "sqlite_peer_us", "peer: SQLite WAL FULL insert",
 		    "us");
+	bench_extra(f, "pg_peer_us", "peer: PostgreSQL insert", "us");
 
 	f = bench_fig(b, 2);
 	*f = (struct bench_figure){ .id = 2, .key = "journal_durable",
@@ -347,6 +348,7 @@ figures_init(struct bench *b)
 	bench_extra(f, "ratio_to_disk_floor", "÷ disk floor", "x");
 	bench_extra(f, "ratio_to_sync_limit", "÷ (1) append", "x");
 	bench_extra(f, "ratio_to_sqlite_peer", "÷ peer SQLite WAL FULL", "x");
+	bench_extra(f, "ratio_to_pg_peer", "÷ peer PostgreSQL", "x");
 	bench_extra(f, "syncs_per_op", "sync points per op", "");
 	bench_extra(f, "commits_per_op", "LMDB commits per op", "");
 
@@ -534,6 +536,12 @@ print_series(const struct bench_series *s, bool first, int id,
 	char med[32], lo[32], hi[32], range[80], tgt[32] = "";
 	int v = verdict(s);
 
+	if (s->skipped) {
+		if (first)
+			printf("%d  %-38s\n", id, title);
+		printf("     %-26s skipped: %s\n", s->label, s->skipped);
+		return;
+	}
 	fmt_num(med, sizeof(med), st.median);
 	fmt_num(lo, sizeof(lo), st.min);
 	fmt_num(hi, sizeof(hi), st.max);
@@ -589,8 +597,11 @@ print_table(const struct bench *b)
 	       "ratios are per run, to the reference measured in the same "
 	       "run\n",
 	       b->sz.runs);
-	printf("peers: SQLite WAL synchronous=FULL in (1) and (2); "
-	       "PostgreSQL: skipped (not measured by this build of mmig bench)\n");
+	printf("peers: SQLite WAL synchronous=FULL in (1) and (2); ");
+	if (bench_pg_describe(b))
+		printf("%s in (1) and (2)\n", bench_pg_describe(b));
+	else
+		printf("PostgreSQL: skipped: %s\n", b->pg_skip);
 	if (b->sz.quick)
 		printf("QUICK: reduced sizes, NOT the targets' sizes; the "
 		       "verdicts below do not count\n");
@@ -642,6 +653,11 @@ json_series(const struct bench_series *s)
 	struct stats st = stats_of(s);
 	int v = verdict(s);
 
+	/* Not measured (a peer that is not there): why is in "peers". */
+	if (s->skipped) {
+		printf("null");
+		return;
+	}
 	printf("{\"unit\": \"%s\", \"median\": ", s->unit);
 	json_num(st.median);
 	printf(", \"min\": ");
@@ -692,6 +708,19 @@ print_json(const struct bench *b, const struct utsname *u)
 	else
 		printf("null");
 	printf(",\n");
+	/* The peers of (1) and (2): what was measured, or why not. */
+	printf("  \"peers\": {\"sqlite\": {\"measured\": true, "
+	       "\"what\": \"SQLite WAL synchronous=FULL\"}, "
+	       "\"postgresql\": {\"measured\": %s, ",
+	       bench_pg_describe(b) ? "true" : "false");
+	if (bench_pg_describe(b)) {
+		printf("\"what\": ");
+		json_str(bench_pg_describe(b));
+	} else {
+		printf("\"skipped\": ");
+		json_str(b->pg_skip);
+	}
+	printf("}},\n");
 	printf("  \"machine\": {\"cores\": %ld, \"kernel\": ",
 	       sysconf(_SC_NPROCESSORS_ONLN));
 	json_str(u->release);
@@ -860,7 +889,9 @@ void
 mmig_bench_usage(FILE *out)
 {
 	fprintf(out,
-		"usage: mmig bench [--json] [--runs N] [--quick] [--dir DIR]\n"
+		"usage: mmig bench [--json] [--runs N] [--quick] [--dir DIR] "
+		"[--only N]\n"
+		"                  [--pg CONNINFO]\n"
 		"\n"
 		"Measure the journal against the disk's own sync limit, "
 		"recovery time\n"
@@ -884,6 +915,12 @@ mmig_bench_usage(FILE *out)
 		"  --only N    measure figure N only (and the references it "
 		"needs);\n"
 		"              for profiling one figure\n"
+		"  --pg CONNINFO  the PostgreSQL peer of (1) and (2) on this "
+		"server (a\n"
+		"              libpq connection string); default: a private "
+		"cluster in\n"
+		"              the scratch directory, if PostgreSQL is "
+		"installed\n"
 		"  -h, --help  show this help\n"
 		"\n"
 		"Exit status: 0 measured (whatever the verdicts), 1 a "
@@ -918,7 +955,7 @@ sizes_init(struct bench_sizes *s, bool quick, size_t runs)
 	};
 }
 
-enum { OPT_JSON = 256, OPT_RUNS, OPT_QUICK, OPT_DIR, OPT_ONLY };
+enum { OPT_JSON = 256, OPT_RUNS, OPT_QUICK, OPT_DIR, OPT_ONLY, OPT_PG };
 
 int
 mmig_bench_main(int argc, char **argv)
@@ -929,6 +966,7 @@ mmig_bench_main(int argc, char **argv)
 		{ "quick", no_argument, NULL, OPT_QUICK },
 		{ "dir", required_argument, NULL, OPT_DIR },
 		{ "only", required_argument, NULL, OPT_ONLY },
+		{ "pg", required_argument, NULL, OPT_PG },
 		{ "help", no_argument, NULL, 'h' },
 		{ 0 },
 	};
@@ -973,6 +1011,9 @@ mmig_bench_main(int argc, char **argv)
 				ret = 2;
 				goto out;
 			}
+			break;
+		case OPT_PG:
+			b->pg_conninfo = optarg;
 			break;
 		case 'h':
 			mmig_bench_usage(stdout);
