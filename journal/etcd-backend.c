@@ -447,7 +447,8 @@ void *mmig__etcd_read_hook_arg;
 static int
 load(struct ej *e, const char *idt, struct mmig_rec_header *h,
      struct mmig_rec_status *st, struct mmig_fold *fold, uint64_t *next_seq,
-     struct snap *sn, struct show_buf *show, struct mmig_error **errp)
+     struct snap *sn, struct show_buf *show, int64_t at,
+     struct mmig_error **errp)
 {
 	char *kh = mkey(e, idt, "hdr"), *ks = mkey(e, idt, "status"),
 	     *ko = mkey(e, idt, "owner"), *kc = mkey(e, idt, "claim"),
@@ -470,10 +471,14 @@ again:
 		struct mmig__etcd_op ops[4] = { op_range(kh), op_range(ks),
 						op_range(ko), op_range(kc) };
 
+		for (size_t i = 0; i < 4; i++)
+			ops[i].range.revision = at;
 		rc = read_txn(e, ops, 4, &r, &err);
 	}
 	if (rc != MMIG_OK)
 		goto out;
+	if (at)
+		r.revision = at; /* the answer's header holds the newest */
 	sn->rev = r.revision;
 	if (mmig__etcd_read_hook)
 		mmig__etcd_read_hook(mmig__etcd_read_hook_arg, sn->rev);
@@ -505,7 +510,7 @@ again:
 			rc = mmig__rec_header_decode(c.buf ? (const void *)c.buf : "", c.len,
 						     h, &err);
 		mmig__free(c.buf);
-		if (rc == MMIG_ECOMPACTED) {
+		if (rc == MMIG_ECOMPACTED && !at) {
 			mmig_error_free(err);
 			err = NULL;
 			mmig__etcd_txn_result_free(&r);
@@ -562,7 +567,7 @@ again:
 				mmig_error_free(err);
 				err = w.err;
 			}
-			if (rc == MMIG_ECOMPACTED) {
+			if (rc == MMIG_ECOMPACTED && !at) {
 				/* The log is never rewritten: read again at
 				 * the newest revision. */
 				mmig_error_free(err);
@@ -606,7 +611,7 @@ ej_read(struct mmig_journal *j, const uint8_t id[MMIG_ID_LEN],
 	char idt[37];
 
 	mmig__id_text(id, idt);
-	return load(EJ(j), idt, h, st, fold, next_seq, &sn, NULL, errp);
+	return load(EJ(j), idt, h, st, fold, next_seq, &sn, NULL, 0, errp);
 }
 
 struct list_walk {
@@ -642,11 +647,12 @@ list_one(void *arg, const struct mmig__etcd_kv *kv)
 	return MMIG_OK;
 }
 
+/* The migrations (@p all) or those in flight, at one revision, returned in
+ * *rev_out (may be NULL): the newest, read again after a compaction. */
 static int
-ej_list(struct mmig_journal *j, bool all, uint8_t (**ids)[MMIG_ID_LEN],
-	size_t *n, struct mmig_error **errp)
+list_ids(struct ej *e, bool all, uint8_t (**ids)[MMIG_ID_LEN], size_t *n,
+	 int64_t *rev_out, struct mmig_error **errp)
 {
-	struct ej *e = EJ(j);
 	char *p = mmig__asprintf("%s/%s", e->prefix, all ? "m/" : "inflight/");
 	struct list_walk w = { .suffix = all ? "/hdr" : "" };
 	struct mmig_error *err = NULL;
@@ -665,7 +671,7 @@ ej_list(struct mmig_journal *j, bool all, uint8_t (**ids)[MMIG_ID_LEN],
 
 		w.n = 0;
 		pthread_mutex_lock(&e->lock);
-		rc = mmig__etcd_get_each(e->c, &r, 512, list_one, &w, NULL,
+		rc = mmig__etcd_get_each(e->c, &r, 512, list_one, &w, rev_out,
 					 &err);
 		pthread_mutex_unlock(&e->lock);
 		if (rc != MMIG_ECOMPACTED)
@@ -685,6 +691,13 @@ ej_list(struct mmig_journal *j, bool all, uint8_t (**ids)[MMIG_ID_LEN],
 	*ids = w.ids;
 	*n = w.n;
 	return MMIG_OK;
+}
+
+static int
+ej_list(struct mmig_journal *j, bool all, uint8_t (**ids)[MMIG_ID_LEN],
+	size_t *n, struct mmig_error **errp)
+{
+	return list_ids(EJ(j), all, ids, n, NULL, errp);
 }
 
 /* ---- append --------------------------------------------------------------- */
@@ -1035,7 +1048,7 @@ ej_claim(struct mmig_journal *j, const uint8_t id[MMIG_ID_LEN],
 		rc = MMIG_ENOMEM;
 		goto fail;
 	}
-	rc = load(e, m->id_text, h, &st, &m->fold, &m->next_seq, &sn, NULL,
+	rc = load(e, m->id_text, h, &st, &m->fold, &m->next_seq, &sn, NULL, 0,
 		  &err);
 	if (rc != MMIG_OK)
 		goto fail;
@@ -1686,7 +1699,7 @@ mmig__etcd_show(struct mmig_journal *j, const char *id_text, FILE *out,
 		return rc;
 	memcpy(idt, info.id, sizeof(idt));
 	mmig_migration_info_clear(&info);
-	rc = load(EJ(j), idt, &h, &st, &fold, NULL, &sn, &b, errp);
+	rc = load(EJ(j), idt, &h, &st, &fold, NULL, &sn, &b, 0, errp);
 	if (rc != MMIG_OK) {
 		mmig__free(b.text);
 		return rc;
@@ -1699,6 +1712,117 @@ mmig__etcd_show(struct mmig_journal *j, const char *id_text, FILE *out,
 	mmig__rec_status_free(&st);
 	mmig__free(b.text);
 	return rc;
+}
+
+/*
+ * Every migration at revision @p at into @p out (a memory stream): as
+ * show, a migration that cannot be read gets a "corrupt" line and the
+ * others are still printed.  MMIG_ECOMPACTED when @p at was compacted
+ * meanwhile (the caller starts again); else MMIG_OK or the first
+ * migration's error, in *first / *first_err.
+ */
+static int
+dump_at(struct ej *e, const uint8_t (*ids)[MMIG_ID_LEN], size_t n_ids,
+	int64_t at, FILE *out, int *first, struct mmig_error **first_err)
+{
+	for (size_t i = 0; i < n_ids; i++) {
+		struct mmig_rec_header h = { 0 };
+		struct mmig_rec_status st = { 0 };
+		struct mmig_fold fold = { 0 };
+		struct show_buf b = { 0 };
+		struct mmig_error *err = NULL;
+		struct snap sn;
+		char idt[37];
+		int rc;
+
+		mmig__id_text(ids[i], idt);
+		rc = load(e, idt, &h, &st, &fold, NULL, &sn, &b, at, &err);
+		if (rc == MMIG_ECOMPACTED) {
+			mmig__free(b.text);
+			mmig_error_free(err);
+			return rc;
+		}
+		if (rc == MMIG_OK) {
+			rc = mmig__show_header(out, &h, &st, idt);
+			if (rc == MMIG_OK && b.len)
+				fputs(b.text, out);
+			mmig__fold_free(&fold);
+			mmig__rec_header_free(&h);
+			mmig__rec_status_free(&st);
+		} else {
+			fprintf(out,
+				"{\"record\":\"corrupt\",\"id\":\"%s\","
+				"\"what\":\"%s\"}\n",
+				idt, rc == MMIG_EILLEGAL ? "chain" : "record");
+		}
+		mmig__free(b.text);
+		if (rc != MMIG_OK && *first == MMIG_OK) {
+			*first = rc;
+			*first_err = err;
+			err = NULL;
+		}
+		mmig_error_free(err);
+	}
+	return MMIG_OK;
+}
+
+int
+mmig__etcd_dump(struct mmig_journal *j, FILE *out, struct mmig_error **errp)
+{
+	struct ej *e = EJ(j);
+	int rc;
+
+	for (;;) {
+		uint8_t(*ids)[MMIG_ID_LEN] = NULL;
+		size_t n_ids = 0, len = 0;
+		int64_t at = 0;
+		char *buf = NULL;
+		FILE *mem;
+		int first = MMIG_OK;
+		struct mmig_error *first_err = NULL;
+
+		rc = list_ids(e, true, &ids, &n_ids, &at, errp);
+		if (rc != MMIG_OK)
+			return rc;
+		/* Kept until every migration was read at @p at: a compaction
+		 * of @p at meanwhile starts the dump again, so what is printed
+		 * is always one revision's. */
+		mem = open_memstream(&buf, &len);
+		if (!mem) {
+			mmig__free(ids);
+			set_err(errp, mmig_error_new(MMIG_ENOMEM,
+						     "journal %s: dump: out of "
+						     "memory", e->where));
+			return MMIG_ENOMEM;
+		}
+		rc = dump_at(e, (const uint8_t(*)[MMIG_ID_LEN])ids, n_ids, at,
+			     mem, &first, &first_err);
+		mmig__free(ids);
+		if (fclose(mem) != 0 && rc == MMIG_OK)
+			rc = MMIG_ENOMEM;
+		if (rc == MMIG_ECOMPACTED) {
+			mmig_error_free(first_err);
+			free(buf); /* open_memstream allocates with malloc */
+			continue;
+		}
+		if (rc == MMIG_OK && len && fwrite(buf, 1, len, out) != len)
+			rc = MMIG_EJOURNAL;
+		free(buf);
+		if (rc != MMIG_OK) {
+			mmig_error_free(first_err);
+			set_err(errp, mmig_error_new(rc, "journal %s: dump: %s",
+						     e->where,
+						     rc == MMIG_ENOMEM
+							     ? "out of memory"
+							     : "cannot write"));
+			return rc;
+		}
+		if (first != MMIG_OK)
+			set_err(errp, first_err);
+		else
+			mmig_error_free(first_err);
+		return first;
+	}
 }
 
 int

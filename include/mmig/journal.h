@@ -129,8 +129,10 @@ MMIG_EXPORT int mmig_journal_open(struct mmig_journal **out, const char *dir,
  * @return MMIG_OK; MMIG_EINVAL (a bad argument, named); MMIG_EUNREACHABLE
  * (no member answered); MMIG_EFORMAT (a journal of a newer format);
  * -ENOENT (read-only, nothing there); MMIG_EJOURNAL; MMIG_ENOMEM.
- * Not supported on etcd: mmig_journal_show/dump and compaction
- * (MMIG_ENOTIMPL, naming the backend); stats read as zeros.
+ * mmig_journal_show/dump read at one etcd revision (a record's "lsn" is
+ * the revision that wrote it).  Not supported on etcd: compaction
+ * (mmig_journal_compact() takes an LMDB directory; etcd's own history is
+ * compacted with `etcdctl compact`); stats read as zeros.
  * Threads: as for an LMDB journal.
  */
 MMIG_EXPORT int mmig_journal_open_etcd(struct mmig_journal **out,
