@@ -725,16 +725,34 @@ records_match(const struct mmig__jmig *m, const struct mmig__etcd_txn_result *r,
 
 /*
  * A header too large for one request, in chunks before the create txn:
- * each put only if its key is new (the id is new; a re-sent put that
- * landed finds its own bytes there).  A create that never completes leaves
- * them behind, under an id nothing else uses (not yet found by verify or
- * removed by prune).
+ * first the marker P/m/ID/creating on this session's lease (a creator is
+ * alive exactly while it is), then each chunk put only if its key is new
+ * (the id is new; a re-sent put that landed finds its own bytes there).
+ * The create txn requires the marker on our lease and deletes it.  A
+ * create that never completes leaves chunks with neither `hdr` nor a
+ * marker once its lease is gone: verify reports them, prune removes them
+ * (orphans_scan).
  */
 static int
 put_chunks(struct ej *e, const struct mmig__jmig *m, const uint8_t *hdr,
 	   size_t hlen, struct mmig_error **errp)
 {
 	int rc = MMIG_OK;
+	char *kcr = mkey(e, m->id_text, "creating");
+
+	if (!kcr)
+		return MMIG_ENOMEM;
+	{
+		struct mmig__etcd_op s = op_put(kcr, e->node, strlen(e->node),
+						e->lease);
+		struct mmig__etcd_txn_result r = { 0 };
+		bool resent;
+
+		/* A plain put: sending it again is harmless. */
+		rc = write_txn(e, NULL, 0, &s, 1, NULL, 0, &r, &resent, errp);
+		mmig__etcd_txn_result_free(&r);
+	}
+	mmig__free(kcr);
 
 	for (size_t off = 0, i = 0; rc == MMIG_OK && off < hlen;
 	     off += CHUNK_BYTES, i++) {
@@ -796,6 +814,7 @@ ej_append(struct mmig__jmig *m, const uint8_t *status_val, size_t status_len,
 	char **lk = NULL;
 	char *kh = mkey(e, m->id_text, "hdr"), *ks = mkey(e, m->id_text, "status"),
 	     *ko = mkey(e, m->id_text, "owner"), *kc = mkey(e, m->id_text, "claim"),
+	     *kcr = mkey(e, m->id_text, "creating"),
 	     *ki = mmig__asprintf("%s/inflight/%s", e->prefix, m->id_text);
 	bool final = status_val && mmig__state_is_final(m->fold.state);
 	bool rests = status_val && (m->fold.state == MMIG_STATE_PAUSED ||
@@ -840,7 +859,7 @@ ej_append(struct mmig__jmig *m, const uint8_t *status_val, size_t status_len,
 	lk = mmig__calloc(n ? n : 1, sizeof(*lk));
 	succ = mmig__calloc(n + 8, sizeof(*succ));
 	fail = mmig__calloc(n + 4, sizeof(*fail));
-	if (!lk || !succ || !fail || !kh || !ks || !ko || !kc || !ki) {
+	if (!lk || !succ || !fail || !kh || !ks || !ko || !kc || !kcr || !ki) {
 		rc = MMIG_ENOMEM;
 		goto out;
 	}
@@ -858,12 +877,18 @@ ej_append(struct mmig__jmig *m, const uint8_t *status_val, size_t status_len,
 		bool chunked = hlen > CHUNK_BYTES;
 
 		cmp[n_c++] = cmp_num(kh, MMIG__ETCD_VERSION, 0);
+		/* Chunked: only while our marker lives (a prune may have
+		 * removed the chunks of a creator whose lease was gone). */
+		if (chunked)
+			cmp[n_c++] = cmp_num(kcr, MMIG__ETCD_LEASE, e->lease);
 		succ[n_s++] = op_put(kh, chunked ? NULL : hdr,
 				     chunked ? 0 : hlen, 0);
 		succ[n_s++] = op_put(kc, e->node, strlen(e->node), 0);
 		succ[n_s++] = op_put(ko, e->node, strlen(e->node), e->lease);
 		if (!final)
 			succ[n_s++] = op_put(ki, NULL, 0, 0);
+		if (chunked)
+			succ[n_s++] = op_delete(kcr);
 		fail[n_f++] = op_range(ko);
 		fail[n_f++] = op_range(kh);
 	} else {
@@ -919,6 +944,17 @@ ej_append(struct mmig__jmig *m, const uint8_t *status_val, size_t status_len,
 			/* Our first sending landed. */
 			m->epoch = (uint64_t)o->create_revision;
 			m->status.epoch = m->epoch;
+			goto out;
+		}
+		if (!h) {
+			/* Chunked, and our marker is gone: the lease
+			 * expired while the chunks went in. */
+			rc = MMIG_ELEASE;
+			err = mmig_error_new(rc,
+					     "migration %s: not created: the "
+					     "session lease expired while its "
+					     "description went in",
+					     m->id_text);
 			goto out;
 		}
 		rc = MMIG_EEXIST;
@@ -978,6 +1014,7 @@ out:
 	mmig__free(ks);
 	mmig__free(ko);
 	mmig__free(kc);
+	mmig__free(kcr);
 	mmig__free(ki);
 	if (rc != MMIG_OK && !err)
 		err = mmig_error_new(rc, "migration %s: append: %s", m->id_text,
@@ -1208,6 +1245,203 @@ newest_first(const void *a, const void *b)
 					       : 0;
 }
 
+/* ---- orphan description chunks -------------------------------------------- */
+
+/* The description chunks of one id that has neither `hdr` nor a live
+ * creator's marker: left by a create that never completed. */
+struct orphan {
+	char id[37];
+	char **keys; /* the chunk keys, in order */
+	size_t n;
+};
+
+struct orphan_walk {
+	size_t skip; /* strlen("P/m/") */
+	char cur[37];
+	bool has_hdr, has_marker;
+	char **keys;
+	size_t n_keys;
+	struct orphan *out;
+	size_t n_out, cap_out;
+	int rc;
+};
+
+static void
+orphan_keys_free(char **keys, size_t n)
+{
+	for (size_t i = 0; i < n; i++)
+		mmig__free(keys[i]);
+	mmig__free(keys);
+}
+
+/* The id walked so far is done: an orphan if it has chunks only. */
+static int
+orphan_flush(struct orphan_walk *w)
+{
+	if (w->n_keys && !w->has_hdr && !w->has_marker) {
+		if (w->n_out == w->cap_out) {
+			size_t cap = w->cap_out ? 2 * w->cap_out : 4;
+			void *p = mmig__realloc(w->out, cap * sizeof(*w->out));
+
+			if (!p)
+				return MMIG_ENOMEM;
+			w->out = p;
+			w->cap_out = cap;
+		}
+		memcpy(w->out[w->n_out].id, w->cur, sizeof(w->cur));
+		w->out[w->n_out].keys = w->keys;
+		w->out[w->n_out++].n = w->n_keys;
+	} else {
+		orphan_keys_free(w->keys, w->n_keys);
+	}
+	w->keys = NULL;
+	w->n_keys = 0;
+	w->has_hdr = w->has_marker = false;
+	return MMIG_OK;
+}
+
+static int
+orphan_one(void *arg, const struct mmig__etcd_kv *kv)
+{
+	struct orphan_walk *w = arg;
+	const char *rest;
+	int rc;
+
+	if (kv->key_len < w->skip + 37 || kv->key[w->skip + 36] != '/')
+		return MMIG_OK; /* not a migration's key */
+	if (memcmp(kv->key + w->skip, w->cur, 36) != 0) {
+		if ((rc = orphan_flush(w)) != MMIG_OK)
+			return rc;
+		memcpy(w->cur, kv->key + w->skip, 36);
+		w->cur[36] = '\0';
+	}
+	rest = kv->key + w->skip + 37;
+	if (strcmp(rest, "hdr") == 0) {
+		w->has_hdr = true;
+	} else if (strcmp(rest, "creating") == 0) {
+		w->has_marker = true;
+	} else if (strncmp(rest, "desc/", 5) == 0) {
+		void *p = mmig__realloc(w->keys,
+					(w->n_keys + 1) * sizeof(*w->keys));
+
+		if (!p)
+			return MMIG_ENOMEM;
+		w->keys = p;
+		if (!(w->keys[w->n_keys] = mmig__strdup(kv->key)))
+			return MMIG_ENOMEM;
+		w->n_keys++;
+	}
+	return MMIG_OK;
+}
+
+static void
+orphans_free(struct orphan *o, size_t n)
+{
+	for (size_t i = 0; i < n; i++)
+		orphan_keys_free(o[i].keys, o[i].n);
+	mmig__free(o);
+}
+
+/*
+ * The orphan description chunks under P/m/, from one keys-only walk at one
+ * revision (keys of one id are adjacent, `creating` and `desc/` before
+ * `hdr`).  A creator alive right now has its marker on its lease, so its
+ * chunks are never among them.
+ */
+static int
+orphans_scan(struct ej *e, struct orphan **out, size_t *n,
+	     struct mmig_error **errp)
+{
+	char *p = mmig__asprintf("%s/m/", e->prefix);
+	struct orphan_walk w = { 0 };
+	struct mmig_error *err = NULL;
+	int rc;
+
+	*out = NULL;
+	*n = 0;
+	if (!p)
+		return MMIG_ENOMEM;
+	w.skip = strlen(p);
+	for (;;) {
+		struct mmig__etcd_range r = { .key = p,
+					      .key_len = strlen(p),
+					      .prefix = true,
+					      .keys_only = true };
+
+		pthread_mutex_lock(&e->lock);
+		rc = mmig__etcd_get_each(e->c, &r, 512, orphan_one, &w, NULL,
+					 &err);
+		pthread_mutex_unlock(&e->lock);
+		if (rc == MMIG_OK)
+			rc = orphan_flush(&w);
+		if (rc != MMIG_ECOMPACTED)
+			break;
+		mmig_error_free(err);
+		err = NULL;
+		orphan_keys_free(w.keys, w.n_keys);
+		orphans_free(w.out, w.n_out);
+		memset(&w, 0, sizeof(w));
+		w.skip = strlen(p);
+	}
+	mmig__free(p);
+	if (rc != MMIG_OK) {
+		orphan_keys_free(w.keys, w.n_keys);
+		orphans_free(w.out, w.n_out);
+		set_err(errp, err ? mmig_error_wrap(err, "journal %s: scan",
+						    e->where)
+				  : mmig_error_new(rc, "journal %s: scan: %s",
+						   e->where, mmig_strerror(rc)));
+		return rc;
+	}
+	*out = w.out;
+	*n = w.n_out;
+	return MMIG_OK;
+}
+
+/* Delete the chunks of orphan @p o, if it is one still: neither `hdr` nor
+ * a marker appeared since the scan.  *gone tells whether they went. */
+static int
+orphan_delete(struct ej *e, const struct orphan *o, bool *gone,
+	      struct mmig_error **errp)
+{
+	char *kh = mkey(e, o->id, "hdr"), *kcr = mkey(e, o->id, "creating"),
+	     *kd = mkey(e, o->id, "desc/");
+	struct mmig__etcd_txn_result r = { 0 };
+	uint8_t end[512];
+	bool resent;
+	int rc;
+
+	*gone = false;
+	if (!kh || !kcr || !kd || strlen(kd) >= sizeof(end)) {
+		rc = MMIG_ENOMEM;
+		goto out;
+	}
+	{
+		struct mmig__etcd_cmp cm[2] = {
+			cmp_num(kh, MMIG__ETCD_VERSION, 0),
+			cmp_num(kcr, MMIG__ETCD_VERSION, 0),
+		};
+		struct mmig__etcd_op d = {
+			.kind = MMIG__ETCD_OP_DELETE,
+			.range = { .key = kd,
+				   .key_len = strlen(kd),
+				   .end = end,
+				   .end_len = mmig__etcd_prefix_end(
+					   kd, strlen(kd), end) },
+		};
+
+		rc = write_txn(e, cm, 2, &d, 1, NULL, 0, &r, &resent, errp);
+	}
+	if (rc == MMIG_OK)
+		*gone = r.succeeded || resent;
+out:
+	mmig__etcd_txn_result_free(&r);
+	mmig__free(kh);
+	mmig__free(kcr);
+	mmig__free(kd);
+	return rc;
+}
+
 static int
 ej_prune(struct mmig_journal *j, uint64_t older_than_ns, size_t keep,
 	 size_t *n_pruned, struct mmig_error **errp)
@@ -1310,6 +1544,22 @@ ej_prune(struct mmig_journal *j, uint64_t older_than_ns, size_t keep,
 	}
 	mmig__free(c);
 	mmig__free(ids);
+	/* The chunks of creates that never completed (and whose creator's
+	 * lease is gone), whatever their age: each id counts as one. */
+	if (rc == MMIG_OK) {
+		struct orphan *o = NULL;
+		size_t n_o = 0;
+
+		rc = orphans_scan(e, &o, &n_o, errp);
+		for (size_t i = 0; rc == MMIG_OK && i < n_o; i++) {
+			bool gone;
+
+			rc = orphan_delete(e, &o[i], &gone, errp);
+			if (rc == MMIG_OK && gone)
+				(*n_pruned)++;
+		}
+		orphans_free(o, n_o);
+	}
 	if (rc != MMIG_OK)
 		*n_pruned = 0;
 	return rc;
@@ -1912,5 +2162,26 @@ mmig__front_verify(struct mmig_journal *j,
 	}
 	mmig__free(all);
 	mmig__free(fl);
+	/* Description chunks of a create that never completed. */
+	if (rc == MMIG_OK && mmig__journal_ops(j) == &mmig__etcd_backend) {
+		struct orphan *o = NULL;
+		size_t n_o = 0;
+
+		rc = orphans_scan(EJ(j), &o, &n_o, errp);
+		for (size_t i = 0; rc == MMIG_OK && i < n_o; i++) {
+			for (size_t k = 0; k < o[i].n; k++) {
+				char *msg = mmig__asprintf(
+					"description chunk %s: no migration "
+					"%s (a create that never completed; "
+					"prune removes it)",
+					o[i].keys[k], o[i].id);
+
+				problem(report, arg, n_problems,
+					msg ? msg : "orphan description chunk");
+				mmig__free(msg);
+			}
+		}
+		orphans_free(o, n_o);
+	}
 	return rc;
 }
