@@ -144,7 +144,8 @@ eop_execute(void *self, struct mmig_ctx *ctx, const struct mmig_model *model)
 	err = mmig_scope_controller_db(eop_scope, &r);
 	if (err)
 		return err;
-	row = (struct row){ .uuid = model->uuid, .op = s->calls,
+	row = (struct row){ .uuid = model->uuid,
+			    .op = s->calls,
 			    .late = s->late };
 	return mmig_txn_run(r, ctx, insert_row, &row);
 }
@@ -601,8 +602,9 @@ take_child(void *arg, double *out)
 	mmig_journal_close(j);
 	mmig_registry_free(reg);
 	if (rc != MMIG_OK || rolled != 1) {
-		fprintf(stderr, "mmig: bench: takeover: recover %s, rolled "
-				"back %zu of 1\n",
+		fprintf(stderr,
+			"mmig: bench: takeover: recover %s, rolled "
+			"back %zu of 1\n",
 			mmig_strerror(rc), rolled);
 		return -1;
 	}
@@ -618,7 +620,8 @@ static void
 node_a(struct bench *b, const char *uuid, int to_parent, int from_parent)
 {
 	struct estate *e = b->estate;
-	struct eop_self self = { .stop_at = 2, .to_parent = to_parent,
+	struct eop_self self = { .stop_at = 2,
+				 .to_parent = to_parent,
 				 .from_parent = from_parent };
 	struct mmig_journal *j = open_etcd(b, "bench-a", 0);
 	int rc;
@@ -682,8 +685,8 @@ late_rows(const struct estate *e, const char *uuid)
 static long
 late_records(struct bench *b, const char *uuid)
 {
-	struct mmig_journal *j = open_etcd(b, "bench-check",
-					   MMIG_JOURNAL_RDONLY);
+	struct mmig_journal *j =
+		open_etcd(b, "bench-check", MMIG_JOURNAL_RDONLY);
 	struct mmig_migration_info *a = NULL;
 	char *text = NULL, *line, *save = NULL;
 	size_t n = 0, len = 0;
@@ -858,7 +861,8 @@ bench_etcd_run(struct bench *b, size_t r)
 	struct lat_job le = { .b = b, .on_etcd = true, .r = r },
 		       ll = { .b = b, .on_etcd = false, .r = r };
 	double etcd_us[1], lmdb_us[1], take, frozen = 0, recs = 0, rows = 0,
-		stale, ttl = (double)b->sz.etcd_ttl_s;
+					     stale,
+					     ttl = (double)b->sz.etcd_ttl_s;
 
 	if (!e || b->etcd_skipped[0] || f->error[0] || r >= b->sz.etcd_runs)
 		return;
