@@ -358,7 +358,10 @@ MMIG_EXPORT int mmig_journal_verify_v2(struct mmig_journal *j,
  * reports those).  Everything is deleted in one write transaction, fully
  * synced: all of it or none of it.  The map grows as needed.  Pruning
  * frees pages for reuse but never shrinks the file:
- * mmig_journal_compact() does.
+ * mmig_journal_compact() does.  On etcd each migration goes in a txn of
+ * its own, and the description chunks of a create that never completed
+ * (its creator's lease gone) are deleted too, whatever their age, each
+ * such migration id counting as one in @p n_pruned.
  * @param j  a journal opened read-write.
  * @param older_than_ns  minimum age in nanoseconds of the latest record
  *           (CLOCK_REALTIME; a time ahead of the clock counts as new).
