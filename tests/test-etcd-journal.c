@@ -1120,6 +1120,23 @@ test_etcd_journal_read_survives_compaction(void **state)
 	assert_non_null(mem);
 	assert_int_equal(mmig_journal_show(j, idt, mem, NULL), MMIG_OK);
 	assert_int_equal(fclose(mem), 0);
+	/* dump, whose revision is compacted under it: it starts again, once,
+	 * and prints what show printed (one migration), each line once. */
+	{
+		unsigned c0 = k.compactions, r0 = k.restarts;
+		char *dtext = NULL;
+		size_t dlen = 0;
+		FILE *dm = open_memstream(&dtext, &dlen);
+
+		assert_non_null(dm);
+		assert_int_equal(mmig_journal_dump(j, dm, NULL), MMIG_OK);
+		assert_int_equal(fclose(dm), 0);
+		assert_int_equal(k.rc, MMIG_OK);
+		assert_int_equal(k.compactions, c0 + 1);
+		assert_int_equal(k.restarts, r0 + 1);
+		assert_string_equal(dtext, text);
+		free(dtext);
+	}
 	mmig__etcd_read_hook = NULL;
 	mmig__etcd_read_hook_arg = NULL;
 	assert_int_equal(k.rc, MMIG_OK);
