@@ -2,11 +2,13 @@
  * bench/bench-check.c - the 'bench' test suite: run `mmig bench --quick
  * --json` and check that what it prints is well-formed JSON with every
  * figure present, each with a numeric median, min and max for its value,
- * its ratio (figures 2-8) and each extra series, and no error; figure 7
- * with its YAML path (a bundle expanded, parsed, imported and floored).
+ * its ratio (figures 2-9) and each extra series, and no error; figure 7
+ * with its YAML path (a bundle expanded, parsed, imported and floored);
+ * figure 9 (etcd) measured, or skipped only when etcd is not on PATH.
  *
  * It deliberately checks no timing and no verdict: on a shared CI machine
  * a timing assertion is noise, and --quick sizes are not the targets'.
+ * One exception, not a timing: figure 9's stale writes accepted must be 0.
  *
  * The PostgreSQL peer of figures 1 and 2 is checked for what applies on
  * this machine: built without libpq, it must say "skipped: built without
@@ -167,6 +169,7 @@ main(int argc, char **argv)
 		"sync_limit",       "journal_durable", "journal_process",
 		"group_commit",     "recovery_history", "settle",
 		"import_vs_sqlite", "import_journal_overhead",
+		"etcd",
 	};
 	/* Figure 7's YAML path: each a series of its own. */
 	static const char *const yaml_keys[] = {
@@ -207,8 +210,8 @@ main(int argc, char **argv)
 	if (!json_is_true(json_object_get(root, "quick")))
 		problem("%s: \"quick\" is not true", "top level", 0);
 	figs = json_object_get(root, "figures");
-	if (!json_is_array(figs) || json_array_size(figs) != 8)
-		problem("%s: \"figures\" is not an array of 8", "top level", 0);
+	if (!json_is_array(figs) || json_array_size(figs) != 9)
+		problem("%s: \"figures\" is not an array of 9", "top level", 0);
 	json_array_foreach(figs, i, f) {
 		long id = (long)i + 1;
 		const char *key, *k;
@@ -223,7 +226,26 @@ main(int argc, char **argv)
 			problem("figure %2$ld: error: %1$s",
 				json_string_value(json_object_get(f, "error")),
 				id);
+		if (id == 9 && json_is_string(json_object_get(f, "skipped"))) {
+			/* Only when there is no etcd to run. */
+			const char *why = json_string_value(
+				json_object_get(f, "skipped"));
+
+			if (strncmp(why, "skipped: etcd not found", 23) != 0)
+				problem("figure %2$ld: skipped: %1$s", why, id);
+			else if (system("command -v etcd >/dev/null 2>&1") == 0)
+				problem("figure %2$ld: %1$s, but etcd is on "
+					"PATH",
+					why, id);
+			continue;
+		}
 		check_series(json_object_get(f, "value"), "value", id);
+		/* Not a timing: a stale owner's write accepted is a bug. */
+		if (id == 9 &&
+		    json_number_value(json_object_get(
+			    json_object_get(f, "stale_writes"), "max")) != 0)
+			problem("figure %2$ld: %1$s", "stale writes accepted",
+				id);
 		if (id > 1)
 			check_series(json_object_get(f, "ratio"), "ratio", id);
 		/* Every other object member is an extra series. */
@@ -251,6 +273,6 @@ main(int argc, char **argv)
 		fprintf(stderr, "bench-check: %d problems\n", problems);
 		return 1;
 	}
-	printf("bench-check: 8 figures, all present and well-formed\n");
+	printf("bench-check: 9 figures, all present and well-formed\n");
 	return 0;
 }

@@ -71,15 +71,22 @@ struct bench_sizes {
 	size_t inflight;       /* in-flight migrations of (5) */
 	size_t machines, apps, units_per_app, relations; /* (7), (8) */
 	size_t bundle_scale;   /* (7)'s YAML: the bundle's --scale */
+	size_t etcd_ops;       /* (9): ops of the latency migrations */
+	unsigned etcd_ttl_s;   /* (9): the lease TTL of every node */
+	size_t etcd_runs;      /* (9): measured in the first N runs */
 };
+
+/* The figures: 1-8 of issue 7, 9 the journal on etcd (issue 15). */
+#define BENCH_FIGURES 9
 
 struct bench {
 	struct bench_sizes sz;
 	char *dir; /* the scratch directory, removed at the end */
 	void *jstate; /* bench-journal.c's */
 	void *istate; /* bench-import.c's */
+	void *estate; /* bench-etcd.c's */
 	bool json;
-	struct bench_figure fig[8];
+	struct bench_figure fig[BENCH_FIGURES];
 	double history_build_s;
 	uint64_t history_records;
 	double model_bytes;
@@ -92,12 +99,16 @@ struct bench {
 	const char *pg_conninfo;
 	void *pgstate;
 	char pg_skip[320];
+	/* (9): --etcd ENDPOINTS, or NULL (a cluster of our own, if etcd is
+	 * on PATH); why the figure was skipped, or "". */
+	const char *etcd_endpoints;
+	char etcd_skipped[160];
 };
 
 /* Is figure @p id to be measured in this invocation? */
 bool bench_wanted(const struct bench *b, int id);
 
-/* Figure @p id (1-8). */
+/* Figure @p id (1-BENCH_FIGURES). */
 struct bench_figure *bench_fig(struct bench *b, int id);
 /* Append one run's value to a series. */
 void bench_put(struct bench_series *s, double v);
@@ -193,5 +204,11 @@ int bench_import_prepare(struct bench *b);
 void bench_import_run(struct bench *b, size_t r);
 /* Free what bench_import_prepare() kept (its files go with b->dir). */
 void bench_import_finish(struct bench *b);
+/* Figure 9 (bench-etcd.c): find or start the cluster (or note in
+ * b->etcd_skipped why not), measure run @p r, stop the cluster started
+ * and free the state. */
+int bench_etcd_prepare(struct bench *b);
+void bench_etcd_run(struct bench *b, size_t r);
+void bench_etcd_finish(struct bench *b);
 
 #endif

@@ -1,6 +1,6 @@
 /*
- * bench/bench.c - `mmig bench`: runs the eight figures of issue 7 (see
- * bench/README.md), each over several runs, and prints a table or JSON
+ * bench/bench.c - `mmig bench`: runs the eight figures of issue 7 and the
+ * etcd figure of issue 15 (see bench/README.md), each over several runs, and prints a table or JSON
  * with the median, min and max of every figure, its ratio to the reference
  * measured in the same run, the target and PASS or MISS.
  *
@@ -439,6 +439,30 @@ figures_init(struct bench *b)
 	bench_extra(f, "no_journal_rss_kib", "peak RSS, no journal", "KiB");
 	bench_extra(f, "journal_syncs", "journal sync points", "");
 	bench_extra(f, "journal_mib", "journal bytes written", "MiB");
+
+	/* bench-etcd.c fills these in this order. */
+	f = bench_fig(b, 9);
+	*f = (struct bench_figure){ .id = 9, .key = "etcd",
+		.title = "journal on etcd (3 members)" };
+	series(&f->value, "us_per_op", "per op, durable, etcd", "us",
+	       TARGET_NONE, 0);
+	series(&f->ratio, "ratio_to_lmdb", "÷ the same on LMDB", "x",
+	       TARGET_NONE, 0);
+	bench_extra(f, "lmdb_us_per_op", "per op, durable, LMDB", "us");
+	bench_extra(f, "lease_ttl_s", "lease TTL", "s");
+	bench_extra(f, "takeover_ms", "takeover: kill → settled", "ms");
+	x = bench_extra(f, "takeover_ratio_to_ttl", "takeover ÷ TTL", "x");
+	x->target = TARGET_LE;
+	x->target_value = 1.5;
+	bench_extra(f, "frozen_takeover_ms", "takeover: SIGSTOP → settled",
+		    "ms");
+	bench_extra(f, "frozen_takeover_ratio_to_ttl",
+		    "frozen takeover ÷ TTL", "x");
+	x = bench_extra(f, "stale_writes", "stale writes accepted", "");
+	x->target = TARGET_LE;
+	x->target_value = 0;
+	bench_extra(f, "stale_journal_records", "stale: journal records", "");
+	bench_extra(f, "stale_db_commits", "stale: database commits", "");
 }
 
 static int
@@ -618,10 +642,15 @@ print_table(const struct bench *b)
 	       b->sz.apps * b->sz.units_per_app, b->model_bytes / 1e6,
 	       b->sz.bundle_scale, b->yaml_machines, b->yaml_units,
 	       b->yaml_bytes / 1e6);
-	for (int id = 1; id <= 8; id++) {
+	for (int id = 1; id <= BENCH_FIGURES; id++) {
 		const struct bench_figure *f = &b->fig[id - 1];
 		int v = figure_verdict(f);
 
+		if (id == 9 && b->etcd_skipped[0]) {
+			printf("%d  %-38s\n     %s\n", id, f->title,
+			       b->etcd_skipped);
+			continue;
+		}
 		print_series(&f->value, true, id, f->title);
 		if (f->ratio.key)
 			print_series(&f->ratio, false, id, f->title);
@@ -737,13 +766,21 @@ print_json(const struct bench *b, const struct utsname *u)
 	       b->sz.apps * b->sz.units_per_app, b->sz.bundle_scale,
 	       b->yaml_machines, b->yaml_units, b->yaml_bytes);
 	printf("  \"figures\": [\n");
-	for (int id = 1; id <= 8; id++) {
+	for (int id = 1; id <= BENCH_FIGURES; id++) {
 		const struct bench_figure *f = &b->fig[id - 1];
 		int v = figure_verdict(f);
 
 		printf("    {\"id\": %d, \"key\": \"%s\", \"title\": ", id,
 		       f->key);
 		json_str(f->title);
+		if (id == 9 && b->etcd_skipped[0]) {
+			/* No series: why, instead. */
+			printf(",\n     \"skipped\": ");
+			json_str(b->etcd_skipped);
+			printf(", \"error\": null, \"pass\": null}%s\n",
+			       id < BENCH_FIGURES ? "," : "");
+			continue;
+		}
 		printf(",\n     \"value\": ");
 		json_series(&f->value);
 		if (f->ratio.key) {
@@ -761,7 +798,7 @@ print_json(const struct bench *b, const struct utsname *u)
 			printf("null");
 		printf(", \"pass\": %s}%s\n",
 		       v < 0 ? "null" : v ? "true" : "false",
-		       id < 8 ? "," : "");
+		       id < BENCH_FIGURES ? "," : "");
 	}
 	printf("  ]\n}\n");
 }
@@ -889,9 +926,8 @@ void
 mmig_bench_usage(FILE *out)
 {
 	fprintf(out,
-		"usage: mmig bench [--json] [--runs N] [--quick] [--dir DIR] "
-		"[--only N]\n"
-		"                  [--pg CONNINFO]\n"
+		"usage: mmig bench [--json] [--runs N] [--quick] [--dir DIR]\n"
+		"                  [--only N] [--pg CONNINFO] [--etcd HOST:PORT[,...]]\n"
 		"\n"
 		"Measure the journal against the disk's own sync limit, "
 		"recovery time\n"
@@ -921,6 +957,14 @@ mmig_bench_usage(FILE *out)
 		"cluster in\n"
 		"              the scratch directory, if PostgreSQL is "
 		"installed\n"
+		"  --etcd HOST:PORT[,HOST:PORT...]\n"
+		"              figure 9 on this etcd cluster (under a prefix "
+		"of its\n"
+		"              own); default: a 3-member cluster on loopback "
+		"started\n"
+		"              and stopped by the bench when etcd is on PATH, "
+		"else the\n"
+		"              figure is skipped\n"
 		"  -h, --help  show this help\n"
 		"\n"
 		"Exit status: 0 measured (whatever the verdicts), 1 a "
@@ -952,10 +996,17 @@ sizes_init(struct bench_sizes *s, bool quick, size_t runs)
 		/* 20 units and 10 machines per copy of the bundle: 50,000
 		 * units and 25,000 machines (128 MB of YAML). */
 		.bundle_scale = quick ? 25 : 2500,
+		.etcd_ops = quick ? 20 : 200,
+		/* etcd's shortest lease is 2 s (1.5 election timeouts,
+		 * rounded up). */
+		.etcd_ttl_s = quick ? 2 : 3,
+		/* Each run of (9) waits out two leases: one with --quick. */
+		.etcd_runs = quick ? 1 : runs,
 	};
 }
 
-enum { OPT_JSON = 256, OPT_RUNS, OPT_QUICK, OPT_DIR, OPT_ONLY, OPT_PG };
+enum { OPT_JSON = 256, OPT_RUNS, OPT_QUICK, OPT_DIR, OPT_ONLY, OPT_PG,
+       OPT_ETCD };
 
 int
 mmig_bench_main(int argc, char **argv)
@@ -967,6 +1018,7 @@ mmig_bench_main(int argc, char **argv)
 		{ "dir", required_argument, NULL, OPT_DIR },
 		{ "only", required_argument, NULL, OPT_ONLY },
 		{ "pg", required_argument, NULL, OPT_PG },
+		{ "etcd", required_argument, NULL, OPT_ETCD },
 		{ "help", no_argument, NULL, 'h' },
 		{ 0 },
 	};
@@ -1004,16 +1056,25 @@ mmig_bench_main(int argc, char **argv)
 			break;
 		case OPT_ONLY:
 			b->only = atoi(optarg);
-			if (b->only < 1 || b->only > 8) {
+			if (b->only < 1 || b->only > BENCH_FIGURES) {
 				fprintf(stderr, "mmig: usage: --only %s: not "
-						"a figure from 1 to 8\n",
-					optarg);
+						"a figure from 1 to %d\n",
+					optarg, BENCH_FIGURES);
 				ret = 2;
 				goto out;
 			}
 			break;
 		case OPT_PG:
 			b->pg_conninfo = optarg;
+			break;
+		case OPT_ETCD:
+			if (!*optarg) {
+				fprintf(stderr, "mmig: usage: --etcd: no "
+						"endpoints (HOST:PORT[,...])\n");
+				ret = 2;
+				goto out;
+			}
+			b->etcd_endpoints = optarg;
 			break;
 		case 'h':
 			mmig_bench_usage(stdout);
@@ -1059,7 +1120,8 @@ bench_run(struct bench *b)
 	int ret = 1;
 
 	uname(&u);
-	if (bench_journal_prepare(b) != 0 || bench_import_prepare(b) != 0) {
+	if (bench_journal_prepare(b) != 0 || bench_import_prepare(b) != 0 ||
+	    (bench_wanted(b, 9) && bench_etcd_prepare(b) != 0)) {
 		fprintf(stderr, "mmig: bench: prepare in %s failed\n", b->dir);
 		goto out;
 	}
@@ -1076,18 +1138,21 @@ bench_run(struct bench *b)
 		bench_journal_run(b, r);
 		if (bench_wanted(b, 7) || bench_wanted(b, 8))
 			bench_import_run(b, r);
+		if (bench_wanted(b, 9))
+			bench_etcd_run(b, r);
 	}
 	if (b->json)
 		print_json(b, &u);
 	else
 		print_table(b);
-	for (int id = 1; id <= 8; id++)
+	for (int id = 1; id <= BENCH_FIGURES; id++)
 		failed = failed || b->fig[id - 1].error[0];
 	ret = failed ? 1 : 0;
 out:
 	if (b->jstate)
 		bench_journal_finish(b);
 	bench_import_finish(b);
+	bench_etcd_finish(b);
 	fflush(NULL);
 	return ret;
 }

@@ -38,9 +38,10 @@
  * etcd-backend.c); mmig__journal_ops() reads that first member, whatever
  * the backend.  mmig_journal_open() opens LMDB, or etcd for a path
  * "etcd://..."; mmig_journal_open_etcd() opens etcd.  The public readers
- * mmig_journal_list/get go through read and list below on etcd; show,
- * dump, verify and compaction are LMDB code and refuse another backend
- * with MMIG_ENOTIMPL naming it (mmig__journal_is_lmdb()).
+ * mmig_journal_list/get go through read and list below on etcd; show
+ * and dump have an etcd version (mmig__etcd_show/dump); verify and
+ * compaction are LMDB code and refuse another backend with MMIG_ENOTIMPL
+ * naming it (mmig__journal_is_lmdb()).
  *
  * Threads: every operation may be called from any thread; the backend
  * serializes what needs it.  A handle (struct mmig__jmig) is used by one
@@ -192,6 +193,11 @@ int mmig__front_verify(struct mmig_journal *j,
  * the header line, then one line per transition whose "lsn" is the etcd
  * revision that wrote the record; all read at one revision. */
 int mmig__etcd_show(struct mmig_journal *j, const char *id_text, FILE *out,
+		    struct mmig_error **errp);
+/* `dump` on the etcd backend (as mmig_journal_dump()): every migration's
+ * `show` lines, all read at one revision (held in memory until complete:
+ * a compaction of that revision meanwhile starts the dump again). */
+int mmig__etcd_dump(struct mmig_journal *j, FILE *out,
 		    struct mmig_error **errp);
 /* Tests only (NULL otherwise): called by every etcd read of a migration
  * once its revision is fixed, before the description chunks and the log are

@@ -447,7 +447,8 @@ void *mmig__etcd_read_hook_arg;
 static int
 load(struct ej *e, const char *idt, struct mmig_rec_header *h,
      struct mmig_rec_status *st, struct mmig_fold *fold, uint64_t *next_seq,
-     struct snap *sn, struct show_buf *show, struct mmig_error **errp)
+     struct snap *sn, struct show_buf *show, int64_t at,
+     struct mmig_error **errp)
 {
 	char *kh = mkey(e, idt, "hdr"), *ks = mkey(e, idt, "status"),
 	     *ko = mkey(e, idt, "owner"), *kc = mkey(e, idt, "claim"),
@@ -470,10 +471,14 @@ again:
 		struct mmig__etcd_op ops[4] = { op_range(kh), op_range(ks),
 						op_range(ko), op_range(kc) };
 
+		for (size_t i = 0; i < 4; i++)
+			ops[i].range.revision = at;
 		rc = read_txn(e, ops, 4, &r, &err);
 	}
 	if (rc != MMIG_OK)
 		goto out;
+	if (at)
+		r.revision = at; /* the answer's header holds the newest */
 	sn->rev = r.revision;
 	if (mmig__etcd_read_hook)
 		mmig__etcd_read_hook(mmig__etcd_read_hook_arg, sn->rev);
@@ -505,7 +510,7 @@ again:
 			rc = mmig__rec_header_decode(c.buf ? (const void *)c.buf : "", c.len,
 						     h, &err);
 		mmig__free(c.buf);
-		if (rc == MMIG_ECOMPACTED) {
+		if (rc == MMIG_ECOMPACTED && !at) {
 			mmig_error_free(err);
 			err = NULL;
 			mmig__etcd_txn_result_free(&r);
@@ -562,7 +567,7 @@ again:
 				mmig_error_free(err);
 				err = w.err;
 			}
-			if (rc == MMIG_ECOMPACTED) {
+			if (rc == MMIG_ECOMPACTED && !at) {
 				/* The log is never rewritten: read again at
 				 * the newest revision. */
 				mmig_error_free(err);
@@ -606,7 +611,7 @@ ej_read(struct mmig_journal *j, const uint8_t id[MMIG_ID_LEN],
 	char idt[37];
 
 	mmig__id_text(id, idt);
-	return load(EJ(j), idt, h, st, fold, next_seq, &sn, NULL, errp);
+	return load(EJ(j), idt, h, st, fold, next_seq, &sn, NULL, 0, errp);
 }
 
 struct list_walk {
@@ -642,11 +647,12 @@ list_one(void *arg, const struct mmig__etcd_kv *kv)
 	return MMIG_OK;
 }
 
+/* The migrations (@p all) or those in flight, at one revision, returned in
+ * *rev_out (may be NULL): the newest, read again after a compaction. */
 static int
-ej_list(struct mmig_journal *j, bool all, uint8_t (**ids)[MMIG_ID_LEN],
-	size_t *n, struct mmig_error **errp)
+list_ids(struct ej *e, bool all, uint8_t (**ids)[MMIG_ID_LEN], size_t *n,
+	 int64_t *rev_out, struct mmig_error **errp)
 {
-	struct ej *e = EJ(j);
 	char *p = mmig__asprintf("%s/%s", e->prefix, all ? "m/" : "inflight/");
 	struct list_walk w = { .suffix = all ? "/hdr" : "" };
 	struct mmig_error *err = NULL;
@@ -665,7 +671,7 @@ ej_list(struct mmig_journal *j, bool all, uint8_t (**ids)[MMIG_ID_LEN],
 
 		w.n = 0;
 		pthread_mutex_lock(&e->lock);
-		rc = mmig__etcd_get_each(e->c, &r, 512, list_one, &w, NULL,
+		rc = mmig__etcd_get_each(e->c, &r, 512, list_one, &w, rev_out,
 					 &err);
 		pthread_mutex_unlock(&e->lock);
 		if (rc != MMIG_ECOMPACTED)
@@ -685,6 +691,13 @@ ej_list(struct mmig_journal *j, bool all, uint8_t (**ids)[MMIG_ID_LEN],
 	*ids = w.ids;
 	*n = w.n;
 	return MMIG_OK;
+}
+
+static int
+ej_list(struct mmig_journal *j, bool all, uint8_t (**ids)[MMIG_ID_LEN],
+	size_t *n, struct mmig_error **errp)
+{
+	return list_ids(EJ(j), all, ids, n, NULL, errp);
 }
 
 /* ---- append --------------------------------------------------------------- */
@@ -712,16 +725,34 @@ records_match(const struct mmig__jmig *m, const struct mmig__etcd_txn_result *r,
 
 /*
  * A header too large for one request, in chunks before the create txn:
- * each put only if its key is new (the id is new; a re-sent put that
- * landed finds its own bytes there).  A create that never completes leaves
- * them behind, under an id nothing else uses (not yet found by verify or
- * removed by prune).
+ * first the marker P/m/ID/creating on this session's lease (a creator is
+ * alive exactly while it is), then each chunk put only if its key is new
+ * (the id is new; a re-sent put that landed finds its own bytes there).
+ * The create txn requires the marker on our lease and deletes it.  A
+ * create that never completes leaves chunks with neither `hdr` nor a
+ * marker once its lease is gone: verify reports them, prune removes them
+ * (orphans_scan).
  */
 static int
 put_chunks(struct ej *e, const struct mmig__jmig *m, const uint8_t *hdr,
 	   size_t hlen, struct mmig_error **errp)
 {
 	int rc = MMIG_OK;
+	char *kcr = mkey(e, m->id_text, "creating");
+
+	if (!kcr)
+		return MMIG_ENOMEM;
+	{
+		struct mmig__etcd_op s = op_put(kcr, e->node, strlen(e->node),
+						e->lease);
+		struct mmig__etcd_txn_result r = { 0 };
+		bool resent;
+
+		/* A plain put: sending it again is harmless. */
+		rc = write_txn(e, NULL, 0, &s, 1, NULL, 0, &r, &resent, errp);
+		mmig__etcd_txn_result_free(&r);
+	}
+	mmig__free(kcr);
 
 	for (size_t off = 0, i = 0; rc == MMIG_OK && off < hlen;
 	     off += CHUNK_BYTES, i++) {
@@ -783,6 +814,7 @@ ej_append(struct mmig__jmig *m, const uint8_t *status_val, size_t status_len,
 	char **lk = NULL;
 	char *kh = mkey(e, m->id_text, "hdr"), *ks = mkey(e, m->id_text, "status"),
 	     *ko = mkey(e, m->id_text, "owner"), *kc = mkey(e, m->id_text, "claim"),
+	     *kcr = mkey(e, m->id_text, "creating"),
 	     *ki = mmig__asprintf("%s/inflight/%s", e->prefix, m->id_text);
 	bool final = status_val && mmig__state_is_final(m->fold.state);
 	bool rests = status_val && (m->fold.state == MMIG_STATE_PAUSED ||
@@ -827,7 +859,7 @@ ej_append(struct mmig__jmig *m, const uint8_t *status_val, size_t status_len,
 	lk = mmig__calloc(n ? n : 1, sizeof(*lk));
 	succ = mmig__calloc(n + 8, sizeof(*succ));
 	fail = mmig__calloc(n + 4, sizeof(*fail));
-	if (!lk || !succ || !fail || !kh || !ks || !ko || !kc || !ki) {
+	if (!lk || !succ || !fail || !kh || !ks || !ko || !kc || !kcr || !ki) {
 		rc = MMIG_ENOMEM;
 		goto out;
 	}
@@ -845,12 +877,18 @@ ej_append(struct mmig__jmig *m, const uint8_t *status_val, size_t status_len,
 		bool chunked = hlen > CHUNK_BYTES;
 
 		cmp[n_c++] = cmp_num(kh, MMIG__ETCD_VERSION, 0);
+		/* Chunked: only while our marker lives (a prune may have
+		 * removed the chunks of a creator whose lease was gone). */
+		if (chunked)
+			cmp[n_c++] = cmp_num(kcr, MMIG__ETCD_LEASE, e->lease);
 		succ[n_s++] = op_put(kh, chunked ? NULL : hdr,
 				     chunked ? 0 : hlen, 0);
 		succ[n_s++] = op_put(kc, e->node, strlen(e->node), 0);
 		succ[n_s++] = op_put(ko, e->node, strlen(e->node), e->lease);
 		if (!final)
 			succ[n_s++] = op_put(ki, NULL, 0, 0);
+		if (chunked)
+			succ[n_s++] = op_delete(kcr);
 		fail[n_f++] = op_range(ko);
 		fail[n_f++] = op_range(kh);
 	} else {
@@ -906,6 +944,17 @@ ej_append(struct mmig__jmig *m, const uint8_t *status_val, size_t status_len,
 			/* Our first sending landed. */
 			m->epoch = (uint64_t)o->create_revision;
 			m->status.epoch = m->epoch;
+			goto out;
+		}
+		if (!h) {
+			/* Chunked, and our marker is gone: the lease
+			 * expired while the chunks went in. */
+			rc = MMIG_ELEASE;
+			err = mmig_error_new(rc,
+					     "migration %s: not created: the "
+					     "session lease expired while its "
+					     "description went in",
+					     m->id_text);
 			goto out;
 		}
 		rc = MMIG_EEXIST;
@@ -965,6 +1014,7 @@ out:
 	mmig__free(ks);
 	mmig__free(ko);
 	mmig__free(kc);
+	mmig__free(kcr);
 	mmig__free(ki);
 	if (rc != MMIG_OK && !err)
 		err = mmig_error_new(rc, "migration %s: append: %s", m->id_text,
@@ -1035,7 +1085,7 @@ ej_claim(struct mmig_journal *j, const uint8_t id[MMIG_ID_LEN],
 		rc = MMIG_ENOMEM;
 		goto fail;
 	}
-	rc = load(e, m->id_text, h, &st, &m->fold, &m->next_seq, &sn, NULL,
+	rc = load(e, m->id_text, h, &st, &m->fold, &m->next_seq, &sn, NULL, 0,
 		  &err);
 	if (rc != MMIG_OK)
 		goto fail;
@@ -1195,6 +1245,203 @@ newest_first(const void *a, const void *b)
 					       : 0;
 }
 
+/* ---- orphan description chunks -------------------------------------------- */
+
+/* The description chunks of one id that has neither `hdr` nor a live
+ * creator's marker: left by a create that never completed. */
+struct orphan {
+	char id[37];
+	char **keys; /* the chunk keys, in order */
+	size_t n;
+};
+
+struct orphan_walk {
+	size_t skip; /* strlen("P/m/") */
+	char cur[37];
+	bool has_hdr, has_marker;
+	char **keys;
+	size_t n_keys;
+	struct orphan *out;
+	size_t n_out, cap_out;
+	int rc;
+};
+
+static void
+orphan_keys_free(char **keys, size_t n)
+{
+	for (size_t i = 0; i < n; i++)
+		mmig__free(keys[i]);
+	mmig__free(keys);
+}
+
+/* The id walked so far is done: an orphan if it has chunks only. */
+static int
+orphan_flush(struct orphan_walk *w)
+{
+	if (w->n_keys && !w->has_hdr && !w->has_marker) {
+		if (w->n_out == w->cap_out) {
+			size_t cap = w->cap_out ? 2 * w->cap_out : 4;
+			void *p = mmig__realloc(w->out, cap * sizeof(*w->out));
+
+			if (!p)
+				return MMIG_ENOMEM;
+			w->out = p;
+			w->cap_out = cap;
+		}
+		memcpy(w->out[w->n_out].id, w->cur, sizeof(w->cur));
+		w->out[w->n_out].keys = w->keys;
+		w->out[w->n_out++].n = w->n_keys;
+	} else {
+		orphan_keys_free(w->keys, w->n_keys);
+	}
+	w->keys = NULL;
+	w->n_keys = 0;
+	w->has_hdr = w->has_marker = false;
+	return MMIG_OK;
+}
+
+static int
+orphan_one(void *arg, const struct mmig__etcd_kv *kv)
+{
+	struct orphan_walk *w = arg;
+	const char *rest;
+	int rc;
+
+	if (kv->key_len < w->skip + 37 || kv->key[w->skip + 36] != '/')
+		return MMIG_OK; /* not a migration's key */
+	if (memcmp(kv->key + w->skip, w->cur, 36) != 0) {
+		if ((rc = orphan_flush(w)) != MMIG_OK)
+			return rc;
+		memcpy(w->cur, kv->key + w->skip, 36);
+		w->cur[36] = '\0';
+	}
+	rest = kv->key + w->skip + 37;
+	if (strcmp(rest, "hdr") == 0) {
+		w->has_hdr = true;
+	} else if (strcmp(rest, "creating") == 0) {
+		w->has_marker = true;
+	} else if (strncmp(rest, "desc/", 5) == 0) {
+		void *p = mmig__realloc(w->keys,
+					(w->n_keys + 1) * sizeof(*w->keys));
+
+		if (!p)
+			return MMIG_ENOMEM;
+		w->keys = p;
+		if (!(w->keys[w->n_keys] = mmig__strdup(kv->key)))
+			return MMIG_ENOMEM;
+		w->n_keys++;
+	}
+	return MMIG_OK;
+}
+
+static void
+orphans_free(struct orphan *o, size_t n)
+{
+	for (size_t i = 0; i < n; i++)
+		orphan_keys_free(o[i].keys, o[i].n);
+	mmig__free(o);
+}
+
+/*
+ * The orphan description chunks under P/m/, from one keys-only walk at one
+ * revision (keys of one id are adjacent, `creating` and `desc/` before
+ * `hdr`).  A creator alive right now has its marker on its lease, so its
+ * chunks are never among them.
+ */
+static int
+orphans_scan(struct ej *e, struct orphan **out, size_t *n,
+	     struct mmig_error **errp)
+{
+	char *p = mmig__asprintf("%s/m/", e->prefix);
+	struct orphan_walk w = { 0 };
+	struct mmig_error *err = NULL;
+	int rc;
+
+	*out = NULL;
+	*n = 0;
+	if (!p)
+		return MMIG_ENOMEM;
+	w.skip = strlen(p);
+	for (;;) {
+		struct mmig__etcd_range r = { .key = p,
+					      .key_len = strlen(p),
+					      .prefix = true,
+					      .keys_only = true };
+
+		pthread_mutex_lock(&e->lock);
+		rc = mmig__etcd_get_each(e->c, &r, 512, orphan_one, &w, NULL,
+					 &err);
+		pthread_mutex_unlock(&e->lock);
+		if (rc == MMIG_OK)
+			rc = orphan_flush(&w);
+		if (rc != MMIG_ECOMPACTED)
+			break;
+		mmig_error_free(err);
+		err = NULL;
+		orphan_keys_free(w.keys, w.n_keys);
+		orphans_free(w.out, w.n_out);
+		memset(&w, 0, sizeof(w));
+		w.skip = strlen(p);
+	}
+	mmig__free(p);
+	if (rc != MMIG_OK) {
+		orphan_keys_free(w.keys, w.n_keys);
+		orphans_free(w.out, w.n_out);
+		set_err(errp, err ? mmig_error_wrap(err, "journal %s: scan",
+						    e->where)
+				  : mmig_error_new(rc, "journal %s: scan: %s",
+						   e->where, mmig_strerror(rc)));
+		return rc;
+	}
+	*out = w.out;
+	*n = w.n_out;
+	return MMIG_OK;
+}
+
+/* Delete the chunks of orphan @p o, if it is one still: neither `hdr` nor
+ * a marker appeared since the scan.  *gone tells whether they went. */
+static int
+orphan_delete(struct ej *e, const struct orphan *o, bool *gone,
+	      struct mmig_error **errp)
+{
+	char *kh = mkey(e, o->id, "hdr"), *kcr = mkey(e, o->id, "creating"),
+	     *kd = mkey(e, o->id, "desc/");
+	struct mmig__etcd_txn_result r = { 0 };
+	uint8_t end[512];
+	bool resent;
+	int rc;
+
+	*gone = false;
+	if (!kh || !kcr || !kd || strlen(kd) >= sizeof(end)) {
+		rc = MMIG_ENOMEM;
+		goto out;
+	}
+	{
+		struct mmig__etcd_cmp cm[2] = {
+			cmp_num(kh, MMIG__ETCD_VERSION, 0),
+			cmp_num(kcr, MMIG__ETCD_VERSION, 0),
+		};
+		struct mmig__etcd_op d = {
+			.kind = MMIG__ETCD_OP_DELETE,
+			.range = { .key = kd,
+				   .key_len = strlen(kd),
+				   .end = end,
+				   .end_len = mmig__etcd_prefix_end(
+					   kd, strlen(kd), end) },
+		};
+
+		rc = write_txn(e, cm, 2, &d, 1, NULL, 0, &r, &resent, errp);
+	}
+	if (rc == MMIG_OK)
+		*gone = r.succeeded || resent;
+out:
+	mmig__etcd_txn_result_free(&r);
+	mmig__free(kh);
+	mmig__free(kcr);
+	mmig__free(kd);
+	return rc;
+}
+
 static int
 ej_prune(struct mmig_journal *j, uint64_t older_than_ns, size_t keep,
 	 size_t *n_pruned, struct mmig_error **errp)
@@ -1297,6 +1544,22 @@ ej_prune(struct mmig_journal *j, uint64_t older_than_ns, size_t keep,
 	}
 	mmig__free(c);
 	mmig__free(ids);
+	/* The chunks of creates that never completed (and whose creator's
+	 * lease is gone), whatever their age: each id counts as one. */
+	if (rc == MMIG_OK) {
+		struct orphan *o = NULL;
+		size_t n_o = 0;
+
+		rc = orphans_scan(e, &o, &n_o, errp);
+		for (size_t i = 0; rc == MMIG_OK && i < n_o; i++) {
+			bool gone;
+
+			rc = orphan_delete(e, &o[i], &gone, errp);
+			if (rc == MMIG_OK && gone)
+				(*n_pruned)++;
+		}
+		orphans_free(o, n_o);
+	}
 	if (rc != MMIG_OK)
 		*n_pruned = 0;
 	return rc;
@@ -1686,7 +1949,7 @@ mmig__etcd_show(struct mmig_journal *j, const char *id_text, FILE *out,
 		return rc;
 	memcpy(idt, info.id, sizeof(idt));
 	mmig_migration_info_clear(&info);
-	rc = load(EJ(j), idt, &h, &st, &fold, NULL, &sn, &b, errp);
+	rc = load(EJ(j), idt, &h, &st, &fold, NULL, &sn, &b, 0, errp);
 	if (rc != MMIG_OK) {
 		mmig__free(b.text);
 		return rc;
@@ -1699,6 +1962,117 @@ mmig__etcd_show(struct mmig_journal *j, const char *id_text, FILE *out,
 	mmig__rec_status_free(&st);
 	mmig__free(b.text);
 	return rc;
+}
+
+/*
+ * Every migration at revision @p at into @p out (a memory stream): as
+ * show, a migration that cannot be read gets a "corrupt" line and the
+ * others are still printed.  MMIG_ECOMPACTED when @p at was compacted
+ * meanwhile (the caller starts again); else MMIG_OK or the first
+ * migration's error, in *first / *first_err.
+ */
+static int
+dump_at(struct ej *e, const uint8_t (*ids)[MMIG_ID_LEN], size_t n_ids,
+	int64_t at, FILE *out, int *first, struct mmig_error **first_err)
+{
+	for (size_t i = 0; i < n_ids; i++) {
+		struct mmig_rec_header h = { 0 };
+		struct mmig_rec_status st = { 0 };
+		struct mmig_fold fold = { 0 };
+		struct show_buf b = { 0 };
+		struct mmig_error *err = NULL;
+		struct snap sn;
+		char idt[37];
+		int rc;
+
+		mmig__id_text(ids[i], idt);
+		rc = load(e, idt, &h, &st, &fold, NULL, &sn, &b, at, &err);
+		if (rc == MMIG_ECOMPACTED) {
+			mmig__free(b.text);
+			mmig_error_free(err);
+			return rc;
+		}
+		if (rc == MMIG_OK) {
+			rc = mmig__show_header(out, &h, &st, idt);
+			if (rc == MMIG_OK && b.len)
+				fputs(b.text, out);
+			mmig__fold_free(&fold);
+			mmig__rec_header_free(&h);
+			mmig__rec_status_free(&st);
+		} else {
+			fprintf(out,
+				"{\"record\":\"corrupt\",\"id\":\"%s\","
+				"\"what\":\"%s\"}\n",
+				idt, rc == MMIG_EILLEGAL ? "chain" : "record");
+		}
+		mmig__free(b.text);
+		if (rc != MMIG_OK && *first == MMIG_OK) {
+			*first = rc;
+			*first_err = err;
+			err = NULL;
+		}
+		mmig_error_free(err);
+	}
+	return MMIG_OK;
+}
+
+int
+mmig__etcd_dump(struct mmig_journal *j, FILE *out, struct mmig_error **errp)
+{
+	struct ej *e = EJ(j);
+	int rc;
+
+	for (;;) {
+		uint8_t(*ids)[MMIG_ID_LEN] = NULL;
+		size_t n_ids = 0, len = 0;
+		int64_t at = 0;
+		char *buf = NULL;
+		FILE *mem;
+		int first = MMIG_OK;
+		struct mmig_error *first_err = NULL;
+
+		rc = list_ids(e, true, &ids, &n_ids, &at, errp);
+		if (rc != MMIG_OK)
+			return rc;
+		/* Kept until every migration was read at @p at: a compaction
+		 * of @p at meanwhile starts the dump again, so what is printed
+		 * is always one revision's. */
+		mem = open_memstream(&buf, &len);
+		if (!mem) {
+			mmig__free(ids);
+			set_err(errp, mmig_error_new(MMIG_ENOMEM,
+						     "journal %s: dump: out of "
+						     "memory", e->where));
+			return MMIG_ENOMEM;
+		}
+		rc = dump_at(e, (const uint8_t(*)[MMIG_ID_LEN])ids, n_ids, at,
+			     mem, &first, &first_err);
+		mmig__free(ids);
+		if (fclose(mem) != 0 && rc == MMIG_OK)
+			rc = MMIG_ENOMEM;
+		if (rc == MMIG_ECOMPACTED) {
+			mmig_error_free(first_err);
+			free(buf); /* open_memstream allocates with malloc */
+			continue;
+		}
+		if (rc == MMIG_OK && len && fwrite(buf, 1, len, out) != len)
+			rc = MMIG_EJOURNAL;
+		free(buf);
+		if (rc != MMIG_OK) {
+			mmig_error_free(first_err);
+			set_err(errp, mmig_error_new(rc, "journal %s: dump: %s",
+						     e->where,
+						     rc == MMIG_ENOMEM
+							     ? "out of memory"
+							     : "cannot write"));
+			return rc;
+		}
+		if (first != MMIG_OK)
+			set_err(errp, first_err);
+		else
+			mmig_error_free(first_err);
+		return first;
+	}
 }
 
 int
@@ -1788,5 +2162,26 @@ mmig__front_verify(struct mmig_journal *j,
 	}
 	mmig__free(all);
 	mmig__free(fl);
+	/* Description chunks of a create that never completed. */
+	if (rc == MMIG_OK && mmig__journal_ops(j) == &mmig__etcd_backend) {
+		struct orphan *o = NULL;
+		size_t n_o = 0;
+
+		rc = orphans_scan(EJ(j), &o, &n_o, errp);
+		for (size_t i = 0; rc == MMIG_OK && i < n_o; i++) {
+			for (size_t k = 0; k < o[i].n; k++) {
+				char *msg = mmig__asprintf(
+					"description chunk %s: no migration "
+					"%s (a create that never completed; "
+					"prune removes it)",
+					o[i].keys[k], o[i].id);
+
+				problem(report, arg, n_problems,
+					msg ? msg : "orphan description chunk");
+				mmig__free(msg);
+			}
+		}
+		orphans_free(o, n_o);
+	}
 	return rc;
 }

@@ -1016,7 +1016,9 @@ mmig_journal_dump(struct mmig_journal *j, FILE *out, struct mmig_error **errp)
 	if (errp)
 		*errp = NULL;
 	if (!mmig__journal_is_lmdb(j))
-		return mmig__front_unsupported(j, "dump", errp);
+		return strcmp(mmig__journal_ops(j)->name, "etcd") == 0
+			       ? mmig__etcd_dump(j, out, errp)
+			       : mmig__front_unsupported(j, "dump", errp);
 	rc = mmig__journal_read_begin2(j, &txn, errp);
 	if (rc != MMIG_OK)
 		return rc;

@@ -114,18 +114,38 @@ wait_healthy() {
 	return 1
 }
 
+# True when process $1 has exited: gone, or a zombie with no thread left
+# but its (zombie) leader.  A SIGKILLed multi-threaded process (etcd is
+# Go) shows its leader as a zombie while its other threads are still
+# exiting, for tens of milliseconds under load; its files -- the listening
+# sockets -- are closed only when the last thread is gone, and until then
+# a connection to its port is accepted and then reset.
+exited() {
+	local pid=$1 tasks
+	kill -0 "$pid" 2>/dev/null || return 0
+	[ "$(awk '{print $3}' "/proc/$pid/stat" 2>/dev/null)" = Z ] || return 1
+	tasks=$(ls "/proc/$pid/task" 2>/dev/null | wc -l)
+	[ "$tasks" -le 1 ]
+}
+
 kill_member() {
 	local dir=$1 i=$2 pid
 	pid=$(cat "$dir/m$i.pid" 2>/dev/null) || return 0
 	kill -9 "$pid" 2>/dev/null || true
-	# Wait for it to be gone (a zombie is gone enough), so that its ports
-	# are free for a restart.
+	# Wait until it has exited and its ports refuse connections, so that
+	# a request sent after this returns is refused (nothing applied), not
+	# accepted by a dying member and cut, and the ports are free for a
+	# restart.
 	local t=0
-	while kill -0 "$pid" 2>/dev/null && [ $t -lt 200 ]; do
-		[ "$(awk '{print $3}' "/proc/$pid/stat" 2>/dev/null)" = Z ] && break
-		sleep 0.05
+	while [ $t -lt 400 ]; do
+		if exited "$pid" && ! port_busy "$(cat "$dir/m$i.cport")" &&
+			! port_busy "$(cat "$dir/m$i.pport")"; then
+			break
+		fi
+		sleep 0.02
 		t=$((t + 1))
 	done
+	[ $t -lt 400 ] || echo "$prog: member $i (pid $pid) still there 8 s after SIGKILL" >&2
 	rm -f "$dir/m$i.pid"
 }
 

@@ -372,10 +372,20 @@ test_etcd_journal_migration_commits(void **state)
 	assert_string_equal(info.state, "COMMITTED");
 	mmig_migration_info_clear(&info);
 	mmig_migration_info_free(list, n);
-	/* what is LMDB-only says so, by name */
-	assert_int_equal(mmig_journal_dump(j, stdout, &e), MMIG_ENOTIMPL);
-	assert_non_null(strstr(mmig_error_message(e), "etcd"));
-	mmig_error_free(e);
+	/* dump: the header line, then every record, at one revision */
+	{
+		char *text = NULL;
+		size_t len = 0;
+		FILE *mem = open_memstream(&text, &len);
+
+		assert_non_null(mem);
+		assert_int_equal(mmig_journal_dump(j, mem, &e), MMIG_OK);
+		assert_int_equal(fclose(mem), 0);
+		assert_true(strncmp(text, "{\"record\":\"header\"", 18) == 0);
+		assert_non_null(strstr(text, "\"seq\":0,"));
+		assert_non_null(strstr(text, "\"kind\":\"COMMITTED\""));
+		free(text);
+	}
 	mmig_journal_close(j);
 	check_settled(f, &t, "none", 0);
 	assert_int_equal(t.violations, 0);
@@ -846,6 +856,173 @@ test_etcd_journal_large_description(void **state)
 	assert_int_equal(t.rolled_back, 1);
 }
 
+/* ---- orphan description chunks ---------------------------------------------- */
+
+struct lines {
+	unsigned n;
+	char text[4096];
+};
+
+static void
+collect(void *arg, const char *msg)
+{
+	struct lines *l = arg;
+	size_t len = strlen(l->text);
+
+	l->n++;
+	snprintf(l->text + len, sizeof(l->text) - len, "%s\n", msg);
+}
+
+/* The keys under @p prefix ("P/m/ID/desc/", ...), counted. */
+static int64_t
+keys_under(struct mmig__etcd *c, const char *prefix, int64_t *lease)
+{
+	struct mmig__etcd_range r = { .key = prefix,
+				      .key_len = strlen(prefix),
+				      .prefix = true };
+	struct mmig__etcd_range_result res;
+	int64_t n;
+
+	assert_int_equal(mmig__etcd_get(c, &r, &res, NULL), MMIG_OK);
+	n = (int64_t)res.n;
+	if (lease)
+		*lease = res.n ? res.kvs[0].lease : 0;
+	mmig__etcd_range_result_free(&res);
+	return n;
+}
+
+/*
+ * Node A is SIGKILLed between the chunks of a large description and the
+ * create txn (the first JOURNAL_COMMIT): chunks with no migration.  While
+ * A's lease lives, its create might still complete: verify says nothing
+ * and prune leaves them.  Once the lease is gone (revoked here, as its
+ * expiry would), verify names every chunk key and prune removes them, and
+ * nothing else under the prefix.
+ */
+static void
+test_etcd_journal_orphan_chunks(void **state)
+{
+	struct fixture *f = *state;
+	size_t len = (size_t)5 << 19, problems = 0, pruned = 99;
+	char *desc = malloc(len), pm[160], pd[256], pc[256];
+	struct mmig__etcd *c = NULL;
+	struct mmig_journal *j;
+	struct mmig_error *e = NULL;
+	struct lines l = { 0 };
+	int64_t chunks, lease = 0, other;
+
+	assert_non_null(desc);
+	memset(desc, 'x', len);
+	memcpy(desc, "{\"pad\":\"", 8);
+	memcpy(desc + len - 2, "\"}", 2);
+	model_desc = desc;
+	model_desc_len = len;
+	wipe(f);
+	/* A long lease: "A may still be creating" must hold while we look. */
+	ttl_s = 60;
+	assert_true(kill_a_at(f, MMIG_FAULT_JOURNAL_COMMIT, 1));
+	ttl_s = TTL_S;
+	assert_int_equal(mmig__etcd_open(&c, endpoints, NULL, NULL), MMIG_OK);
+	snprintf(pm, sizeof(pm), "%s/m/", f->prefix);
+	/* A key outside the journal's own, under a neighbouring prefix:
+	 * never touched. */
+	snprintf(pc, sizeof(pc), "%s-other/m/x/desc/00000000", f->prefix);
+	assert_int_equal(mmig__etcd_put(c, pc, strlen(pc), "keep", 4, 0, NULL,
+					NULL),
+			 MMIG_OK);
+	{
+		struct mmig__etcd_range r = { .key = pm,
+					      .key_len = strlen(pm),
+					      .prefix = true,
+					      .keys_only = true };
+		struct mmig__etcd_range_result res;
+		const char *id;
+
+		assert_int_equal(mmig__etcd_get(c, &r, &res, NULL), MMIG_OK);
+		assert_true(res.n >= 2);
+		id = (const char *)res.kvs[0].key + strlen(pm);
+		snprintf(pd, sizeof(pd), "%s%.36s/desc/", pm, id);
+		snprintf(pc, sizeof(pc), "%s%.36s/creating", pm, id);
+		/* Chunks and A's marker, no header. */
+		for (size_t i = 0; i < res.n; i++)
+			assert_null(strstr((const char *)res.kvs[i].key,
+					   "/hdr"));
+		mmig__etcd_range_result_free(&res);
+	}
+	chunks = keys_under(c, pd, NULL);
+	assert_true(chunks >= 5); /* 2.5 MiB in 512 KiB pieces */
+	assert_int_equal(keys_under(c, pc, &lease), 1);
+	assert_true(lease != 0);
+
+	/* A's lease lives: not an orphan yet. */
+	j = open_node(f, "node-b", 0);
+	assert_int_equal(mmig_journal_verify_v2(j, collect, &l, &problems, &e),
+			 MMIG_OK);
+	assert_int_equal(problems, 0);
+	assert_int_equal(mmig_journal_prune_v2(j, 0, 0, &pruned, &e), MMIG_OK);
+	assert_int_equal(pruned, 0);
+	assert_int_equal(keys_under(c, pd, NULL), chunks);
+	assert_int_equal(keys_under(c, pc, NULL), 1); /* still A's */
+
+	/* A's lease gone: every chunk key is named, then removed. */
+	assert_int_equal(mmig__etcd_lease_revoke(c, lease, NULL), MMIG_OK);
+	assert_int_equal(keys_under(c, pc, NULL), 0);
+	assert_int_equal(mmig_journal_verify_v2(j, collect, &l, &problems, &e),
+			 MMIG_OK);
+	assert_int_equal(problems, (size_t)chunks);
+	assert_int_equal(l.n, (unsigned)chunks);
+	printf("etcd-journal: orphan chunks: %s", l.text);
+	for (int64_t i = 0; i < chunks; i++) {
+		char key[320];
+
+		snprintf(key, sizeof(key), "description chunk %s%08llx: no "
+			 "migration", pd, (unsigned long long)i);
+		assert_non_null(strstr(l.text, key));
+	}
+	/* The dump and the list see no migration. */
+	{
+		uint8_t(*ids)[MMIG_ID_LEN] = NULL;
+		size_t n = 9;
+
+		assert_int_equal(mmig__journal_list(j, true, &ids, &n, NULL),
+				 MMIG_OK);
+		assert_int_equal(n, 0);
+		mmig__free(ids);
+	}
+	assert_int_equal(mmig_journal_prune_v2(j, 0, 0, &pruned, &e), MMIG_OK);
+	assert_int_equal(pruned, 1);
+	assert_int_equal(keys_under(c, pd, NULL), 0);
+	assert_int_equal(keys_under(c, pm, NULL), 0);
+	assert_int_equal(mmig_journal_verify_v2(j, NULL, NULL, &problems, &e),
+			 MMIG_OK);
+	assert_int_equal(problems, 0);
+	/* Nothing outside the prefix was touched. */
+	snprintf(pc, sizeof(pc), "%s-other/", f->prefix);
+	other = keys_under(c, pc, NULL);
+	assert_int_equal(other, 1);
+	{
+		struct mmig__etcd_range r = { .key = pc,
+					      .key_len = strlen(pc),
+					      .prefix = true };
+
+		assert_int_equal(mmig__etcd_delete(c, &r, NULL, NULL), MMIG_OK);
+	}
+	mmig_journal_close(j);
+	mmig__etcd_close(c);
+
+	/* And a large create that completes leaves no marker behind. */
+	wipe(f);
+	j = open_node(f, "node-a", 0);
+	assert_int_equal(perform_on(f, j), MMIG_OK);
+	assert_int_equal(mmig_journal_verify_v2(j, NULL, NULL, &problems, &e),
+			 MMIG_OK);
+	assert_int_equal(problems, 0);
+	mmig_journal_close(j);
+	model_desc = "{}";
+	model_desc_len = 2;
+	free(desc);
+}
+
 /* ---- a read across a compaction --------------------------------------------- */
 
 struct compactor {
@@ -943,6 +1120,23 @@ test_etcd_journal_read_survives_compaction(void **state)
 	assert_non_null(mem);
 	assert_int_equal(mmig_journal_show(j, idt, mem, NULL), MMIG_OK);
 	assert_int_equal(fclose(mem), 0);
+	/* dump, whose revision is compacted under it: it starts again, once,
+	 * and prints what show printed (one migration), each line once. */
+	{
+		unsigned c0 = k.compactions, r0 = k.restarts;
+		char *dtext = NULL;
+		size_t dlen = 0;
+		FILE *dm = open_memstream(&dtext, &dlen);
+
+		assert_non_null(dm);
+		assert_int_equal(mmig_journal_dump(j, dm, NULL), MMIG_OK);
+		assert_int_equal(fclose(dm), 0);
+		assert_int_equal(k.rc, MMIG_OK);
+		assert_int_equal(k.compactions, c0 + 1);
+		assert_int_equal(k.restarts, r0 + 1);
+		assert_string_equal(dtext, text);
+		free(dtext);
+	}
 	mmig__etcd_read_hook = NULL;
 	mmig__etcd_read_hook_arg = NULL;
 	assert_int_equal(k.rc, MMIG_OK);
@@ -1075,6 +1269,8 @@ main(void)
 			test_etcd_journal_all_members_down, setup, teardown),
 		cmocka_unit_test_setup_teardown(
 			test_etcd_journal_large_description, setup, teardown),
+		cmocka_unit_test_setup_teardown(
+			test_etcd_journal_orphan_chunks, setup, teardown),
 		cmocka_unit_test_setup_teardown(
 			test_etcd_journal_read_survives_compaction, setup,
 			teardown),

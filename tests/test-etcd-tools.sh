@@ -111,7 +111,23 @@ assert recs[0]["kind"] == "BEGIN" and recs[-1]["kind"] == sys.argv[3], recs[-1]
 ' "$out" "$id" "$want" "$model" && ok || fail "$policy: show --json: $out"
 	expect 1 "$recover" "${B[@]}" show 00000000-0000-0000-0000-000000000000 &&
 		has "$err" "not in the journal" "$policy: show of an unknown id"
+	# dump: what show --json prints, one object a line, at one revision.
+	show_json=$("$recover" "${B[@]}" show "$id" --json)
+	expect 0 "$recover" "${B[@]}" dump &&
+		python3 -c '
+import json, sys
+lines = [json.loads(l) for l in sys.argv[1].splitlines()]
+shown = json.loads(sys.argv[2])
+assert lines == shown, (lines, shown)
+assert lines[0]["record"] == "header" and len(lines) > 10, lines
+' "$out" "$show_json" && ok || fail "$policy: dump: $out"
+	# compact: refused, saying why and what to use instead.
+	expect 1 "$recover" "${B[@]}" compact &&
+		has "$err" "cluster-wide" "$policy: compact says why" &&
+		has "$err" "etcdctl compact" "$policy: compact says what instead"
 	expect 0 "$recover" "${B[@]}" prune --keep 0 && has "$out" "1" "$policy: pruned"
+	expect 0 "$recover" "${B[@]}" dump && [ -z "$out" ] && ok ||
+		fail "$policy: dump after prune: $out"
 	expect 0 "$recover" "${B[@]}" list --all --json && [ "$out" = "[]" ] && ok ||
 		fail "$policy: pruned but listed: $out"
 done

@@ -1929,6 +1929,18 @@ cmd_compact(struct cli *cli)
 	struct stat st;
 	int rc;
 
+	if (strncmp(cli->journal, "etcd://", 7) == 0) {
+		/* etcd's compaction is cluster-wide: it drops old revisions
+		 * of every key, ours or not, so it is the operator's call. */
+		fail_msg("compact", "%s: not for an etcd journal: compacting "
+			 "etcd's history is cluster-wide (every key, not only "
+			 "this prefix) and the journal never needs old "
+			 "revisions; prune finished migrations with 'prune', "
+			 "then use 'etcdctl compact REV' and 'etcdctl defrag' "
+			 "or etcd's --auto-compaction-retention",
+			 cli->journal);
+		return EXIT_ATTENTION;
+	}
 	if (stat(cli->journal, &st) != 0 && errno == ENOENT) {
 		struct mmig_journal *none = NULL;
 		int ex = open_journal(cli, true, &none); /* says why */

@@ -129,8 +129,10 @@ MMIG_EXPORT int mmig_journal_open(struct mmig_journal **out, const char *dir,
  * @return MMIG_OK; MMIG_EINVAL (a bad argument, named); MMIG_EUNREACHABLE
  * (no member answered); MMIG_EFORMAT (a journal of a newer format);
  * -ENOENT (read-only, nothing there); MMIG_EJOURNAL; MMIG_ENOMEM.
- * Not supported on etcd: mmig_journal_show/dump and compaction
- * (MMIG_ENOTIMPL, naming the backend); stats read as zeros.
+ * mmig_journal_show/dump read at one etcd revision (a record's "lsn" is
+ * the revision that wrote it).  Not supported on etcd: compaction
+ * (mmig_journal_compact() takes an LMDB directory; etcd's own history is
+ * compacted with `etcdctl compact`); stats read as zeros.
  * Threads: as for an LMDB journal.
  */
 MMIG_EXPORT int mmig_journal_open_etcd(struct mmig_journal **out,
@@ -356,7 +358,10 @@ MMIG_EXPORT int mmig_journal_verify_v2(struct mmig_journal *j,
  * reports those).  Everything is deleted in one write transaction, fully
  * synced: all of it or none of it.  The map grows as needed.  Pruning
  * frees pages for reuse but never shrinks the file:
- * mmig_journal_compact() does.
+ * mmig_journal_compact() does.  On etcd each migration goes in a txn of
+ * its own, and the description chunks of a create that never completed
+ * (its creator's lease gone) are deleted too, whatever their age, each
+ * such migration id counting as one in @p n_pruned.
  * @param j  a journal opened read-write.
  * @param older_than_ns  minimum age in nanoseconds of the latest record
  *           (CLOCK_REALTIME; a time ahead of the clock counts as new).
