@@ -523,7 +523,15 @@ act(struct mmig_journal *j, const struct mmig_registry *reg,
 	rc = mmig__jmig_claim(j, m->id, m->st.epoch, o->force, &claimed, &jm,
 			      &err);
 	if (rc != MMIG_OK) {
-		it->action = rc == MMIG_EOWNED || rc == MMIG_EFENCED
+		/*
+		 * A live owner settles its migration itself.  A write lock
+		 * held past the timeout (a writer stopped inside a commit,
+		 * whoever it is) says nothing of this migration's owner, who
+		 * may be dead: it is left unsettled, a failure that names
+		 * the holder, so that `recover || alert` alerts.
+		 */
+		it->action = (rc == MMIG_EOWNED || rc == MMIG_EFENCED) &&
+					     mmig_error_code(err) != MMIG_EBUSY
 				     ? MMIG_RECOVER_SKIPPED_LIVE
 				     : MMIG_RECOVER_FAILED;
 		item_message(it, "%s", mmig_error_message(err));

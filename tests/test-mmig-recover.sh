@@ -181,6 +181,29 @@ for args in "list" "recover" "prune --keep 1"; do
 			"$args with a missing parent"
 done
 [ -e "$work/missing/no-such-dir" ] && fail "the missing parent was created"
+# An empty directory (an import that failed before its journal was made
+# leaves one, made 0700) holds nothing in flight either, and no command
+# makes a journal in it; a work directory a dead creation left is ours.
+use emptydir
+mkdir -p "$J/.mmig-new-999999"
+for args in "list" "plan" "verify" "dump" "recover" "prune --keep 1" "compact"; do
+	# shellcheck disable=SC2086
+	expect 0 R $args &&
+		same "$err" "mmig-recover: open journal: $J: no journal there yet: nothing in flight" \
+			"$args on an empty directory"
+	[ -e "$J/data.mdb" ] && { fail "$args made a journal in an empty directory"; rm -f "$J"/*.mdb; }
+done
+expect 0 R list --json && pyjson "$out" 'assert d == [], d'
+# A directory of other files: every command names the cause, read-only
+# ones too (not "No such file or directory").
+use otherfiles-ro
+mkdir -p "$J"
+echo "not ours" >"$J/notes.txt"
+for args in "list" "verify" "dump" "show abc"; do
+	# shellcheck disable=SC2086
+	expect 1 R $args && has "$err" "not a libmmig journal (the directory holds other files" "$args on a directory of other files"
+done
+same "$(ls -A "$J")" "notes.txt" "the directory of other files was left as it was (read-only)"
 mkdir -p "$work/cwd"
 cd "$work/cwd" || exit 1
 expect 0 "$recover" list &&
@@ -742,8 +765,10 @@ for _ in $(seq 100); do
 done
 [ -e "$work/held" ] || fail "the lock holder never got its lock"
 expect 0 R list --json && pyjson "$out" "assert [m['id'] for m in d] == ['$s1'], d"
-out=$(R "${P[@]}" --lock-timeout 1s recover 2>"$work/stderr")
-has "$out" "$s1 d1000000-0000-4000-8000-000000000001 skipped-live" "recover skips what it cannot claim"
+# s1's owner is dead: nobody else will settle it, so it is not "skipped-live"
+# but left unsettled, and recover exits 1 (recover || alert alerts).
+expect 1 R "${P[@]}" --lock-timeout 1s recover
+has "$out" "$s1 d1000000-0000-4000-8000-000000000001 failed" "recover fails what it cannot claim"
 has "$out" "held by pid $hang_pid (stopped)" "recover names the holder"
 has "$out" "kill -CONT $hang_pid" "recover says what to do"
 expect 1 R --lock-timeout 1s prune --keep 0 && {

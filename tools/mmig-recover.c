@@ -11,8 +11,9 @@
  * Invariants the tool keeps on top of the library's:
  *  - list, show, plan, verify and dump open the journal read-only and never
  *    create it: looking must not change what is looked at;
- *  - no command creates a missing journal directory.  A journal that does
- *    not exist yet (a process killed before it made one) holds nothing in
+ *  - no command creates a journal, in a missing directory or an empty
+ *    one.  A journal that does not exist yet (a process killed or failed
+ *    before it made one: no directory, or an empty one) holds nothing in
  *    flight: every command says so on stderr and does nothing, exit 0 (an
  *    ID named is "not in the journal", exit 1).  A journal path whose parent
  *    does not exist is a mistyped --journal: an error;
@@ -27,6 +28,7 @@
 
 #include "file-mode.h"
 
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <getopt.h>
@@ -464,8 +466,50 @@ open_etcd_journal(const struct cli *cli, bool rdonly, struct mmig_journal **out)
 }
 
 /*
+ * Does directory @p path hold no journal yet: nothing in it but the work
+ * directories a journal's creation or compaction makes (".mmig-new-PID",
+ * ".mmig-compact-PID")?  An import that failed or was killed before its
+ * journal was made can leave such a directory; like a missing one, it
+ * holds nothing in flight.  @return true only when it could be read.
+ */
+static bool
+dir_holds_no_journal(const char *path)
+{
+	DIR *d = opendir(path);
+	struct dirent *e;
+	bool empty = d != NULL;
+
+	while (d && (e = readdir(d))) {
+		if (strcmp(e->d_name, ".") == 0 ||
+		    strcmp(e->d_name, "..") == 0 ||
+		    strncmp(e->d_name, ".mmig-new-", 10) == 0 ||
+		    strncmp(e->d_name, ".mmig-compact-", 14) == 0)
+			continue;
+		empty = false;
+		break;
+	}
+	if (d)
+		closedir(d);
+	return empty;
+}
+
+/* @return true when directory @p dir holds a data.mdb. */
+static bool
+has_data_file(const char *dir)
+{
+	char path[PATH_MAX];
+	struct stat st;
+
+	if (snprintf(path, sizeof(path), "%s/data.mdb", dir) >=
+	    (int)sizeof(path))
+		return true; /* cannot tell: leave it to the library */
+	return lstat(path, &st) == 0;
+}
+
+/*
  * Open the journal; never create it.  mmig_journal_open() creates a missing
- * directory unless read-only, so the read-write commands check first.
+ * directory, or a journal inside an empty one, unless read-only, so every
+ * command checks first: both hold nothing in flight.
  * @return EXIT_OK; NO_JOURNAL when there is none yet (said on stderr: the
  * caller reports nothing in flight); EXIT_ATTENTION on errors.
  */
@@ -512,7 +556,25 @@ open_journal(const struct cli *cli, bool rdonly, struct mmig_journal **out)
 			 strerror(ENOTDIR));
 		return EXIT_ATTENTION;
 	}
+	if (dir_holds_no_journal(cli->journal)) {
+		fprintf(stderr,
+			PROG ": open journal: %s: no journal there yet: "
+			     "nothing in flight\n",
+			cli->journal);
+		return NO_JOURNAL;
+	}
 	rc = mmig_journal_open(out, cli->journal, &o, &err);
+	if (rc == -ENOENT && rdonly && !has_data_file(cli->journal)) {
+		/* A directory, not empty, without data.mdb: the read-only
+		 * open only finds no data.mdb; say what the read-write one
+		 * says. */
+		mmig_error_free(err);
+		fail_msg("open journal",
+			 "%s: not a libmmig journal (the directory holds other "
+			 "files and no data.mdb); left as it was",
+			 cli->journal);
+		return EXIT_ATTENTION;
+	}
 	if (rc != MMIG_OK) {
 		/* The library's message names the directory already. */
 		if (err)
@@ -1941,7 +2003,12 @@ cmd_compact(struct cli *cli)
 			 cli->journal);
 		return EXIT_ATTENTION;
 	}
-	if (stat(cli->journal, &st) != 0 && errno == ENOENT) {
+	/* Missing, or a directory without a journal yet: open_journal()
+	 * says so (or why not). */
+	if (stat(cli->journal, &st) != 0
+		    ? errno == ENOENT
+		    : S_ISDIR(st.st_mode) &&
+			      dir_holds_no_journal(cli->journal)) {
 		struct mmig_journal *none = NULL;
 		int ex = open_journal(cli, true, &none); /* says why */
 
@@ -2067,8 +2134,8 @@ static const char global_help[] =
 	"  -h, --help            this help; COMMAND --help for a command's\n"
 	"  -V, --version         the version\n"
 	"\n"
-	"A journal that does not exist yet (its parent directory does) holds\n"
-	"nothing in flight: said on stderr, exit 0.\n"
+	"A journal that does not exist yet (its parent directory does), or an\n"
+	"empty directory, holds nothing in flight: said on stderr, exit 0.\n"
 	"\n"
 	"Exit status: 0 all settled or clean; 1 something failed, was refused,\n"
 	"needs attention or is paused (left unsettled); 2 usage error.\n";

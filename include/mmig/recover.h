@@ -110,8 +110,9 @@ enum mmig_recover_action {
 	MMIG_RECOVER_REFUSED,         /**< unknown op or version, resume not
 	                                   allowed, corrupt records: nothing
 	                                   was changed */
-	MMIG_RECOVER_FAILED,          /**< the journal failed mid-way; run
-	                                   recovery again */
+	MMIG_RECOVER_FAILED,          /**< the journal failed mid-way, or
+	                                   its write lock was held past the
+	                                   lock timeout; run recovery again */
 	MMIG_RECOVER_PAUSED,          /**< resumed, then paused again */
 };
 

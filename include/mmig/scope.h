@@ -122,17 +122,19 @@ MMIG_EXPORT const char *mmig_scope_model_path(const struct mmig_scope *s);
 MMIG_EXPORT int mmig_scope_set_file_mode(struct mmig_scope *s, unsigned mode);
 
 /**
- * The runner on the controller (or model) database, opened on first call and
- * cached; owned by the scope.  In a journaled migration a model database
- * that does not exist yet is not created here (setup has no side effects):
- * the runner is returned without a connection (mmig_txn_runner_db() is
- * NULL) and its first forward transaction creates the file, fenced.
+ * The runner on the controller database, opened (and so the file created)
+ * on first call and cached; owned by the scope.
  * @return NULL and *out set, or an error naming the file that did not open.
  */
 MMIG_EXPORT struct mmig_error *
 mmig_scope_controller_db(struct mmig_scope *s, struct mmig_txn_runner **out);
-/** The runner on the model database, opened (and so the file created) on
- *  first call, and cached; owned by the scope.
+/** The runner on the model database, opened on first call and cached;
+ *  owned by the scope.  Without a journal, a missing file is created here.
+ *  In a journaled migration a model database that does not exist yet is
+ *  not created here (setup has no side effects, and a stale owner must not
+ *  make it): the runner is returned without a connection
+ *  (mmig_txn_runner_db() is NULL) and its first forward transaction creates
+ *  the file, fenced.
  *  @return NULL and *out set, or an error (MMIG_EDB, MMIG_ENOMEM) naming the
  *  file that did not open; the caller frees it. */
 MMIG_EXPORT struct mmig_error *
