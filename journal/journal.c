@@ -2329,7 +2329,11 @@ mmig_journal_compact(const char *dir, uint64_t *bytes_before,
 		rc = mmig__from_mdb(rc);
 		goto out;
 	}
-	rc = sync_file(from);
+	/* mdb_env_copy2() made the copy 0666 & ~umask; the journal's data
+	 * file holds descriptions and is 0600 (issue 13, item 7). */
+	rc = chmod(from, 0600) == 0 ? MMIG_OK : -errno;
+	if (rc == MMIG_OK)
+		rc = sync_file(from);
 	if (rc == MMIG_OK && rename(from, to) != 0)
 		rc = -errno;
 	if (rc == MMIG_OK)

@@ -2,7 +2,8 @@
  * tests/test-modes.c - the modes of what the library creates (issue 13):
  * the controller and model databases and their -wal and -shm 0600, the
  * model directory 0700, whatever the umask; mmig_scope_set_file_mode()
- * widens the files' mode exactly; what exists is never changed.
+ * widens the files' mode exactly; what exists is never changed; a
+ * compacted journal keeps its data file 0600.
  *
  * Each test sets its own umask (the widest, 0, unless it says otherwise)
  * and a fresh temporary directory; the files are looked at while the
@@ -24,6 +25,7 @@
 
 #include "mmig/error.h"
 #include "mmig/import.h"
+#include "mmig/journal.h"
 #include "mmig/scope.h"
 
 #define UUID "0f8fad5b-d9cb-469f-a165-70867728950e"
@@ -258,6 +260,29 @@ test_modes_import_leaves_an_existing_model_dir_alone(void **state)
 	mmig_scope_free(s);
 }
 
+/* mdb_env_copy2() creates its copy 0666 & ~umask: the compacted data
+ * file, which holds descriptions (model config, credentials), must be
+ * made 0600 again before it replaces the journal's. */
+static void
+test_modes_compacted_journal_stays_owner_only(void **state)
+{
+	struct fixture *f = *state;
+	struct mmig_journal *j = NULL;
+	char jdir[128], data[160];
+	uint64_t before = 0, after = 0;
+
+	snprintf(jdir, sizeof(jdir), "%s/journal", f->dir);
+	snprintf(data, sizeof(data), "%s/data.mdb", jdir);
+	umask(0);
+	assert_int_equal(mmig_journal_open(&j, jdir, NULL, NULL), MMIG_OK);
+	mmig_journal_close(j);
+	assert_int_equal(mode_of(data), 0600);
+	assert_int_equal(mmig_journal_compact(jdir, &before, &after, NULL),
+			 MMIG_OK);
+	assert_true(after > 0);
+	assert_int_equal(mode_of(data), 0600);
+}
+
 #define T(name) cmocka_unit_test_setup_teardown(name, setup, teardown)
 
 int
@@ -270,6 +295,7 @@ main(void)
 		T(test_modes_existing_files_are_not_changed),
 		T(test_modes_import_makes_model_dir_and_controller_private),
 		T(test_modes_import_leaves_an_existing_model_dir_alone),
+		T(test_modes_compacted_journal_stays_owner_only),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
