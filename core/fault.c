@@ -55,6 +55,10 @@ mmig__fault_hit(enum mmig_fault_point p)
 		return false;
 	if (armed_action == MMIG_FAULT_KILL)
 		raise(SIGKILL);
+	if (armed_action == MMIG_FAULT_STOP) {
+		raise(SIGSTOP); /* frozen until SIGCONT; then carry on */
+		return false;
+	}
 	return true;
 }
 
@@ -151,5 +155,6 @@ fault_from_env(void)
 	mmig__fault_arm(p, nth,
 			strcmp(action, "eio") == 0      ? MMIG_FAULT_EIO
 			: strcmp(action, "enospc") == 0 ? MMIG_FAULT_ENOSPC
+			: strcmp(action, "stop") == 0   ? MMIG_FAULT_STOP
 							: MMIG_FAULT_KILL);
 }

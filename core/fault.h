@@ -15,9 +15,11 @@
  * and costs one predictable branch while nothing is armed.  Armed (by the
  * MMIG_FAULT environment variable or mmig__fault_arm()), the Nth hit of a
  * point either kills the process with SIGKILL -- a real crash, no atexit,
- * no flush -- or makes MMIG_FAULT() true so the caller fails with EIO.
+ * no flush -- or makes MMIG_FAULT() true so the caller fails with EIO (or
+ * ENOSPC), or stops the process with SIGSTOP and, once continued, goes on.
  *
- *   MMIG_FAULT=POINT:N[:kill|:eio]   e.g. MMIG_FAULT=DB_COMMITTED:3:kill
+ *   MMIG_FAULT=POINT:N[:kill|:eio|:enospc|:stop]
+ *                                    e.g. MMIG_FAULT=DB_COMMITTED:3:kill
  *   MMIG_FAULT=count:FILE            append "POINT HITS" lines to FILE at
  *                                    exit (how many hits each point had)
  *
@@ -64,6 +66,9 @@ enum mmig_fault_action {
 	MMIG_FAULT_EIO = 2,  /* MMIG_FAULT() is true at the Nth hit */
 	MMIG_FAULT_ENOSPC = 3, /* the same, and mmig__fault_errno() is
 	                          ENOSPC: a full disk rather than a bad one */
+	MMIG_FAULT_STOP = 4, /* raise(SIGSTOP) at the Nth hit, then go on
+	                        as if nothing happened once continued: an
+	                        owner frozen mid-step (a stale owner) */
 };
 
 extern bool mmig__fault_on;

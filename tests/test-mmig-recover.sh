@@ -692,6 +692,31 @@ same "$(stat -c %a "$M")" 700 "--file-mode: an existing directory is not changed
 expect 2 R --file-mode 0755 list && has "$err" "mmig-recover: usage: --file-mode: \"0755\" is not an octal mode" "--file-mode 0755 refused"
 expect 2 R --file-mode rw list
 
+# An import frozen inside an op (a stale owner) and taken over by a forced
+# rollback: once continued, its commit is fenced, and it says that another
+# process took the migration over, not "settle it with mmig-recover":
+# there is nothing left for its operator to settle (issue 12).
+use fenced
+imp=(--journal "$J" --controller-db "$C" --model-dir "$M")
+MMIG_FAULT=OP_EXECUTE:3:stop "$mmig" import "${imp[@]}" "$work/model.json" \
+	>"$work/fenced.out" 2>"$work/fenced.err" &
+hang_pid=$!
+for _ in $(seq 100); do
+	[ "$(ps -o stat= -p "$hang_pid" | cut -c1)" = T ] && break
+	sleep 0.1
+done
+same "$(ps -o stat= -p "$hang_pid" | cut -c1)" T "the import stopped inside an op"
+f=$(R list --json | jget "$(cat)" "d[0]['id']")
+expect 0 R rollback "$f" --force && same "$out" "$f $model rolled-back" "the frozen import rolled back by force"
+kill -CONT "$hang_pid"
+wait "$hang_pid"
+same "$?" 3 "the fenced import exits 3 (interrupted)"
+hang_pid=
+has "$(<"$work/fenced.out")" "migration $f: interrupted (taken over by another process, which settles it; see mmig-recover show $f)" "the fenced import says it was taken over"
+hasnt "$(<"$work/fenced.out")" "settle it with mmig-recover" "the fenced import does not ask to be settled"
+same "$(state_of "$f")" ROLLED_BACK "the fenced import changed nothing after the takeover"
+expect 0 R verify
+
 # mmig import refuses another program's environment too, writing nothing
 use foreign
 sum=$(sha256sum <"$J/data.mdb")

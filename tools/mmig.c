@@ -1002,6 +1002,15 @@ run_import(const struct import_args *a, struct mmig_journal *j,
 		printf("import not started: nothing was written, nothing to "
 		       "settle\n");
 		fflush(stdout);
+	} else if (!a->quiet && o == MMIG_OUTCOME_INTERRUPTED &&
+		   rc == MMIG_EFENCED) {
+		/* Another process claimed it (recovery judged this one dead,
+		 * or a forced rollback): it is theirs to settle, not ours. */
+		printf("migration %s: %s (taken over by another process, "
+		       "which settles it; see mmig-recover show %s)\n",
+		       mmig_coordinator_migration_id(c), mmig_outcome_name(o),
+		       mmig_coordinator_migration_id(c));
+		fflush(stdout);
 	} else if (!a->quiet) {
 		printf("migration %s: %s%s\n", mmig_coordinator_migration_id(c),
 		       mmig_outcome_name(o),
