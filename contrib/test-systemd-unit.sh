@@ -12,6 +12,8 @@ sed "s|^ExecStart=[^ ]*/mmig-recover |ExecStart=$(realpath "$2") |" "$1" \
 grep -q "^ExecStart=$(realpath "$2") " "$work/mmig-recover.service"
 grep -q '^Type=oneshot$' "$work/mmig-recover.service"
 grep -q '^Before=' "$work/mmig-recover.service"
+# A missing state directory must not fail the unit (first boot).
+grep -q '^ReadWritePaths=-/var/lib/mmig$' "$work/mmig-recover.service"
 SYSTEMD_LOG_LEVEL=err systemd-analyze verify --man=no \
 	"$work/mmig-recover.service"
 echo "1 passed, 0 failed"
