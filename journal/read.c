@@ -47,6 +47,8 @@ mmig__journal_header(struct mmig_journal *j, MDB_txn *txn,
 	rc = mmig__rec_header_decode(val.mv_data, val.mv_size, out, &err);
 	if (rc != MMIG_OK)
 		set_err(errp, mmig_error_wrap(err, "migration %s: header", text));
+	else /* a description in a side file: read and checked here */
+		mmig__side_load_or_note(mmig__journal_path(j), out);
 	return rc;
 }
 
