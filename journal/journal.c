@@ -2008,6 +2008,8 @@ lmdb_append(struct mmig__jmig *m, const uint8_t *status_val,
 			return rc;
 	}
 	group_commit(m->j, &req);
+	if (side_fd >= 0 && req.rc == MMIG_OK)
+		atomic_fetch_add(&m->j->bytes, m->header.side_len);
 	/* Let go of it only now: until here a prune must not take it for
 	 * an orphan.  (A failed commit leaves it: the header may have
 	 * committed all the same; if not, it is an orphan prune removes.) */

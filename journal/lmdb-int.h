@@ -206,7 +206,9 @@ void mmig__side_release(int lock_fd);
 int mmig__side_load(const char *dir, struct mmig_rec_header *h,
 		    struct mmig_error **errp);
 /* mmig__side_load(), its failure kept in h->desc_problem (readers that
- * must still show or act on the migration: read, claim, verify). */
+ * must still act on the migration: mmig__journal_read() of a header,
+ * verify).  mmig__journal_header() itself does not read side files, so
+ * that list and show never read a description. */
 void mmig__side_load_or_note(const char *dir, struct mmig_rec_header *h);
 /* Remove migration @p id's side file (none: MMIG_OK).  @return -errno. */
 int mmig__side_unlink(const char *dir, const uint8_t id[MMIG_ID_LEN]);

@@ -85,6 +85,7 @@ verify_migration(struct mmig_journal *j, MDB_txn *txn,
 		problem(r, "%s", mmig_error_message(err));
 		goto out;
 	}
+	mmig__side_load_or_note(mmig__journal_path(j), &h);
 	if (h.desc_problem)
 		problem(r, "migration %s: header: %s", text, h.desc_problem);
 	else
