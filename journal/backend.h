@@ -54,7 +54,7 @@
 #include <stdio.h>
 
 /* Bumped when an operation is added or changes meaning. */
-#define MMIG__BACKEND_VERSION 1u
+#define MMIG__BACKEND_VERSION 2u /* 2: side_min */
 
 struct mmig__backend_ops {
 	/* For messages: "lmdb". */

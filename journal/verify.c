@@ -458,16 +458,16 @@ again:
 						&n_orphans, &serr);
 			if (rc != MMIG_OK) {
 				*n_pruned = 0;
-				if (errp)
-					*errp = serr ? mmig_error_wrap(serr, "prune")
-						     : NULL;
-				else
-					mmig_error_free(serr);
 				mmig__free(c);
 				mmig__free(ids);
-				if (errp && !*errp)
-					*errp = mmig_error_new(rc, "journal %s: prune: %s",
-							       path, mmig_strerror(rc));
+				if (!serr)
+					serr = mmig_error_new(
+						rc, "journal %s: %s", path,
+						mmig_strerror(rc));
+				if (errp)
+					*errp = mmig_error_wrap(serr, "prune");
+				else
+					mmig_error_free(serr);
 				return rc;
 			}
 		}
