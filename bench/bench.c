@@ -433,12 +433,16 @@ figures_init(struct bench *b)
 	*f = (struct bench_figure){ .id = 8, .key = "import_journal_overhead",
 		.title = "journal overhead on the import" };
 	series(&f->value, "ms", "with journal", "ms", TARGET_NONE, 0);
-	series(&f->ratio, "ratio_to_no_journal", "÷ no journal", "x",
-	       TARGET_LE, 1.05);
+	/* Issue 16 (8): bounded below by writing the description once,
+	 * durably (rollbacks receive the model: rule 2). */
+	series(&f->ratio, "ratio_to_no_journal_desc",
+	       "÷ (no journal + desc write)", "x", TARGET_LE, 1.02);
 	bench_extra(f, "no_journal_ms", "without journal", "ms");
 	bench_extra(f, "no_journal_rss_kib", "peak RSS, no journal", "KiB");
 	bench_extra(f, "journal_syncs", "journal sync points", "");
 	bench_extra(f, "journal_mib", "journal bytes written", "MiB");
+	bench_extra(f, "desc_write_ms", "desc write+fdatasync", "ms");
+	bench_extra(f, "ratio_to_no_journal", "÷ no journal (old ratio)", "x");
 
 	/* bench-etcd.c fills these in this order. */
 	f = bench_fig(b, 9);

@@ -52,7 +52,13 @@
 	XX(RECOVER_DECIDED, "after recovery decided, before it claims")      \
 	XX(RECOVER_CLAIMED, "after recovery claimed a migration")              \
 	XX(RECOVER_FENCED, "after recovery fenced the databases, before it "  \
-			   "acts")
+			   "acts")                                            \
+	XX(SIDE_WRITTEN, "after a description's side file is written, "      \
+			 "before its fdatasync")                              \
+	XX(SIDE_SYNCED, "after the side file and its directory are "          \
+			"synced, before the header commit")                   \
+	XX(PRUNE_COMMITTED, "after prune's commit, before it unlinks the "    \
+			    "pruned migrations' side files")
 
 enum mmig_fault_point {
 #define MMIG_XX_FAULT(name, where) MMIG_FAULT_##name,

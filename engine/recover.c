@@ -472,6 +472,65 @@ action_of(enum mmig_outcome o)
 	}
 }
 
+/*
+ * The description is in a side file that is missing or not what its
+ * header says (journal/side.c): neither a rollback nor a resume can run
+ * without the model, so the migration is claimed and left NEEDS_ATTENTION
+ * with the reason, naming the file; nothing else is touched.  A RUNNING
+ * or PAUSED one first gets UNDO_BEGIN of its highest op that may have
+ * started (the fold reaches NEEDS_ATTENTION only through a rollback; an
+ * undo begun is what a crash can leave too, so the later rollback simply
+ * runs it).
+ */
+static void
+attention_without_model(struct mmig_journal *j,
+			const struct mmig_recover_options *o,
+			const struct subject *m, struct mmig_recover_item *it)
+{
+	struct mmig_rec_header claimed = { 0 };
+	struct mmig__jmig *jm = NULL;
+	struct mmig_error *err = NULL;
+	const char *why = m->h.desc_problem;
+	int rc;
+
+	rc = mmig__jmig_claim(j, m->id, m->st.epoch, o->force, &claimed, &jm,
+			      &err);
+	if (rc != MMIG_OK) {
+		it->action = rc == MMIG_EOWNED || rc == MMIG_EFENCED
+				     ? MMIG_RECOVER_SKIPPED_LIVE
+				     : MMIG_RECOVER_FAILED;
+		item_message(it, "%s", mmig_error_message(err));
+		goto out;
+	}
+	if (jm->fold.state == MMIG_STATE_RUNNING ||
+	    jm->fold.state == MMIG_STATE_PAUSED) {
+		uint32_t k = m->h.n_ops ? highest_may_have_started(&jm->fold)
+					: 0;
+
+		rc = mmig__jmig_stage(jm, MMIG_REC_UNDO_BEGIN, k, NULL, 0,
+				      &err);
+	}
+	if (rc == MMIG_OK && jm->fold.state != MMIG_STATE_NEEDS_ATTENTION)
+		rc = mmig__jmig_stage(jm, MMIG_REC_NEEDS_ATTENTION, -1, why,
+				      strlen(why), &err);
+	if (rc == MMIG_OK && jm->n_staged)
+		rc = mmig__jmig_commit(jm, MMIG__SYNC_FULL, &err);
+	if (rc != MMIG_OK) {
+		it->action = MMIG_RECOVER_FAILED;
+		item_message(it, "%s", err ? mmig_error_message(err)
+					   : mmig_strerror(rc));
+		goto out;
+	}
+	it->action = MMIG_RECOVER_NEEDS_ATTENTION;
+	item_message(it, "model description: %s; nothing was changed: put "
+			 "the file back, then roll it back by id",
+		     why);
+out:
+	mmig__jmig_free(jm);
+	mmig_error_free(err);
+	mmig__rec_header_free(&claimed);
+}
+
 /* Step 5: claim, fence, and run the decision. */
 static void
 act(struct mmig_journal *j, const struct mmig_registry *reg,
@@ -493,6 +552,10 @@ act(struct mmig_journal *j, const struct mmig_registry *reg,
 		it->action = MMIG_RECOVER_REFUSED;
 		item_message(it, "no scope_for_model given: cannot reach the "
 				 "databases");
+		return;
+	}
+	if (m->h.desc_problem) {
+		attention_without_model(j, o, m, it);
 		return;
 	}
 	rc = o->scope_for_model(o->scope_arg, m->h.model_uuid,

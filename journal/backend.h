@@ -55,7 +55,7 @@
 #include <stdio.h>
 
 /* Bumped when an operation is added or changes meaning. */
-#define MMIG__BACKEND_VERSION 1u
+#define MMIG__BACKEND_VERSION 2u /* 2: side_min */
 
 struct mmig__backend_ops {
 	/* For messages: "lmdb". */
@@ -84,6 +84,13 @@ struct mmig__backend_ops {
 	int (*check)(struct mmig__jmig *m, struct mmig_error **errp);
 
 	/* ---- creating and claiming -------------------------------------- */
+
+	/* A description of at least this many bytes is kept out of the
+	 * header record, in a side file the backend writes (and syncs)
+	 * before the header commits: the header holds its length and
+	 * XXH3-64 (record.c, format 2).  NULL: never (etcd chunks large
+	 * headers itself).  LMDB: journal/side.c. */
+	size_t (*side_min)(void);
 
 	/* May a new migration of durability @p d begin here?  MMIG_OK, or
 	 * MMIG_EINVAL (a read-only handle; a journal holding the other

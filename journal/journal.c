@@ -1319,6 +1319,15 @@ open_at(struct mmig_journal **out, const char *dir,
 	rc = open_dbs(j, errp);
 	if (rc != MMIG_OK)
 		goto fail;
+	if (!(j->flags & MMIG_JOURNAL_RDONLY)) {
+		/* Side files a killed create or prune left (side.c): no
+		 * header names them and no creator holds them.  Best effort:
+		 * verify reports what is left, prune tries again. */
+		size_t n_orphans;
+
+		(void)mmig__side_orphans(j, true, NULL, NULL, &n_orphans,
+					 NULL);
+	}
 	*out = j;
 	return MMIG_OK;
 fail:
@@ -2015,8 +2024,24 @@ lmdb_append(struct mmig__jmig *m, const uint8_t *status_val,
 		.status_val = (uint8_t *)status_val,
 		.status_len = status_len,
 	};
+	int side_fd = -1, rc;
 
+	if (m->has_header && m->header.side) {
+		/* The description first, durable and locked, before the
+		 * header that names it can commit (side.c). */
+		rc = mmig__side_write(m->j->path, m->id, m->header.side,
+				      m->header.side_len,
+				      sync != MMIG__SYNC_NONE, &side_fd, errp);
+		if (rc != MMIG_OK)
+			return rc;
+	}
 	group_commit(m->j, &req);
+	if (side_fd >= 0 && req.rc == MMIG_OK)
+		atomic_fetch_add(&m->j->bytes, m->header.side_len);
+	/* Let go of it only now: until here a prune must not take it for
+	 * an orphan.  (A failed commit leaves it: the header may have
+	 * committed all the same; if not, it is an orphan prune removes.) */
+	mmig__side_release(side_fd);
 	mmig__free(req.old_status);
 	if (req.rc != MMIG_OK)
 		set_err(errp, req.err);
@@ -2382,6 +2407,7 @@ const struct mmig__backend_ops mmig__lmdb_backend = {
 	.session = lmdb_session,
 	.owner_active = lmdb_owner_active,
 	.drive = lmdb_drive,
+	.side_min = mmig__side_min,
 	.admit = lmdb_admit,
 	.claim = lmdb_claim,
 	.append = lmdb_append,

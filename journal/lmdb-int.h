@@ -168,6 +168,61 @@ int mmig__lmdb_read(struct mmig_journal *j, const uint8_t id[MMIG_ID_LEN],
 int mmig__lmdb_list(struct mmig_journal *j, bool all,
 		    uint8_t (**ids)[MMIG_ID_LEN], size_t *n,
 		    struct mmig_error **errp);
+/* ---- side files (journal/side.c) ---------------------------------------
+ * A description of at least mmig__side_min() bytes lives in
+ * DIR/desc-<migration id>.mmig, written and synced before its header
+ * commits; the header holds its length and XXH3-64 (see side.c). */
+#define MMIG__SIDE_MIN ((size_t)1 << 20) /* 1 MiB */
+/* "desc-" + 36 + ".mmig" + NUL */
+#define MMIG__SIDE_NAME_LEN 47
+/* The threshold: MMIG__SIDE_MIN (test builds: MMIG_TEST_SIDE_MIN may set
+ * it, in bytes). */
+size_t mmig__side_min(void);
+void mmig__side_name(const uint8_t id[MMIG_ID_LEN],
+		     char out[MMIG__SIDE_NAME_LEN]);
+/* True when @p name is exactly a side file name; its id in @p id. */
+bool mmig__side_parse_name(const char *name, uint8_t id[MMIG_ID_LEN]);
+/*
+ * Create the side file of migration @p id in @p dir (O_EXCL, 0600), lock
+ * it (flock, exclusive), write @p len bytes of @p buf and, with @p sync
+ * (whenever the header's commit syncs: not in process mode), fdatasync it
+ * and fsync @p dir.  On success *lock_fd holds the file, locked: keep it until
+ * the commit of the header naming it has returned, then
+ * mmig__side_release().  On failure the file is removed and *errp names
+ * it.  @return MMIG_OK, -errno, MMIG_ENOMEM.
+ */
+int mmig__side_write(const char *dir, const uint8_t id[MMIG_ID_LEN],
+		     const void *buf, size_t len, bool sync, int *lock_fd,
+		     struct mmig_error **errp);
+void mmig__side_release(int lock_fd);
+/*
+ * THE reader of a side file: for a header with desc_side and no bytes,
+ * read DIR/desc-<id>.mmig into h->model_desc (owned by @p h), checking its
+ * length and XXH3-64 against the header.  A header without desc_side, or
+ * already loaded, is left alone.  @return MMIG_OK; MMIG_ECORRUPT for a
+ * missing, short, long or changed file, with *errp naming the file;
+ * MMIG_ENOMEM.
+ */
+int mmig__side_load(const char *dir, struct mmig_rec_header *h,
+		    struct mmig_error **errp);
+/* mmig__side_load(), its failure kept in h->desc_problem (readers that
+ * must still act on the migration: mmig__journal_read() of a header,
+ * verify).  mmig__journal_header() itself does not read side files, so
+ * that list and show never read a description. */
+void mmig__side_load_or_note(const char *dir, struct mmig_rec_header *h);
+/* Remove migration @p id's side file (none: MMIG_OK).  @return -errno. */
+int mmig__side_unlink(const char *dir, const uint8_t id[MMIG_ID_LEN]);
+int mmig__side_sync_dir(const char *dir);
+/*
+ * Side files that no header names and no creator holds (orphans): each
+ * reported through @p report (may be NULL) and, with @p remove, unlinked
+ * (then the directory is synced).  Only exact side file names are looked
+ * at.  *n_orphans gets how many.  @return MMIG_OK or an error with *errp.
+ */
+int mmig__side_orphans(struct mmig_journal *j, bool remove,
+		       void (*report)(void *arg, const char *msg), void *arg,
+		       size_t *n_orphans, struct mmig_error **errp);
+
 /* The backend's prune (verify.c). */
 int mmig__lmdb_prune(struct mmig_journal *j, uint64_t older_than_ns,
 		     size_t keep, size_t *n_pruned, struct mmig_error **errp);

@@ -12,6 +12,8 @@
 #include "internal.h"
 #include "journal-int.h"
 
+#include <xxhash.h>
+
 #include <stdlib.h>
 #include <string.h>
 
@@ -138,6 +140,10 @@ mmig__jmig_create(struct mmig_journal *j, const struct mmig_rec_header *h,
 		goto fail;
 	memcpy(hdr.id, m->id, MMIG_ID_LEN);
 	hdr.created_ns = mmig__now_real_ns();
+	hdr.desc_side = ops->side_min && h->model_desc &&
+			h->model_desc_len >= ops->side_min();
+	if (hdr.desc_side)
+		hdr.desc_xxh64 = XXH3_64bits(h->model_desc, h->model_desc_len);
 	rc = mmig__rec_header_encode_parts(&hdr, &m->header);
 	if (rc != MMIG_OK)
 		goto fail;

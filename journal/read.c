@@ -556,6 +556,10 @@ mmig__lmdb_read(struct mmig_journal *j, const uint8_t id[MMIG_ID_LEN],
 					errp);
 	mmig__journal_read_end(j, txn);
 	mmig__rec_header_free(&own);
+	/* A description in a side file: read and checked (side.c), any
+	 * problem noted in the header for the caller to act on. */
+	if (rc == MMIG_OK && h != &own)
+		mmig__side_load_or_note(mmig__journal_path(j), h);
 	if (rc != MMIG_OK) {
 		/* Nothing half-read is left to the caller. */
 		mmig__rec_header_free(h);

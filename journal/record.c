@@ -3,11 +3,11 @@
  * written for hostile bytes, kind and state names, the model digest and the
  * JSON form of a transition used by `dump`.
  *
- * Byte format (MMIG_RECORD_FORMAT 1).  Every record is ONE msgpack array:
+ * Byte format (MMIG_RECORD_FORMAT 2).  Every record is ONE msgpack array:
  *
  *   elem | HEADER (kind 1)        | STATUS (kind 2)      | transition (10..23)
  *   -----+------------------------+----------------------+--------------------
- *   0    | format: uint (1)       | format: uint (1)     | format: uint (1)
+ *   0    | format: uint (1 or 2)  | format: uint         | format: uint
  *   1    | kind: uint (1)         | kind: uint (2)       | kind: uint
  *   2    | id: bin 16             | state: uint 1..6     | op: int, -1 or
  *        |                        |                      |   0..UINT32_MAX
@@ -17,11 +17,21 @@
  *        |   version: uint32,     |    start_time: u64,  |
  *        |   flags: uint32]       |    boot_id: str,     |
  *        |                        |    host: str]        |
- *   5    | model_desc: bin        | updated_ns: uint64   | data: bin or nil
+ *   5    | model_desc: bin, or    | updated_ns: uint64   | data: bin or nil
+ *        |   (format >= 2) a side |                      |
+ *        |   reference: array 2   |                      |
+ *        |   [len: uint64,        |                      |
+ *        |    xxh3_64: uint64]    |                      |
  *   6    | digest: bin 16         | checksum             | checksum
  *   7    | durability: uint 0..1  |                      |
  *   8    | created_ns: uint64     |                      |
  *   9    | checksum               |                      |
+ *
+ *   Format 2 is format 1 plus the side reference: a description of at
+ *   least MMIG__SIDE_MIN bytes is, on LMDB, kept in a file of its own
+ *   beside the journal (journal/side.c) and the header names it by the
+ *   migration id, its length and its XXH3-64.  Every record is written
+ *   as format 2; format 1 records (always inline) are still read.
  *
  *   checksum: XXH3-64 of every byte before it (from the array header to the
  *   byte before the checksum's own encoding), ALWAYS written as a 9-byte
@@ -267,7 +277,8 @@ static bool
 header_ok(const struct mmig_rec_header *h)
 {
 	if (!str_ok(h->model_uuid, false) || h->n_ops > MMIG_REC_MAX_OPS ||
-	    (h->n_ops && !h->plan) || (h->model_desc_len && !h->model_desc) ||
+	    (h->n_ops && !h->plan) ||
+	    (h->model_desc_len && !h->model_desc && !h->desc_side) ||
 	    h->model_desc_len > UINT32_MAX || h->durability > MMIG_PROCESS)
 		return false;
 	for (uint32_t i = 0; i < h->n_ops; i++)
@@ -293,7 +304,8 @@ mmig__rec_header_encode_parts(const struct mmig_rec_header *h,
 	/* Every byte before the description's body ... */
 	msgpack_packer_init(&pk, &head, outbuf_write);
 	msgpack_pack_array(&pk, N_HEADER);
-	msgpack_pack_uint32(&pk, MMIG_RECORD_FORMAT);
+	msgpack_pack_uint32(&pk, h->desc_side ? MMIG_RECORD_FORMAT
+					      : MMIG_RECORD_FORMAT_INLINE);
 	msgpack_pack_uint32(&pk, MMIG_REC_HEADER);
 	pack_bin(&pk, h->id, MMIG_ID_LEN);
 	pack_str(&pk, h->model_uuid);
@@ -304,7 +316,14 @@ mmig__rec_header_encode_parts(const struct mmig_rec_header *h,
 		msgpack_pack_uint32(&pk, h->plan[i].version);
 		msgpack_pack_uint32(&pk, h->plan[i].flags);
 	}
-	msgpack_pack_bin(&pk, h->model_desc_len);
+	if (h->desc_side) {
+		/* A reference: the bytes go in the side file. */
+		msgpack_pack_array(&pk, 2);
+		msgpack_pack_uint64(&pk, h->model_desc_len);
+		msgpack_pack_uint64(&pk, h->desc_xxh64);
+	} else {
+		msgpack_pack_bin(&pk, h->model_desc_len);
+	}
 	/* ... and every byte after it but the checksum. */
 	msgpack_packer_init(&pk, &tail, outbuf_write);
 	pack_bin(&pk, h->digest, MMIG_DIGEST_LEN);
@@ -314,7 +333,7 @@ mmig__rec_header_encode_parts(const struct mmig_rec_header *h,
 	xs = head.nomem || tail.nomem ? NULL : XXH3_createState();
 	bad = !xs || XXH3_64bits_reset(xs) == XXH_ERROR ||
 	      XXH3_64bits_update(xs, head.p, head.len) == XXH_ERROR ||
-	      (h->model_desc_len &&
+	      (h->model_desc_len && !h->desc_side &&
 	       XXH3_64bits_update(xs, h->model_desc, h->model_desc_len) ==
 		       XXH_ERROR) ||
 	      XXH3_64bits_update(xs, tail.p, tail.len) == XXH_ERROR;
@@ -331,8 +350,13 @@ mmig__rec_header_encode_parts(const struct mmig_rec_header *h,
 	}
 	out->head = head.p;
 	out->head_len = head.len;
-	out->desc = h->model_desc;
-	out->desc_len = h->model_desc_len;
+	if (h->desc_side) {
+		out->side = h->model_desc;
+		out->side_len = h->model_desc ? h->model_desc_len : 0;
+	} else {
+		out->desc = h->model_desc;
+		out->desc_len = h->model_desc_len;
+	}
 	out->tail = tail.p;
 	out->tail_len = tail.len;
 	return MMIG_OK;
@@ -402,7 +426,7 @@ mmig__rec_status_encode(const struct mmig_rec_status *s, uint8_t **buf,
 
 	msgpack_packer_init(&pk, &o, outbuf_write);
 	msgpack_pack_array(&pk, N_STATUS);
-	msgpack_pack_uint32(&pk, MMIG_RECORD_FORMAT);
+	msgpack_pack_uint32(&pk, MMIG_RECORD_FORMAT_INLINE);
 	msgpack_pack_uint32(&pk, MMIG_REC_STATUS);
 	msgpack_pack_uint32(&pk, s->state);
 	msgpack_pack_uint64(&pk, s->epoch);
@@ -431,7 +455,7 @@ mmig__rec_transition_encode(const struct mmig_rec_transition *t,
 
 	msgpack_packer_init(&pk, &o, outbuf_write);
 	msgpack_pack_array(&pk, N_TRANSITION);
-	msgpack_pack_uint32(&pk, MMIG_RECORD_FORMAT);
+	msgpack_pack_uint32(&pk, MMIG_RECORD_FORMAT_INLINE);
 	msgpack_pack_uint32(&pk, t->kind);
 	msgpack_pack_int64(&pk, t->op);
 	msgpack_pack_uint64(&pk, t->epoch);
@@ -710,6 +734,7 @@ struct dec {
 	const msgpack_object *f; /* the top array's elements */
 	uint32_t n;
 	uint64_t kind;
+	uint64_t format;
 };
 
 static const char *
@@ -774,6 +799,7 @@ dec_open(struct dec *d, const void *vbuf, size_t len, unsigned want,
 		return fail(errp, MMIG_EFORMAT, "format %llu is newer than %d",
 			    (unsigned long long)fmt, MMIG_RECORD_FORMAT);
 
+	d->format = fmt;
 	why = prescan(buf, len);
 	if (why)
 		return fail(errp, MMIG_ECORRUPT, "%s", why);
@@ -886,16 +912,35 @@ mmig__rec_header_decode(const void *buf, size_t len,
 		}
 	}
 
-	if ((why = want_bin(&f[5], SIZE_MAX, &p, &n))) {
-		rc = field_fail(errp, why, "model_desc");
-		goto out;
+	if (d.format >= 2 && f[5].type == MSGPACK_OBJECT_ARRAY) {
+		const msgpack_object *ref = f[5].via.array.ptr;
+
+		if (f[5].via.array.size != 2) {
+			rc = field_fail(errp, "not an array of 2", "model_desc");
+			goto out;
+		}
+		if ((why = want_uint(&ref[0], UINT32_MAX, &v))) {
+			rc = field_fail(errp, why, "model_desc.len");
+			goto out;
+		}
+		out->model_desc_len = (size_t)v;
+		if ((why = want_uint(&ref[1], UINT64_MAX, &out->desc_xxh64))) {
+			rc = field_fail(errp, why, "model_desc.xxh3_64");
+			goto out;
+		}
+		out->desc_side = true;
+	} else {
+		if ((why = want_bin(&f[5], SIZE_MAX, &p, &n))) {
+			rc = field_fail(errp, why, "model_desc");
+			goto out;
+		}
+		out->model_desc = dup_bytes(p, n);
+		if (!out->model_desc) {
+			rc = field_fail(errp, nomem, "model_desc");
+			goto out;
+		}
+		out->model_desc_len = n;
 	}
-	out->model_desc = dup_bytes(p, n);
-	if (!out->model_desc) {
-		rc = field_fail(errp, nomem, "model_desc");
-		goto out;
-	}
-	out->model_desc_len = n;
 	if ((why = want_bin(&f[6], MMIG_DIGEST_LEN, &p, &n))) {
 		rc = field_fail(errp, why, "digest");
 		goto out;
@@ -1081,6 +1126,7 @@ mmig__rec_header_free(struct mmig_rec_header *h)
 	mmig__free(h->plan);
 	mmig__free(h->model_uuid);
 	mmig__free(h->model_desc);
+	mmig__free(h->desc_problem);
 	memset(h, 0, sizeof(*h));
 }
 
@@ -1122,8 +1168,12 @@ mmig__rec_header_equal(const struct mmig_rec_header *a,
 {
 	if (memcmp(a->id, b->id, MMIG_ID_LEN) != 0 ||
 	    !str_eq(a->model_uuid, b->model_uuid) || a->n_ops != b->n_ops ||
-	    !bytes_eq(a->model_desc, a->model_desc_len, b->model_desc,
-		      b->model_desc_len) ||
+	    a->desc_side != b->desc_side ||
+	    (a->desc_side && (a->desc_xxh64 != b->desc_xxh64 ||
+			      a->model_desc_len != b->model_desc_len)) ||
+	    (!a->desc_side &&
+	     !bytes_eq(a->model_desc, a->model_desc_len, b->model_desc,
+		       b->model_desc_len)) ||
 	    memcmp(a->digest, b->digest, MMIG_DIGEST_LEN) != 0 ||
 	    a->durability != b->durability || a->created_ns != b->created_ns)
 		return false;

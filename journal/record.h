@@ -19,8 +19,13 @@
 #include <stddef.h>
 #include <stdint.h>
 
-/* The format this code writes; the decoder accepts 1..this. */
-#define MMIG_RECORD_FORMAT 1
+/* The format this code writes; the decoder accepts 1..this.  Format 2
+ * adds one thing: a header's model_desc (element 5) may be a reference to
+ * a side file instead of the bytes (see record.c). */
+#define MMIG_RECORD_FORMAT 2
+/* What every record is written as, but a header naming a side file (2):
+ * the bytes of every other record are those of format 1. */
+#define MMIG_RECORD_FORMAT_INLINE 1
 
 /* Record kinds.  Values are on disk: never renumber, only append. */
 #define MMIG_REC_KIND_MAP(XX)                                                  \
@@ -106,6 +111,15 @@ struct mmig_rec_header {
 	uint8_t digest[MMIG_DIGEST_LEN]; /* XXH3-128 of model_desc, canonical */
 	uint32_t durability;          /* enum mmig_durability */
 	uint64_t created_ns;          /* CLOCK_REALTIME */
+	/* The description lives in a side file beside the journal (LMDB,
+	 * journal/side.c): the record holds model_desc_len and desc_xxh64
+	 * (XXH3-64 of the bytes) instead of the bytes.  Decoded, model_desc
+	 * is NULL until the side file is read (mmig__side_load()); when that
+	 * fails, desc_problem (owned) says why, naming the file, and
+	 * model_desc stays NULL. */
+	bool desc_side;
+	uint64_t desc_xxh64;
+	char *desc_problem;
 };
 
 /* Mutable, small: rewritten on a change of state or owner.  The state is a
@@ -168,6 +182,11 @@ struct mmig__rec_header_parts {
 	size_t desc_len;
 	uint8_t *tail;
 	size_t tail_len;
+	/* A header with desc_side: the record (head + tail, desc empty)
+	 * holds the reference; these are the bytes for the side file,
+	 * borrowed like desc (NULL/0 otherwise). */
+	const uint8_t *side;
+	size_t side_len;
 };
 int mmig__rec_header_encode_parts(const struct mmig_rec_header *h,
 				  struct mmig__rec_header_parts *out);

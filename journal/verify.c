@@ -16,6 +16,7 @@
  * the whole prune made again.
  */
 #include "internal.h"
+#include "fault.h"
 #include "lmdb-int.h"
 
 #include <stdarg.h>
@@ -45,6 +46,13 @@ problem(struct reporter *r, const char *fmt, ...)
 	r->n++;
 	if (r->report)
 		r->report(r->arg, buf);
+}
+
+/* An orphan side file is one more problem. */
+static void
+report_side(void *arg, const char *msg)
+{
+	problem(arg, "%s", msg);
 }
 
 static bool
@@ -77,8 +85,12 @@ verify_migration(struct mmig_journal *j, MDB_txn *txn,
 		problem(r, "%s", mmig_error_message(err));
 		goto out;
 	}
-	mmig__digest(h.model_desc, h.model_desc_len, digest);
-	if (memcmp(digest, h.digest, MMIG_DIGEST_LEN) != 0)
+	mmig__side_load_or_note(mmig__journal_path(j), &h);
+	if (h.desc_problem)
+		problem(r, "migration %s: header: %s", text, h.desc_problem);
+	else
+		mmig__digest(h.model_desc, h.model_desc_len, digest);
+	if (!h.desc_problem && memcmp(digest, h.digest, MMIG_DIGEST_LEN) != 0)
 		problem(r, "migration %s: header: model description does not "
 			   "match its digest", text);
 	if (mmig__journal_status(j, txn, id, &st, &err) != MMIG_OK) {
@@ -258,6 +270,26 @@ mmig_journal_verify_v2(struct mmig_journal *j,
 		rc = verify_log(j, txn, on_chains, all_walked, &r);
 	mmig__free(ids);
 	mmig__journal_read_end(j, txn);
+	if (rc == MMIG_OK) {
+		/* Side files no header names (its own view, begun once the
+		 * files are locked: side.c). */
+		struct mmig_error *serr = NULL;
+		size_t n_orphans;
+
+		rc = mmig__side_orphans(j, false, report_side, &r, &n_orphans,
+					&serr);
+		if (rc != MMIG_OK) {
+			*n_problems = r.n;
+			if (errp)
+				*errp = serr ? mmig_error_wrap(serr, "verify")
+					     : mmig_error_new(rc, "verify: %s",
+							      mmig_strerror(rc));
+			else
+				mmig_error_free(serr);
+			return rc;
+		}
+		mmig_error_free(serr);
+	}
 	*n_problems = r.n;
 	if (rc != MMIG_OK && errp)
 		*errp = mmig_error_new(rc, "journal %s: verify: %s",
@@ -412,6 +444,33 @@ again:
 	if (rc == MMIG_OK) {
 		mdb_rc = mmig__journal_write_commit_mdb(j, txn);
 		rc = mmig__from_mdb(mdb_rc);
+		if (rc == MMIG_OK && MMIG_FAULT(PRUNE_COMMITTED))
+			rc = -mmig__fault_errno();
+		if (rc == MMIG_OK) {
+			/* Only now that no header names them: the side files
+			 * of what was pruned, and any orphan before them
+			 * (side.c).  A crash in between leaves orphans the
+			 * next prune removes. */
+			struct mmig_error *serr = NULL;
+			size_t n_orphans;
+
+			rc = mmig__side_orphans(j, true, NULL, NULL,
+						&n_orphans, &serr);
+			if (rc != MMIG_OK) {
+				*n_pruned = 0;
+				mmig__free(c);
+				mmig__free(ids);
+				if (!serr)
+					serr = mmig_error_new(
+						rc, "journal %s: %s", path,
+						mmig_strerror(rc));
+				if (errp)
+					*errp = mmig_error_wrap(serr, "prune");
+				else
+					mmig_error_free(serr);
+				return rc;
+			}
+		}
 	} else {
 		mmig__journal_write_abort(j, txn);
 	}

@@ -76,7 +76,7 @@ done
 # engine, the domain, the tools or the journal's backend-neutral front.
 # bench/bench-floor.c measures bare LMDB as a reference (issue 16's
 # floor), and reaches no journal with it.
-lmdb_files="journal/journal.c journal/read.c journal/verify.c journal/lmdb-int.h bench/bench-floor.c"
+lmdb_files="journal/journal.c journal/read.c journal/verify.c journal/side.c journal/lmdb-int.h bench/bench-floor.c"
 lmdb_pattern='<lmdb\.h>|"lmdb-int\.h"|(^|[^A-Za-z0-9_])(MDB_[A-Za-z_]+|mdb_[a-z_]+)'
 for folder in $all; do
 	for f in "$folder"/*.c "$folder"/*.h; do

@@ -6,8 +6,9 @@
 #
 # --absent (the default build, what users install): no FILE holds, in its
 # strings (strings -a) or its symbols (nm, nm -D), the environment
-# variables MMIG_FAULT or MMIG_TEST_UNSAFE, the name of any fault point or
-# unsafe design listed in FAULT.H, or a symbol of core/fault.c.
+# variables MMIG_FAULT, MMIG_TEST_UNSAFE or MMIG_TEST_SIDE_MIN, the name
+# of any fault point or unsafe design listed in FAULT.H, or a symbol of
+# core/fault.c.
 # --present (a -Dfault_injection=true build): every FILE holds the two
 # variables' names and the fault symbols, so that --absent cannot pass by
 # looking at the wrong files or with a pattern that matches nothing.
@@ -39,6 +40,7 @@ designs=$(grep -oE 'XX\([A-Z_]+, "[a-z]+(-[a-z]+)+"\)' "$header" |
 words="MMIG_FAULT|MMIG_FAULT_[A-Z_]+|MMIG_TEST_UNSAFE|MMIG_UNSAFE[A-Z_]*"
 words+="|mmig__fault_[a-z_]+|mmig__unsafe_[a-z_]+"
 words+="|fault_from_env|unsafe_from_env|fault\\.c"
+words+="|MMIG_TEST_SIDE_MIN"
 for n in $points $designs; do words+="|$n"; done
 pattern="(^|[^A-Za-z0-9_-])($words)([^A-Za-z0-9_-]|$)"
 

@@ -555,7 +555,7 @@ header_one_buffer(const struct mmig_rec_header *h, msgpack_sbuffer *sb)
 	msgpack_sbuffer_init(sb);
 	msgpack_packer_init(&pk, sb, msgpack_sbuffer_write);
 	msgpack_pack_array(&pk, 10);
-	msgpack_pack_uint32(&pk, MMIG_RECORD_FORMAT);
+	msgpack_pack_uint32(&pk, MMIG_RECORD_FORMAT_INLINE);
 	msgpack_pack_uint32(&pk, MMIG_REC_HEADER);
 	msgpack_pack_bin(&pk, MMIG_ID_LEN);
 	msgpack_pack_bin_body(&pk, h->id, MMIG_ID_LEN);
@@ -1023,6 +1023,85 @@ test_record_mutations_with_valid_checksum(void **state)
 	assert_true(decoded > 0);
 }
 
+/* A header naming a side file: the sample's description stays out of the
+ * record, which holds its length and XXH3-64 (format 2). */
+static struct mmig_rec_header
+side_header(void)
+{
+	struct mmig_rec_header h = sample_header(plan3, 3, desc3,
+						 strlen(desc3));
+
+	h.desc_side = true;
+	h.desc_xxh64 = XXH3_64bits(desc3, strlen(desc3));
+	return h;
+}
+
+static void
+test_record_side_reference_round_trip(void **state)
+{
+	struct mmig_rec_header h = side_header(), got;
+	struct mmig__rec_header_parts p;
+	struct mmig_error *err = NULL;
+	uint8_t *buf, *joined;
+	size_t len;
+
+	(void)state;
+	enc_header(&h, &buf, &len);
+	/* Format 2, and the description's bytes are not in the record. */
+	assert_int_equal(buf[1], 2);
+	assert_true(len < 200);
+	assert_null(memmem(buf, len, desc3, strlen(desc3)));
+	assert_int_equal(mmig__rec_header_decode(buf, len, &got, &err),
+			 MMIG_OK);
+	assert_true(got.desc_side);
+	assert_null(got.model_desc); /* until the side file is read */
+	assert_int_equal(got.model_desc_len, strlen(desc3));
+	assert_true(got.desc_xxh64 == h.desc_xxh64);
+	assert_memory_equal(got.digest, h.digest, MMIG_DIGEST_LEN);
+	assert_true(mmig__rec_header_equal(&h, &got));
+	mmig__rec_header_free(&got);
+
+	/* In pieces: head + tail are the record, the bytes go aside. */
+	assert_int_equal(mmig__rec_header_encode_parts(&h, &p), MMIG_OK);
+	assert_int_equal(p.desc_len, 0);
+	assert_ptr_equal(p.side, h.model_desc);
+	assert_int_equal(p.side_len, strlen(desc3));
+	assert_int_equal(mmig__rec_header_parts_len(&p), len);
+	joined = malloc(len);
+	mmig__rec_header_parts_copy(&p, joined);
+	assert_memory_equal(joined, buf, len);
+	free(joined);
+	mmig__rec_header_parts_free(&p);
+
+	/* The same header inline is format 1, as every record before. */
+	h.desc_side = false;
+	free(buf);
+	enc_header(&h, &buf, &len);
+	assert_int_equal(buf[1], 1);
+	assert_non_null(memmem(buf, len, desc3, strlen(desc3)));
+	free(buf);
+}
+
+static void
+test_record_side_reference_needs_format_2(void **state)
+{
+	struct mmig_rec_header h = side_header(), got;
+	struct mmig_error *err = NULL;
+	uint8_t *buf;
+	size_t len;
+
+	(void)state;
+	enc_header(&h, &buf, &len);
+	/* A format-1 record cannot hold a reference. */
+	buf[1] = 1;
+	reseal(buf, len);
+	assert_int_equal(mmig__rec_header_decode(buf, len, &got, &err),
+			 MMIG_ECORRUPT);
+	assert_non_null(strstr(mmig_error_message(err), "model_desc"));
+	mmig_error_free(err);
+	free(buf);
+}
+
 static void
 test_record_newer_format_is_eformat(void **state)
 {
@@ -1035,15 +1114,15 @@ test_record_newer_format_is_eformat(void **state)
 	three_samples(buf, len);
 	for (int k = 0; k < 3; k++) {
 		/* fixarray, then the positive fixint 1 */
-		assert_int_equal(buf[k][1], MMIG_RECORD_FORMAT);
-		buf[k][1] = 2;
+		assert_int_equal(buf[k][1], MMIG_RECORD_FORMAT_INLINE);
+		buf[k][1] = 3;
 		reseal(buf[k], len[k]);
 		assert_int_equal(decode_all(buf[k], len[k], &codes), 0);
 		assert_int_equal(codes, 2);
 		assert_int_equal(decode_as(k, buf[k], len[k], &err),
 				 MMIG_EFORMAT);
 		assert_string_equal(mmig_error_message(err),
-				    "format 2 is newer than 1");
+				    "format 3 is newer than 2");
 		mmig_error_free(err);
 		err = NULL;
 
@@ -1077,7 +1156,7 @@ test_record_newer_format_may_change_everything(void **state)
 	assert_int_equal(mmig__rec_header_decode(buf, sizeof(buf), &(struct
 		mmig_rec_header){ 0 }, &err), MMIG_EFORMAT);
 	assert_string_equal(mmig_error_message(err),
-			    "format 256 is newer than 1");
+			    "format 256 is newer than 2");
 	mmig_error_free(err);
 }
 
@@ -1544,6 +1623,9 @@ corpus_samples(struct sample *s)
 	h = sample_header(NULL, 0, NULL, 0);
 	enc_header(&h, &buf, &len);
 	add(s, &n, "ok-header-empty.bin", buf, len);
+	h = side_header();
+	enc_header(&h, &buf, &len);
+	add(s, &n, "ok-header-side.bin", buf, len);
 	enc_status(&st, &buf, &len);
 	add(s, &n, "ok-status.bin", buf, len);
 	st.state = MMIG_STATE_RUNNING;
@@ -1579,9 +1661,9 @@ corpus_samples(struct sample *s)
 	buf[3] ^= 0x10;
 	add(s, &n, "bad-bitflip-done.bin", buf, len);
 	enc_transition(&t, &buf, &len);
-	buf[1] = 2;
+	buf[1] = 3;
 	reseal(buf, len);
-	add(s, &n, "bad-format-2.bin", buf, len);
+	add(s, &n, "bad-format-3.bin", buf, len);
 	enc_transition(&t, &buf, &len);
 	buf[1] = 0;
 	reseal(buf, len);
@@ -1740,6 +1822,8 @@ main(void)
 		cmocka_unit_test(test_record_random_buffers_are_refused),
 		cmocka_unit_test(test_record_mutations_with_valid_checksum),
 		cmocka_unit_test(test_record_newer_format_is_eformat),
+		cmocka_unit_test(test_record_side_reference_round_trip),
+		cmocka_unit_test(test_record_side_reference_needs_format_2),
 		cmocka_unit_test(
 			test_record_newer_format_may_change_everything),
 		cmocka_unit_test(test_record_trailing_bytes_are_corrupt),

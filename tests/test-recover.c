@@ -388,6 +388,130 @@ test_recover_crash_at_every_point_resume_policy(void **state)
 	assert_true(t.committed > t.trials / 2);
 }
 
+/*
+ * The description in a side file (journal/side.c; the test threshold of 1
+ * byte puts even "{}" there): crash at every hit of every point -- the
+ * side file written but not synced, synced but no header -- and recover
+ * under both policies, in durable mode.  A create killed before its header
+ * leaves an orphan, removed when recovery opens the journal, and nothing
+ * in flight.
+ */
+static void
+test_recover_crash_at_every_point_side_file(void **state)
+{
+	struct fixture *f = *state;
+	struct tally t = { 0 };
+	uint64_t hits[MMIG_FAULT_COUNT];
+	unsigned points = 0;
+
+	setenv("MMIG_TEST_SIDE_MIN", "1", 1);
+	f->durability = MMIG_DURABLE;
+	wipe(f);
+	count_hits(run_migration, hits);
+	assert_int_equal(hits[MMIG_FAULT_SIDE_WRITTEN], 1);
+	assert_int_equal(hits[MMIG_FAULT_SIDE_SYNCED], 1);
+
+	recover_policy = MMIG_POLICY_ROLLBACK;
+	points += crash_every_point(f, &t);
+	print_tally("side file, rollback policy", &t);
+	steps_knobs.idempotent = true;
+	recover_policy = MMIG_POLICY_RESUME;
+	points += crash_every_point(f, &t);
+	print_tally("side file, both policies", &t);
+	unsetenv("MMIG_TEST_SIDE_MIN");
+	assert_int_equal(t.trials, points);
+	assert_true(points >= 2 * 29);
+	assert_int_equal(t.violations, 0);
+	assert_true(t.committed > 0);
+	assert_true(t.rolled_back > 0);
+}
+
+/*
+ * A side file gone: recovery cannot roll back or resume without the model,
+ * so the migration is left NEEDS_ATTENTION, the message naming the file,
+ * the databases untouched.  With the file put back, a rollback by id
+ * settles it.
+ */
+static void
+test_recover_missing_side_file_needs_attention(void **state)
+{
+	struct fixture *f = *state;
+	struct mmig_recover_options o = {
+		.size = sizeof(struct mmig_recover_options),
+		.policy = MMIG_POLICY_ROLLBACK,
+		.scope_for_model = scope_for,
+		.scope_arg = f,
+		.log = quiet,
+	};
+	struct mmig_recover_summary *s = NULL;
+	struct mmig_migration_info *list;
+	struct mmig_registry *r = registry(-1);
+	const struct mmig_recover_item *it;
+	struct mmig_journal *j;
+	char side[256], saved[256], cmd[600];
+	struct tally t = { 0 };
+	uint8_t id[MMIG_ID_LEN];
+	size_t n;
+
+	setenv("MMIG_TEST_SIDE_MIN", "1", 1);
+	wipe(f);
+	/* killed before op 2's execute: ops 0 and 1 done */
+	assert_true(crash_child(MMIG_FAULT_OP_EXECUTE, 3, run_migration));
+	assert_int_equal(mmig_journal_open(&j, f->jdir, NULL, NULL), MMIG_OK);
+	assert_int_equal(mmig_journal_list(j, false, &list, &n), MMIG_OK);
+	assert_int_equal(n, 1);
+	snprintf(f->id, sizeof(f->id), "%s", mmig_migration_info_at(list, 0)->id);
+	mmig_migration_info_free(list, n);
+	assert_int_equal(mmig__id_parse(f->id, id), MMIG_OK);
+	{
+		char name[MMIG__SIDE_NAME_LEN];
+
+		mmig__side_name(id, name);
+		snprintf(side, sizeof(side), "%s/%s", f->jdir, name);
+		snprintf(saved, sizeof(saved), "%s/saved-side", f->dir);
+	}
+	assert_int_equal(rename(side, saved), 0);
+
+	assert_int_equal(mmig_recover(j, r, &o, &s), MMIG_OK);
+	assert_int_equal(s->n, 1);
+	it = mmig_recover_summary_item(s, 0);
+	assert_int_equal(it->action, MMIG_RECOVER_NEEDS_ATTENTION);
+	assert_non_null(strstr(it->message, side));
+	assert_non_null(strstr(it->message, "missing"));
+	mmig_recover_summary_free(s);
+	s = NULL;
+	/* nothing undone: ops 0 and 1's rows are there */
+	assert_int_equal(steps_query(f->ctl, "SELECT count(*) FROM steps"), 2);
+	assert_int_equal(mmig_journal_list(j, false, &list, &n), MMIG_OK);
+	assert_int_equal(n, 1);
+	assert_string_equal(mmig_migration_info_at(list, 0)->state,
+			    "NEEDS_ATTENTION");
+	mmig_migration_info_free(list, n);
+	/* policy recovery leaves it alone now (by id only) */
+	assert_int_equal(mmig_recover(j, r, &o, &s), MMIG_OK);
+	assert_int_equal(mmig_recover_summary_item(s, 0)->action,
+			 MMIG_RECOVER_SKIPPED_ATTENTION);
+	assert_non_null(strstr(mmig_recover_summary_item(s, 0)->message, side));
+	mmig_recover_summary_free(s);
+	s = NULL;
+
+	/* the operator puts the file back and rolls it back by id */
+	snprintf(cmd, sizeof(cmd), "mv %s %s", saved, side);
+	assert_int_equal(system(cmd), 0);
+	assert_int_equal(mmig_recover_one(j, r, &o, f->id,
+					  MMIG_RECOVER_MODE_ROLLBACK, &s),
+			 MMIG_OK);
+	assert_int_equal(mmig_recover_summary_item(s, 0)->action,
+			 MMIG_RECOVER_ROLLED_BACK);
+	mmig_recover_summary_free(s);
+	mmig_journal_close(j);
+	mmig_registry_free(r);
+	unsetenv("MMIG_TEST_SIDE_MIN");
+	check_settled(f, &t, "OP_EXECUTE", 3);
+	assert_int_equal(t.violations, 0);
+	assert_int_equal(t.rolled_back, 1);
+}
+
 /* Recovery run in a child, so that it can be crashed too. */
 static int
 recover_child(struct fixture *f)
@@ -1461,6 +1585,8 @@ main(void)
 #define T(name) cmocka_unit_test_setup_teardown(name, setup, teardown)
 		T(test_recover_crash_at_every_point_rollback_policy),
 		T(test_recover_crash_at_every_point_resume_policy),
+		T(test_recover_crash_at_every_point_side_file),
+		T(test_recover_missing_side_file_needs_attention),
 		T(test_recover_crash_during_recovery_at_every_point),
 		T(test_recover_two_recoverers_at_once),
 		T(test_recover_live_owner_not_taken_over),

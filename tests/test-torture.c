@@ -1379,7 +1379,8 @@ damage_b(struct fixture *f, const uint8_t id[MMIG_ID_LEN], enum damage d)
 				 MMIG_OK);
 		mmig__rec_transition_free(&t);
 		/* element 0 of the array is the format, a positive fixint */
-		assert_true((v[0] & 0xf0) == 0x90 && v[1] == MMIG_RECORD_FORMAT);
+		assert_true((v[0] & 0xf0) == 0x90 &&
+			    v[1] == MMIG_RECORD_FORMAT_INLINE);
 		v[1] = MMIG_RECORD_FORMAT + 1;
 		reseal(v, len);
 		value_put(f, id, REC_LOG, 1, v, len);

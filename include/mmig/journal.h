@@ -191,7 +191,8 @@ struct mmig_journal_stats {
 	                        fdatasync, or the O_DSYNC write of a meta
 	                        page (a fully synced commit has two) */
 	uint64_t records;  /**< transition records written */
-	uint64_t bytes;    /**< encoded bytes of every value written */
+	uint64_t bytes;    /**< encoded bytes of every value written, and of
+	                      every description side file */
 	uint64_t map_grows; /**< times the map was grown */
 };
 

@@ -52,6 +52,7 @@
 
 #include <mmig/mmig.h>
 
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <ftw.h>
@@ -895,17 +896,51 @@ test_powercut_steps_failing_op_rolls_back(struct suite *s)
 	       s->t.committed == 0 && s->t.rolled_back > 0;
 }
 
+/* True when DIR/journal holds a description's side file. */
+static bool
+has_side_file(const char *dir)
+{
+	char journal[PATH_MAX];
+	struct dirent *e;
+	bool found = false;
+	DIR *d;
+
+	path_join(journal, dir, "journal");
+	d = opendir(journal);
+	if (!d)
+		return false;
+	while (!found && (e = readdir(d)) != NULL)
+		found = strncmp(e->d_name, "desc-", 5) == 0 &&
+			strlen(e->d_name) == 46;
+	closedir(d);
+	return found;
+}
+
 static bool
 test_powercut_import(struct suite *s)
 {
 	double t0 = now();
 
+	bool ok, side;
+
 	reset(s, WL_IMPORT, NULL);
+	/* The description in a side file beside the journal (journal/side.c;
+	 * the threshold lowered for the import, which every child inherits):
+	 * written and synced before the header naming it commits, so no cut
+	 * leaves a header without its side file.  The steps plans keep theirs
+	 * in the header. */
+	setenv("MMIG_TEST_SIDE_MIN", "1", 1);
 	learn_import(s);
+	side = has_side_file(s->work);
+	if (!side)
+		fprintf(stderr, "the clean import left no side file\n");
 	full_sweep(s, true);
-	print_tally("reference import (mmig import)", s, now() - t0);
-	return s->t.violations == 0 && s->t.cut_points >= 10 &&
-	       s->t.committed > 0 && s->t.rolled_back > 0;
+	unsetenv("MMIG_TEST_SIDE_MIN");
+	print_tally("reference import (mmig import), description in a side "
+		    "file", s, now() - t0);
+	ok = side && s->t.violations == 0 && s->t.cut_points >= 10 &&
+	     s->t.committed > 0 && s->t.rolled_back > 0;
+	return ok;
 }
 
 /*
