@@ -473,6 +473,22 @@ action_of(enum mmig_outcome o)
 }
 
 /*
+ * What a refused claim makes of a migration.  A live owner settles it
+ * itself: skipped.  A write lock held past the timeout (a writer stopped
+ * inside a commit, whoever it is) says nothing of this migration's owner,
+ * who may be dead: it is left unsettled, a failure that names the holder,
+ * so that `recover || alert` alerts.  Anything else failed.
+ */
+static enum mmig_recover_action
+claim_refused(int rc, const struct mmig_error *err)
+{
+	return (rc == MMIG_EOWNED || rc == MMIG_EFENCED) &&
+			       mmig_error_code(err) != MMIG_EBUSY
+		       ? MMIG_RECOVER_SKIPPED_LIVE
+		       : MMIG_RECOVER_FAILED;
+}
+
+/*
  * The description is in a side file that is missing or not what its
  * header says (journal/side.c): neither a rollback nor a resume can run
  * without the model, so the migration is claimed and left NEEDS_ATTENTION
@@ -496,9 +512,7 @@ attention_without_model(struct mmig_journal *j,
 	rc = mmig__jmig_claim(j, m->id, m->st.epoch, o->force, &claimed, &jm,
 			      &err);
 	if (rc != MMIG_OK) {
-		it->action = rc == MMIG_EOWNED || rc == MMIG_EFENCED
-				     ? MMIG_RECOVER_SKIPPED_LIVE
-				     : MMIG_RECOVER_FAILED;
+		it->action = claim_refused(rc, err);
 		item_message(it, "%s", mmig_error_message(err));
 		goto out;
 	}
@@ -586,17 +600,7 @@ act(struct mmig_journal *j, const struct mmig_registry *reg,
 	rc = mmig__jmig_claim(j, m->id, m->st.epoch, o->force, &claimed, &jm,
 			      &err);
 	if (rc != MMIG_OK) {
-		/*
-		 * A live owner settles its migration itself.  A write lock
-		 * held past the timeout (a writer stopped inside a commit,
-		 * whoever it is) says nothing of this migration's owner, who
-		 * may be dead: it is left unsettled, a failure that names
-		 * the holder, so that `recover || alert` alerts.
-		 */
-		it->action = (rc == MMIG_EOWNED || rc == MMIG_EFENCED) &&
-					     mmig_error_code(err) != MMIG_EBUSY
-				     ? MMIG_RECOVER_SKIPPED_LIVE
-				     : MMIG_RECOVER_FAILED;
+		it->action = claim_refused(rc, err);
 		item_message(it, "%s", mmig_error_message(err));
 		goto out;
 	}
