@@ -49,6 +49,12 @@ struct mmig__jmig {
 	struct mmig__rec_header_parts header;
 	struct mmig__staged *staged;
 	size_t n_staged, cap_staged;
+	/* The LMDB backend's memory of this migration's chain as its last
+	 * commit here left it -- first and last LSN, records -- and the last
+	 * LSN the status held then: saves catching the chain up from the
+	 * status on every commit (journal.c, check_fence()). */
+	bool chain_known;
+	uint64_t chain_first, chain_last, chain_len, chain_stored;
 	/* In the journal's list of migrations this process drives. */
 	bool active;
 	struct mmig__jmig *active_next;

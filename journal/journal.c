@@ -2,25 +2,32 @@
  * journal/journal.c - the LMDB journal: environment, group commit, and the
  * writer side of a migration (create, stage, commit, claim).
  *
- * Layout: one LMDB environment with five named databases.
+ * Layout: one LMDB environment with four named databases and the log in
+ * its main table.
  *
- *   meta      "format" -> uint32 journal format (this code: 2; format 1,
- *             the log keyed by (id, seq), is refused)
+ *   meta      "format" -> uint32 journal format (this code: 3; formats 1
+ *             -- the log keyed by (id, seq) -- and 2 -- the status
+ *             rewritten by every commit, the log in a table of its own --
+ *             are refused)
  *             "durability" -> 1 byte, the durability of every migration
  *             in the journal, fixed by its first (see one_durability())
  *             "lsn" -> the LSN floor a prune leaves (8, big-endian)
  *   hdr       id(16) -> HEADER record (immutable)
  *   status    id(16) -> first LSN || last LSN || next seq || STATUS record
- *   log       LSN(8, big-endian) -> id || seq || prev LSN || transition
  *   inflight  id(16) -> "" for every migration not COMMITTED/ROLLED_BACK
+ *   (main)    0xff || LSN(8, big-endian) -> id || seq || prev LSN ||
+ *             transition: the log, after the records naming the tables
  *
  * The log is the classic write-ahead log (ARIES): every transition of
  * every migration gets the next journal-wide log sequence number and is
- * appended at the right edge of `log` (MDB_APPEND), so a batch of many
+ * appended at the log's right edge (MDB_APPEND), so a batch of many
  * migrations writes a few adjacent pages instead of one leaf per
  * migration.  Each record carries its migration's previous LSN, and the
- * status its first and last: a migration is read by following its chain
- * back from the last (lmdb-int.h, read.c).  Start-up recovery reads
+ * status its first and last as of its last rewrite -- on a change of
+ * state, or when the chain has run MMIG__STATUS_LAG LSNs past it: a
+ * migration is read by following its chain back from its end (lmdb-int.h,
+ * read.c).  So a commit that only appends (the common one: DONE i with
+ * BEGIN i+1) writes one tree's pages, as LMDB's own floor does.  Start-up recovery reads
  * `inflight` only, so its cost does not grow with history.  Appends stay
  * idempotent by seq: a staged record whose seq is on the chain already
  * with the same bytes is skipped (append_staged()).
@@ -115,9 +122,11 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-/* 2: the log keyed by LSN (ARIES layout; lmdb-int.h).  1 keyed it by
- * (migration id, seq) and is refused: nothing shipped with it. */
-#define JOURNAL_FORMAT 2u
+/* 3: the log keyed by LSN in the main table, the status a checkpoint of
+ * the chain's end (lmdb-int.h).  2 kept the log in a table of its own and
+ * rewrote the status on every commit; 1 keyed the log by (migration id,
+ * seq).  Both are refused: nothing shipped with them. */
+#define JOURNAL_FORMAT 3u
 #define DEFAULT_MAP_SIZE ((size_t)64 << 20)
 #define DEFAULT_LOCK_TIMEOUT_NS ((uint64_t)5000000000u)
 /* The byte of lock.mdb our writers lock (see "The write lock" above). */
@@ -135,8 +144,11 @@ struct commit_req {
 	uint8_t *status_val; /* NULL when the status does not change */
 	size_t status_len;
 	/* Read by check_fence() in the batch's transaction: the migration's
-	 * chain of LSNs and its status record as stored (a copy). */
+	 * chain of LSNs (to its true end), the last LSN its status holds,
+	 * and its status record as stored (a copy).  write_req() sets
+	 * new_stored: the last LSN the status holds after this commit. */
 	struct mmig__chain chain;
+	uint64_t stored_last, new_stored;
 	uint8_t *old_status;
 	size_t old_status_len;
 	int rc;
@@ -730,7 +742,6 @@ static const struct {
 	{ "meta", offsetof(struct mmig__dbs, meta) },
 	{ "hdr", offsetof(struct mmig__dbs, hdr) },
 	{ "status", offsetof(struct mmig__dbs, status) },
-	{ "log", offsetof(struct mmig__dbs, log) },
 	{ "inflight", offsetof(struct mmig__dbs, inflight) },
 };
 
@@ -769,12 +780,11 @@ check_format(struct mmig_journal *j, MDB_txn *txn, bool *missing,
 	if (format < JOURNAL_FORMAT) {
 		set_err(errp, mmig_error_new(
 				      MMIG_EFORMAT,
-				      "%s: journal format %u (its log keyed by "
-				      "migration and seq) is older than this "
-				      "build's %u (keyed by LSN) and cannot be "
-				      "read by it; settle its migrations with the "
-				      "build that wrote it, then start a new "
-				      "journal; left as it was",
+				      "%s: journal format %u is older than this "
+				      "build's %u (another layout of the log) "
+				      "and cannot be read by it; settle its "
+				      "migrations with the build that wrote it, "
+				      "then start a new journal; left as it was",
 				      j->path, format, JOURNAL_FORMAT));
 		return MMIG_EFORMAT;
 	}
@@ -802,7 +812,6 @@ open_dbs(struct mmig_journal *j, struct mmig_error **errp)
 	bool rdonly = j->flags & MMIG_JOURNAL_RDONLY, missing = false;
 	struct mmig_error *err = NULL;
 	const char *absent = NULL;
-	MDB_dbi main_dbi;
 	MDB_stat st;
 	MDB_txn *txn;
 	int rc;
@@ -812,6 +821,10 @@ open_dbs(struct mmig_journal *j, struct mmig_error **errp)
 		set_err(errp, mmig__mdb_error(rc, "%s: begin", j->path));
 		return mmig__from_mdb(rc);
 	}
+	/* The log is the main table (lmdb-int.h, "The log"). */
+	rc = mdb_dbi_open(txn, NULL, 0, &j->dbs.log);
+	if (rc != MDB_SUCCESS)
+		goto fail;
 	for (size_t i = 0; i < MMIG_ARRAY_LEN(tables) && !absent; i++) {
 		rc = mdb_dbi_open(txn, tables[i].name, 0, table_dbi(j, i));
 		if (rc == MDB_NOTFOUND || rc == MDB_INCOMPATIBLE)
@@ -841,9 +854,7 @@ open_dbs(struct mmig_journal *j, struct mmig_error **errp)
 	}
 	/* Not (or not yet) a journal: only an empty environment may become
 	 * one. */
-	rc = mdb_dbi_open(txn, NULL, 0, &main_dbi);
-	if (rc == MDB_SUCCESS)
-		rc = mdb_stat(txn, main_dbi, &st);
+	rc = mdb_stat(txn, j->dbs.log, &st);
 	if (rc != MDB_SUCCESS)
 		goto fail;
 	txn_abort(j, txn);
@@ -1457,6 +1468,29 @@ one_durability(struct mmig_journal *j, MDB_txn *txn, enum mmig_durability d)
 
 /* ---- writing one request inside the batch's transaction ------------------ */
 
+/*
+ * Carry req->chain, as the status stores it, on to its true end.  Only the
+ * owner appends to a migration, and the fence has just shown that this
+ * process still owns it: if the status holds what it held after our last
+ * commit, the chain is where that commit left it.  Otherwise (the first
+ * commit after a claim, or after a failed commit) it is caught up from the
+ * log, at most MMIG__STATUS_LAG LSNs.
+ */
+static int
+chain_end(struct mmig_journal *j, MDB_txn *txn, struct commit_req *req)
+{
+	struct mmig__jmig *m = req->m;
+
+	req->stored_last = req->chain.last;
+	if (m->chain_known && m->chain_stored == req->stored_last) {
+		req->chain = (struct mmig__chain){ .first = m->chain_first,
+						   .last = m->chain_last,
+						   .next_seq = m->chain_len };
+		return MMIG_OK;
+	}
+	return mmig__chain_catch_up(j, txn, m->id, &req->chain, &req->err);
+}
+
 static int
 check_fence(struct mmig_journal *j, MDB_txn *txn, struct commit_req *req)
 {
@@ -1519,6 +1553,8 @@ check_fence(struct mmig_journal *j, MDB_txn *txn, struct commit_req *req)
 			m->id_text, (unsigned long long)m->epoch,
 			st.owner.pid, (unsigned long long)st.epoch);
 	mmig__rec_status_free(&st);
+	if (rc == MMIG_OK)
+		rc = chain_end(j, txn, req);
 	return rc;
 }
 
@@ -1696,8 +1732,15 @@ write_req(struct mmig_journal *j, MDB_txn *txn, struct commit_req *req,
 	rc = append_staged(j, txn, m, &req->chain, next_lsn, &bytes, &n_new);
 	if (rc != MDB_SUCCESS)
 		return rc;
-	/* The status moves with the chain's end, its record with the state. */
-	if (req->status_val || n_new) {
+	/* The status is rewritten with a new record (a change of state), and
+	 * to keep the chain's end findable: at its first record, and when it
+	 * has run more than MMIG__STATUS_LAG LSNs past what the status holds
+	 * (lmdb-int.h, "The log"). */
+	req->new_stored = req->stored_last;
+	if (req->status_val ||
+	    (n_new && (req->stored_last == 0 ||
+		       req->chain.last - req->stored_last > MMIG__STATUS_LAG))) {
+		req->new_stored = req->chain.last;
 		if (!req->status_val && !req->old_status)
 			return MDB_INCOMPATIBLE; /* a new migration without one */
 		rc = req->status_val
@@ -1733,6 +1776,22 @@ write_req(struct mmig_journal *j, MDB_txn *txn, struct commit_req *req,
  * transaction per request would cost an allocation and a merge on every
  * request of every batch.
  */
+/* After @p batch's transaction: what each migration's next commit finds
+ * (chain_end()).  A request that failed forgets: its chain is read again. */
+static void
+remember_chains(struct commit_req *batch)
+{
+	for (struct commit_req *req = batch; req; req = req->next) {
+		struct mmig__jmig *m = req->m;
+
+		m->chain_known = !req->excluded && req->rc == MMIG_OK;
+		m->chain_first = req->chain.first;
+		m->chain_last = req->chain.last;
+		m->chain_len = req->chain.next_seq;
+		m->chain_stored = req->new_stored;
+	}
+}
+
 static void
 write_batch(struct mmig_journal *j, struct commit_req *batch)
 {
@@ -1789,8 +1848,10 @@ again:
 		goto fail;
 	}
 	rc = write_commit(j, txn, sync);
-	if (rc == MDB_SUCCESS)
+	if (rc == MDB_SUCCESS) {
+		remember_chains(batch);
 		return;
+	}
 fail:
 	/* A put or the commit itself (saving the free list needs pages
 	 * too) filled the map: grow it and write the batch again. */
@@ -1803,6 +1864,7 @@ fail:
 		req->rc = mmig__from_mdb(rc);
 		req->err = mmig__mdb_error(rc, "journal %s: commit", j->path);
 	}
+	remember_chains(batch); /* forgets: it may have committed after all */
 }
 
 /*

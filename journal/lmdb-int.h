@@ -57,31 +57,53 @@ int mmig__journal_fold(struct mmig_journal *j, MDB_txn *txn,
 int mmig__journal_ids(struct mmig_journal *j, MDB_txn *txn, bool all,
 		      uint8_t (**ids)[MMIG_ID_LEN], size_t *n);
 
-/* The DB handles, for the readers and verify. */
+/* The DB handles, for the readers and verify.  `log` is the main table
+ * (see "The log" below): only its keys with the log's prefix are log. */
 struct mmig__dbs {
 	MDB_dbi meta, hdr, status, log, inflight;
 };
 const struct mmig__dbs *mmig__journal_dbs(const struct mmig_journal *j);
 
 /*
- * The log (journal format 2, ARIES layout).  `log` is keyed by a
- * journal-wide log sequence number (LSN, 8 bytes big-endian, from 1),
- * every new record appended at the table's right edge (MDB_APPEND), so a
- * batch of many migrations writes a few adjacent pages.  A log value is an
- * envelope and the transition record (record.c) as it was encoded:
+ * The log (journal format 3, ARIES layout).  The log is keyed by a
+ * journal-wide log sequence number (LSN, from 1), every new record appended
+ * at the log's right edge (MDB_APPEND), so a batch of many migrations
+ * writes a few adjacent pages.  It lives in LMDB's main (unnamed) table,
+ * beside the records that name the other tables, under keys
+ *
+ *   0xff || LSN(8, big-endian)
+ *
+ * which sort after every table name (ASCII): the log is the main table's
+ * right edge.  Why there: a commit that touches a named table also
+ * rewrites the main table's leaf that holds that table's root, one page
+ * more per sync than LMDB's own floor (one put in one table); a commit
+ * that only appends to the log now touches one tree, as the floor does.
+ * A log value is an envelope and the transition record (record.c) as it
+ * was encoded:
  *
  *   id(16) || seq(8, big-endian) || prev LSN(8, big-endian; 0: none) || record
  *
- * and a `status` value is the migration's chain and its STATUS record:
+ * and a `status` value is the migration's chain as of its last rewrite and
+ * its STATUS record:
  *
  *   first LSN(8) || last LSN(8) || next seq(8) || status record
  *
- * (all big-endian; first and last 0 while it has no record).  A migration
- * is read by following its chain from the last LSN back to the first:
- * every record on it must carry the migration's id and the seq one below
- * the one after it, and point back to a lower LSN.
+ * (all big-endian; first and last 0 while it has no record).  The status is
+ * rewritten when the state changes, not on every commit -- an ARIES
+ * checkpoint of the chain's end rather than a second page per sync.  What
+ * makes that readable: a commit that appends a record more than
+ * MMIG__STATUS_LAG LSNs past the stored last LSN, or the chain's first
+ * record, rewrites the status in the same transaction.  So every record
+ * of a migration past its stored last LSN lies within the MMIG__STATUS_LAG
+ * LSNs after it, and a reader finds the chain's true end by scanning only
+ * those (mmig__journal_chain()).  A migration is then read by following
+ * its chain from that end back to the first: every record on it must
+ * carry the migration's id and the seq one below the one after it, and
+ * point back to a lower LSN.
  */
-#define MMIG__LSN_LEN 8
+#define MMIG__LSN_LEN 9
+#define MMIG__LSN_PREFIX 0xffu
+#define MMIG__STATUS_LAG 1024u
 #define MMIG__LOG_ENV_LEN (MMIG_ID_LEN + 16)
 #define MMIG__STATUS_ENV_LEN 24
 
@@ -105,7 +127,8 @@ void mmig__lsn_key(uint8_t key[MMIG__LSN_LEN], uint64_t lsn);
  * @return an LMDB code. */
 int mmig__journal_lsn_next(struct mmig_journal *j, MDB_txn *txn,
 			   uint64_t *out);
-uint64_t mmig__lsn_of(const MDB_val *key); /* 0 for a key of another size */
+/* The LSN of a log key; 0 for any other key of the main table. */
+uint64_t mmig__lsn_of(const MDB_val *key);
 /* @return false when @p val is too short to hold an envelope. */
 bool mmig__log_unwrap(const MDB_val *val, struct mmig__log_rec *out);
 bool mmig__status_unwrap(const MDB_val *val, struct mmig__chain *c,
@@ -116,11 +139,19 @@ void mmig__log_wrap_env(uint8_t env[MMIG__LOG_ENV_LEN],
 			const uint8_t id[MMIG_ID_LEN], uint64_t seq,
 			uint64_t prev);
 
-/* The chain of @p id from its status value.  @return MMIG_OK,
- * MMIG_ENOTFOUND, MMIG_ECORRUPT (a value too short), with *errp. */
+/* The chain of @p id: its status value's, carried on to the true end
+ * through the MMIG__STATUS_LAG LSNs after the stored last one.  @return
+ * MMIG_OK, MMIG_ENOTFOUND, MMIG_ECORRUPT (a value too short, a record past
+ * the stored end that does not continue the chain), with *errp. */
 int mmig__journal_chain(struct mmig_journal *j, MDB_txn *txn,
 			const uint8_t id[MMIG_ID_LEN], struct mmig__chain *c,
 			struct mmig_error **errp);
+/* Carry chain @p c of @p id (as a status stored it) on to its true end. */
+int mmig__chain_catch_up(struct mmig_journal *j, MDB_txn *txn,
+			 const uint8_t id[MMIG_ID_LEN], struct mmig__chain *c,
+			 struct mmig_error **errp);
+/* The number of records in the log.  @return an LMDB code. */
+int mmig__log_count(struct mmig_journal *j, MDB_txn *txn, uint64_t *n);
 
 /*
  * Call @p fn for each record on the chain of @p id, in seq order, with its

@@ -104,13 +104,39 @@ get_be64(const uint8_t *p)
 void
 mmig__lsn_key(uint8_t key[MMIG__LSN_LEN], uint64_t lsn)
 {
-	put_be64(key, lsn);
+	key[0] = MMIG__LSN_PREFIX;
+	put_be64(key + 1, lsn);
 }
 
 uint64_t
 mmig__lsn_of(const MDB_val *key)
 {
-	return key->mv_size == MMIG__LSN_LEN ? get_be64(key->mv_data) : 0;
+	const uint8_t *p = key->mv_data;
+
+	if (key->mv_size != MMIG__LSN_LEN || p[0] != MMIG__LSN_PREFIX)
+		return 0;
+	return get_be64(p + 1);
+}
+
+int
+mmig__log_count(struct mmig_journal *j, MDB_txn *txn, uint64_t *n)
+{
+	uint8_t k[MMIG__LSN_LEN];
+	MDB_val key = { .mv_size = sizeof(k), .mv_data = k }, val;
+	MDB_cursor *cur;
+	int rc;
+
+	*n = 0;
+	mmig__lsn_key(k, 0);
+	rc = mdb_cursor_open(txn, mmig__journal_dbs(j)->log, &cur);
+	if (rc != MDB_SUCCESS)
+		return rc;
+	for (rc = mdb_cursor_get(cur, &key, &val, MDB_SET_RANGE);
+	     rc == MDB_SUCCESS && mmig__lsn_of(&key) != 0;
+	     rc = mdb_cursor_get(cur, &key, &val, MDB_NEXT))
+		(*n)++;
+	mdb_cursor_close(cur);
+	return rc == MDB_NOTFOUND || rc == MDB_SUCCESS ? MDB_SUCCESS : rc;
 }
 
 void
@@ -165,6 +191,64 @@ mmig__status_unwrap(const MDB_val *val, struct mmig__chain *c,
 }
 
 int
+mmig__chain_catch_up(struct mmig_journal *j, MDB_txn *txn,
+		     const uint8_t id[MMIG_ID_LEN], struct mmig__chain *c,
+		     struct mmig_error **errp)
+{
+	uint8_t k[MMIG__LSN_LEN];
+	MDB_val key = { .mv_size = sizeof(k), .mv_data = k }, val;
+	uint64_t stored = c->last, lsn;
+	struct mmig__log_rec r;
+	const char *why = NULL;
+	MDB_cursor *cur;
+	char text[37];
+	int rc;
+
+	/* A chain the status holds no record of has none: its first record
+	 * always rewrites the status. */
+	if (stored == 0)
+		return MMIG_OK;
+	mmig__lsn_key(k, stored + 1);
+	rc = mdb_cursor_open(txn, mmig__journal_dbs(j)->log, &cur);
+	if (rc != MDB_SUCCESS)
+		goto lmdb;
+	for (rc = mdb_cursor_get(cur, &key, &val, MDB_SET_RANGE);
+	     rc == MDB_SUCCESS; rc = mdb_cursor_get(cur, &key, &val, MDB_NEXT)) {
+		lsn = mmig__lsn_of(&key);
+		if (lsn == 0 || lsn - stored > MMIG__STATUS_LAG)
+			break;
+		if (!mmig__log_unwrap(&val, &r) ||
+		    memcmp(r.id, id, MMIG_ID_LEN) != 0)
+			continue; /* another migration's (verify checks it) */
+		if (r.seq != c->next_seq)
+			why = "has another seq than the chain's next";
+		else if (r.prev != c->last)
+			why = "does not point back to the chain's end";
+		if (why)
+			break;
+		c->last = lsn;
+		c->next_seq++;
+	}
+	mdb_cursor_close(cur);
+	if (why) {
+		mmig__id_text(id, text);
+		set_err(errp, mmig_error_new(
+				      MMIG_ECORRUPT,
+				      "migration %s: the record at LSN %llu, "
+				      "after its status's last (%llu), %s",
+				      text, (unsigned long long)lsn,
+				      (unsigned long long)stored, why));
+		return MMIG_ECORRUPT;
+	}
+	if (rc == MDB_SUCCESS || rc == MDB_NOTFOUND)
+		return MMIG_OK;
+lmdb:
+	mmig__id_text(id, text);
+	set_err(errp, mmig__mdb_error(rc, "migration %s: log", text));
+	return mmig__from_mdb(rc);
+}
+
+int
 mmig__journal_chain(struct mmig_journal *j, MDB_txn *txn,
 		    const uint8_t id[MMIG_ID_LEN], struct mmig__chain *c,
 		    struct mmig_error **errp)
@@ -186,7 +270,7 @@ mmig__journal_chain(struct mmig_journal *j, MDB_txn *txn,
 					     text, val.mv_size));
 		return MMIG_ECORRUPT;
 	}
-	return MMIG_OK;
+	return mmig__chain_catch_up(j, txn, id, c, errp);
 }
 
 /* One link of a chain: the record at @p lsn must be seq @p seq of @p id.

@@ -174,24 +174,28 @@ verify_log(struct mmig_journal *j, MDB_txn *txn, uint64_t on_chains,
 	   bool all_walked, struct reporter *r)
 {
 	const struct mmig__dbs *dbs = mmig__journal_dbs(j);
+	uint8_t first[MMIG__LSN_LEN];
+	MDB_val key = { .mv_size = sizeof(first), .mv_data = first }, val;
 	uint64_t n = 0;
 	MDB_cursor *cur;
-	MDB_val key, val;
 	int rc;
 
 	rc = mdb_cursor_open(txn, dbs->log, &cur);
 	if (rc != MDB_SUCCESS)
 		return mmig__from_mdb(rc);
-	for (rc = mdb_cursor_get(cur, &key, &val, MDB_FIRST);
+	/* The log is the main table's keys from the log's prefix on. */
+	mmig__lsn_key(first, 0);
+	for (rc = mdb_cursor_get(cur, &key, &val, MDB_SET_RANGE);
 	     rc == MDB_SUCCESS;
 	     rc = mdb_cursor_get(cur, &key, &val, MDB_NEXT)) {
 		struct mmig__log_rec lr;
 		char text[37];
 
 		n++;
-		if (key.mv_size != MMIG__LSN_LEN) {
-			problem(r, "table log: key of %zu bytes (want %d)",
-				key.mv_size, MMIG__LSN_LEN);
+		if (mmig__lsn_of(&key) == 0) {
+			problem(r, "table log: key of %zu bytes (want %d, "
+				   "the first 0x%02x)",
+				key.mv_size, MMIG__LSN_LEN, MMIG__LSN_PREFIX);
 			continue;
 		}
 		if (!mmig__log_unwrap(&val, &lr)) {
@@ -335,7 +339,8 @@ delete_migration(struct mmig_journal *j, MDB_txn *txn,
 	rc = mdb_get(txn, dbs->status, &key, &val);
 	if (rc != MDB_SUCCESS)
 		return rc;
-	if (!mmig__status_unwrap(&val, &c, NULL, NULL))
+	if (!mmig__status_unwrap(&val, &c, NULL, NULL) ||
+	    mmig__chain_catch_up(j, txn, id, &c, NULL) != MMIG_OK)
 		c = (struct mmig__chain){ 0 };
 	rc = mdb_del(txn, dbs->hdr, &key, NULL);
 	if (rc == MDB_SUCCESS)

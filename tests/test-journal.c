@@ -1552,18 +1552,18 @@ test_journal_compact_shrinks_and_needs_the_journal_alone(void **state)
 	mmig_migration_info_free(list, n);
 }
 
-/* ---- the log keyed by LSN (journal format 2) ---------------------------- */
+/* ---- the log keyed by LSN (journal format 3) ---------------------------- */
 
 static uint64_t
 log_entries(struct mmig_journal *j)
 {
 	MDB_txn *txn;
-	MDB_stat st;
+	uint64_t n;
 
 	assert_int_equal(mmig__journal_read_begin(j, &txn), MMIG_OK);
-	assert_int_equal(mdb_stat(txn, mmig__journal_dbs(j)->log, &st), 0);
+	assert_int_equal(mmig__log_count(j, txn, &n), 0);
 	mmig__journal_read_end(j, txn);
-	return st.ms_entries;
+	return n;
 }
 
 /* Every key of `log` is an LSN, growing by one from the first; each value
@@ -1590,6 +1590,13 @@ check_layout(struct mmig_journal *j, const uint8_t ids[][MMIG_ID_LEN],
 		uint64_t lsn = mmig__lsn_of(&k);
 		size_t m;
 
+		if (lsn == 0) {
+			/* Before the log, only the records naming the
+			 * tables; after it, nothing. */
+			assert_int_equal(expect_lsn, 0);
+			assert_true(k.mv_size < MMIG__LSN_LEN);
+			continue;
+		}
 		assert_int_equal(k.mv_size, MMIG__LSN_LEN);
 		if (expect_lsn)
 			assert_int_equal(lsn, expect_lsn);
@@ -1769,6 +1776,161 @@ test_journal_append_retry_is_idempotent(void **state)
 	mmig_coordinator_free(c);
 }
 
+/* A paused migration of 3 probe ops, claimed: @p m drives it. */
+static void
+paused_and_claimed(struct fixture *f, struct mmig_coordinator **c,
+		   uint8_t id[MMIG_ID_LEN], struct mmig__jmig **m)
+{
+	struct mmig_rec_header h;
+	struct mmig_error *err = NULL;
+	struct mmig_ctx *ctx;
+
+	*c = probe_coordinator(3, MMIG_PROCESS);
+	assert_int_equal(mmig_ctx_new(&ctx), MMIG_OK);
+	mmig_ctx_pause(ctx);
+	assert_int_equal(mmig_coordinator_perform(*c, ctx, f->scope, &f->model),
+			 MMIG_EPAUSED);
+	mmig_ctx_free(ctx);
+	mmig__id_parse(mmig_coordinator_migration_id(*c), id);
+	assert_int_equal(mmig__jmig_claim(f->j, id, 0, false, &h, m, &err),
+			 MMIG_OK);
+	mmig__rec_header_free(&h);
+}
+
+/* Append one record of @p kind to @p m without a new status record, as a
+ * commit that changes no state does. */
+static void
+append_bare(struct fixture *f, struct mmig__jmig *m, uint32_t kind)
+{
+	struct mmig_error *err = NULL;
+
+	assert_int_equal(mmig__jmig_stage(m, kind, -1, NULL, 0, NULL), MMIG_OK);
+	assert_int_equal(mmig__journal_ops(f->j)->append(m, NULL, 0,
+							 MMIG__SYNC_NONE, &err),
+			 MMIG_OK);
+}
+
+/* The chain as @p id's status stores it, and carried on to its end. */
+static void
+chains(struct mmig_journal *j, const uint8_t id[MMIG_ID_LEN],
+       struct mmig__chain *stored, struct mmig__chain *end)
+{
+	MDB_val key = { .mv_size = MMIG_ID_LEN, .mv_data = (void *)id }, val;
+	MDB_txn *txn;
+
+	assert_int_equal(mmig__journal_read_begin(j, &txn), MMIG_OK);
+	assert_int_equal(mdb_get(txn, mmig__journal_dbs(j)->status, &key, &val),
+			 0);
+	assert_true(mmig__status_unwrap(&val, stored, NULL, NULL));
+	assert_int_equal(mmig__journal_chain(j, txn, id, end, NULL), MMIG_OK);
+	mmig__journal_read_end(j, txn);
+}
+
+static uint32_t
+last_kind(struct mmig_journal *j, const uint8_t id[MMIG_ID_LEN],
+	  uint64_t *next)
+{
+	struct mmig_rec_header h;
+	struct mmig_fold fold;
+	uint32_t kind;
+
+	assert_int_equal(mmig__journal_read(j, id, &h, NULL, &fold, next, NULL),
+			 MMIG_OK);
+	kind = fold.last_kind;
+	mmig__fold_free(&fold);
+	mmig__rec_header_free(&h);
+	return kind;
+}
+
+/* The status is a checkpoint of the chain's end (format 3): a commit that
+ * only appends leaves it as it is, and a reader finds the end in the
+ * MMIG__STATUS_LAG LSNs after it; a record appended further than that
+ * from it rewrites it, so the chain still reads whole after any number of
+ * other migrations' records. */
+static void
+test_journal_status_checkpoints_the_chain(void **state)
+{
+	struct fixture *f = *state;
+	struct mmig_coordinator *c, *big;
+	struct mmig__chain stored, end;
+	uint8_t id[MMIG_ID_LEN];
+	struct mmig__jmig *m;
+	uint64_t next;
+
+	paused_and_claimed(f, &c, id, &m);
+	append_bare(f, m, MMIG_REC_RESUMED);
+	chains(f->j, id, &stored, &end);
+	assert_true(stored.last < end.last);
+	assert_int_equal(end.next_seq, stored.next_seq + 1);
+	assert_int_equal(last_kind(f->j, id, &next), MMIG_REC_RESUMED);
+	assert_int_equal(next, m->next_seq);
+
+	/* Another migration takes the log's end more than MMIG__STATUS_LAG
+	 * LSNs past what the status holds. */
+	big = plain_coordinator(MMIG__STATUS_LAG / 2 + 8, MMIG_PROCESS);
+	assert_int_equal(mmig_coordinator_perform(big, NULL, f->scope,
+						  &f->model),
+			 MMIG_OK);
+	append_bare(f, m, MMIG_REC_PAUSED);
+	chains(f->j, id, &stored, &end);
+	assert_true(end.last > MMIG__STATUS_LAG);
+	assert_int_equal(stored.last, end.last);
+	assert_int_equal(stored.next_seq, end.next_seq);
+	assert_int_equal(last_kind(f->j, id, &next), MMIG_REC_PAUSED);
+	assert_int_equal(next, m->next_seq);
+	assert_int_equal(verify_problems(f->j), 0);
+	mmig__jmig_free(m);
+	mmig_coordinator_free(big);
+	mmig_coordinator_free(c);
+}
+
+/* A record past the status's last LSN that names the migration but does
+ * not continue its chain is corruption, reported with its LSN. */
+static void
+test_journal_chain_past_status_is_checked(void **state)
+{
+	struct fixture *f = *state;
+	struct mmig__chain stored, end;
+	struct mmig_coordinator *c;
+	struct mmig_rec_header h;
+	struct mmig_error *err = NULL;
+	struct mmig_fold fold;
+	uint8_t id[MMIG_ID_LEN], k[MMIG__LSN_LEN], *copy;
+	struct mmig__jmig *m;
+	MDB_val key = { .mv_size = sizeof(k), .mv_data = k }, val;
+	MDB_txn *txn;
+	char want[64];
+
+	paused_and_claimed(f, &c, id, &m);
+	append_bare(f, m, MMIG_REC_RESUMED);
+	chains(f->j, id, &stored, &end);
+	assert_true(stored.last < end.last);
+	/* Give the record past the status another seq. */
+	mmig__lsn_key(k, end.last);
+	assert_int_equal(mmig__journal_write_begin(f->j, &txn), MMIG_OK);
+	assert_int_equal(mdb_get(txn, mmig__journal_dbs(f->j)->log, &key, &val),
+			 0);
+	copy = malloc(val.mv_size);
+	memcpy(copy, val.mv_data, val.mv_size);
+	copy[MMIG_ID_LEN + 7] ^= 0x04;
+	val.mv_data = copy;
+	assert_int_equal(mdb_put(txn, mmig__journal_dbs(f->j)->log, &key, &val,
+				 0),
+			 0);
+	assert_int_equal(mmig__journal_write_commit(f->j, txn), MMIG_OK);
+	free(copy);
+	assert_int_equal(mmig__journal_read(f->j, id, &h, NULL, &fold, NULL,
+					    &err),
+			 MMIG_ECORRUPT);
+	snprintf(want, sizeof(want), "the record at LSN %llu, after",
+		 (unsigned long long)end.last);
+	assert_non_null(strstr(mmig_error_message(err), want));
+	mmig_error_free(err);
+	assert_true(verify_problems(f->j) > 0);
+	mmig__jmig_free(m);
+	mmig_coordinator_free(c);
+}
+
 /* LSNs only grow: a prune that deletes the log's right edge does not give
  * its LSNs out again. */
 static void
@@ -1807,8 +1969,9 @@ test_journal_lsn_grows_past_a_prune(void **state)
 	mmig_coordinator_free(c);
 }
 
-/* A journal of the old layout (format 1: the log keyed by migration and
- * seq) is refused with a clear error, and left as it was. */
+/* A journal of an older layout (format 2: the log in a table of its own,
+ * the status rewritten by every commit; format 1 keyed the log by
+ * migration and seq) is refused with a clear error, and left as it was. */
 static void
 test_journal_old_format_refused_unchanged(void **state)
 {
@@ -1816,13 +1979,13 @@ test_journal_old_format_refused_unchanged(void **state)
 	MDB_val key = { .mv_size = 6, .mv_data = "format" }, val;
 	struct mmig_journal *j = NULL;
 	struct mmig_error *err = NULL;
-	uint32_t one = 1;
+	uint32_t old = 2;
 	char data[200];
 	uint64_t before;
 	MDB_txn *txn;
 
 	assert_int_equal(mmig__journal_write_begin(f->j, &txn), MMIG_OK);
-	val = (MDB_val){ .mv_size = sizeof(one), .mv_data = &one };
+	val = (MDB_val){ .mv_size = sizeof(old), .mv_data = &old };
 	assert_int_equal(mdb_put(txn, mmig__journal_dbs(f->j)->meta, &key, &val,
 				 0),
 			 0);
@@ -1834,7 +1997,7 @@ test_journal_old_format_refused_unchanged(void **state)
 	assert_int_equal(mmig_journal_open(&j, f->jdir, NULL, &err),
 			 MMIG_EFORMAT);
 	assert_null(j);
-	assert_non_null(strstr(mmig_error_message(err), "journal format 1"));
+	assert_non_null(strstr(mmig_error_message(err), "journal format 2"));
 	assert_non_null(strstr(mmig_error_message(err), "older"));
 	mmig_error_free(err);
 	assert_int_equal(file_hash(data), before);
@@ -1880,6 +2043,8 @@ main(void)
 		T(test_journal_compact_shrinks_and_needs_the_journal_alone),
 		T(test_journal_log_is_keyed_by_lsn_and_chained),
 		T(test_journal_append_retry_is_idempotent),
+		T(test_journal_status_checkpoints_the_chain),
+		T(test_journal_chain_past_status_is_checked),
 		T(test_journal_lsn_grows_past_a_prune),
 		T(test_journal_old_format_refused_unchanged),
 #undef T
