@@ -374,6 +374,7 @@ durable_once(struct bench *b, double *us, struct mmig_journal_stats *st)
 	if (st) {
 		st->syncs = s1.syncs - s0.syncs;
 		st->commits = s1.commits - s0.commits;
+		st->commit_ns = s1.commit_ns - s0.commit_ns;
 	}
 	return rc;
 }
@@ -499,6 +500,7 @@ group_once(struct bench *b, size_t n, struct mmig_journal_stats *st,
 		agg = (double)total / (us / 1e6);
 	st->commits = s1.commits - s0.commits;
 	st->syncs = s1.syncs - s0.syncs;
+	st->commit_ns = s1.commit_ns - s0.commit_ns;
 out:
 	mmig_journal_close(j);
 	free(t);
@@ -949,6 +951,9 @@ bench_journal_run(struct bench *b, size_t r)
 		bench_put(&f2->extra[4], (double)st.syncs / (double)b->sz.ops);
 		bench_put(&f2->extra[5],
 			  (double)st.commits / (double)b->sz.ops);
+		if (st.commits)
+			bench_put(&f2->extra[6], (double)st.commit_ns / 1e3 /
+							 (double)st.commits);
 	} else if (bench_wanted(b, 2) || bench_wanted(b, 4)) {
 		bench_fail(f2, "a migration failed");
 	}
@@ -976,6 +981,17 @@ bench_journal_run(struct bench *b, size_t r)
 					  (double)(b->sz.group_threads_wide *
 						   b->sz.group_ops));
 			bench_put(&f4->extra[6], sw / total);
+			if (gst.commits && st.commits) {
+				double batch = (double)gst.commit_ns /
+					       (double)gst.commits,
+				       one = (double)st.commit_ns /
+					     (double)st.commits;
+
+				bench_put(&f4->extra[7], batch / 1e3);
+				bench_put(&f4->extra[8],
+					  (double)b->sz.group_threads * one /
+						  batch);
+			}
 		}
 	}
 	if (bench_wanted(b, 6)) {

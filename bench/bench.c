@@ -351,6 +351,7 @@ figures_init(struct bench *b)
 	bench_extra(f, "ratio_to_pg_peer", "÷ peer PostgreSQL", "x");
 	bench_extra(f, "syncs_per_op", "sync points per op", "");
 	bench_extra(f, "commits_per_op", "LMDB commits per op", "");
+	bench_extra(f, "commit_us", "LMDB commit (writes+sync)", "us");
 
 	f = bench_fig(b, 3);
 	*f = (struct bench_figure){ .id = 3, .key = "journal_process",
@@ -373,6 +374,12 @@ figures_init(struct bench *b)
 	bench_extra(f, "wide_ratio_to_single", "wide ÷ (2) ops/s", "x");
 	bench_extra(f, "wide_commits_per_op", "wide: LMDB commits per op", "");
 	bench_extra(f, "switches_per_op", "context switches per op", "");
+	/* What limits the ratio before any CPU or wake-up: a batch's
+	 * commit writes more pages than one migration's.  The ceiling is
+	 * the ratio if nothing but the commits took time: threads × (2)'s
+	 * commit ÷ the batch's. */
+	bench_extra(f, "batch_commit_us", "batch's LMDB commit", "us");
+	bench_extra(f, "commit_ceiling", "ceiling, commits alone", "x");
 
 	f = bench_fig(b, 5);
 	*f = (struct bench_figure){ .id = 5, .key = "recovery_history",
@@ -443,6 +450,9 @@ figures_init(struct bench *b)
 	bench_extra(f, "journal_mib", "journal bytes written", "MiB");
 	bench_extra(f, "desc_write_ms", "desc write+fdatasync", "ms");
 	bench_extra(f, "ratio_to_no_journal", "÷ no journal (old ratio)", "x");
+	bench_extra(f, "journal_commit_ms", "journal commits (writes+syncs)",
+		    "ms");
+	bench_extra(f, "commit_share", "commits ÷ (no journal + desc)", "x");
 
 	/* bench-etcd.c fills these in this order. */
 	f = bench_fig(b, 9);

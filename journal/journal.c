@@ -202,6 +202,7 @@ struct mmig_journal {
 	pthread_mutex_t write_lock;
 
 	atomic_uint_fast64_t commits, syncs, records, bytes, map_grows;
+	atomic_uint_fast64_t commit_ns; /* in mdb_txn_commit: writes, syncs */
 
 	/* Our descriptor of lock.mdb, for the write lock; -1 if none. */
 	int lock_fd;
@@ -634,6 +635,7 @@ write_abort(struct mmig_journal *j, MDB_txn *txn)
 static int
 write_commit(struct mmig_journal *j, MDB_txn *txn, enum mmig__sync sync)
 {
+	uint64_t t0, ns;
 	int rc;
 
 	if (MMIG_FAULT(JOURNAL_COMMIT)) {
@@ -641,13 +643,16 @@ write_commit(struct mmig_journal *j, MDB_txn *txn, enum mmig__sync sync)
 		write_abort(j, txn);
 		return mmig__fault_errno();
 	}
+	t0 = mmig__now_mono_ns();
 	rc = txn_commit(j, txn);
+	ns = mmig__now_mono_ns() - t0;
 	wlock_release(j);
 	pthread_mutex_unlock(&j->write_lock);
 	rc = cause_of(j->path, rc);
 	if (rc == MDB_SUCCESS && MMIG_FAULT(JOURNAL_COMMITTED))
 		rc = mmig__fault_errno(); /* committed, but reported failed */
 	if (rc == MDB_SUCCESS) {
+		atomic_fetch_add(&j->commit_ns, ns);
 		atomic_fetch_add(&j->commits, 1);
 		atomic_fetch_add(&j->syncs, sync == MMIG__SYNC_FULL   ? 2
 					    : sync == MMIG__SYNC_DATA ? 1
@@ -1415,6 +1420,7 @@ mmig_journal_get_stats(const struct mmig_journal *j,
 	s.records = atomic_load(&mj->records);
 	s.bytes = atomic_load(&mj->bytes);
 	s.map_grows = atomic_load(&mj->map_grows);
+	s.commit_ns = atomic_load(&mj->commit_ns);
 	/* Only as far as the caller's layout reaches. */
 	(void)mmig__sized_out(out, &s, sizeof(s),
 			      MMIG__END(struct mmig_journal_stats, map_grows));

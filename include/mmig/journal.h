@@ -194,6 +194,11 @@ struct mmig_journal_stats {
 	uint64_t bytes;    /**< encoded bytes of every value written, and of
 	                      every description side file */
 	uint64_t map_grows; /**< times the map was grown */
+	uint64_t commit_ns; /**< wall time, in ns, inside those commits:
+	                         LMDB writing the pages and syncing them
+	                         (not the puts before, nor a side file).
+	                         Added in MMIG_0.2: a caller built with the
+	                         0.1 layout's size does not get it */
 };
 
 #define MMIG_JOURNAL_STATS_INIT { .size = sizeof(struct mmig_journal_stats) }
