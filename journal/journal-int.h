@@ -52,7 +52,7 @@ struct mmig__jmig {
 	/* The LMDB backend's memory of this migration's chain as its last
 	 * commit here left it -- first and last LSN, records -- and the last
 	 * LSN the status held then: saves catching the chain up from the
-	 * status on every commit (journal.c, check_fence()). */
+	 * status on every commit (journal.c, chain_end()). */
 	bool chain_known;
 	uint64_t chain_first, chain_last, chain_len, chain_stored;
 	/* In the journal's list of migrations this process drives. */

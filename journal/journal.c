@@ -27,8 +27,8 @@
  * state, or when the chain has run MMIG__STATUS_LAG LSNs past it: a
  * migration is read by following its chain back from its end (lmdb-int.h,
  * read.c).  So a commit that only appends (the common one: DONE i with
- * BEGIN i+1) writes one tree's pages, as LMDB's own floor does.  Start-up recovery reads
- * `inflight` only, so its cost does not grow with history.  Appends stay
+ * BEGIN i+1) writes one tree's pages, as LMDB's own floor does.  Start-up
+ * recovery reads `inflight` only, so its cost does not grow with history.  Appends stay
  * idempotent by seq: a staged record whose seq is on the chain already
  * with the same bytes is skipped (append_staged()).
  *
@@ -1774,14 +1774,6 @@ write_req(struct mmig_journal *j, MDB_txn *txn, struct commit_req *req,
 	return rc;
 }
 
-/*
- * Write every request of @p batch in one transaction.  A request whose
- * puts fail (a key conflict) fails alone: its puts may be half done, so
- * the transaction is aborted and the batch written again without it.
- * That costs a retry only when something is wrong, where a nested
- * transaction per request would cost an allocation and a merge on every
- * request of every batch.
- */
 /* After @p batch's transaction: what each migration's next commit finds
  * (chain_end()).  A request that failed forgets: its chain is read again. */
 static void
@@ -1798,6 +1790,14 @@ remember_chains(struct commit_req *batch)
 	}
 }
 
+/*
+ * Write every request of @p batch in one transaction.  A request whose
+ * puts fail (a key conflict) fails alone: its puts may be half done, so
+ * the transaction is aborted and the batch written again without it.
+ * That costs a retry only when something is wrong, where a nested
+ * transaction per request would cost an allocation and a merge on every
+ * request of every batch.
+ */
 static void
 write_batch(struct mmig_journal *j, struct commit_req *batch)
 {

@@ -339,9 +339,11 @@ delete_migration(struct mmig_journal *j, MDB_txn *txn,
 	rc = mdb_get(txn, dbs->status, &key, &val);
 	if (rc != MDB_SUCCESS)
 		return rc;
-	if (!mmig__status_unwrap(&val, &c, NULL, NULL) ||
-	    mmig__chain_catch_up(j, txn, id, &c, NULL) != MMIG_OK)
+	if (!mmig__status_unwrap(&val, &c, NULL, NULL))
 		c = (struct mmig__chain){ 0 };
+	/* To the chain's end; where the chain breaks past the status, to
+	 * the last record that continues it. */
+	(void)mmig__chain_catch_up(j, txn, id, &c, NULL);
 	rc = mdb_del(txn, dbs->hdr, &key, NULL);
 	if (rc == MDB_SUCCESS)
 		rc = mdb_del(txn, dbs->status, &key, NULL);
