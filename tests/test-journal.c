@@ -2039,6 +2039,49 @@ test_journal_file_reaches_its_last_page_after_prune(void **state)
 	}
 }
 
+/* A record that names a migration but lies on no chain, further past the
+ * status's last LSN than a reader looks (a stray copy), is reported by
+ * verify with its LSN, not only counted. */
+static void
+test_journal_verify_names_a_record_on_no_chain(void **state)
+{
+	struct fixture *f = *state;
+	struct mmig_coordinator *c = plain_coordinator(3, MMIG_PROCESS);
+	struct mmig__chain chain;
+	uint8_t id[MMIG_ID_LEN], k[MMIG__LSN_LEN], *copy;
+	MDB_val key = { .mv_size = sizeof(k), .mv_data = k }, val;
+	char report[4096] = "", want[64];
+	uint64_t stray;
+	MDB_txn *txn;
+	size_t n;
+
+	assert_int_equal(mmig_coordinator_perform(c, NULL, f->scope, &f->model),
+			 MMIG_OK);
+	mmig__id_parse(mmig_coordinator_migration_id(c), id);
+	assert_int_equal(mmig__journal_write_begin(f->j, &txn), MMIG_OK);
+	assert_int_equal(mmig__journal_chain(f->j, txn, id, &chain, NULL),
+			 MMIG_OK);
+	mmig__lsn_key(k, chain.last);
+	assert_int_equal(mdb_get(txn, mmig__journal_dbs(f->j)->log, &key, &val),
+			 0);
+	copy = malloc(val.mv_size);
+	memcpy(copy, val.mv_data, val.mv_size);
+	val.mv_data = copy;
+	stray = chain.last + MMIG__STATUS_LAG + 100;
+	mmig__lsn_key(k, stray);
+	assert_int_equal(mdb_put(txn, mmig__journal_dbs(f->j)->log, &key, &val,
+				 0),
+			 0);
+	free(copy);
+	assert_int_equal(mmig__journal_write_commit(f->j, txn), MMIG_OK);
+	assert_int_equal(mmig_journal_verify(f->j, collect, report, &n), MMIG_OK);
+	assert_true(n >= 1);
+	snprintf(want, sizeof(want), "LSN %llu ", (unsigned long long)stray);
+	assert_non_null(strstr(report, want));
+	assert_non_null(strstr(report, mmig_coordinator_migration_id(c)));
+	mmig_coordinator_free(c);
+}
+
 /* A journal of an older layout (format 2: the log in a table of its own,
  * the status rewritten by every commit; format 1 keyed the log by
  * migration and seq) is refused with a clear error, and left as it was. */
@@ -2116,6 +2159,7 @@ main(void)
 		T(test_journal_status_checkpoints_the_chain),
 		T(test_journal_file_reaches_its_last_page_after_prune),
 		T(test_journal_chain_past_status_is_checked),
+		T(test_journal_verify_names_a_record_on_no_chain),
 		T(test_journal_lsn_grows_past_a_prune),
 		T(test_journal_old_format_refused_unchanged),
 #undef T
