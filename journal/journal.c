@@ -632,6 +632,39 @@ write_abort(struct mmig_journal *j, MDB_txn *txn)
 	pthread_mutex_unlock(&j->write_lock);
 }
 
+/*
+ * After a commit, with the write lock still held: make data.mdb reach the
+ * last page the new meta page names.  LMDB does not write the pages a
+ * transaction allocated and freed again (loose pages: a delete that
+ * merges pages it has just copied, as a prune of many migrations does at
+ * the log's edge); they go to the free list, and when they were the
+ * highest pages the file ends before the meta's last page.  LMDB itself
+ * never reads a free page, but the next open's check_length() could not
+ * tell that file from a truncated one.  Extending it (zeros, sparse) is
+ * safe under the write lock: no other writer grows the file meanwhile, and
+ * the pages are free.  Synced when the commit was.  Best effort: the
+ * commit is made; a failure here shows as the open's refusal.
+ */
+static void
+cover_last_page(struct mmig_journal *j, enum mmig__sync sync)
+{
+	MDB_envinfo info;
+	MDB_stat st;
+	struct stat fst;
+	mdb_filehandle_t fd;
+	uint64_t need;
+
+	if (mdb_env_info(j->env, &info) != MDB_SUCCESS ||
+	    mdb_env_stat(j->env, &st) != MDB_SUCCESS ||
+	    mdb_env_get_fd(j->env, &fd) != MDB_SUCCESS || fstat(fd, &fst) != 0)
+		return;
+	need = ((uint64_t)info.me_last_pgno + 1) * st.ms_psize;
+	if ((uint64_t)fst.st_size >= need)
+		return;
+	if (ftruncate(fd, (off_t)need) == 0 && sync != MMIG__SYNC_NONE)
+		(void)fdatasync(fd);
+}
+
 static int
 write_commit(struct mmig_journal *j, MDB_txn *txn, enum mmig__sync sync)
 {
@@ -646,6 +679,8 @@ write_commit(struct mmig_journal *j, MDB_txn *txn, enum mmig__sync sync)
 	t0 = mmig__now_mono_ns();
 	rc = txn_commit(j, txn);
 	ns = mmig__now_mono_ns() - t0;
+	if (rc == MDB_SUCCESS)
+		cover_last_page(j, sync);
 	wlock_release(j);
 	pthread_mutex_unlock(&j->write_lock);
 	rc = cause_of(j->path, rc);

@@ -163,20 +163,132 @@ verify_orphans(struct mmig_journal *j, MDB_txn *txn, MDB_dbi dbi,
 	return rc == MDB_NOTFOUND ? MMIG_OK : mmig__from_mdb(rc);
 }
 
+static int
+lsn_cmp(const void *a, const void *b)
+{
+	uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
+
+	return x < y ? -1 : x > y;
+}
+
+/* The LSNs on the chains of migrations @p ids, sorted, in *out (at most
+ * @p cap: the caller counted them).  A chain that breaks ends there
+ * (verify_migration() reports it).  @return an MMIG code. */
+static int
+chain_lsns(struct mmig_journal *j, MDB_txn *txn,
+	   const uint8_t (*ids)[MMIG_ID_LEN], size_t n_ids, uint64_t cap,
+	   uint64_t **out, size_t *n_out)
+{
+	const struct mmig__dbs *dbs = mmig__journal_dbs(j);
+	uint64_t *lsns = mmig__calloc(cap ? cap : 1, sizeof(*lsns));
+	size_t n = 0;
+
+	if (!lsns)
+		return MMIG_ENOMEM;
+	for (size_t i = 0; i < n_ids; i++) {
+		struct mmig__chain c;
+		uint64_t lsn;
+
+		if (mmig__journal_chain(j, txn, ids[i], &c, NULL) != MMIG_OK)
+			continue;
+		lsn = c.last;
+		for (uint64_t s = c.next_seq; s-- > 0 && lsn != 0 && n < cap;) {
+			uint8_t k[MMIG__LSN_LEN];
+			MDB_val key = { .mv_size = sizeof(k), .mv_data = k }, val;
+			struct mmig__log_rec lr;
+
+			mmig__lsn_key(k, lsn);
+			if (mdb_get(txn, dbs->log, &key, &val) != MDB_SUCCESS ||
+			    !mmig__log_unwrap(&val, &lr) ||
+			    memcmp(lr.id, ids[i], MMIG_ID_LEN) != 0 ||
+			    lr.seq != s || lr.prev >= lsn)
+				break;
+			lsns[n++] = lsn;
+			lsn = lr.prev;
+		}
+	}
+	qsort(lsns, n, sizeof(*lsns), lsn_cmp);
+	*out = lsns;
+	*n_out = n;
+	return MMIG_OK;
+}
+
+/* At most this many records on no chain are named one by one. */
+#define STRAYS_NAMED 100
+
+/* The records of existing migrations that lie on no chain (there are some:
+ * the log holds more records than the chains), each named with its LSN. */
+static int
+name_strays(struct mmig_journal *j, MDB_txn *txn,
+	    const uint8_t (*ids)[MMIG_ID_LEN], size_t n_ids,
+	    uint64_t on_chains, struct reporter *r)
+{
+	const struct mmig__dbs *dbs = mmig__journal_dbs(j);
+	uint8_t first[MMIG__LSN_LEN];
+	MDB_val key = { .mv_size = sizeof(first), .mv_data = first }, val;
+	uint64_t *lsns, named = 0, more = 0;
+	size_t n_lsns;
+	MDB_cursor *cur;
+	int rc;
+
+	rc = chain_lsns(j, txn, ids, n_ids, on_chains, &lsns, &n_lsns);
+	if (rc != MMIG_OK)
+		return rc;
+	rc = mdb_cursor_open(txn, dbs->log, &cur);
+	if (rc != MDB_SUCCESS) {
+		mmig__free(lsns);
+		return mmig__from_mdb(rc);
+	}
+	mmig__lsn_key(first, 0);
+	for (rc = mdb_cursor_get(cur, &key, &val, MDB_SET_RANGE);
+	     rc == MDB_SUCCESS;
+	     rc = mdb_cursor_get(cur, &key, &val, MDB_NEXT)) {
+		uint64_t lsn = mmig__lsn_of(&key);
+		struct mmig__log_rec lr;
+		char text[37];
+
+		/* Bad keys, short values and records of no migration are
+		 * reported by verify_log() already. */
+		if (lsn == 0 || !mmig__log_unwrap(&val, &lr) ||
+		    !key_exists(txn, dbs->status, lr.id) ||
+		    !key_exists(txn, dbs->hdr, lr.id) ||
+		    bsearch(&lsn, lsns, n_lsns, sizeof(*lsns), lsn_cmp))
+			continue;
+		if (named == STRAYS_NAMED) {
+			more++;
+			continue;
+		}
+		named++;
+		mmig__id_text(lr.id, text);
+		problem(r, "table log: LSN %llu (seq %llu) of migration %s is "
+			   "on no chain of it",
+			(unsigned long long)lsn, (unsigned long long)lr.seq,
+			text);
+	}
+	mdb_cursor_close(cur);
+	mmig__free(lsns);
+	if (more)
+		problem(r, "table log: %llu more records on no chain",
+			(unsigned long long)more);
+	return rc == MDB_NOTFOUND ? MMIG_OK : mmig__from_mdb(rc);
+}
+
 /*
  * The log: every key an LSN, every value an envelope naming a migration
  * that exists, and every record on its migration's chain -- as many
  * records in the table as the chains of all migrations hold (@p on_chains,
- * counted by the caller over the migrations whose chain could be walked).
+ * counted by the caller over the migrations whose chain could be walked);
+ * when it holds more, the records on no chain are named.
  */
 static int
-verify_log(struct mmig_journal *j, MDB_txn *txn, uint64_t on_chains,
+verify_log(struct mmig_journal *j, MDB_txn *txn,
+	   const uint8_t (*ids)[MMIG_ID_LEN], size_t n_ids, uint64_t on_chains,
 	   bool all_walked, struct reporter *r)
 {
 	const struct mmig__dbs *dbs = mmig__journal_dbs(j);
 	uint8_t first[MMIG__LSN_LEN];
 	MDB_val key = { .mv_size = sizeof(first), .mv_data = first }, val;
-	uint64_t n = 0;
+	uint64_t n = 0, n_orphan = 0;
 	MDB_cursor *cur;
 	int rc;
 
@@ -208,6 +320,7 @@ verify_log(struct mmig_journal *j, MDB_txn *txn, uint64_t on_chains,
 		if (key_exists(txn, dbs->status, lr.id) &&
 		    key_exists(txn, dbs->hdr, lr.id))
 			continue;
+		n_orphan++;
 		mmig__id_text(lr.id, text);
 		problem(r, "table log: LSN %llu (seq %llu) of migration %s, "
 			   "which has no header or status",
@@ -217,11 +330,8 @@ verify_log(struct mmig_journal *j, MDB_txn *txn, uint64_t on_chains,
 	mdb_cursor_close(cur);
 	if (rc != MDB_NOTFOUND)
 		return mmig__from_mdb(rc);
-	if (all_walked && n > on_chains)
-		problem(r, "table log: %llu records, but the migrations' chains "
-			   "hold %llu: %llu on no chain",
-			(unsigned long long)n, (unsigned long long)on_chains,
-			(unsigned long long)(n - on_chains));
+	if (all_walked && n > on_chains + n_orphan)
+		return name_strays(j, txn, ids, n_ids, on_chains, r);
 	return MMIG_OK;
 }
 
@@ -271,7 +381,8 @@ mmig_journal_verify_v2(struct mmig_journal *j,
 		rc = verify_orphans(j, txn, dbs->inflight, "inflight",
 				    MMIG_ID_LEN, &r);
 	if (rc == MMIG_OK)
-		rc = verify_log(j, txn, on_chains, all_walked, &r);
+		rc = verify_log(j, txn, (const uint8_t(*)[MMIG_ID_LEN])ids,
+				n_ids, on_chains, all_walked, &r);
 	mmig__free(ids);
 	mmig__journal_read_end(j, txn);
 	if (rc == MMIG_OK) {

@@ -1978,6 +1978,110 @@ test_journal_lsn_grows_past_a_prune(void **state)
 	mmig_coordinator_free(c);
 }
 
+/* LMDB may leave the pages a transaction allocated and freed again
+ * (loose pages) unwritten past the file's end, so a commit can leave a
+ * meta page whose last page lies beyond data.mdb.  A prune of many
+ * migrations does (in format 3 their records are the main table's right
+ * edge): the file must still reach the last page, or the next open takes
+ * the journal for a truncated one and refuses it. */
+static void
+test_journal_file_reaches_its_last_page_after_prune(void **state)
+{
+	struct fixture *f = *state;
+	struct mmig_error *err = NULL;
+	char data[200], desc[1400];
+	size_t pruned;
+
+	/* A description of an import's size: headers of a page's third. */
+	memset(desc, 'x', sizeof(desc) - 1);
+	desc[sizeof(desc) - 1] = 0;
+	memcpy(desc, "{\"v\":\"", 6);
+	memcpy(desc + sizeof(desc) - 3, "\"}", 2);
+	f->model.desc = desc;
+	f->model.desc_len = strlen(desc);
+	snprintf(data, sizeof(data), "%s/data.mdb", f->jdir);
+	for (int round = 0; round < 12; round++) {
+		MDB_envinfo info;
+		MDB_stat st;
+		struct stat fst;
+		MDB_env *env;
+		int n = 10 + 10 * round;
+
+		for (int i = 0; i < n; i++) {
+			struct mmig_coordinator *c =
+				plain_coordinator(7, MMIG_PROCESS);
+
+			assert_int_equal(mmig_coordinator_perform(c, NULL,
+								  f->scope,
+								  &f->model),
+					 MMIG_OK);
+			mmig_coordinator_free(c);
+		}
+		assert_int_equal(mmig_journal_prune(f->j, 0, 0, &pruned),
+				 MMIG_OK);
+		assert_int_equal(pruned, (size_t)n);
+		mmig_journal_close(f->j);
+		f->j = NULL;
+		assert_int_equal(mdb_env_create(&env), 0);
+		assert_int_equal(mdb_env_open(env, f->jdir,
+					      MDB_RDONLY | MDB_NOTLS, 0600),
+				 0);
+		assert_int_equal(mdb_env_info(env, &info), 0);
+		assert_int_equal(mdb_env_stat(env, &st), 0);
+		mdb_env_close(env);
+		assert_int_equal(stat(data, &fst), 0);
+		assert_true((uint64_t)fst.st_size >=
+			    ((uint64_t)info.me_last_pgno + 1) * st.ms_psize);
+		assert_int_equal(mmig_journal_open(&f->j, f->jdir, NULL, &err),
+				 MMIG_OK);
+		current = f;
+		assert_int_equal(verify_problems(f->j), 0);
+	}
+}
+
+/* A record that names a migration but lies on no chain, further past the
+ * status's last LSN than a reader looks (a stray copy), is reported by
+ * verify with its LSN, not only counted. */
+static void
+test_journal_verify_names_a_record_on_no_chain(void **state)
+{
+	struct fixture *f = *state;
+	struct mmig_coordinator *c = plain_coordinator(3, MMIG_PROCESS);
+	struct mmig__chain chain;
+	uint8_t id[MMIG_ID_LEN], k[MMIG__LSN_LEN], *copy;
+	MDB_val key = { .mv_size = sizeof(k), .mv_data = k }, val;
+	char report[4096] = "", want[64];
+	uint64_t stray;
+	MDB_txn *txn;
+	size_t n;
+
+	assert_int_equal(mmig_coordinator_perform(c, NULL, f->scope, &f->model),
+			 MMIG_OK);
+	mmig__id_parse(mmig_coordinator_migration_id(c), id);
+	assert_int_equal(mmig__journal_write_begin(f->j, &txn), MMIG_OK);
+	assert_int_equal(mmig__journal_chain(f->j, txn, id, &chain, NULL),
+			 MMIG_OK);
+	mmig__lsn_key(k, chain.last);
+	assert_int_equal(mdb_get(txn, mmig__journal_dbs(f->j)->log, &key, &val),
+			 0);
+	copy = malloc(val.mv_size);
+	memcpy(copy, val.mv_data, val.mv_size);
+	val.mv_data = copy;
+	stray = chain.last + MMIG__STATUS_LAG + 100;
+	mmig__lsn_key(k, stray);
+	assert_int_equal(mdb_put(txn, mmig__journal_dbs(f->j)->log, &key, &val,
+				 0),
+			 0);
+	free(copy);
+	assert_int_equal(mmig__journal_write_commit(f->j, txn), MMIG_OK);
+	assert_int_equal(mmig_journal_verify(f->j, collect, report, &n), MMIG_OK);
+	assert_true(n >= 1);
+	snprintf(want, sizeof(want), "LSN %llu ", (unsigned long long)stray);
+	assert_non_null(strstr(report, want));
+	assert_non_null(strstr(report, mmig_coordinator_migration_id(c)));
+	mmig_coordinator_free(c);
+}
+
 /* A journal of an older layout (format 2: the log in a table of its own,
  * the status rewritten by every commit; format 1 keyed the log by
  * migration and seq) is refused with a clear error, and left as it was. */
@@ -2053,7 +2157,9 @@ main(void)
 		T(test_journal_log_is_keyed_by_lsn_and_chained),
 		T(test_journal_append_retry_is_idempotent),
 		T(test_journal_status_checkpoints_the_chain),
+		T(test_journal_file_reaches_its_last_page_after_prune),
 		T(test_journal_chain_past_status_is_checked),
+		T(test_journal_verify_names_a_record_on_no_chain),
 		T(test_journal_lsn_grows_past_a_prune),
 		T(test_journal_old_format_refused_unchanged),
 #undef T
