@@ -200,6 +200,9 @@ struct mmig_journal {
 	 * its commit uses (LMDB 0.9 takes them from the environment, not from
 	 * mdb_txn_begin). */
 	pthread_mutex_t write_lock;
+	/* Bytes data.mdb is known to have (under write_lock; see
+	 * cover_last_page()). */
+	uint64_t file_covers;
 
 	atomic_uint_fast64_t commits, syncs, records, bytes, map_grows;
 	atomic_uint_fast64_t commit_ns; /* in mdb_txn_commit: writes, syncs */
@@ -655,13 +658,23 @@ cover_last_page(struct mmig_journal *j, enum mmig__sync sync)
 	uint64_t need;
 
 	if (mdb_env_info(j->env, &info) != MDB_SUCCESS ||
-	    mdb_env_stat(j->env, &st) != MDB_SUCCESS ||
-	    mdb_env_get_fd(j->env, &fd) != MDB_SUCCESS || fstat(fd, &fst) != 0)
+	    mdb_env_stat(j->env, &st) != MDB_SUCCESS)
 		return;
 	need = ((uint64_t)info.me_last_pgno + 1) * st.ms_psize;
-	if ((uint64_t)fst.st_size >= need)
+	/* The file only grows (compaction makes a new one, which this
+	 * handle does not use), so a size seen once is still there: most
+	 * commits end here, without a system call. */
+	if (need <= j->file_covers)
 		return;
-	if (ftruncate(fd, (off_t)need) == 0 && sync != MMIG__SYNC_NONE)
+	if (mdb_env_get_fd(j->env, &fd) != MDB_SUCCESS || fstat(fd, &fst) != 0)
+		return;
+	j->file_covers = (uint64_t)fst.st_size;
+	if (j->file_covers >= need)
+		return;
+	if (ftruncate(fd, (off_t)need) != 0)
+		return;
+	j->file_covers = need;
+	if (sync != MMIG__SYNC_NONE)
 		(void)fdatasync(fd);
 }
 
