@@ -201,7 +201,7 @@ struct mmig_journal {
 	 * mdb_txn_begin). */
 	pthread_mutex_t write_lock;
 	/* Bytes data.mdb is known to have (under write_lock; see
-	 * cover_last_page()). */
+	 * cover_pages()). */
 	uint64_t file_covers;
 
 	atomic_uint_fast64_t commits, syncs, records, bytes, map_grows;
@@ -589,6 +589,58 @@ sync_flags_for(enum mmig__sync sync)
 	return 0;
 }
 
+/* Pages data.mdb is kept ahead of LMDB's last page (cover_pages()). */
+#define FILE_SLACK_PAGES 256u
+
+/*
+ * Make data.mdb reach at least @p slack pages past the last page LMDB's
+ * newest meta page names (extending it to twice that when it must grow,
+ * so that it grows seldom).  Why: LMDB does not write the pages a
+ * transaction allocated and freed again (loose pages: a delete that merges
+ * pages it has just copied, as a prune of many migrations does at the
+ * log's edge); they go to the free list, and when they were the highest
+ * pages the file ends before the meta's last page.  LMDB never reads a
+ * free page, but the next open's check_length() cannot tell that file from
+ * a truncated one, and refuses it.  So, with the write lock held: before
+ * each write transaction, FILE_SLACK_PAGES ahead -- a transaction taking
+ * fewer new pages than that cannot end past the file, and its commit's
+ * sync carries the new size -- and after each commit, to the last page
+ * for one that took more (synced when the commit was; a crash between
+ * such a commit and this leaves the short file).  The added pages are
+ * zeros, sparse, and free.  Best effort: a failure shows as the open's
+ * refusal.
+ */
+static void
+cover_pages(struct mmig_journal *j, uint64_t slack, bool sync)
+{
+	MDB_envinfo info;
+	MDB_stat st;
+	struct stat fst;
+	mdb_filehandle_t fd;
+	uint64_t need, want;
+
+	if (mdb_env_info(j->env, &info) != MDB_SUCCESS ||
+	    mdb_env_stat(j->env, &st) != MDB_SUCCESS)
+		return;
+	need = ((uint64_t)info.me_last_pgno + 1 + slack) * st.ms_psize;
+	/* The file only grows (compaction makes a new one, which this
+	 * handle does not use), so a size seen once is still there: most
+	 * calls end here, without a system call. */
+	if (need <= j->file_covers)
+		return;
+	if (mdb_env_get_fd(j->env, &fd) != MDB_SUCCESS || fstat(fd, &fst) != 0)
+		return;
+	j->file_covers = (uint64_t)fst.st_size;
+	if (j->file_covers >= need)
+		return;
+	want = need + slack * st.ms_psize;
+	if (ftruncate(fd, (off_t)want) != 0)
+		return;
+	j->file_covers = want;
+	if (sync)
+		(void)fdatasync(fd);
+}
+
 /*
  * Begin a write transaction whose commit syncs as @p sync asks: this
  * process's write_lock, then the journal's write lock (bounded), then
@@ -624,6 +676,7 @@ write_begin(struct mmig_journal *j, enum mmig__sync sync, MDB_txn **txn,
 		*errp = mmig__mdb_error(rc, "journal %s: begin", j->path);
 		return mmig__from_mdb(rc);
 	}
+	cover_pages(j, FILE_SLACK_PAGES, false); /* synced by the commit */
 	return MMIG_OK;
 }
 
@@ -633,49 +686,6 @@ write_abort(struct mmig_journal *j, MDB_txn *txn)
 	txn_abort(j, txn);
 	wlock_release(j);
 	pthread_mutex_unlock(&j->write_lock);
-}
-
-/*
- * After a commit, with the write lock still held: make data.mdb reach the
- * last page the new meta page names.  LMDB does not write the pages a
- * transaction allocated and freed again (loose pages: a delete that
- * merges pages it has just copied, as a prune of many migrations does at
- * the log's edge); they go to the free list, and when they were the
- * highest pages the file ends before the meta's last page.  LMDB itself
- * never reads a free page, but the next open's check_length() could not
- * tell that file from a truncated one.  Extending it (zeros, sparse) is
- * safe under the write lock: no other writer grows the file meanwhile, and
- * the pages are free.  Synced when the commit was.  Best effort: the
- * commit is made; a failure here shows as the open's refusal.
- */
-static void
-cover_last_page(struct mmig_journal *j, enum mmig__sync sync)
-{
-	MDB_envinfo info;
-	MDB_stat st;
-	struct stat fst;
-	mdb_filehandle_t fd;
-	uint64_t need;
-
-	if (mdb_env_info(j->env, &info) != MDB_SUCCESS ||
-	    mdb_env_stat(j->env, &st) != MDB_SUCCESS)
-		return;
-	need = ((uint64_t)info.me_last_pgno + 1) * st.ms_psize;
-	/* The file only grows (compaction makes a new one, which this
-	 * handle does not use), so a size seen once is still there: most
-	 * commits end here, without a system call. */
-	if (need <= j->file_covers)
-		return;
-	if (mdb_env_get_fd(j->env, &fd) != MDB_SUCCESS || fstat(fd, &fst) != 0)
-		return;
-	j->file_covers = (uint64_t)fst.st_size;
-	if (j->file_covers >= need)
-		return;
-	if (ftruncate(fd, (off_t)need) != 0)
-		return;
-	j->file_covers = need;
-	if (sync != MMIG__SYNC_NONE)
-		(void)fdatasync(fd);
 }
 
 static int
@@ -693,7 +703,7 @@ write_commit(struct mmig_journal *j, MDB_txn *txn, enum mmig__sync sync)
 	rc = txn_commit(j, txn);
 	ns = mmig__now_mono_ns() - t0;
 	if (rc == MDB_SUCCESS)
-		cover_last_page(j, sync);
+		cover_pages(j, 0, sync != MMIG__SYNC_NONE);
 	wlock_release(j);
 	pthread_mutex_unlock(&j->write_lock);
 	rc = cause_of(j->path, rc);
