@@ -380,6 +380,11 @@ figures_init(struct bench *b)
 	 * commit ÷ the batch's. */
 	bench_extra(f, "batch_commit_us", "batch's LMDB commit", "us");
 	bench_extra(f, "commit_ceiling", "ceiling, commits alone", "x");
+	/* The rest of a batch's time: the writers' wake-ups, ops and
+	 * queueing, and the CPU they take (every thread's, user + system). */
+	bench_extra(f, "cpu_us_per_op", "CPU per op, all threads", "us");
+	bench_extra(f, "between_commits_us", "between commits, per batch",
+		    "us");
 
 	f = bench_fig(b, 5);
 	*f = (struct bench_figure){ .id = 5, .key = "recovery_history",
