@@ -452,6 +452,16 @@ usage_now(void)
 	};
 }
 
+/* What this process has used since @p before (a usage_now()). */
+static struct usage
+usage_since(struct usage before)
+{
+	struct usage now = usage_now();
+
+	return (struct usage){ .switches = now.switches - before.switches,
+			       .cpu_us = now.cpu_us - before.cpu_us };
+}
+
 /*
  * Where a batch of figure 4 spends its time (@p agg ops/s, @p grp the
  * journal's counters over the run; @p one figure 2's): inside its LMDB
@@ -528,8 +538,7 @@ group_once(struct bench *b, size_t n, struct mmig_journal_stats *st,
 		ok = ok && t[i].rc == MMIG_OK;
 	}
 	us = us_since(t0);
-	used->switches = usage_now().switches - used->switches;
-	used->cpu_us = usage_now().cpu_us - used->cpu_us;
+	*used = usage_since(*used);
 	mmig_journal_get_stats(j, &s1);
 	pthread_barrier_destroy(&start);
 	total = n * b->sz.group_ops;
